@@ -1,0 +1,132 @@
+# signet — plain GNU Makefile.
+#
+#   make              build/signet-pkcs11.so, build/signet-cardsim (and tools)
+#   make check        unit tests (Check) and integration tests (real pcscd, vpcd, SoftHSM)
+#   make check SAN=address,undefined   the same, sanitized, in build/san/
+#   make demo         the main job on the SoftHSM fallback token
+#   make deps         install the Debian packages everything needs (as root)
+#   make install      PREFIX, DESTDIR, LIBDIR, SYSCONFDIR
+
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+P11KIT_MODULE_DIR ?= $(PREFIX)/share/p11-kit/modules
+
+CC      ?= cc
+PKGS    := libpcsclite p11-kit-1 openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libpcsclite openssl 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+BUILD := build
+ifneq ($(SAN),)
+BUILD := build/san
+SAN_FLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+	-DSIGNET_SYSCONFDIR='"$(SYSCONFDIR)"' -I. $(PKG_CFLAGS) $(SAN_FLAGS)
+LIBS    := $(PKG_LIBS) -ldl -lpthread
+
+# Every C file of the module's rooms goes into the module; tests and tools link the archive.
+MOD_SRC := $(sort $(wildcard pkcs11/*.c apdu/*.c crypto/*.c))
+MOD_OBJ := $(MOD_SRC:%.c=$(BUILD)/obj/%.o)
+SIM_SRC := $(sort $(wildcard tests/cardsim/*.c))
+SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+CHECK_SRC := $(sort $(wildcard tests/check_*.c))
+CHECK_BIN := $(CHECK_SRC:tests/%.c=$(BUILD)/tests/%)
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
+
+MODULE  := $(BUILD)/signet-pkcs11.so
+ARCHIVE := $(BUILD)/libsignet.a
+CARDSIM := $(if $(SIM_SRC),$(BUILD)/signet-cardsim)
+TOOL    := $(if $(TOOL_SRC),$(BUILD)/signet-tool)
+
+.PHONY: all check check-unit check-integration check-slow demo bench install deps clean
+.DELETE_ON_ERROR:
+
+all: $(MODULE) $(CARDSIM) $(TOOL) $(HELPER_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(MODULE): $(MOD_OBJ) conf/signet.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(SAN_FLAGS) -Wl,--version-script=conf/signet.map -Wl,-z,defs \
+		-Wl,-z,nodelete -o $@ $(MOD_OBJ) $(LIBS)
+
+$(ARCHIVE): $(MOD_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+ifneq ($(SIM_SRC),)
+$(CARDSIM): $(SIM_OBJ) $(ARCHIVE)
+	$(CC) $(SAN_FLAGS) -o $@ $(SIM_OBJ) $(ARCHIVE) $(LIBS)
+endif
+
+ifneq ($(TOOL_SRC),)
+$(TOOL): $(TOOL_OBJ) $(ARCHIVE)
+	$(CC) $(SAN_FLAGS) -o $@ $(TOOL_OBJ) $(ARCHIVE) $(LIBS)
+endif
+
+$(BUILD)/tests/check_%: tests/check_%.c $(ARCHIVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(CHECK_LIBS) $(LIBS)
+
+$(BUILD)/tests/%: tests/helpers/%.c $(ARCHIVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Unit tests print Check's summary lines; integration tests print "N passed, N failed".
+check: all $(CHECK_BIN)
+	@SIGNET_BUILD=$(BUILD) SAN='$(SAN)' tests/run-tests $(CHECK_BIN)
+
+check-unit: all $(CHECK_BIN)
+	@SIGNET_BUILD=$(BUILD) SAN='$(SAN)' tests/run-tests --unit-only $(CHECK_BIN)
+
+check-slow: all $(CHECK_BIN)
+	@SIGNET_BUILD=$(BUILD) SAN='$(SAN)' SIGNET_SLOW=1 tests/run-tests $(CHECK_BIN)
+
+demo: all
+	@SIGNET_BUILD=$(BUILD) tools/demo.sh
+
+bench: all
+	@SIGNET_BUILD=$(BUILD) tests/bench/run
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/pkcs11 $(DESTDIR)$(P11KIT_MODULE_DIR) $(DESTDIR)$(SYSCONFDIR)/signet
+	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/pkcs11/signet-pkcs11.so
+	sed 's|@MODULE@|$(LIBDIR)/pkcs11/signet-pkcs11.so|' conf/signet.module \
+		> $(DESTDIR)$(P11KIT_MODULE_DIR)/signet.module
+	install -m 0644 conf/signet.conf $(DESTDIR)$(SYSCONFDIR)/signet/signet.conf
+	$(if $(TOOL),install -D -m 0755 $(TOOL) $(DESTDIR)$(BINDIR)/signet-tool)
+
+# Everything the build, the tests and the demo use, from Debian 12's archive.
+DEB_PACKAGES := gcc make pkg-config libc6-dev libssl-dev openssl libpcsclite-dev libp11-kit-dev \
+	check pcscd vsmartcard-vpcd softhsm2 opensc opensc-pkcs11 yubico-piv-tool util-linux \
+	procps libnss3-tools p11-kit p11-kit-modules gnutls-bin libengine-pkcs11-openssl \
+	python3 python3-pykcs11
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "deps: all packages present"; exit 0; fi; \
+	echo "deps: installing" $$missing; \
+	if [ "$$(id -u)" != 0 ]; then echo "deps: run as root (apt-get install needs it)" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends $$missing
+
+clean:
+	rm -rf build

@@ -1,0 +1,29 @@
+/*
+ * Shared by the C_* entry points: call tracing and the checks every entry
+ * point starts with. Tracing logs handles, lengths and flags, never the
+ * contents of PINs or data.
+ */
+#ifndef SIGNET_ENTRY_H
+#define SIGNET_ENTRY_H
+
+#include "pkcs11/cryptoki.h"
+#include "pkcs11/module.h"
+
+#define EXPORTED __attribute__((visibility("default")))
+
+void trace_call(const char *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+CK_RV trace_ret(const char *fn, CK_RV rv);
+
+/* CKR_CRYPTOKI_NOT_INITIALIZED unless C_Initialize ran in this process. */
+CK_RV check_ready(void);
+
+/* Ready check plus a session reference, released with session_release(). */
+CK_RV enter_session(CK_SESSION_HANDLE h, struct session **s);
+
+/* Copies a string into a blank-padded, unterminated PKCS#11 field. */
+void pad_field(CK_UTF8CHAR *dst, size_t size, const char *src);
+
+/* The 2.40 function list, which C_GetFunctionList returns. */
+extern CK_FUNCTION_LIST signet_functions_2_40;
+
+#endif

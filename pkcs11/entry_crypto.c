@@ -1,0 +1,439 @@
+/*
+ * Encrypt, decrypt, digest, sign, verify and their recover forms, with the
+ * operation bookkeeping PKCS#11 prescribes: one active operation of each
+ * kind per session; a length query (NULL output) or CKR_BUFFER_TOO_SMALL
+ * keeps it; any other outcome of a final step ends it.
+ */
+#include "pkcs11/entry.h"
+#include "pkcs11/log.h"
+
+
+static CK_RV set_active(struct session *s, enum token_op op, bool active)
+{
+	CK_RV rv = module_lock();
+
+	if (rv == CKR_OK) {
+		s->op_active[op] = active;
+		module_unlock();
+	}
+	return rv;
+}
+
+static CK_RV is_active(struct session *s, enum token_op op, bool *active)
+{
+	CK_RV rv = module_lock();
+
+	if (rv == CKR_OK) {
+		*active = s->op_active[op];
+		module_unlock();
+	}
+	return rv;
+}
+
+/* The key error code PKCS#11 names for each kind of operation. */
+static CK_RV key_invalid_code(void)
+{
+	return CKR_KEY_HANDLE_INVALID;
+}
+
+static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+	struct session *s;
+	token_ref ref = 0;
+	bool active = false;
+	CK_RV rv = enter_session(h, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (mech == NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	rv = is_active(s, op, &active);
+	if (rv != CKR_OK)
+		goto out;
+	if (active) {
+		rv = CKR_OPERATION_ACTIVE;
+		goto out;
+	}
+	if (op != TOKEN_OP_DIGEST) {
+		rv = object_ref_of(s->slot, key, &ref);
+		if (rv == CKR_OBJECT_HANDLE_INVALID)
+			rv = key_invalid_code();
+		if (rv != CKR_OK)
+			goto out;
+	}
+	if (s->slot->ops->op_init == NULL) {
+		rv = CKR_MECHANISM_INVALID;
+		goto out;
+	}
+	rv = s->slot->ops->op_init(s->slot->tok, s->ss, op, mech, ref);
+	if (rv == CKR_OK)
+		rv = set_active(s, op, true);
+out:
+	session_release(s);
+	return rv;
+}
+
+/* Whether a finishing step left the operation going: only a length query or a short buffer do. */
+static bool keeps_operation(enum token_op op, CK_RV rv, const CK_BYTE *out)
+{
+	if (op == TOKEN_OP_VERIFY)
+		return false;
+	return rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL);
+}
+
+enum step { STEP_ONESHOT, STEP_UPDATE, STEP_FINAL };
+
+static CK_RV op_step(CK_SESSION_HANDLE h, enum token_op op, enum step step, const CK_BYTE *in,
+		     CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+	const struct token_ops *ops;
+	struct session *s;
+	bool active = false;
+	CK_RV rv = enter_session(h, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = is_active(s, op, &active);
+	if (rv != CKR_OK)
+		goto out;
+	if (!active) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+		goto out;
+	}
+	if ((in == NULL && in_len > 0) || (step != STEP_UPDATE && out_len == NULL)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto end_op; /* PKCS#11: an argument error also ends the operation */
+	}
+	ops = s->slot->ops;
+	switch (step) {
+	case STEP_ONESHOT:
+		rv = ops->op_oneshot ? ops->op_oneshot(s->slot->tok, s->ss, op, in, in_len, out, out_len)
+				     : CKR_FUNCTION_NOT_SUPPORTED;
+		break;
+	case STEP_UPDATE:
+		rv = ops->op_update ? ops->op_update(s->slot->tok, s->ss, op, in, in_len, out, out_len)
+				    : CKR_FUNCTION_NOT_SUPPORTED;
+		if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
+			goto out;
+		goto end_op;
+	case STEP_FINAL:
+		rv = ops->op_final ? ops->op_final(s->slot->tok, s->ss, op, out, out_len)
+				   : CKR_FUNCTION_NOT_SUPPORTED;
+		break;
+	}
+	if (keeps_operation(op, rv, out))
+		goto out;
+end_op:
+	set_active(s, op, false);
+out:
+	session_release(s);
+	return rv;
+}
+
+static void trace_init(const char *fn, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
+{
+	trace_call(fn, "hSession=0x%lx mechanism=%s paramLen=%lu hKey=0x%lx", (unsigned long)h,
+		   m ? mech_name(m->mechanism) : "NULL", m ? (unsigned long)m->ulParameterLen : 0UL,
+		   (unsigned long)key);
+}
+
+static void trace_data(const char *fn, CK_SESSION_HANDLE h, CK_ULONG in_len, const CK_ULONG *out_len)
+{
+	trace_call(fn, "hSession=0x%lx inLen=%lu outLen=%lu", (unsigned long)h, (unsigned long)in_len,
+		   out_len ? (unsigned long)*out_len : 0UL);
+}
+
+
+/* Each C_ function below is a trampoline into op_init / op_step. */
+
+CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	trace_init(__func__, h, m, k);
+	return trace_ret(__func__, op_init(h, TOKEN_OP_ENCRYPT, m, k));
+}
+
+CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_ONESHOT, in, in_len, out, out_len));
+}
+
+CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+		      CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, in_len, out_len);
+	if (out_len == NULL)
+		return trace_ret(__func__, module_ready() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_UPDATE, in, in_len, out, out_len));
+}
+
+CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, 0, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_FINAL, NULL, 0, out, out_len));
+}
+
+CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	trace_init(__func__, h, m, k);
+	return trace_ret(__func__, op_init(h, TOKEN_OP_DECRYPT, m, k));
+}
+
+CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_ONESHOT, in, in_len, out, out_len));
+}
+
+CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+		      CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, in_len, out_len);
+	if (out_len == NULL)
+		return trace_ret(__func__, module_ready() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_UPDATE, in, in_len, out, out_len));
+}
+
+CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, 0, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_FINAL, NULL, 0, out, out_len));
+}
+
+CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m)
+{
+	trace_init(__func__, h, m, 0);
+	return trace_ret(__func__, op_init(h, TOKEN_OP_DIGEST, m, 0));
+}
+
+CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_DIGEST, STEP_ONESHOT, in, in_len, out, out_len));
+}
+
+CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
+{
+	trace_data(__func__, h, in_len, NULL);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_DIGEST, STEP_UPDATE, in, in_len, NULL, NULL));
+}
+
+static CK_RV digest_key(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
+{
+	struct session *s;
+	token_ref ref;
+	bool active = false;
+	CK_RV rv = enter_session(h, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = is_active(s, TOKEN_OP_DIGEST, &active);
+	if (rv == CKR_OK && !active)
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+	if (rv == CKR_OK) {
+		rv = object_ref_of(s->slot, key, &ref);
+		if (rv == CKR_OBJECT_HANDLE_INVALID)
+			rv = CKR_KEY_HANDLE_INVALID;
+	}
+	if (rv == CKR_OK)
+		rv = s->slot->ops->digest_key ? s->slot->ops->digest_key(s->slot->tok, s->ss, ref)
+					      : CKR_KEY_INDIGESTIBLE;
+	if (rv != CKR_OK && rv != CKR_OPERATION_NOT_INITIALIZED)
+		set_active(s, TOKEN_OP_DIGEST, false);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
+{
+	trace_call(__func__, "hSession=0x%lx hKey=0x%lx", (unsigned long)h, (unsigned long)k);
+	return trace_ret(__func__, digest_key(h, k));
+}
+
+CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, 0, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_DIGEST, STEP_FINAL, NULL, 0, out, out_len));
+}
+
+CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	trace_init(__func__, h, m, k);
+	return trace_ret(__func__, op_init(h, TOKEN_OP_SIGN, m, k));
+}
+
+CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_SIGN, STEP_ONESHOT, in, in_len, out, out_len));
+}
+
+CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
+{
+	trace_data(__func__, h, in_len, NULL);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_SIGN, STEP_UPDATE, in, in_len, NULL, NULL));
+}
+
+CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, 0, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_SIGN, STEP_FINAL, NULL, 0, out, out_len));
+}
+
+CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	trace_init(__func__, h, m, k);
+	return trace_ret(__func__, op_init(h, TOKEN_OP_SIGN_RECOVER, m, k));
+}
+
+CK_RV C_SignRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_SIGN_RECOVER, STEP_ONESHOT, in, in_len, out, out_len));
+}
+
+CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	trace_init(__func__, h, m, k);
+	return trace_ret(__func__, op_init(h, TOKEN_OP_VERIFY, m, k));
+}
+
+CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+	CK_ULONG len = sig_len;
+
+	trace_data(__func__, h, in_len, &len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_VERIFY, STEP_ONESHOT, in, in_len, sig, sig ? &len : NULL));
+}
+
+CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
+{
+	trace_data(__func__, h, in_len, NULL);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_VERIFY, STEP_UPDATE, in, in_len, NULL, NULL));
+}
+
+CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+	CK_ULONG len = sig_len;
+
+	trace_data(__func__, h, 0, &len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_VERIFY, STEP_FINAL, NULL, 0, sig, sig ? &len : NULL));
+}
+
+CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	trace_init(__func__, h, m, k);
+	return trace_ret(__func__, op_init(h, TOKEN_OP_VERIFY_RECOVER, m, k));
+}
+
+CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len, CK_BYTE_PTR out,
+		      CK_ULONG_PTR out_len)
+{
+	trace_data(__func__, h, sig_len, out_len);
+	return trace_ret(__func__, op_step(h, TOKEN_OP_VERIFY_RECOVER, STEP_ONESHOT, sig, sig_len, out, out_len));
+}
+
+/* The dual-function updates: no token offers them, so they are refused after the usual checks. */
+static CK_RV dual_update(CK_SESSION_HANDLE h, const CK_BYTE *in, CK_ULONG in_len, const CK_ULONG *out_len)
+{
+	struct session *s;
+	CK_RV rv = enter_session(h, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	session_release(s);
+	if ((in == NULL && in_len > 0) || out_len == NULL)
+		return CKR_ARGUMENTS_BAD;
+	return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+			    CK_ULONG_PTR out_len)
+{
+	(void)out;
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
+}
+
+CK_RV C_DecryptDigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+			    CK_ULONG_PTR out_len)
+{
+	(void)out;
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
+}
+
+CK_RV C_SignEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+			  CK_ULONG_PTR out_len)
+{
+	(void)out;
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
+}
+
+CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+			    CK_ULONG_PTR out_len)
+{
+	(void)out;
+	trace_data(__func__, h, in_len, out_len);
+	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
+}
+
+static CK_RV random_op(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len, bool seed)
+{
+	struct session *s;
+	const struct token_ops *ops;
+	CK_RV rv = enter_session(h, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	ops = s->slot->ops;
+	if (buf == NULL && len > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (seed)
+		rv = ops->seed_random ? ops->seed_random(s->slot->tok, s->ss, buf, len)
+				      : CKR_RANDOM_SEED_NOT_SUPPORTED;
+	else
+		rv = ops->generate_random ? ops->generate_random(s->slot->tok, s->ss, buf, len)
+					  : CKR_RANDOM_NO_RNG;
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
+{
+	trace_call(__func__, "hSession=0x%lx len=%lu", (unsigned long)h, (unsigned long)ulSeedLen);
+	return trace_ret(__func__, random_op(h, pSeed, ulSeedLen, true));
+}
+
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen)
+{
+	trace_call(__func__, "hSession=0x%lx len=%lu", (unsigned long)h, (unsigned long)ulRandomLen);
+	return trace_ret(__func__, random_op(h, pRandomData, ulRandomLen, false));
+}
+
+/* Legacy parallel-function calls: always CKR_FUNCTION_NOT_PARALLEL for a valid session. */
+static CK_RV legacy_parallel(CK_SESSION_HANDLE h)
+{
+	struct session *s;
+	CK_RV rv = enter_session(h, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	session_release(s);
+	return CKR_FUNCTION_NOT_PARALLEL;
+}
+
+CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE h)
+{
+	trace_call(__func__, "hSession=0x%lx", (unsigned long)h);
+	return trace_ret(__func__, legacy_parallel(h));
+}
+
+CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
+{
+	trace_call(__func__, "hSession=0x%lx", (unsigned long)h);
+	return trace_ret(__func__, legacy_parallel(h));
+}

@@ -1,0 +1,520 @@
+/* Objects, searches and keys: handles are translated to the token's references here. */
+#include <stdlib.h>
+
+#include "pkcs11/entry.h"
+#include "pkcs11/log.h"
+
+static bool template_ok(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	return t != NULL || n == 0;
+}
+
+/* Resolves a handle of the session's slot; bad handles get the caller's error code. */
+static CK_RV resolve(const struct session *s, CK_OBJECT_HANDLE h, CK_RV invalid, token_ref *ref)
+{
+	CK_RV rv = object_ref_of(s->slot, h, ref);
+
+	return rv == CKR_OBJECT_HANDLE_INVALID ? invalid : rv;
+}
+
+static CK_RV hand_out(const struct session *s, CK_RV rv, token_ref ref, CK_OBJECT_HANDLE *h)
+{
+	if (rv != CKR_OK)
+		return rv;
+	return object_handle_for(s->slot, ref, h);
+}
+
+static CK_RV create_object(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+			   CK_OBJECT_HANDLE_PTR phObject)
+{
+	struct session *s;
+	token_ref ref = 0;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!template_ok(pTemplate, ulCount) || phObject == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (s->slot->ops->create_object == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = hand_out(s, s->slot->ops->create_object(s->slot->tok, s->ss, pTemplate, ulCount, &ref),
+			      ref, phObject);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+		     CK_OBJECT_HANDLE_PTR phObject)
+{
+	trace_call(__func__, "hSession=0x%lx ulCount=%lu", (unsigned long)hSession, (unsigned long)ulCount);
+	return trace_ret(__func__, create_object(hSession, pTemplate, ulCount, phObject));
+}
+
+static CK_RV copy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+			 CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
+{
+	struct session *s;
+	token_ref ref, copy = 0;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!template_ok(pTemplate, ulCount) || phNewObject == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
+		;
+	else if (s->slot->ops->copy_object == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = hand_out(s, s->slot->ops->copy_object(s->slot->tok, s->ss, ref, pTemplate, ulCount, &copy),
+			      copy, phNewObject);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+		   CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
+{
+	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
+		   (unsigned long)hObject, (unsigned long)ulCount);
+	return trace_ret(__func__, copy_object(hSession, hObject, pTemplate, ulCount, phNewObject));
+}
+
+static CK_RV destroy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
+{
+	struct session *s;
+	token_ref ref;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref);
+	if (rv == CKR_OK && s->slot->ops->destroy_object == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	if (rv == CKR_OK)
+		rv = s->slot->ops->destroy_object(s->slot->tok, s->ss, ref);
+	if (rv == CKR_OK)
+		object_forget(s->slot, hObject);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
+{
+	trace_call(__func__, "hSession=0x%lx hObject=0x%lx", (unsigned long)hSession, (unsigned long)hObject);
+	return trace_ret(__func__, destroy_object(hSession, hObject));
+}
+
+static CK_RV get_object_size(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
+{
+	struct session *s;
+	token_ref ref;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (pulSize == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
+		;
+	else if (s->slot->ops->object_size == NULL)
+		rv = CKR_INFORMATION_SENSITIVE;
+	else
+		rv = s->slot->ops->object_size(s->slot->tok, s->ss, ref, pulSize);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
+{
+	trace_call(__func__, "hSession=0x%lx hObject=0x%lx", (unsigned long)hSession, (unsigned long)hObject);
+	return trace_ret(__func__, get_object_size(hSession, hObject, pulSize));
+}
+
+static void trace_template(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	if (!log_enabled(LOG_DEBUG) || t == NULL)
+		return;
+	for (CK_ULONG i = 0; i < n; i++)
+		log_msg(LOG_DEBUG, "%s:   [%lu] %s len=%ld", fn, (unsigned long)i, attr_name(t[i].type),
+			(long)t[i].ulValueLen);
+}
+
+static CK_RV get_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+				 CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	struct session *s;
+	token_ref ref;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!template_ok(pTemplate, ulCount))
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
+		;
+	else if (s->slot->ops->get_attributes == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = s->slot->ops->get_attributes(s->slot->tok, s->ss, ref, pTemplate, ulCount);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+			  CK_ULONG ulCount)
+{
+	CK_RV rv;
+
+	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
+		   (unsigned long)hObject, (unsigned long)ulCount);
+	rv = get_attribute_value(hSession, hObject, pTemplate, ulCount);
+	trace_template(__func__, pTemplate, ulCount);
+	return trace_ret(__func__, rv);
+}
+
+static CK_RV set_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+				 CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	struct session *s;
+	token_ref ref;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!template_ok(pTemplate, ulCount))
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
+		;
+	else if (s->slot->ops->set_attributes == NULL)
+		rv = CKR_ACTION_PROHIBITED;
+	else
+		rv = s->slot->ops->set_attributes(s->slot->tok, s->ss, ref, pTemplate, ulCount);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+			  CK_ULONG ulCount)
+{
+	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
+		   (unsigned long)hObject, (unsigned long)ulCount);
+	trace_template(__func__, pTemplate, ulCount);
+	return trace_ret(__func__, set_attribute_value(hSession, hObject, pTemplate, ulCount));
+}
+
+/* Maps the token's references to handles; on failure nothing is kept. */
+static CK_RV handles_for(const struct session *s, const token_ref *refs, CK_ULONG n, CK_OBJECT_HANDLE **out)
+{
+	CK_OBJECT_HANDLE *h = malloc((n + 1) * sizeof(*h));
+	CK_RV rv = CKR_OK;
+
+	if (h == NULL)
+		return CKR_HOST_MEMORY;
+	for (CK_ULONG i = 0; i < n && rv == CKR_OK; i++)
+		rv = object_handle_for(s->slot, refs[i], &h[i]);
+	if (rv != CKR_OK) {
+		free(h);
+		return rv;
+	}
+	*out = h;
+	return CKR_OK;
+}
+
+static CK_RV find_objects_init(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	struct session *s;
+	token_ref *refs = NULL;
+	CK_OBJECT_HANDLE *handles = NULL;
+	CK_ULONG found = 0;
+	bool busy;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!template_ok(pTemplate, ulCount)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	rv = module_lock();
+	if (rv != CKR_OK)
+		goto out;
+	busy = s->finding;
+	s->finding = true; /* claimed now, so a concurrent init on this session fails */
+	module_unlock();
+	if (busy) {
+		rv = CKR_OPERATION_ACTIVE;
+		goto out;
+	}
+	rv = s->slot->ops->find != NULL
+		     ? s->slot->ops->find(s->slot->tok, s->ss, pTemplate, ulCount, &refs, &found)
+		     : CKR_OK;
+	if (rv == CKR_OK)
+		rv = handles_for(s, refs, found, &handles);
+	if (module_lock() == CKR_OK) {
+		s->finding = rv == CKR_OK;
+		s->find.handles = handles;
+		s->find.count = rv == CKR_OK ? found : 0;
+		s->find.pos = 0;
+		module_unlock();
+	}
+out:
+	free(refs);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	trace_call(__func__, "hSession=0x%lx ulCount=%lu", (unsigned long)hSession, (unsigned long)ulCount);
+	trace_template(__func__, pTemplate, ulCount);
+	return trace_ret(__func__, find_objects_init(hSession, pTemplate, ulCount));
+}
+
+static CK_RV find_objects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
+			  CK_ULONG_PTR pulObjectCount)
+{
+	struct session *s;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (phObject == NULL || pulObjectCount == NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	rv = module_lock();
+	if (rv != CKR_OK)
+		goto out;
+	if (!s->finding) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+	} else {
+		CK_ULONG n = 0;
+
+		while (n < ulMaxObjectCount && s->find.pos < s->find.count)
+			phObject[n++] = s->find.handles[s->find.pos++];
+		*pulObjectCount = n;
+	}
+	module_unlock();
+out:
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
+		    CK_ULONG_PTR pulObjectCount)
+{
+	CK_RV rv;
+
+	trace_call(__func__, "hSession=0x%lx max=%lu", (unsigned long)hSession, (unsigned long)ulMaxObjectCount);
+	rv = find_objects(hSession, phObject, ulMaxObjectCount, pulObjectCount);
+	if (rv == CKR_OK && log_enabled(LOG_DEBUG))
+		log_msg(LOG_DEBUG, "C_FindObjects: %lu found", (unsigned long)*pulObjectCount);
+	return trace_ret(__func__, rv);
+}
+
+static CK_RV find_objects_final(CK_SESSION_HANDLE hSession)
+{
+	struct session *s;
+	CK_OBJECT_HANDLE *handles = NULL;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = module_lock();
+	if (rv == CKR_OK) {
+		if (!s->finding) {
+			rv = CKR_OPERATION_NOT_INITIALIZED;
+		} else {
+			handles = s->find.handles;
+			s->find.handles = NULL;
+			s->find.count = s->find.pos = 0;
+			s->finding = false;
+		}
+		module_unlock();
+	}
+	free(handles);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
+{
+	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
+	return trace_ret(__func__, find_objects_final(hSession));
+}
+
+static CK_RV generate_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pTemplate,
+			  CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	struct session *s;
+	token_ref key = 0;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (pMechanism == NULL || !template_ok(pTemplate, ulCount) || phKey == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (s->slot->ops->generate_key == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = hand_out(s, s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate,
+							    ulCount, &key), key, phKey);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pTemplate,
+		    CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	trace_call(__func__, "hSession=0x%lx mechanism=%s ulCount=%lu", (unsigned long)hSession,
+		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)ulCount);
+	trace_template(__func__, pTemplate, ulCount);
+	return trace_ret(__func__, generate_key(hSession, pMechanism, pTemplate, ulCount, phKey));
+}
+
+static CK_RV generate_key_pair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+			       CK_ATTRIBUTE_PTR pPublicKeyTemplate, CK_ULONG ulPublicKeyAttributeCount,
+			       CK_ATTRIBUTE_PTR pPrivateKeyTemplate, CK_ULONG ulPrivateKeyAttributeCount,
+			       CK_OBJECT_HANDLE_PTR phPublicKey, CK_OBJECT_HANDLE_PTR phPrivateKey)
+{
+	struct session *s;
+	token_ref pub = 0, priv = 0;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (pMechanism == NULL || !template_ok(pPublicKeyTemplate, ulPublicKeyAttributeCount) ||
+	    !template_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount) || phPublicKey == NULL ||
+	    phPrivateKey == NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+	} else if (s->slot->ops->generate_key_pair == NULL) {
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	} else {
+		rv = s->slot->ops->generate_key_pair(s->slot->tok, s->ss, pMechanism, pPublicKeyTemplate,
+						     ulPublicKeyAttributeCount, pPrivateKeyTemplate,
+						     ulPrivateKeyAttributeCount, &pub, &priv);
+		rv = hand_out(s, rv, pub, phPublicKey);
+		rv = hand_out(s, rv, priv, phPrivateKey);
+	}
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+			CK_ATTRIBUTE_PTR pPublicKeyTemplate, CK_ULONG ulPublicKeyAttributeCount,
+			CK_ATTRIBUTE_PTR pPrivateKeyTemplate, CK_ULONG ulPrivateKeyAttributeCount,
+			CK_OBJECT_HANDLE_PTR phPublicKey, CK_OBJECT_HANDLE_PTR phPrivateKey)
+{
+	trace_call(__func__, "hSession=0x%lx mechanism=%s pub=%lu priv=%lu", (unsigned long)hSession,
+		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL",
+		   (unsigned long)ulPublicKeyAttributeCount, (unsigned long)ulPrivateKeyAttributeCount);
+	trace_template(__func__, pPublicKeyTemplate, ulPublicKeyAttributeCount);
+	trace_template(__func__, pPrivateKeyTemplate, ulPrivateKeyAttributeCount);
+	return trace_ret(__func__, generate_key_pair(hSession, pMechanism, pPublicKeyTemplate,
+						     ulPublicKeyAttributeCount, pPrivateKeyTemplate,
+						     ulPrivateKeyAttributeCount, phPublicKey, phPrivateKey));
+}
+
+static CK_RV wrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
+		      CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
+{
+	struct session *s;
+	token_ref wrapping, key;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (pMechanism == NULL || pulWrappedKeyLen == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = resolve(s, hWrappingKey, CKR_WRAPPING_KEY_HANDLE_INVALID, &wrapping)) != CKR_OK)
+		;
+	else if ((rv = resolve(s, hKey, CKR_KEY_HANDLE_INVALID, &key)) != CKR_OK)
+		;
+	else if (s->slot->ops->wrap_key == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = s->slot->ops->wrap_key(s->slot->tok, s->ss, pMechanism, wrapping, key, pWrappedKey,
+					    pulWrappedKeyLen);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
+		CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
+{
+	trace_call(__func__, "hSession=0x%lx mechanism=%s wrapping=0x%lx key=0x%lx", (unsigned long)hSession,
+		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hWrappingKey,
+		   (unsigned long)hKey);
+	return trace_ret(__func__, wrap_key(hSession, pMechanism, hWrappingKey, hKey, pWrappedKey,
+					    pulWrappedKeyLen));
+}
+
+static CK_RV unwrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+			CK_OBJECT_HANDLE hUnwrappingKey, CK_BYTE_PTR pWrappedKey, CK_ULONG ulWrappedKeyLen,
+			CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	struct session *s;
+	token_ref unwrapping, key = 0;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (pMechanism == NULL || (pWrappedKey == NULL && ulWrappedKeyLen > 0) ||
+	    !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = resolve(s, hUnwrappingKey, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping)) != CKR_OK)
+		;
+	else if (s->slot->ops->unwrap_key == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = hand_out(s, s->slot->ops->unwrap_key(s->slot->tok, s->ss, pMechanism, unwrapping,
+							  pWrappedKey, ulWrappedKeyLen, pTemplate,
+							  ulAttributeCount, &key), key, phKey);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hUnwrappingKey,
+		  CK_BYTE_PTR pWrappedKey, CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE_PTR pTemplate,
+		  CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	trace_call(__func__, "hSession=0x%lx mechanism=%s unwrapping=0x%lx len=%lu", (unsigned long)hSession,
+		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hUnwrappingKey,
+		   (unsigned long)ulWrappedKeyLen);
+	trace_template(__func__, pTemplate, ulAttributeCount);
+	return trace_ret(__func__, unwrap_key(hSession, pMechanism, hUnwrappingKey, pWrappedKey, ulWrappedKeyLen,
+					      pTemplate, ulAttributeCount, phKey));
+}
+
+static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
+			CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	struct session *s;
+	token_ref base, key = 0;
+	CK_RV rv = enter_session(hSession, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (pMechanism == NULL || !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = resolve(s, hBaseKey, CKR_KEY_HANDLE_INVALID, &base)) != CKR_OK)
+		;
+	else if (s->slot->ops->derive_key == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = hand_out(s, s->slot->ops->derive_key(s->slot->tok, s->ss, pMechanism, base, pTemplate,
+							  ulAttributeCount, &key), key, phKey);
+	session_release(s);
+	return rv;
+}
+
+CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
+		  CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	trace_call(__func__, "hSession=0x%lx mechanism=%s base=0x%lx", (unsigned long)hSession,
+		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hBaseKey);
+	trace_template(__func__, pTemplate, ulAttributeCount);
+	return trace_ret(__func__, derive_key(hSession, pMechanism, hBaseKey, pTemplate, ulAttributeCount, phKey));
+}

@@ -1,0 +1,539 @@
+#include "pkcs11/module.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pkcs11/drivers.h"
+#include "pkcs11/hmap.h"
+#include "pkcs11/lock.h"
+#include "pkcs11/log.h"
+
+/* Handles start above small numbers so that a caller mixing them up with indexes is caught. */
+#define FIRST_HANDLE 0x10
+
+struct object_entry {
+	CK_SLOT_ID slot;
+	token_ref ref;
+};
+
+static struct {
+	bool initialized;
+	bool stale;                /* a forked child inherited this state */
+	void *lock;
+	struct config conf;
+	struct slot **slots;
+	CK_ULONG nslots;
+	struct hmap sessions;      /* (handle, 0) -> struct session */
+	CK_ULONG next_session;
+	struct hmap objects;       /* (handle, 0) -> struct object_entry */
+	struct hmap object_refs;   /* (slot, ref) -> handle */
+	CK_ULONG next_object;
+	bool drivers_started[16];
+} m;
+
+static volatile bool exiting;
+
+bool module_exiting(void)
+{
+	return exiting;
+}
+
+void module_set_exiting(void)
+{
+	exiting = true;
+}
+
+/* Runs when the library's destructors run: anything later must not touch what they freed. */
+__attribute__((destructor)) static void on_unload(void)
+{
+	exiting = true;
+}
+
+static void on_fork_child(void)
+{
+	if (m.initialized) {
+		m.initialized = false;
+		m.stale = true;
+	}
+}
+
+static void register_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+bool module_ready(void)
+{
+	return m.initialized;
+}
+
+const struct config *module_config(void)
+{
+	return &m.conf;
+}
+
+CK_RV module_lock(void)
+{
+	return mutex_lock(m.lock);
+}
+
+void module_unlock(void)
+{
+	mutex_unlock(m.lock);
+}
+
+static void configure_logging(const struct config *c)
+{
+	const char *env = secure_getenv("SIGNET_DEBUG");
+	enum log_level level = c->log_level;
+
+	if (env != NULL && env[0] != '\0' && !log_level_parse(env, &level))
+		level = LOG_DEBUG; /* any other value means "debug": the usual expectation */
+	if (log_configure(level, c->log_file) != CKR_OK)
+		log_configure(level, "stderr");
+}
+
+static CK_RV check_init_args(const CK_C_INITIALIZE_ARGS *args)
+{
+	if (args == NULL)
+		return CKR_OK;
+	if (args->pReserved != NULL)
+		return CKR_ARGUMENTS_BAD;
+	return CKR_OK;
+}
+
+static void free_session(struct session *s)
+{
+	free(s->find.handles);
+	free(s);
+}
+
+static void drop_session_entry(struct hmap_key k, void *value, void *ctx)
+{
+	(void)k;
+	(void)ctx;
+	free_session(value);
+}
+
+static void drop_object_entry(struct hmap_key k, void *value, void *ctx)
+{
+	(void)k;
+	(void)ctx;
+	free(value);
+}
+
+/* Frees the tables. Tokens are destroyed by their drivers' stop(). */
+static void free_tables(void)
+{
+	hmap_each(&m.sessions, drop_session_entry, NULL);
+	hmap_free(&m.sessions);
+	hmap_each(&m.objects, drop_object_entry, NULL);
+	hmap_free(&m.objects);
+	hmap_free(&m.object_refs);
+	for (CK_ULONG i = 0; i < m.nslots; i++)
+		free(m.slots[i]);
+	free(m.slots);
+	m.slots = NULL;
+	m.nslots = 0;
+}
+
+static void stop_drivers(bool process_exiting)
+{
+	for (size_t i = 0; drivers[i] != NULL; i++) {
+		if (m.drivers_started[i] && drivers[i]->stop != NULL)
+			drivers[i]->stop(process_exiting);
+		m.drivers_started[i] = false;
+	}
+}
+
+/* A forked child's copy of the parent's state: its locks may be held by threads that do not exist here. */
+static void discard_stale_state(void)
+{
+	stop_drivers(false);
+	free_tables();
+	config_wipe(&m.conf);
+	m.lock = NULL; /* leaked on purpose: it may be locked for ever */
+	m.stale = false;
+}
+
+static void start_drivers(void)
+{
+	for (size_t i = 0; drivers[i] != NULL; i++) {
+		CK_RV rv = drivers[i]->start(&m.conf);
+
+		/* A driver that cannot start leaves the others working; its log line says why. */
+		if (rv != CKR_OK)
+			log_msg(LOG_WARNING, "%s tokens unavailable: %s", drivers[i]->name, rv_name(rv));
+		else
+			m.drivers_started[i] = true;
+	}
+}
+
+CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	CK_RV rv;
+
+	rv = check_init_args(args);
+	if (rv != CKR_OK)
+		return rv;
+	if (m.initialized)
+		return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+	pthread_once(&once, register_fork_handler);
+	if (m.stale)
+		discard_stale_state();
+	rv = lock_configure(args);
+	if (rv != CKR_OK)
+		return rv;
+
+	config_defaults(&m.conf);
+	configure_logging(&m.conf);
+	rv = config_load(&m.conf, config_default_path());
+	if (rv != CKR_OK)
+		goto fail;
+	configure_logging(&m.conf);
+
+	rv = mutex_create(&m.lock);
+	if (rv != CKR_OK)
+		goto fail;
+	hmap_init(&m.sessions);
+	hmap_init(&m.objects);
+	hmap_init(&m.object_refs);
+	m.next_session = FIRST_HANDLE;
+	m.next_object = FIRST_HANDLE;
+	exiting = false;
+	m.initialized = true;
+	log_msg(LOG_INFO, "initialised from %s", m.conf.source);
+	start_drivers();
+	return CKR_OK;
+fail:
+	config_wipe(&m.conf);
+	return rv;
+}
+
+CK_RV module_finalize(void)
+{
+	if (!m.initialized)
+		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	m.initialized = false;
+	stop_drivers(exiting);
+	free_tables();
+	mutex_destroy(m.lock);
+	m.lock = NULL;
+	config_wipe(&m.conf);
+	log_msg(LOG_INFO, "finalised");
+	log_close();
+	return CKR_OK;
+}
+
+/* ---- slots ---- */
+
+CK_RV slot_add(struct token *tok, const struct token_ops *ops, CK_SLOT_ID *id)
+{
+	struct slot *s, **grown;
+	CK_RV rv;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return CKR_HOST_MEMORY;
+	s->tok = tok;
+	s->ops = ops;
+	s->login = NO_LOGIN;
+	rv = module_lock();
+	if (rv != CKR_OK) {
+		free(s);
+		return rv;
+	}
+	grown = realloc(m.slots, (m.nslots + 1) * sizeof(*m.slots));
+	if (grown == NULL) {
+		rv = CKR_HOST_MEMORY;
+		free(s);
+		goto out;
+	}
+	m.slots = grown;
+	s->id = m.nslots;
+	m.slots[m.nslots++] = s;
+	if (id != NULL)
+		*id = s->id;
+out:
+	module_unlock();
+	return rv;
+}
+
+void slot_set_removed(CK_SLOT_ID id, bool removed)
+{
+	if (module_lock() != CKR_OK)
+		return;
+	if (id < m.nslots)
+		m.slots[id]->removed = removed;
+	module_unlock();
+}
+
+struct slot *slot_find_locked(CK_SLOT_ID id)
+{
+	return id < m.nslots ? m.slots[id] : NULL;
+}
+
+CK_ULONG slot_count_locked(void)
+{
+	return m.nslots;
+}
+
+struct slot *slot_at_locked(CK_ULONG index)
+{
+	return index < m.nslots ? m.slots[index] : NULL;
+}
+
+void slots_refresh(void)
+{
+	for (size_t i = 0; drivers[i] != NULL; i++)
+		if (m.drivers_started[i] && drivers[i]->refresh != NULL)
+			drivers[i]->refresh();
+}
+
+/* ---- sessions ---- */
+
+static struct hmap_key session_key(CK_SESSION_HANDLE h)
+{
+	return (struct hmap_key){ h, 0 };
+}
+
+CK_STATE session_state_locked(const struct session *s)
+{
+	bool rw = (s->flags & CKF_RW_SESSION) != 0;
+
+	switch (s->slot->login) {
+	case CKU_SO:
+		return CKS_RW_SO_FUNCTIONS;
+	case CKU_USER:
+		return rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
+	default:
+		return rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
+	}
+}
+
+CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle)
+{
+	struct session *s;
+	void *ss = NULL;
+	CK_RV rv;
+
+	if (slot->ops->session_open == NULL)
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return CKR_HOST_MEMORY;
+	rv = slot->ops->session_open(slot->tok, flags, &ss);
+	if (rv != CKR_OK) {
+		free(s);
+		return rv;
+	}
+	s->slot = slot;
+	s->flags = flags;
+	s->ss = ss;
+	rv = module_lock();
+	if (rv != CKR_OK)
+		goto fail;
+	/* The SO may have logged in while the token was opening this session. */
+	if (slot->login == CKU_SO && !(flags & CKF_RW_SESSION)) {
+		rv = CKR_SESSION_READ_WRITE_SO_EXISTS;
+	} else {
+		s->handle = m.next_session++;
+		if (!hmap_put(&m.sessions, session_key(s->handle), s)) {
+			rv = CKR_HOST_MEMORY;
+		} else {
+			slot->sessions++;
+			if (flags & CKF_RW_SESSION)
+				slot->rw_sessions++;
+			*handle = s->handle;
+		}
+	}
+	module_unlock();
+	if (rv == CKR_OK)
+		return CKR_OK;
+fail:
+	slot->ops->session_close(slot->tok, ss);
+	free(s);
+	return rv;
+}
+
+CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
+{
+	struct session *s;
+	CK_RV rv = module_lock();
+
+	if (rv != CKR_OK)
+		return rv;
+	s = hmap_get(&m.sessions, session_key(handle));
+	if (s == NULL || s->closing) {
+		rv = CKR_SESSION_HANDLE_INVALID;
+	} else {
+		s->refs++;
+		*out = s;
+	}
+	module_unlock();
+	return rv;
+}
+
+/* Called with the lock held on the last reference of a closing session; returns what to close. */
+static void finish_close(struct session *s)
+{
+	struct slot *slot = s->slot;
+	bool logout = false;
+
+	if (--slot->sessions == 0 && slot->login != NO_LOGIN) {
+		/* PKCS#11: closing the last session of an application logs it out. */
+		slot->login = NO_LOGIN;
+		logout = true;
+	}
+	if (s->flags & CKF_RW_SESSION)
+		slot->rw_sessions--;
+	module_unlock();
+	if (logout && slot->ops->logout != NULL && !module_exiting())
+		slot->ops->logout(slot->tok, s->ss);
+	if (slot->ops->session_close != NULL && !module_exiting())
+		slot->ops->session_close(slot->tok, s->ss);
+	free_session(s);
+}
+
+void session_release(struct session *s)
+{
+	if (module_lock() != CKR_OK)
+		return;
+	if (--s->refs == 0 && s->closing) {
+		finish_close(s); /* unlocks */
+		return;
+	}
+	module_unlock();
+}
+
+/* Caller holds the lock; returns with the lock released. */
+static void close_locked(struct session *s)
+{
+	hmap_remove(&m.sessions, session_key(s->handle));
+	s->closing = true;
+	if (s->refs == 0)
+		finish_close(s);
+	else
+		module_unlock();
+}
+
+CK_RV session_close(CK_SESSION_HANDLE handle)
+{
+	struct session *s;
+	CK_RV rv = module_lock();
+
+	if (rv != CKR_OK)
+		return rv;
+	s = hmap_get(&m.sessions, session_key(handle));
+	if (s == NULL) {
+		module_unlock();
+		return CKR_SESSION_HANDLE_INVALID;
+	}
+	close_locked(s);
+	return CKR_OK;
+}
+
+struct collect { const struct slot *slot; CK_SESSION_HANDLE *handles; CK_ULONG n; };
+
+static void collect_slot_sessions(struct hmap_key k, void *value, void *ctx)
+{
+	struct collect *c = ctx;
+	struct session *s = value;
+
+	if (s->slot == c->slot)
+		c->handles[c->n++] = k.a;
+}
+
+CK_RV session_close_all(struct slot *slot)
+{
+	struct collect c = { slot, NULL, 0 };
+	CK_RV rv = module_lock();
+
+	if (rv != CKR_OK)
+		return rv;
+	c.handles = malloc((slot->sessions + 1) * sizeof(*c.handles));
+	if (c.handles == NULL) {
+		module_unlock();
+		return CKR_HOST_MEMORY;
+	}
+	hmap_each(&m.sessions, collect_slot_sessions, &c);
+	module_unlock();
+	for (CK_ULONG i = 0; i < c.n; i++)
+		session_close(c.handles[i]); /* a concurrent close of the same handle is fine */
+	free(c.handles);
+	return CKR_OK;
+}
+
+/* ---- object handles ---- */
+
+CK_RV object_handle_for(const struct slot *slot, token_ref ref, CK_OBJECT_HANDLE *out)
+{
+	struct hmap_key rk = { slot->id, ref };
+	struct object_entry *e;
+	void *found;
+	CK_RV rv = module_lock();
+
+	if (rv != CKR_OK)
+		return rv;
+	found = hmap_get(&m.object_refs, rk);
+	if (found != NULL) {
+		*out = (CK_OBJECT_HANDLE)(uintptr_t)found;
+		goto out;
+	}
+	e = malloc(sizeof(*e));
+	if (e == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	e->slot = slot->id;
+	e->ref = ref;
+	*out = m.next_object;
+	if (!hmap_put(&m.objects, (struct hmap_key){ *out, 0 }, e)) {
+		free(e);
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	if (!hmap_put(&m.object_refs, rk, (void *)(uintptr_t)*out)) {
+		free(hmap_remove(&m.objects, (struct hmap_key){ *out, 0 }));
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	m.next_object++;
+out:
+	module_unlock();
+	return rv;
+}
+
+CK_RV object_ref_of(const struct slot *slot, CK_OBJECT_HANDLE handle, token_ref *out)
+{
+	struct object_entry *e;
+	CK_RV rv = module_lock();
+
+	if (rv != CKR_OK)
+		return rv;
+	e = hmap_get(&m.objects, (struct hmap_key){ handle, 0 });
+	if (e == NULL || e->slot != slot->id)
+		rv = CKR_OBJECT_HANDLE_INVALID;
+	else
+		*out = e->ref;
+	module_unlock();
+	return rv;
+}
+
+void object_forget(const struct slot *slot, CK_OBJECT_HANDLE handle)
+{
+	struct object_entry *e;
+
+	if (module_lock() != CKR_OK)
+		return;
+	e = hmap_get(&m.objects, (struct hmap_key){ handle, 0 });
+	if (e != NULL && e->slot == slot->id) {
+		hmap_remove(&m.object_refs, (struct hmap_key){ e->slot, e->ref });
+		free(hmap_remove(&m.objects, (struct hmap_key){ handle, 0 }));
+	}
+	module_unlock();
+}

@@ -1,0 +1,87 @@
+/*
+ * The module's global state: configuration, the slot table, the session
+ * table and the object-handle map, all guarded by one module lock.
+ *
+ * Lock rule: take the module lock only around table look-ups and updates,
+ * copy what is needed, and release it before calling into a token, which
+ * may block on a card or on SoftHSM.
+ */
+#ifndef SIGNET_MODULE_H
+#define SIGNET_MODULE_H
+
+#include <stdbool.h>
+
+#include "pkcs11/config.h"
+#include "pkcs11/cryptoki.h"
+#include "pkcs11/token.h"
+
+#define NO_LOGIN ((CK_USER_TYPE)-1)
+
+struct slot {
+	CK_SLOT_ID id;
+	struct token *tok;
+	const struct token_ops *ops;
+	bool removed;            /* its reader went away: keep the id, show no token */
+	/* guarded by the module lock */
+	CK_USER_TYPE login;      /* NO_LOGIN, CKU_USER or CKU_SO */
+	CK_ULONG sessions;
+	CK_ULONG rw_sessions;
+};
+
+struct find_state {
+	CK_OBJECT_HANDLE *handles;
+	CK_ULONG count, pos;
+};
+
+struct session {
+	CK_SESSION_HANDLE handle;
+	struct slot *slot;
+	CK_FLAGS flags;
+	void *ss;                    /* the token's per-session state */
+	/* guarded by the module lock */
+	unsigned refs;
+	bool closing;
+	bool finding;
+	struct find_state find;
+	bool op_active[TOKEN_OP_COUNT];
+};
+
+/* C_Initialize / C_Finalize. */
+CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args);
+CK_RV module_finalize(void);
+/* Initialised in this process (a forked child is not until it calls C_Initialize). */
+bool module_ready(void);
+const struct config *module_config(void);
+
+/* The host is running its exit handlers: tokens must not call into libraries being torn down. */
+bool module_exiting(void);
+void module_set_exiting(void);
+
+CK_RV module_lock(void);
+void module_unlock(void);
+
+/* Slots: drivers add them from start()/refresh(). */
+CK_RV slot_add(struct token *tok, const struct token_ops *ops, CK_SLOT_ID *id);
+void slot_set_removed(CK_SLOT_ID id, bool removed);
+/* Caller holds the module lock. */
+struct slot *slot_find_locked(CK_SLOT_ID id);
+CK_ULONG slot_count_locked(void);
+struct slot *slot_at_locked(CK_ULONG index);
+/* Asks the drivers to look for new or vanished devices. */
+void slots_refresh(void);
+
+/* Sessions: acquire takes a reference the caller drops with session_release. */
+CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle);
+CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out);
+void session_release(struct session *s);
+CK_RV session_close(CK_SESSION_HANDLE handle);
+CK_RV session_close_all(struct slot *slot);
+CK_STATE session_state_locked(const struct session *s);
+
+/* Object handles: stable, never reused, mapped to (slot, token_ref). */
+CK_RV object_handle_for(const struct slot *slot, token_ref ref, CK_OBJECT_HANDLE *out);
+/* CKR_OBJECT_HANDLE_INVALID unless the handle names an object of this slot. */
+CK_RV object_ref_of(const struct slot *slot, CK_OBJECT_HANDLE handle, token_ref *out);
+void object_forget(const struct slot *slot, CK_OBJECT_HANDLE handle);
+
+#endif

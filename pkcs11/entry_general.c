@@ -64,10 +64,15 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
+	CK_RV rv;
+
 	trace_call(__func__, "pReserved=%p", pReserved);
 	if (pReserved != NULL)
 		return trace_ret(__func__, CKR_ARGUMENTS_BAD);
-	return trace_ret(__func__, module_finalize());
+	rv = trace_ret(__func__, module_finalize());
+	if (rv == CKR_OK)
+		log_close(); /* after the last line of this module's life */
+	return rv;
 }
 
 static CK_RV fill_info(CK_INFO_PTR pInfo, CK_BYTE major, CK_BYTE minor)

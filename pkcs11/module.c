@@ -225,7 +225,6 @@ CK_RV module_finalize(void)
 	m.lock = NULL;
 	config_wipe(&m.conf);
 	log_msg(LOG_INFO, "finalised");
-	log_close();
 	return CKR_OK;
 }
 

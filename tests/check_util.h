@@ -1,0 +1,76 @@
+/* Small helpers shared by the Check suites: scratch directories, files, captured stderr. */
+#ifndef SIGNET_CHECK_UTIL_H
+#define SIGNET_CHECK_UTIL_H
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A fresh directory under $TMPDIR, removed by the test's process exit is not needed: tmp is scratch. */
+static inline char *tu_tempdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *path = malloc(4096);
+
+	ck_assert_ptr_nonnull(path);
+	snprintf(path, 4096, "%s/signet-test-XXXXXX", base && *base ? base : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(path));
+	return path;
+}
+
+static inline void tu_write_file(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+
+	ck_assert_ptr_nonnull(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Reads a whole file into a NUL-terminated heap buffer. */
+static inline char *tu_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+/* Sends stderr to a file until tu_restore_stderr(); returns the saved descriptor. */
+static inline int tu_capture_stderr(const char *path)
+{
+	int saved = dup(STDERR_FILENO);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	close(fd);
+	return saved;
+}
+
+static inline void tu_restore_stderr(int saved)
+{
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+#endif

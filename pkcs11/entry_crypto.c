@@ -6,6 +6,7 @@
  */
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
+#include "pkcs11/mech.h"
 
 
 static CK_RV set_active(struct session *s, enum token_op op, bool active)
@@ -36,6 +37,39 @@ static CK_RV key_invalid_code(void)
 	return CKR_KEY_HANDLE_INVALID;
 }
 
+/* Starts a composed operation and records it with the session. */
+static CK_RV start_host_op(struct session *s, enum token_op op, const CK_MECHANISM *mech, token_ref key)
+{
+	struct host_op *h = NULL;
+	CK_RV rv = host_op_init(s, op, mech, key, &h);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = module_lock();
+	if (rv != CKR_OK) {
+		host_op_free(h);
+		return rv;
+	}
+	s->host[op] = h;
+	s->op_active[op] = true;
+	module_unlock();
+	return CKR_OK;
+}
+
+/* Ends an operation, freeing its composed state if it had one. */
+static void finish_op(struct session *s, enum token_op op)
+{
+	struct host_op *h = NULL;
+
+	if (module_lock() != CKR_OK)
+		return;
+	s->op_active[op] = false;
+	h = s->host[op];
+	s->host[op] = NULL;
+	module_unlock();
+	host_op_free(h);
+}
+
 static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
 	struct session *s;
@@ -63,6 +97,10 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mec
 		if (rv != CKR_OK)
 			goto out;
 	}
+	if (mech_composed(s->slot, op, mech->mechanism)) {
+		rv = start_host_op(s, op, mech, ref);
+		goto out;
+	}
 	if (s->slot->ops->op_init == NULL) {
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
@@ -84,6 +122,20 @@ static bool keeps_operation(enum token_op op, CK_RV rv, const CK_BYTE *out)
 }
 
 enum step { STEP_ONESHOT, STEP_UPDATE, STEP_FINAL };
+
+static CK_RV host_step(struct session *s, struct host_op *h, enum step step, const CK_BYTE *in,
+		       CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+	switch (step) {
+	case STEP_ONESHOT:
+		return host_op_oneshot(s, h, in, in_len, out, out_len);
+	case STEP_UPDATE:
+		return host_op_update(s, h, in, in_len);
+	case STEP_FINAL:
+		return host_op_final(s, h, out, out_len);
+	}
+	return CKR_GENERAL_ERROR;
+}
 
 static CK_RV op_step(CK_SESSION_HANDLE h, enum token_op op, enum step step, const CK_BYTE *in,
 		     CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
@@ -107,6 +159,14 @@ static CK_RV op_step(CK_SESSION_HANDLE h, enum token_op op, enum step step, cons
 		goto end_op; /* PKCS#11: an argument error also ends the operation */
 	}
 	ops = s->slot->ops;
+	if (s->host[op] != NULL) {
+		rv = host_step(s, s->host[op], step, in, in_len, out, out_len);
+		if (step == STEP_UPDATE && rv == CKR_OK)
+			goto out;
+		if (step != STEP_UPDATE && keeps_operation(op, rv, out))
+			goto out;
+		goto end_op;
+	}
 	switch (step) {
 	case STEP_ONESHOT:
 		rv = ops->op_oneshot ? ops->op_oneshot(s->slot->tok, s->ss, op, in, in_len, out, out_len)
@@ -126,7 +186,7 @@ static CK_RV op_step(CK_SESSION_HANDLE h, enum token_op op, enum step step, cons
 	if (keeps_operation(op, rv, out))
 		goto out;
 end_op:
-	set_active(s, op, false);
+	finish_op(s, op);
 out:
 	session_release(s);
 	return rv;

@@ -6,6 +6,7 @@
 
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
+#include "pkcs11/mech.h"
 
 #define LIBRARY_VERSION_MAJOR 0
 #define LIBRARY_VERSION_MINOR 1
@@ -289,11 +290,7 @@ static CK_RV get_mechanism_list(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, 
 		return CKR_ARGUMENTS_BAD;
 	if (s->removed)
 		return CKR_TOKEN_NOT_PRESENT;
-	if (s->ops->mechanism_list == NULL) {
-		*pulCount = 0;
-		return CKR_OK;
-	}
-	return s->ops->mechanism_list(s->tok, pList, pulCount);
+	return mech_list(s, pList, pulCount);
 }
 
 CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList, CK_ULONG_PTR pulCount)
@@ -314,9 +311,7 @@ static CK_RV get_mechanism_info(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_ME
 		return CKR_ARGUMENTS_BAD;
 	if (s->removed)
 		return CKR_TOKEN_NOT_PRESENT;
-	if (s->ops->mechanism_info == NULL)
-		return CKR_MECHANISM_INVALID;
-	return s->ops->mechanism_info(s->tok, type, pInfo);
+	return mech_info(s, type, pInfo);
 }
 
 CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)

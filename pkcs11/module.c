@@ -10,6 +10,7 @@
 #include "pkcs11/hmap.h"
 #include "pkcs11/lock.h"
 #include "pkcs11/log.h"
+#include "pkcs11/mech.h"
 
 /* Handles start above small numbers so that a caller mixing them up with indexes is caught. */
 #define FIRST_HANDLE 0x10
@@ -107,6 +108,8 @@ static CK_RV check_init_args(const CK_C_INITIALIZE_ARGS *args)
 
 static void free_session(struct session *s)
 {
+	for (int i = 0; i < TOKEN_OP_COUNT; i++)
+		host_op_free(s->host[i]);
 	free(s->find.handles);
 	free(s);
 }
@@ -133,8 +136,10 @@ static void free_tables(void)
 	hmap_each(&m.objects, drop_object_entry, NULL);
 	hmap_free(&m.objects);
 	hmap_free(&m.object_refs);
-	for (CK_ULONG i = 0; i < m.nslots; i++)
+	for (CK_ULONG i = 0; i < m.nslots; i++) {
+		free(m.slots[i]->native);
 		free(m.slots[i]);
+	}
 	free(m.slots);
 	m.slots = NULL;
 	m.nslots = 0;

@@ -15,6 +15,8 @@
 #include "pkcs11/cryptoki.h"
 #include "pkcs11/token.h"
 
+struct host_op;
+
 #define NO_LOGIN ((CK_USER_TYPE)-1)
 
 struct slot {
@@ -26,6 +28,10 @@ struct slot {
 	CK_USER_TYPE login;      /* NO_LOGIN, CKU_USER or CKU_SO */
 	CK_ULONG sessions;
 	CK_ULONG rw_sessions;
+	/* the token's own mechanisms, loaded on first use (pkcs11/mech.c) */
+	bool native_loaded;
+	CK_MECHANISM_TYPE *native;
+	CK_ULONG nnative;
 };
 
 struct find_state {
@@ -44,6 +50,7 @@ struct session {
 	bool finding;
 	struct find_state find;
 	bool op_active[TOKEN_OP_COUNT];
+	struct host_op *host[TOKEN_OP_COUNT];   /* composed operations (pkcs11/mech.c) */
 };
 
 /* C_Initialize / C_Finalize. */

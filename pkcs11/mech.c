@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/cr.h"
 #include "crypto/digest.h"
 #include "crypto/ecdsa.h"
 #include "crypto/wipe.h"

@@ -43,6 +43,8 @@ CHECK_SRC := $(sort $(wildcard tests/check_*.c))
 CHECK_BIN := $(CHECK_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
+SHIM_SRC := $(sort $(wildcard tests/shims/*.c))
+SHIM_LIB := $(SHIM_SRC:tests/shims/%.c=$(BUILD)/tests/lib%.so)
 
 MODULE  := $(BUILD)/signet-pkcs11.so
 ARCHIVE := $(BUILD)/libsignet.a
@@ -52,7 +54,7 @@ TOOL    := $(if $(TOOL_SRC),$(BUILD)/signet-tool)
 .PHONY: all check check-unit check-integration check-slow demo bench install deps clean
 .DELETE_ON_ERROR:
 
-all: $(MODULE) $(CARDSIM) $(TOOL) $(HELPER_BIN)
+all: $(MODULE) $(CARDSIM) $(TOOL) $(HELPER_BIN) $(SHIM_LIB)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -85,6 +87,11 @@ $(BUILD)/tests/check_%: tests/check_%.c $(ARCHIVE)
 $(BUILD)/tests/%: tests/helpers/%.c $(ARCHIVE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LIBS)
+
+# Test-only PKCS#11 libraries (e.g. SoftHSM with a C_Login counter).
+$(BUILD)/tests/lib%.so: tests/shims/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -MMD -MP -o $@ $< -ldl
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

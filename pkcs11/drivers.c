@@ -2,6 +2,9 @@
 
 #include <stddef.h>
 
+#include "pkcs11/softhsm.h"
+
 const struct token_driver *const drivers[] = {
+	&softhsm_driver,
 	NULL,
 };

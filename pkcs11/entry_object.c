@@ -17,13 +17,6 @@ static CK_RV resolve(const struct session *s, CK_OBJECT_HANDLE h, CK_RV invalid,
 	return rv == CKR_OBJECT_HANDLE_INVALID ? invalid : rv;
 }
 
-static CK_RV hand_out(const struct session *s, CK_RV rv, token_ref ref, CK_OBJECT_HANDLE *h)
-{
-	if (rv != CKR_OK)
-		return rv;
-	return object_handle_for(s->slot, ref, h);
-}
-
 static CK_RV create_object(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
 			   CK_OBJECT_HANDLE_PTR phObject)
 {
@@ -37,9 +30,8 @@ static CK_RV create_object(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplat
 		rv = CKR_ARGUMENTS_BAD;
 	else if (s->slot->ops->create_object == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
-		rv = hand_out(s, s->slot->ops->create_object(s->slot->tok, s->ss, pTemplate, ulCount, &ref),
-			      ref, phObject);
+	else if ((rv = s->slot->ops->create_object(s->slot->tok, s->ss, pTemplate, ulCount, &ref)) == CKR_OK)
+		rv = object_handle_for(s->slot, ref, phObject);
 	session_release(s);
 	return rv;
 }
@@ -66,9 +58,8 @@ static CK_RV copy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, C
 		;
 	else if (s->slot->ops->copy_object == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
-		rv = hand_out(s, s->slot->ops->copy_object(s->slot->tok, s->ss, ref, pTemplate, ulCount, &copy),
-			      copy, phNewObject);
+	else if ((rv = s->slot->ops->copy_object(s->slot->tok, s->ss, ref, pTemplate, ulCount, &copy)) == CKR_OK)
+		rv = object_handle_for(s->slot, copy, phNewObject);
 	session_release(s);
 	return rv;
 }
@@ -358,9 +349,9 @@ static CK_RV generate_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanis
 		rv = CKR_ARGUMENTS_BAD;
 	else if (s->slot->ops->generate_key == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
-		rv = hand_out(s, s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate,
-							    ulCount, &key), key, phKey);
+	else if ((rv = s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate, ulCount,
+						    &key)) == CKR_OK)
+		rv = object_handle_for(s->slot, key, phKey);
 	session_release(s);
 	return rv;
 }
@@ -395,8 +386,10 @@ static CK_RV generate_key_pair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMec
 		rv = s->slot->ops->generate_key_pair(s->slot->tok, s->ss, pMechanism, pPublicKeyTemplate,
 						     ulPublicKeyAttributeCount, pPrivateKeyTemplate,
 						     ulPrivateKeyAttributeCount, &pub, &priv);
-		rv = hand_out(s, rv, pub, phPublicKey);
-		rv = hand_out(s, rv, priv, phPrivateKey);
+		if (rv == CKR_OK)
+			rv = object_handle_for(s->slot, pub, phPublicKey);
+		if (rv == CKR_OK)
+			rv = object_handle_for(s->slot, priv, phPrivateKey);
 	}
 	session_release(s);
 	return rv;
@@ -468,10 +461,9 @@ static CK_RV unwrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		;
 	else if (s->slot->ops->unwrap_key == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
-		rv = hand_out(s, s->slot->ops->unwrap_key(s->slot->tok, s->ss, pMechanism, unwrapping,
-							  pWrappedKey, ulWrappedKeyLen, pTemplate,
-							  ulAttributeCount, &key), key, phKey);
+	else if ((rv = s->slot->ops->unwrap_key(s->slot->tok, s->ss, pMechanism, unwrapping, pWrappedKey,
+						  ulWrappedKeyLen, pTemplate, ulAttributeCount, &key)) == CKR_OK)
+		rv = object_handle_for(s->slot, key, phKey);
 	session_release(s);
 	return rv;
 }
@@ -503,9 +495,9 @@ static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		;
 	else if (s->slot->ops->derive_key == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
-		rv = hand_out(s, s->slot->ops->derive_key(s->slot->tok, s->ss, pMechanism, base, pTemplate,
-							  ulAttributeCount, &key), key, phKey);
+	else if ((rv = s->slot->ops->derive_key(s->slot->tok, s->ss, pMechanism, base, pTemplate,
+						  ulAttributeCount, &key)) == CKR_OK)
+		rv = object_handle_for(s->slot, key, phKey);
 	session_release(s);
 	return rv;
 }

@@ -1,0 +1,934 @@
+#include "pkcs11/softhsm.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/wipe.h"
+#include "pkcs11/config.h"
+#include "pkcs11/lock.h"
+#include "pkcs11/log.h"
+#include "pkcs11/module.h"
+#include "pkcs11/pin_store.h"
+#include "pkcs11/key_policy.h"
+
+struct token {
+	CK_SLOT_ID real;           /* SoftHSM's slot id */
+	void *lock;                /* guards the fields below */
+	struct pin_store *store;   /* opened once the token has a serial number */
+	CK_UTF8CHAR serial[16];
+	bool pin_expired;          /* logged-in user still has the administrator's PIN */
+};
+
+struct sess {
+	CK_SESSION_HANDLE real;
+};
+
+static struct {
+	void *dl;
+	CK_FUNCTION_LIST_PTR f;
+	const struct config *conf;
+	void *lock;                /* guards tokens / ntokens */
+	struct token **tokens;
+	size_t ntokens;
+	bool running;
+} sh;
+
+static const struct token_ops softhsm_ops;
+
+/* ---- configuration of SoftHSM itself ---- */
+
+static CK_RV ensure_dir(const char *path)
+{
+	char buf[CONFIG_PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return CKR_GENERAL_ERROR;
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		goto fail;
+	return CKR_OK;
+fail:
+	log_msg(LOG_ERROR, "cannot create directory %s: %s", buf, strerror(errno));
+	return CKR_GENERAL_ERROR;
+}
+
+/* Writes <state_dir>/softhsm2.conf once, pointing at <state_dir>/tokens. */
+static CK_RV default_softhsm_conf(const char *state_dir, char *out, size_t size)
+{
+	char tokens[CONFIG_PATH_MAX];
+	FILE *f;
+	int fd;
+
+	if (snprintf(out, size, "%s/softhsm2.conf", state_dir) >= (int)size ||
+	    snprintf(tokens, sizeof(tokens), "%s/tokens", state_dir) >= (int)sizeof(tokens))
+		return CKR_GENERAL_ERROR;
+	if (access(out, R_OK) == 0)
+		return CKR_OK;
+	if (ensure_dir(tokens) != CKR_OK)
+		return CKR_GENERAL_ERROR;
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? CKR_OK : CKR_GENERAL_ERROR;
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		return CKR_GENERAL_ERROR;
+	}
+	fprintf(f, "# SoftHSM configuration for signet's fallback token, written on first use.\n"
+		   "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"
+		   "slots.removable = false\n", tokens);
+	if (fclose(f) != 0)
+		return CKR_GENERAL_ERROR;
+	log_msg(LOG_INFO, "created %s", out);
+	return CKR_OK;
+}
+
+/* Calls SoftHSM's C_Initialize with SOFTHSM2_CONF pointing where the configuration says. */
+static CK_RV initialize_softhsm(void)
+{
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+	char conf_path[CONFIG_PATH_MAX] = "";
+	bool set_env = false;
+	CK_RV rv;
+
+	if (getenv("SOFTHSM2_CONF") == NULL) {
+		if (sh.conf->softhsm_config[0] != '\0') {
+			snprintf(conf_path, sizeof(conf_path), "%s", sh.conf->softhsm_config);
+		} else {
+			rv = default_softhsm_conf(sh.conf->state_dir, conf_path, sizeof(conf_path));
+			if (rv != CKR_OK) {
+				log_msg(LOG_WARNING, "cannot prepare a SoftHSM configuration under %s",
+					sh.conf->state_dir);
+				return rv;
+			}
+		}
+		set_env = true;
+		setenv("SOFTHSM2_CONF", conf_path, 1);
+	}
+	rv = sh.f->C_Initialize(&args);
+	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		/* A forked child inherits SoftHSM's state: start it afresh. */
+		sh.f->C_Finalize(NULL);
+		rv = sh.f->C_Initialize(&args);
+	}
+	if (set_env)
+		unsetenv("SOFTHSM2_CONF");
+	if (rv != CKR_OK)
+		log_msg(LOG_WARNING, "SoftHSM C_Initialize failed: %s (configuration %s)", rv_name(rv),
+			set_env ? conf_path : "from SOFTHSM2_CONF");
+	return rv;
+}
+
+/* The host's exit handlers may finalize us after SoftHSM's destructors ran: from then on, leave it alone. */
+static void note_process_exit(void)
+{
+	module_set_exiting();
+}
+
+static CK_RV load_library(void)
+{
+	static bool exit_hook;
+	CK_C_GetFunctionList get_list;
+	CK_RV rv;
+
+	if (sh.dl == NULL) {
+		/* Never unloaded: its static destructors must run at exit, not under our feet. */
+		sh.dl = dlopen(sh.conf->softhsm_library, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+		if (sh.dl == NULL) {
+			log_msg(LOG_WARNING, "cannot load SoftHSM library %s: %s", sh.conf->softhsm_library,
+				dlerror());
+			return CKR_GENERAL_ERROR;
+		}
+	}
+	*(void **)&get_list = dlsym(sh.dl, "C_GetFunctionList");
+	if (get_list == NULL || get_list(&sh.f) != CKR_OK || sh.f == NULL) {
+		log_msg(LOG_WARNING, "%s is not a PKCS#11 module", sh.conf->softhsm_library);
+		return CKR_GENERAL_ERROR;
+	}
+	rv = initialize_softhsm();
+	if (rv == CKR_OK && !exit_hook) {
+		/* Registered after SoftHSM's own exit-time destructors, so it runs before them. */
+		exit_hook = atexit(note_process_exit) == 0;
+	}
+	return rv;
+}
+
+/* ---- tokens and slots ---- */
+
+static void free_token(struct token *t)
+{
+	if (t == NULL)
+		return;
+	pin_store_close(t->store);
+	mutex_destroy(t->lock);
+	free(t);
+}
+
+static struct token *find_token_locked(CK_SLOT_ID real)
+{
+	for (size_t i = 0; i < sh.ntokens; i++)
+		if (sh.tokens[i]->real == real)
+			return sh.tokens[i];
+	return NULL;
+}
+
+static CK_RV add_token(CK_SLOT_ID real)
+{
+	struct token *t = calloc(1, sizeof(*t)), **grown;
+	CK_RV rv;
+
+	if (t == NULL)
+		return CKR_HOST_MEMORY;
+	t->real = real;
+	rv = mutex_create(&t->lock);
+	if (rv != CKR_OK)
+		goto fail;
+	grown = realloc(sh.tokens, (sh.ntokens + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto fail;
+	}
+	sh.tokens = grown;
+	rv = slot_add(t, &softhsm_ops, NULL);
+	if (rv != CKR_OK)
+		goto fail;
+	sh.tokens[sh.ntokens++] = t;
+	log_msg(LOG_DEBUG, "SoftHSM slot %lu added", (unsigned long)real);
+	return CKR_OK;
+fail:
+	free_token(t);
+	return rv;
+}
+
+/* SoftHSM adds a fresh empty slot whenever one gets initialised: pick new ones up. */
+static void refresh_slots(void)
+{
+	CK_SLOT_ID list[64];
+	CK_ULONG n = sizeof(list) / sizeof(list[0]);
+
+	if (!sh.running || module_exiting())
+		return;
+	if (sh.f->C_GetSlotList(CK_FALSE, list, &n) != CKR_OK)
+		return;
+	if (mutex_lock(sh.lock) != CKR_OK)
+		return;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (find_token_locked(list[i]) == NULL)
+			add_token(list[i]);
+	mutex_unlock(sh.lock);
+}
+
+static CK_RV softhsm_start(const struct config *conf)
+{
+	CK_RV rv;
+
+	sh.conf = conf;
+	if (!conf->softhsm_enable) {
+		log_msg(LOG_INFO, "fallback token disabled by configuration");
+		return CKR_OK;
+	}
+	rv = mutex_create(&sh.lock);
+	if (rv != CKR_OK)
+		return rv;
+	rv = load_library();
+	if (rv != CKR_OK) {
+		mutex_destroy(sh.lock);
+		sh.lock = NULL;
+		return rv;
+	}
+	sh.running = true;
+	refresh_slots();
+	return CKR_OK;
+}
+
+static void softhsm_stop(bool process_exiting)
+{
+	if (!sh.running)
+		return;
+	sh.running = false;
+	/* Slots and sessions are gone already; SoftHSM itself only if it is still alive. */
+	if (!process_exiting && !module_exiting())
+		sh.f->C_Finalize(NULL);
+	for (size_t i = 0; i < sh.ntokens; i++)
+		free_token(sh.tokens[i]);
+	free(sh.tokens);
+	sh.tokens = NULL;
+	sh.ntokens = 0;
+	mutex_destroy(sh.lock);
+	sh.lock = NULL;
+}
+
+const struct token_driver softhsm_driver = {
+	.name = "SoftHSM",
+	.start = softhsm_start,
+	.refresh = refresh_slots,
+	.stop = softhsm_stop,
+};
+
+/* ---- the PIN policy in front of SoftHSM ---- */
+
+static struct pin_limits limits(void)
+{
+	return (struct pin_limits){ sh.conf->user_pin_retries, sh.conf->so_pin_retries };
+}
+
+/* Opens the counter store of an initialised token; caller holds t->lock. */
+static CK_RV open_store_locked(struct token *t)
+{
+	CK_TOKEN_INFO info;
+	CK_RV rv;
+
+	if (t->store != NULL)
+		return CKR_OK;
+	rv = sh.f->C_GetTokenInfo(t->real, &info);
+	if (rv != CKR_OK)
+		return rv;
+	if (!(info.flags & CKF_TOKEN_INITIALIZED))
+		return CKR_USER_PIN_NOT_INITIALIZED;
+	memcpy(t->serial, info.serialNumber, sizeof(t->serial));
+	rv = ensure_dir(sh.conf->state_dir);
+	if (rv == CKR_OK)
+		rv = pin_store_open(sh.conf->state_dir, t->serial, &t->store);
+	return rv;
+}
+
+static CK_RV read_state(struct token *t, struct pin_state *st)
+{
+	CK_RV rv = mutex_lock(t->lock);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = open_store_locked(t);
+	if (rv == CKR_OK)
+		rv = pin_store_read(t->store, st);
+	mutex_unlock(t->lock);
+	return rv;
+}
+
+/*
+ * Runs one PIN-consuming call under the policy: reserve a try (refused
+ * once the limit is reached, without asking SoftHSM), make the call, then
+ * settle. Only CKR_PIN_INCORRECT keeps the try spent; errors that say
+ * nothing about the PIN give it back.
+ */
+typedef CK_RV (*pin_call)(struct token *t, void *ctx);
+
+static CK_RV with_pin_try(struct token *t, enum pin_who who, pin_call call, void *ctx)
+{
+	struct pin_limits lim = limits();
+	struct pin_state st;
+	CK_RV rv, settle;
+
+	rv = mutex_lock(t->lock);
+	if (rv != CKR_OK)
+		return rv;
+	rv = open_store_locked(t);
+	if (rv == CKR_OK)
+		rv = pin_store_reserve(t->store, who, &lim);
+	mutex_unlock(t->lock);
+	if (rv != CKR_OK) {
+		if (rv == CKR_PIN_LOCKED)
+			log_msg(LOG_WARNING, "%s PIN of SoftHSM slot %lu is locked: not sent",
+				who == PIN_SO ? "SO" : "user", (unsigned long)t->real);
+		return rv;
+	}
+	rv = call(t, ctx);
+	if (mutex_lock(t->lock) != CKR_OK)
+		return CKR_GENERAL_ERROR;
+	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+		settle = pin_store_settle(t->store, who, PIN_TRY_OK);
+	else if (rv == CKR_PIN_INCORRECT)
+		settle = pin_store_settle(t->store, who, PIN_TRY_WRONG);
+	else
+		settle = pin_store_settle(t->store, who, PIN_TRY_UNUSED);
+	if (rv == CKR_PIN_INCORRECT && pin_store_read(t->store, &st) == CKR_OK)
+		log_msg(LOG_WARNING, "wrong %s PIN for SoftHSM slot %lu (%u of %u tries used)",
+			who == PIN_SO ? "SO" : "user", (unsigned long)t->real,
+			who == PIN_SO ? st.so_failures : st.user_failures,
+			who == PIN_SO ? lim.so_retries : lim.user_retries);
+	mutex_unlock(t->lock);
+	if (settle != CKR_OK && rv == CKR_OK)
+		rv = settle;
+	return rv;
+}
+
+static CK_RV check_new_pin_length(CK_ULONG len)
+{
+	if (len < sh.conf->min_pin_length || len > sh.conf->max_pin_length) {
+		log_msg(LOG_WARNING, "new PIN length %lu outside the policy's %u..%u", (unsigned long)len,
+			sh.conf->min_pin_length, sh.conf->max_pin_length);
+		return CKR_PIN_LEN_RANGE;
+	}
+	return CKR_OK;
+}
+
+/* ---- description ---- */
+
+static CK_RV sh_slot_info(struct token *t, CK_SLOT_INFO *info)
+{
+	CK_RV rv = sh.f->C_GetSlotInfo(t->real, info);
+
+	if (rv == CKR_OK)
+		info->flags &= ~(CK_FLAGS)CKF_REMOVABLE_DEVICE;
+	return rv;
+}
+
+static const CK_FLAGS pin_flags = CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED |
+				  CKF_USER_PIN_TO_BE_CHANGED | CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY |
+				  CKF_SO_PIN_LOCKED | CKF_SO_PIN_TO_BE_CHANGED;
+
+static CK_RV sh_token_info(struct token *t, CK_TOKEN_INFO *info)
+{
+	struct pin_limits lim = limits();
+	struct pin_state st;
+	CK_RV rv = sh.f->C_GetTokenInfo(t->real, info);
+
+	if (rv != CKR_OK || !(info->flags & CKF_TOKEN_INITIALIZED))
+		return rv;
+	info->ulMinPinLen = sh.conf->min_pin_length;
+	info->ulMaxPinLen = sh.conf->max_pin_length;
+	rv = read_state(t, &st);
+	if (rv != CKR_OK) {
+		log_msg(LOG_ERROR, "PIN state of SoftHSM slot %lu unreadable: %s", (unsigned long)t->real,
+			rv_name(rv));
+		return rv;
+	}
+	info->flags = (info->flags & ~pin_flags) | pin_state_token_flags(&st, &lim);
+	if (!sh.conf->require_pin_change)
+		info->flags &= ~(CK_FLAGS)CKF_USER_PIN_TO_BE_CHANGED;
+	return CKR_OK;
+}
+
+static CK_RV sh_mechanism_list(struct token *t, CK_MECHANISM_TYPE *list, CK_ULONG *count)
+{
+	return sh.f->C_GetMechanismList(t->real, list, count);
+}
+
+static CK_RV sh_mechanism_info(struct token *t, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
+{
+	return sh.f->C_GetMechanismInfo(t->real, type, info);
+}
+
+/* ---- administration ---- */
+
+struct init_token_args {
+	const CK_UTF8CHAR *pin;
+	CK_ULONG len;
+	const CK_UTF8CHAR *label;
+};
+
+static CK_RV call_init_token(struct token *t, void *ctx)
+{
+	struct init_token_args *a = ctx;
+
+	return sh.f->C_InitToken(t->real, (CK_UTF8CHAR_PTR)a->pin, a->len, (CK_UTF8CHAR_PTR)a->label);
+}
+
+static CK_RV record_token_initialised(struct token *t)
+{
+	CK_RV rv = mutex_lock(t->lock);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = open_store_locked(t);
+	if (rv == CKR_OK)
+		rv = pin_store_token_initialised(t->store);
+	t->pin_expired = false;
+	mutex_unlock(t->lock);
+	return rv;
+}
+
+static CK_RV sh_init_token(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len, const CK_UTF8CHAR *label)
+{
+	struct init_token_args a = { pin, len, label };
+	struct pin_state st;
+	CK_TOKEN_INFO info;
+	CK_RV rv;
+
+	rv = sh.f->C_GetTokenInfo(t->real, &info);
+	if (rv != CKR_OK)
+		return rv;
+	if (!(info.flags & CKF_TOKEN_INITIALIZED)) {
+		rv = check_new_pin_length(len);
+		if (rv == CKR_OK)
+			rv = call_init_token(t, &a);
+	} else {
+		/* Re-initialising proves the SO PIN: it counts like a login, and a dead SO PIN stays dead. */
+		rv = read_state(t, &st);
+		if (rv == CKR_OK && st.so_locked)
+			rv = CKR_PIN_LOCKED;
+		if (rv == CKR_OK)
+			rv = with_pin_try(t, PIN_SO, call_init_token, &a);
+	}
+	if (rv == CKR_OK)
+		rv = record_token_initialised(t);
+	if (rv == CKR_OK)
+		refresh_slots();
+	return rv;
+}
+
+/* ---- sessions and login ---- */
+
+static CK_RV sh_session_open(struct token *t, CK_FLAGS flags, void **state)
+{
+	struct sess *s = calloc(1, sizeof(*s));
+	CK_RV rv;
+
+	if (s == NULL)
+		return CKR_HOST_MEMORY;
+	rv = sh.f->C_OpenSession(t->real, flags, NULL, NULL, &s->real);
+	if (rv != CKR_OK) {
+		free(s);
+		return rv;
+	}
+	*state = s;
+	return CKR_OK;
+}
+
+static void sh_session_close(struct token *t, void *state)
+{
+	struct sess *s = state;
+
+	(void)t;
+	if (!module_exiting())
+		sh.f->C_CloseSession(s->real);
+	free(s);
+}
+
+struct login_args {
+	CK_SESSION_HANDLE real;
+	CK_USER_TYPE who;
+	const CK_UTF8CHAR *pin;
+	CK_ULONG len;
+};
+
+static CK_RV call_login(struct token *t, void *ctx)
+{
+	struct login_args *a = ctx;
+
+	(void)t;
+	return sh.f->C_Login(a->real, a->who, (CK_UTF8CHAR_PTR)a->pin, a->len);
+}
+
+static CK_RV note_user_login(struct token *t)
+{
+	struct pin_state st;
+	CK_RV rv = read_state(t, &st);
+
+	if (rv == CKR_OK && mutex_lock(t->lock) == CKR_OK) {
+		t->pin_expired = sh.conf->require_pin_change && st.user_to_be_changed;
+		mutex_unlock(t->lock);
+		if (t->pin_expired)
+			log_msg(LOG_WARNING, "user PIN of SoftHSM slot %lu must be changed before use",
+				(unsigned long)t->real);
+	}
+	return rv;
+}
+
+static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	struct login_args a = { ((struct sess *)ss)->real, who, pin, len };
+	struct pin_state st;
+	CK_RV rv;
+
+	rv = read_state(t, &st);
+	if (rv == CKR_USER_PIN_NOT_INITIALIZED)
+		return sh.f->C_Login(a.real, who, (CK_UTF8CHAR_PTR)pin, len); /* SoftHSM explains */
+	if (rv != CKR_OK)
+		return rv;
+	if (who == CKU_SO && st.so_locked)
+		return CKR_PIN_LOCKED;
+	rv = with_pin_try(t, who == CKU_SO ? PIN_SO : PIN_USER, call_login, &a);
+	if (rv == CKR_OK && who == CKU_USER)
+		rv = note_user_login(t);
+	return rv;
+}
+
+static CK_RV sh_logout(struct token *t, void *ss)
+{
+	if (mutex_lock(t->lock) == CKR_OK) {
+		t->pin_expired = false;
+		mutex_unlock(t->lock);
+	}
+	return sh.f->C_Logout(((struct sess *)ss)->real);
+}
+
+static CK_RV sh_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	CK_RV rv = check_new_pin_length(len);
+
+	if (rv == CKR_OK)
+		rv = sh.f->C_InitPIN(((struct sess *)ss)->real, (CK_UTF8CHAR_PTR)pin, len);
+	if (rv != CKR_OK)
+		return rv;
+	rv = mutex_lock(t->lock);
+	if (rv != CKR_OK)
+		return rv;
+	rv = open_store_locked(t);
+	if (rv == CKR_OK)
+		rv = pin_store_user_pin_set_by_so(t->store);
+	mutex_unlock(t->lock);
+	return rv;
+}
+
+struct set_pin_args {
+	CK_SESSION_HANDLE real;
+	const CK_UTF8CHAR *old_pin, *new_pin;
+	CK_ULONG old_len, new_len;
+};
+
+static CK_RV call_set_pin(struct token *t, void *ctx)
+{
+	struct set_pin_args *a = ctx;
+
+	(void)t;
+	return sh.f->C_SetPIN(a->real, (CK_UTF8CHAR_PTR)a->old_pin, a->old_len, (CK_UTF8CHAR_PTR)a->new_pin,
+			      a->new_len);
+}
+
+static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+			const CK_UTF8CHAR *new_pin, CK_ULONG new_len)
+{
+	struct set_pin_args a = { ((struct sess *)ss)->real, old_pin, new_pin, old_len, new_len };
+	CK_SESSION_INFO info;
+	enum pin_who who;
+	struct pin_state st;
+	CK_RV rv;
+
+	rv = check_new_pin_length(new_len);
+	if (rv != CKR_OK)
+		return rv;
+	if (old_len == new_len && (old_len == 0 || memcmp(old_pin, new_pin, old_len) == 0))
+		return CKR_PIN_INVALID; /* a change that changes nothing would satisfy "must change" */
+	rv = sh.f->C_GetSessionInfo(a.real, &info);
+	if (rv != CKR_OK)
+		return rv;
+	/* C_SetPIN changes the SO PIN in an SO session, otherwise the user PIN. */
+	who = info.state == CKS_RW_SO_FUNCTIONS ? PIN_SO : PIN_USER;
+	rv = read_state(t, &st);
+	if (rv == CKR_OK && who == PIN_SO && st.so_locked)
+		rv = CKR_PIN_LOCKED;
+	if (rv == CKR_OK)
+		rv = with_pin_try(t, who, call_set_pin, &a);
+	if (rv != CKR_OK || who != PIN_USER)
+		return rv;
+	rv = mutex_lock(t->lock);
+	if (rv != CKR_OK)
+		return rv;
+	rv = pin_store_user_pin_changed(t->store);
+	t->pin_expired = false;
+	mutex_unlock(t->lock);
+	return rv;
+}
+
+/* ---- objects ---- */
+
+#define SS(ss) (((struct sess *)(ss))->real)
+
+static CK_RV sh_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref **refs,
+		     CK_ULONG *found)
+{
+	CK_OBJECT_HANDLE batch[64];
+	token_ref *list = NULL, *grown;
+	CK_ULONG n = 0, got;
+	CK_RV rv;
+
+	(void)t;
+	rv = sh.f->C_FindObjectsInit(SS(ss), (CK_ATTRIBUTE_PTR)tmpl, count);
+	if (rv != CKR_OK)
+		return rv;
+	do {
+		rv = sh.f->C_FindObjects(SS(ss), batch, sizeof(batch) / sizeof(batch[0]), &got);
+		if (rv != CKR_OK || got == 0)
+			break;
+		grown = realloc(list, (n + got) * sizeof(*list));
+		if (grown == NULL) {
+			rv = CKR_HOST_MEMORY;
+			break;
+		}
+		list = grown;
+		for (CK_ULONG i = 0; i < got; i++)
+			list[n++] = batch[i];
+	} while (got == sizeof(batch) / sizeof(batch[0]));
+	sh.f->C_FindObjectsFinal(SS(ss));
+	if (rv != CKR_OK) {
+		free(list);
+		return rv;
+	}
+	*refs = list;
+	*found = n;
+	return CKR_OK;
+}
+
+static CK_RV sh_get_attributes(struct token *t, void *ss, token_ref obj, CK_ATTRIBUTE *tmpl, CK_ULONG count)
+{
+	(void)t;
+	return sh.f->C_GetAttributeValue(SS(ss), obj, tmpl, count);
+}
+
+static CK_RV sh_set_attributes(struct token *t, void *ss, token_ref obj, const CK_ATTRIBUTE *tmpl,
+			       CK_ULONG count)
+{
+	CK_RV rv = keys_check_no_weakening(tmpl, count, CKR_ATTRIBUTE_READ_ONLY);
+
+	(void)t;
+	if (rv != CKR_OK)
+		return rv;
+	return sh.f->C_SetAttributeValue(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count);
+}
+
+static CK_RV sh_object_size(struct token *t, void *ss, token_ref obj, CK_ULONG *size)
+{
+	(void)t;
+	return sh.f->C_GetObjectSize(SS(ss), obj, size);
+}
+
+static CK_RV sh_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+			      token_ref *obj)
+{
+	struct key_template kt;
+	CK_RV rv = keys_harden(&kt, tmpl, count, (CK_OBJECT_CLASS)-1);
+
+	(void)t;
+	if (rv != CKR_OK)
+		return rv;
+	rv = sh.f->C_CreateObject(SS(ss), kt.attrs, kt.count, obj);
+	keys_template_free(&kt);
+	return rv;
+}
+
+static CK_RV sh_copy_object(struct token *t, void *ss, token_ref obj, const CK_ATTRIBUTE *tmpl,
+			    CK_ULONG count, token_ref *copy)
+{
+	CK_RV rv = keys_check_no_weakening(tmpl, count, CKR_TEMPLATE_INCONSISTENT);
+
+	(void)t;
+	if (rv != CKR_OK)
+		return rv;
+	return sh.f->C_CopyObject(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count, copy);
+}
+
+static CK_RV sh_destroy_object(struct token *t, void *ss, token_ref obj)
+{
+	(void)t;
+	return sh.f->C_DestroyObject(SS(ss), obj);
+}
+
+/* ---- keys ---- */
+
+static CK_RV expired_check(struct token *t)
+{
+	bool expired = false;
+
+	if (mutex_lock(t->lock) == CKR_OK) {
+		expired = t->pin_expired;
+		mutex_unlock(t->lock);
+	}
+	return expired ? CKR_PIN_EXPIRED : CKR_OK;
+}
+
+static CK_RV sh_generate_key(struct token *t, void *ss, const CK_MECHANISM *mech, const CK_ATTRIBUTE *tmpl,
+			     CK_ULONG count, token_ref *key)
+{
+	struct key_template kt;
+	CK_RV rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
+
+	(void)t;
+	if (rv != CKR_OK)
+		return rv;
+	rv = sh.f->C_GenerateKey(SS(ss), (CK_MECHANISM_PTR)mech, kt.attrs, kt.count, key);
+	keys_template_free(&kt);
+	return rv;
+}
+
+static CK_RV sh_generate_key_pair(struct token *t, void *ss, const CK_MECHANISM *mech,
+				  const CK_ATTRIBUTE *pub_tmpl, CK_ULONG pub_count,
+				  const CK_ATTRIBUTE *priv_tmpl, CK_ULONG priv_count, token_ref *pub,
+				  token_ref *priv)
+{
+	struct key_template kt;
+	CK_RV rv = keys_harden(&kt, priv_tmpl, priv_count, CKO_PRIVATE_KEY);
+
+	(void)t;
+	if (rv != CKR_OK)
+		return rv;
+	rv = sh.f->C_GenerateKeyPair(SS(ss), (CK_MECHANISM_PTR)mech, (CK_ATTRIBUTE_PTR)pub_tmpl, pub_count,
+				     kt.attrs, kt.count, pub, priv);
+	keys_template_free(&kt);
+	return rv;
+}
+
+static CK_RV sh_wrap_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref wrapping,
+			 token_ref key, CK_BYTE *out, CK_ULONG *out_len)
+{
+	(void)t;
+	return sh.f->C_WrapKey(SS(ss), (CK_MECHANISM_PTR)mech, wrapping, key, out, out_len);
+}
+
+static CK_RV sh_unwrap_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref unwrapping,
+			   const CK_BYTE *wrapped, CK_ULONG wrapped_len, const CK_ATTRIBUTE *tmpl,
+			   CK_ULONG count, token_ref *key)
+{
+	struct key_template kt;
+	CK_RV rv = expired_check(t);
+
+	if (rv == CKR_OK)
+		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
+	if (rv != CKR_OK)
+		return rv;
+	rv = sh.f->C_UnwrapKey(SS(ss), (CK_MECHANISM_PTR)mech, unwrapping, (CK_BYTE_PTR)wrapped, wrapped_len,
+			       kt.attrs, kt.count, key);
+	keys_template_free(&kt);
+	return rv;
+}
+
+static CK_RV sh_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref base,
+			   const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref *key)
+{
+	struct key_template kt;
+	CK_RV rv = expired_check(t);
+
+	if (rv == CKR_OK)
+		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
+	if (rv != CKR_OK)
+		return rv;
+	rv = sh.f->C_DeriveKey(SS(ss), (CK_MECHANISM_PTR)mech, base, kt.attrs, kt.count, key);
+	keys_template_free(&kt);
+	return rv;
+}
+
+/* ---- operations ---- */
+
+static CK_RV sh_op_init(struct token *t, void *ss, enum token_op op, const CK_MECHANISM *mech, token_ref key)
+{
+	CK_MECHANISM_PTR m = (CK_MECHANISM_PTR)mech;
+	CK_RV rv;
+
+	if (op == TOKEN_OP_SIGN || op == TOKEN_OP_SIGN_RECOVER || op == TOKEN_OP_DECRYPT) {
+		rv = expired_check(t);
+		if (rv != CKR_OK)
+			return rv;
+	}
+	switch (op) {
+	case TOKEN_OP_ENCRYPT: return sh.f->C_EncryptInit(SS(ss), m, key);
+	case TOKEN_OP_DECRYPT: return sh.f->C_DecryptInit(SS(ss), m, key);
+	case TOKEN_OP_DIGEST: return sh.f->C_DigestInit(SS(ss), m);
+	case TOKEN_OP_SIGN: return sh.f->C_SignInit(SS(ss), m, key);
+	case TOKEN_OP_VERIFY: return sh.f->C_VerifyInit(SS(ss), m, key);
+	case TOKEN_OP_SIGN_RECOVER: return sh.f->C_SignRecoverInit(SS(ss), m, key);
+	case TOKEN_OP_VERIFY_RECOVER: return sh.f->C_VerifyRecoverInit(SS(ss), m, key);
+	default: return CKR_FUNCTION_NOT_SUPPORTED;
+	}
+}
+
+static CK_RV sh_op_oneshot(struct token *t, void *ss, enum token_op op, const CK_BYTE *in, CK_ULONG in_len,
+			   CK_BYTE *out, CK_ULONG *out_len)
+{
+	CK_BYTE_PTR i = (CK_BYTE_PTR)in;
+
+	(void)t;
+	switch (op) {
+	case TOKEN_OP_ENCRYPT: return sh.f->C_Encrypt(SS(ss), i, in_len, out, out_len);
+	case TOKEN_OP_DECRYPT: return sh.f->C_Decrypt(SS(ss), i, in_len, out, out_len);
+	case TOKEN_OP_DIGEST: return sh.f->C_Digest(SS(ss), i, in_len, out, out_len);
+	case TOKEN_OP_SIGN: return sh.f->C_Sign(SS(ss), i, in_len, out, out_len);
+	case TOKEN_OP_VERIFY: return sh.f->C_Verify(SS(ss), i, in_len, out, *out_len);
+	case TOKEN_OP_SIGN_RECOVER: return sh.f->C_SignRecover(SS(ss), i, in_len, out, out_len);
+	case TOKEN_OP_VERIFY_RECOVER: return sh.f->C_VerifyRecover(SS(ss), i, in_len, out, out_len);
+	default: return CKR_FUNCTION_NOT_SUPPORTED;
+	}
+}
+
+static CK_RV sh_op_update(struct token *t, void *ss, enum token_op op, const CK_BYTE *in, CK_ULONG in_len,
+			  CK_BYTE *out, CK_ULONG *out_len)
+{
+	CK_BYTE_PTR i = (CK_BYTE_PTR)in;
+
+	(void)t;
+	switch (op) {
+	case TOKEN_OP_ENCRYPT: return sh.f->C_EncryptUpdate(SS(ss), i, in_len, out, out_len);
+	case TOKEN_OP_DECRYPT: return sh.f->C_DecryptUpdate(SS(ss), i, in_len, out, out_len);
+	case TOKEN_OP_DIGEST: return sh.f->C_DigestUpdate(SS(ss), i, in_len);
+	case TOKEN_OP_SIGN: return sh.f->C_SignUpdate(SS(ss), i, in_len);
+	case TOKEN_OP_VERIFY: return sh.f->C_VerifyUpdate(SS(ss), i, in_len);
+	default: return CKR_FUNCTION_NOT_SUPPORTED;
+	}
+}
+
+static CK_RV sh_op_final(struct token *t, void *ss, enum token_op op, CK_BYTE *out, CK_ULONG *out_len)
+{
+	(void)t;
+	switch (op) {
+	case TOKEN_OP_ENCRYPT: return sh.f->C_EncryptFinal(SS(ss), out, out_len);
+	case TOKEN_OP_DECRYPT: return sh.f->C_DecryptFinal(SS(ss), out, out_len);
+	case TOKEN_OP_DIGEST: return sh.f->C_DigestFinal(SS(ss), out, out_len);
+	case TOKEN_OP_SIGN: return sh.f->C_SignFinal(SS(ss), out, out_len);
+	case TOKEN_OP_VERIFY: return sh.f->C_VerifyFinal(SS(ss), out, *out_len);
+	default: return CKR_FUNCTION_NOT_SUPPORTED;
+	}
+}
+
+static CK_RV sh_digest_key(struct token *t, void *ss, token_ref key)
+{
+	(void)t;
+	return sh.f->C_DigestKey(SS(ss), key);
+}
+
+static CK_RV sh_seed_random(struct token *t, void *ss, const CK_BYTE *seed, CK_ULONG len)
+{
+	(void)t;
+	return sh.f->C_SeedRandom(SS(ss), (CK_BYTE_PTR)seed, len);
+}
+
+static CK_RV sh_generate_random(struct token *t, void *ss, CK_BYTE *out, CK_ULONG len)
+{
+	(void)t;
+	return sh.f->C_GenerateRandom(SS(ss), out, len);
+}
+
+static const struct token_ops softhsm_ops = {
+	.kind = "softhsm",
+	.slot_info = sh_slot_info,
+	.token_info = sh_token_info,
+	.mechanism_list = sh_mechanism_list,
+	.mechanism_info = sh_mechanism_info,
+	.init_token = sh_init_token,
+	.session_open = sh_session_open,
+	.session_close = sh_session_close,
+	.login = sh_login,
+	.logout = sh_logout,
+	.init_pin = sh_init_pin,
+	.set_pin = sh_set_pin,
+	.find = sh_find,
+	.get_attributes = sh_get_attributes,
+	.set_attributes = sh_set_attributes,
+	.object_size = sh_object_size,
+	.create_object = sh_create_object,
+	.copy_object = sh_copy_object,
+	.destroy_object = sh_destroy_object,
+	.generate_key = sh_generate_key,
+	.generate_key_pair = sh_generate_key_pair,
+	.wrap_key = sh_wrap_key,
+	.unwrap_key = sh_unwrap_key,
+	.derive_key = sh_derive_key,
+	.op_init = sh_op_init,
+	.op_oneshot = sh_op_oneshot,
+	.op_update = sh_op_update,
+	.op_final = sh_op_final,
+	.digest_key = sh_digest_key,
+	.seed_random = sh_seed_random,
+	.generate_random = sh_generate_random,
+};

@@ -1,0 +1,724 @@
+/*
+ * The fallback token through signet, on a real SoftHSMv2: the PIN policy
+ * table of DESIGN.md row by row, the permanent SO lock, keys that stay in,
+ * composed mechanisms, and the Cryptoki rules that need a real slot.
+ * SoftHSM is reached through a copy of itself that counts C_Login calls
+ * (tests/shims), so the tests can tell exactly which tries got through.
+ */
+#include <check.h>
+#include <openssl/evp.h>
+#include <openssl/ecdsa.h>
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pkcs11/cryptoki.h"
+#include "tests/check_util.h"
+
+#define SO_PIN "87654321"
+#define ADMIN_PIN "1111"
+#define USER_PIN "123456"
+
+static CK_FUNCTION_LIST_PTR f;
+static char *dir;
+static char conf[4096], login_log[4096];
+static CK_SLOT_ID slot;
+
+static const char *build_dir(void)
+{
+	const char *b = getenv("SIGNET_BUILD");
+
+	return b && *b ? b : "build";
+}
+
+static void write_configs(const char *policy)
+{
+	char shconf[4096], tokens[4096], lib[4096];
+
+	snprintf(shconf, sizeof(shconf), "%s/softhsm2.conf", dir);
+	snprintf(tokens, sizeof(tokens), "%s/tokens", dir);
+	snprintf(lib, sizeof(lib), "%s/tests/libsofthsm_login_counter.so", build_dir());
+	mkdir(tokens, 0700);
+	tu_write_file(shconf, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
+	tu_write_file(conf, "[card]\nenable = no\n[softhsm]\nlibrary = %s\nconfig = %s\nstate_dir = %s/state\n[module]\nlog_level = error\n%s",
+		      lib, shconf, dir, policy);
+}
+
+static CK_ULONG login_calls(void)
+{
+	char *text = tu_read_file(login_log);
+	CK_ULONG n = 0;
+
+	for (char *p = text; *p; p++)
+		n += *p == '\n';
+	free(text);
+	return n;
+}
+
+/* The first slot, or once there is one, the slot of the initialised token. */
+static CK_SLOT_ID first_slot(void)
+{
+	CK_SLOT_ID list[8];
+	CK_ULONG n = 8;
+	CK_TOKEN_INFO ti;
+
+	ck_assert_int_eq(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
+	ck_assert_uint_ge(n, 1);
+	for (CK_ULONG i = 0; i < n; i++)
+		if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED))
+			return list[i];
+	return list[0];
+}
+
+static CK_SESSION_HANDLE open_rw(void)
+{
+	CK_SESSION_HANDLE h;
+
+	ck_assert_int_eq(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
+	return h;
+}
+
+static CK_RV login(CK_USER_TYPE who, const char *pin)
+{
+	CK_SESSION_HANDLE h = open_rw();
+	CK_RV rv = f->C_Login(h, who, (CK_UTF8CHAR_PTR)pin, strlen(pin));
+
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	return rv;
+}
+
+static CK_FLAGS token_flags(void)
+{
+	CK_TOKEN_INFO ti;
+
+	ck_assert_int_eq(f->C_GetTokenInfo(slot, &ti), CKR_OK);
+	return ti.flags;
+}
+
+/* A token initialised through signet, its user PIN set by the SO (so it must be changed). */
+static void init_token_with(const char *policy)
+{
+	CK_UTF8CHAR label[32];
+	CK_SESSION_HANDLE h;
+
+	dir = tu_tempdir();
+	snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
+	snprintf(login_log, sizeof(login_log), "%s/logins", dir);
+	write_configs(policy);
+	setenv("SIGNET_CONF", conf, 1);
+	setenv("SIGNET_TEST_LOGIN_LOG", login_log, 1);
+	unsetenv("SOFTHSM2_CONF");
+	ck_assert_int_eq(C_GetFunctionList(&f), CKR_OK);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = first_slot();
+	memset(label, ' ', sizeof(label));
+	memcpy(label, "policy", 6);
+	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, label), CKR_OK);
+	h = open_rw();
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
+	ck_assert_int_eq(f->C_InitPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4), CKR_OK);
+	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	unlink(login_log);
+}
+
+static void setup(void)
+{
+	init_token_with("");
+}
+
+/* The user changes the administrator's PIN to their own. */
+static void change_to_user_pin(void)
+{
+	CK_SESSION_HANDLE h = open_rw();
+
+	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+
+static void teardown(void)
+{
+	f->C_Finalize(NULL);
+	free(dir);
+}
+
+static CK_OBJECT_HANDLE gen_ec_key(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *pub_out)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_BBOOL yes = CK_TRUE;
+	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof(p256) }, { CKA_VERIFY, &yes, 1 },
+			       { CKA_TOKEN, &yes, 1 } };
+	CK_ATTRIBUTE priv[] = { { CKA_SIGN, &yes, 1 }, { CKA_TOKEN, &yes, 1 }, { CKA_PRIVATE, &yes, 1 } };
+	CK_OBJECT_HANDLE pk, sk;
+
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &mech, pub, 3, priv, 3, &pk, &sk), CKR_OK);
+	if (pub_out)
+		*pub_out = pk;
+	return sk;
+}
+
+/* ---- PIN policy, row by row ---- */
+
+START_TEST(initial_pin_must_be_changed)
+{
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE hash[32] = { 1 }, sig[128];
+	CK_ULONG sig_len = sizeof(sig);
+
+	ck_assert(token_flags() & CKF_USER_PIN_TO_BE_CHANGED);
+	h = open_rw();
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4), CKR_OK);
+	key = gen_ec_key(h, NULL);
+	ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_PIN_EXPIRED);
+	/* the user changes it: flag gone, key usable */
+	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert(!(token_flags() & CKF_USER_PIN_TO_BE_CHANGED));
+	ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &sig_len), CKR_OK);
+	ck_assert_uint_eq(sig_len, 64);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+START_TEST(pin_change_must_change_something)
+{
+	CK_SESSION_HANDLE h = open_rw();
+
+	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4), CKR_PIN_INVALID);
+	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)"123456789", 9),
+			 CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)"12", 2), CKR_PIN_LEN_RANGE);
+	ck_assert(token_flags() & CKF_USER_PIN_TO_BE_CHANGED);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+START_TEST(wrong_user_pins_count_down_and_lock)
+{
+	change_to_user_pin();
+	unlink(login_log);
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED), 0);
+	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED),
+			 CKF_USER_PIN_COUNT_LOW);
+	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED),
+			 CKF_USER_PIN_FINAL_TRY);
+	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
+	ck_assert_uint_eq(login_calls(), 3);
+	/* locked: even the right PIN is refused, and SoftHSM hears nothing */
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_PIN_LOCKED);
+	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(login_calls(), 3);
+}
+END_TEST
+
+START_TEST(right_pin_resets_the_counter)
+{
+	change_to_user_pin();
+	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert(token_flags() & CKF_USER_PIN_FINAL_TRY);
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED), 0);
+	/* three fresh tries again */
+	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert(!(token_flags() & CKF_USER_PIN_LOCKED));
+}
+END_TEST
+
+START_TEST(so_unblocks_with_init_pin)
+{
+	CK_SESSION_HANDLE h;
+
+	change_to_user_pin();
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
+	h = open_rw();
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
+	ck_assert_int_eq(f->C_InitPIN(h, (CK_UTF8CHAR_PTR)"4321", 4), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_LOCKED | CKF_USER_PIN_TO_BE_CHANGED), CKF_USER_PIN_TO_BE_CHANGED);
+	ck_assert_int_eq(login(CKU_USER, "4321"), CKR_OK);
+}
+END_TEST
+
+START_TEST(so_pin_locks_for_ever)
+{
+	CK_UTF8CHAR label[32];
+	int status;
+	pid_t pid;
+
+	memset(label, ' ', sizeof(label));
+	ck_assert_int_eq(login(CKU_SO, "00000000"), CKR_PIN_INCORRECT);
+	ck_assert(token_flags() & CKF_SO_PIN_COUNT_LOW);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(login(CKU_SO, "00000000"), CKR_PIN_INCORRECT);
+	ck_assert(token_flags() & CKF_SO_PIN_FINAL_TRY);
+	ck_assert_int_eq(login(CKU_SO, "00000000"), CKR_PIN_INCORRECT);
+	ck_assert(token_flags() & CKF_SO_PIN_LOCKED);
+	ck_assert_uint_eq(login_calls(), 5);
+	ck_assert_int_eq(login(CKU_SO, SO_PIN), CKR_PIN_LOCKED);
+	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, label), CKR_PIN_LOCKED);
+	/* survives C_Finalize */
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = first_slot();
+	ck_assert(token_flags() & CKF_SO_PIN_LOCKED);
+	ck_assert_int_eq(login(CKU_SO, SO_PIN), CKR_PIN_LOCKED);
+	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, label), CKR_PIN_LOCKED);
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	/* and a new process */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int code = 0;
+
+		if (f->C_Initialize(NULL) != CKR_OK)
+			_exit(10);
+		slot = first_slot();
+		if (!(token_flags() & CKF_SO_PIN_LOCKED))
+			code = 1;
+		else if (login(CKU_SO, SO_PIN) != CKR_PIN_LOCKED)
+			code = 2;
+		else if (f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, label) != CKR_PIN_LOCKED)
+			code = 3;
+		f->C_Finalize(NULL);
+		_exit(code);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_uint_eq(login_calls(), 5);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+}
+END_TEST
+
+START_TEST(wrong_so_pin_at_init_token_counts)
+{
+	CK_UTF8CHAR label[32];
+
+	memset(label, ' ', sizeof(label));
+	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)"00000000", 8, label), CKR_PIN_INCORRECT);
+	ck_assert(token_flags() & CKF_SO_PIN_COUNT_LOW);
+	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, label), CKR_OK);
+	ck_assert_int_eq(token_flags() & (CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY), 0);
+}
+END_TEST
+
+/* Eight processes hammer wrong PINs at once: exactly three reach SoftHSM. */
+START_TEST(concurrent_processes_get_exactly_three_tries)
+{
+	pid_t pids[8];
+	int status;
+
+	change_to_user_pin();
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	unlink(login_log);
+	for (int i = 0; i < 8; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0) {
+			CK_RV rv;
+
+			if (f->C_Initialize(NULL) != CKR_OK)
+				_exit(10);
+			slot = first_slot();
+			for (int k = 0; k < 50; k++) {
+				rv = login(CKU_USER, "000000");
+				if (rv == CKR_PIN_LOCKED)
+					break;
+				if (rv != CKR_PIN_INCORRECT)
+					_exit(11);
+			}
+			f->C_Finalize(NULL);
+			_exit(rv == CKR_PIN_LOCKED ? 0 : 12);
+		}
+	}
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+	ck_assert_uint_eq(login_calls(), 3);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = first_slot();
+	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
+}
+END_TEST
+
+
+/* ---- keys stay in ---- */
+
+static void keys_setup(void)
+{
+	init_token_with("");
+	change_to_user_pin();
+}
+
+static CK_SESSION_HANDLE user_session(void)
+{
+	CK_SESSION_HANDLE h = open_rw();
+
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	return h;
+}
+
+static CK_BBOOL bool_attr(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type)
+{
+	CK_BBOOL v = 2;
+	CK_ATTRIBUTE a = { type, &v, sizeof(v) };
+
+	ck_assert_int_eq(f->C_GetAttributeValue(h, o, &a, 1), CKR_OK);
+	return v;
+}
+
+START_TEST(generated_keys_are_sensitive_and_unextractable)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE sk = gen_ec_key(h, NULL);
+	CK_BYTE value[256];
+	CK_ATTRIBUTE a = { CKA_VALUE, value, sizeof(value) };
+	CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+	CK_ATTRIBUTE weaken_s = { CKA_SENSITIVE, &no, 1 }, weaken_e = { CKA_EXTRACTABLE, &yes, 1 };
+
+	ck_assert_int_eq(bool_attr(h, sk, CKA_SENSITIVE), CK_TRUE);
+	ck_assert_int_eq(bool_attr(h, sk, CKA_EXTRACTABLE), CK_FALSE);
+	ck_assert_int_eq(f->C_GetAttributeValue(h, sk, &a, 1), CKR_ATTRIBUTE_SENSITIVE);
+	ck_assert_int_eq(f->C_SetAttributeValue(h, sk, &weaken_s, 1), CKR_ATTRIBUTE_READ_ONLY);
+	ck_assert_int_eq(f->C_SetAttributeValue(h, sk, &weaken_e, 1), CKR_ATTRIBUTE_READ_ONLY);
+	ck_assert_int_eq(bool_attr(h, sk, CKA_SENSITIVE), CK_TRUE);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+START_TEST(templates_asking_for_weak_keys_are_refused)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_SESSION_HANDLE h = user_session();
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_MECHANISM ec = { CKM_EC_KEY_PAIR_GEN, NULL, 0 }, aes = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_ULONG len = 32;
+	CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof(p256) } };
+	CK_ATTRIBUTE extractable[] = { { CKA_EXTRACTABLE, &yes, 1 } };
+	CK_ATTRIBUTE insensitive[] = { { CKA_SENSITIVE, &no, 1 } };
+	CK_ATTRIBUTE aes_weak[] = { { CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_EXTRACTABLE, &yes, 1 } };
+	CK_ATTRIBUTE aes_ok[] = { { CKA_VALUE_LEN, &len, sizeof(len) } };
+	CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+	CK_KEY_TYPE aes_type = CKK_AES;
+	CK_BYTE raw[32] = { 7 };
+	CK_ATTRIBUTE import[] = { { CKA_CLASS, &secret, sizeof(secret) }, { CKA_KEY_TYPE, &aes_type, sizeof(aes_type) },
+				  { CKA_VALUE, raw, sizeof(raw) }, { CKA_SENSITIVE, &no, 1 } };
+	CK_ATTRIBUTE import_ok[] = { { CKA_CLASS, &secret, sizeof(secret) }, { CKA_KEY_TYPE, &aes_type, sizeof(aes_type) },
+				     { CKA_VALUE, raw, sizeof(raw) } };
+	CK_OBJECT_HANDLE pk, sk, k;
+
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &ec, pub, 1, extractable, 1, &pk, &sk), CKR_TEMPLATE_INCONSISTENT);
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &ec, pub, 1, insensitive, 1, &pk, &sk), CKR_TEMPLATE_INCONSISTENT);
+	ck_assert_int_eq(f->C_GenerateKey(h, &aes, aes_weak, 2, &k), CKR_TEMPLATE_INCONSISTENT);
+	ck_assert_int_eq(f->C_GenerateKey(h, &aes, aes_ok, 1, &k), CKR_OK);
+	ck_assert_int_eq(bool_attr(h, k, CKA_SENSITIVE), CK_TRUE);
+	ck_assert_int_eq(bool_attr(h, k, CKA_EXTRACTABLE), CK_FALSE);
+	ck_assert_int_eq(f->C_CreateObject(h, import, 4, &k), CKR_TEMPLATE_INCONSISTENT);
+	ck_assert_int_eq(f->C_CreateObject(h, import_ok, 3, &k), CKR_OK);
+	ck_assert_int_eq(bool_attr(h, k, CKA_SENSITIVE), CK_TRUE);
+	ck_assert_int_eq(bool_attr(h, k, CKA_EXTRACTABLE), CK_FALSE);
+	ck_assert_int_eq(f->C_CopyObject(h, k, extractable, 1, &pk), CKR_TEMPLATE_INCONSISTENT);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+/* ---- composed mechanisms ---- */
+
+static bool in_list(const CK_MECHANISM_TYPE *l, CK_ULONG n, CK_MECHANISM_TYPE m)
+{
+	for (CK_ULONG i = 0; i < n; i++)
+		if (l[i] == m)
+			return true;
+	return false;
+}
+
+START_TEST(ecdsa_sha256_is_listed_and_verifies_with_openssl)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_MECHANISM_TYPE list[256];
+	CK_ULONG n = 0, sig_len;
+	CK_MECHANISM_INFO info;
+	CK_BYTE point[128], sig[128], data[] = "a document to sign";
+	CK_ATTRIBUTE a = { CKA_EC_POINT, point, sizeof(point) };
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	ASN1_OCTET_STRING *os;
+	ECDSA_SIG *esig;
+	BIGNUM *r, *s;
+	int der_len;
+
+	ck_assert_int_eq(f->C_GetMechanismList(slot, NULL, &n), CKR_OK);
+	ck_assert_uint_le(n, 256);
+	ck_assert_int_eq(f->C_GetMechanismList(slot, list, &n), CKR_OK);
+	ck_assert(in_list(list, n, CKM_ECDSA_SHA256));
+	ck_assert(in_list(list, n, CKM_ECDSA));
+	ck_assert_int_eq(f->C_GetMechanismInfo(slot, CKM_ECDSA_SHA256, &info), CKR_OK);
+	ck_assert(info.flags & CKF_SIGN);
+	ck_assert(info.flags & CKF_VERIFY);
+
+	/* two-call C_Sign: the length query must not end the operation */
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data) - 1, NULL, &sig_len), CKR_OK);
+	ck_assert_uint_eq(sig_len, 64);
+	sig_len = 10;
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data) - 1, sig, &sig_len), CKR_BUFFER_TOO_SMALL);
+	ck_assert_uint_eq(sig_len, 64);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data) - 1, sig, &sig_len), CKR_OK);
+	ck_assert_uint_eq(sig_len, 64);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data) - 1, sig, &sig_len), CKR_OPERATION_NOT_INITIALIZED);
+
+	/* signet's own verify and OpenSSL's agree */
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, sizeof(data) - 1, sig, 64), CKR_OK);
+	ck_assert_int_eq(f->C_GetAttributeValue(h, pub, &a, 1), CKR_OK);
+	p = point;
+	os = d2i_ASN1_OCTET_STRING(NULL, &p, (long)a.ulValueLen);
+	ck_assert_ptr_nonnull(os);
+	{
+		/* SubjectPublicKeyInfo of a P-256 key: fixed header, then the 65-byte point */
+		static const unsigned char spki_head[] = {
+			0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+			0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+		};
+		unsigned char spki[sizeof(spki_head) + 65];
+		EVP_PKEY *pkey;
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+		ck_assert_int_eq(os->length, 65);
+		memcpy(spki, spki_head, sizeof(spki_head));
+		memcpy(spki + sizeof(spki_head), os->data, 65);
+		p = spki;
+		pkey = d2i_PUBKEY(NULL, &p, sizeof(spki));
+		ck_assert_ptr_nonnull(pkey);
+		esig = ECDSA_SIG_new();
+		r = BN_bin2bn(sig, 32, NULL);
+		s = BN_bin2bn(sig + 32, 32, NULL);
+		ECDSA_SIG_set0(esig, r, s);
+		der_len = i2d_ECDSA_SIG(esig, &der);
+		ck_assert_int_gt(der_len, 0);
+		ck_assert_int_eq(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey), 1);
+		ck_assert_int_eq(EVP_DigestVerify(ctx, der, (size_t)der_len, data, sizeof(data) - 1), 1);
+		/* and a changed document fails */
+		ck_assert_int_eq(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey), 1);
+		ck_assert_int_ne(EVP_DigestVerify(ctx, der, (size_t)der_len, data, sizeof(data) - 2), 1);
+		EVP_MD_CTX_free(ctx);
+		EVP_PKEY_free(pkey);
+		ECDSA_SIG_free(esig);
+		OPENSSL_free(der);
+	}
+	ASN1_OCTET_STRING_free(os);
+	/* multi-part gives a signature that verifies too */
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_SignUpdate(h, data, 5), CKR_OK);
+	ck_assert_int_eq(f->C_SignUpdate(h, data + 5, sizeof(data) - 6), CKR_OK);
+	sig_len = sizeof(sig);
+	ck_assert_int_eq(f->C_SignFinal(h, sig, &sig_len), CKR_OK);
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, sizeof(data) - 1, sig, 64), CKR_OK);
+	sig[3] ^= 1;
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, sizeof(data) - 1, sig, 64), CKR_SIGNATURE_INVALID);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+START_TEST(abandoned_composed_operation_leaves_nothing_behind)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE sk = gen_ec_key(h, NULL);
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 }, raw = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE data[32] = { 0 }, sig[64];
+	CK_ULONG len = sizeof(sig);
+
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OPERATION_ACTIVE);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data), sig, NULL), CKR_ARGUMENTS_BAD);
+	/* the argument error ended it; the token is free for the next one */
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data), sig, &len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+/* ---- Cryptoki rules that need a real slot ---- */
+
+START_TEST(session_rules)
+{
+	CK_SESSION_HANDLE ro, rw, h;
+	CK_SESSION_INFO si;
+	CK_SLOT_ID list[1];
+	CK_ULONG n = 0;
+	CK_OBJECT_HANDLE objs[4];
+	CK_ATTRIBUTE none[1];
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+
+	change_to_user_pin();
+	ck_assert_int_eq(f->C_GetSlotList(CK_FALSE, NULL, &n), CKR_OK);
+	ck_assert_uint_ge(n, 1);
+	n = 0;
+	ck_assert_int_eq(f->C_GetSlotList(CK_FALSE, list, &n), CKR_BUFFER_TOO_SMALL);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_int_eq(f->C_OpenSession(slot, 0, NULL, NULL, &h), CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+	ck_assert_int_eq(f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &ro), CKR_OK);
+	rw = open_rw();
+	ck_assert_uint_ge(ro, 0x10);
+	ck_assert_uint_ne(ro, rw);
+	ck_assert_int_eq(f->C_GetSessionInfo(ro, &si), CKR_OK);
+	ck_assert_uint_eq(si.slotID, slot);
+	ck_assert_uint_eq(si.state, CKS_RO_PUBLIC_SESSION);
+	ck_assert_int_eq(f->C_GetSessionInfo(rw, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_PUBLIC_SESSION);
+	/* SO cannot log in while a read-only session exists */
+	ck_assert_int_eq(f->C_Login(rw, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_SESSION_READ_ONLY_EXISTS);
+	ck_assert_int_eq(f->C_Login(rw, 77, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_USER_TYPE_INVALID);
+	ck_assert_int_eq(f->C_Login(rw, CKU_USER, NULL, 6), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_Logout(rw), CKR_USER_NOT_LOGGED_IN);
+	ck_assert_int_eq(f->C_Login(rw, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert_int_eq(f->C_Login(ro, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_USER_ALREADY_LOGGED_IN);
+	ck_assert_int_eq(f->C_GetSessionInfo(ro, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RO_USER_FUNCTIONS);
+	ck_assert_int_eq(f->C_SetPIN(ro, (CK_UTF8CHAR_PTR)USER_PIN, 6, (CK_UTF8CHAR_PTR)"654321", 6),
+			 CKR_SESSION_READ_ONLY);
+	/* finds */
+	ck_assert_int_eq(f->C_FindObjects(rw, objs, 4, &n), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_int_eq(f->C_FindObjectsInit(rw, NULL, 1), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_FindObjectsInit(rw, none, 0), CKR_OK);
+	ck_assert_int_eq(f->C_FindObjectsInit(rw, none, 0), CKR_OPERATION_ACTIVE);
+	ck_assert_int_eq(f->C_FindObjects(rw, NULL, 4, &n), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_FindObjects(rw, objs, 4, &n), CKR_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(f->C_FindObjectsFinal(rw), CKR_OK);
+	ck_assert_int_eq(f->C_FindObjectsFinal(rw), CKR_OPERATION_NOT_INITIALIZED);
+	/* object handles */
+	ck_assert_int_eq(f->C_SignInit(rw, &ecdsa, 0x4242), CKR_KEY_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_SignInit(rw, NULL, 0x4242), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_DestroyObject(rw, 0x4242), CKR_OBJECT_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_Sign(rw, (CK_BYTE_PTR) "x", 1, NULL, &n), CKR_OPERATION_NOT_INITIALIZED);
+	/* closing */
+	ck_assert_int_eq(f->C_CloseSession(ro), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(ro), CKR_SESSION_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_CloseAllSessions(slot), CKR_OK);
+	ck_assert_int_eq(f->C_GetSessionInfo(rw, &si), CKR_SESSION_HANDLE_INVALID);
+	/* the last session closed logged the application out */
+	rw = open_rw();
+	ck_assert_int_eq(f->C_GetSessionInfo(rw, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_PUBLIC_SESSION);
+	ck_assert_int_eq(f->C_Login(rw, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
+	ck_assert_int_eq(f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &ro), CKR_SESSION_READ_WRITE_SO_EXISTS);
+	ck_assert_int_eq(f->C_GetSessionInfo(rw, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_SO_FUNCTIONS);
+	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, (CK_UTF8CHAR_PTR) "x"), CKR_SESSION_EXISTS);
+	ck_assert_int_eq(f->C_CloseSession(rw), CKR_OK);
+}
+END_TEST
+
+START_TEST(buffer_rules_for_lists_and_signatures)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE sk = gen_ec_key(h, NULL);
+	CK_MECHANISM raw = { CKM_ECDSA, NULL, 0 };
+	CK_MECHANISM_TYPE one[1];
+	CK_ULONG n = 1, len;
+	CK_BYTE hash[32] = { 3 }, sig[64];
+	CK_MECHANISM_INFO mi;
+
+	ck_assert_int_eq(f->C_GetMechanismList(slot, one, &n), CKR_BUFFER_TOO_SMALL);
+	ck_assert_uint_gt(n, 1);
+	ck_assert_int_eq(f->C_GetMechanismList(slot, one, NULL), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_GetMechanismInfo(slot, CKM_ECDSA, NULL), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_GetMechanismInfo(slot, 0x7fffff00, &mi), CKR_MECHANISM_INVALID);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), NULL, &len), CKR_OK);
+	ck_assert_uint_eq(len, 64);
+	len = 8;
+	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &len), CKR_BUFFER_TOO_SMALL);
+	ck_assert_uint_eq(len, 64);
+	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &len), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+START_TEST(pins_never_reach_the_log)
+{
+	char logpath[4096], policy[4200];
+	char *log;
+
+	f->C_Finalize(NULL);
+	snprintf(logpath, sizeof(logpath), "%s/signet.log", dir);
+	snprintf(policy, sizeof(policy), "[module]\nlog_level = apdu\nlog_file = %s\n", logpath);
+	write_configs(policy);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = first_slot();
+	ck_assert_int_eq(login(CKU_USER, "97531864"), CKR_PIN_INCORRECT);
+	change_to_user_pin();
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
+	ck_assert_int_eq(login(CKU_SO, SO_PIN), CKR_OK);
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	log = tu_read_file(logpath);
+	ck_assert_ptr_nonnull(strstr(log, "C_Login(")); /* it did trace the calls */
+	ck_assert_ptr_null(strstr(log, "97531864"));
+	ck_assert_ptr_null(strstr(log, USER_PIN));
+	ck_assert_ptr_null(strstr(log, SO_PIN));
+	ck_assert_ptr_null(strstr(log, ADMIN_PIN));
+	free(log);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("softhsm");
+	TCase *policy = tcase_create("policy");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(policy, 120);
+	tcase_add_checked_fixture(policy, setup, teardown);
+	tcase_add_test(policy, initial_pin_must_be_changed);
+	tcase_add_test(policy, pin_change_must_change_something);
+	tcase_add_test(policy, wrong_user_pins_count_down_and_lock);
+	tcase_add_test(policy, right_pin_resets_the_counter);
+	tcase_add_test(policy, so_unblocks_with_init_pin);
+	tcase_add_test(policy, so_pin_locks_for_ever);
+	tcase_add_test(policy, wrong_so_pin_at_init_token_counts);
+	tcase_add_test(policy, concurrent_processes_get_exactly_three_tries);
+	suite_add_tcase(s, policy);
+
+	TCase *keys = tcase_create("keys");
+	tcase_set_timeout(keys, 120);
+	tcase_add_checked_fixture(keys, keys_setup, teardown);
+	tcase_add_test(keys, generated_keys_are_sensitive_and_unextractable);
+	tcase_add_test(keys, templates_asking_for_weak_keys_are_refused);
+	tcase_add_test(keys, ecdsa_sha256_is_listed_and_verifies_with_openssl);
+	tcase_add_test(keys, abandoned_composed_operation_leaves_nothing_behind);
+	tcase_add_test(keys, buffer_rules_for_lists_and_signatures);
+	suite_add_tcase(s, keys);
+
+	TCase *core = tcase_create("core");
+	tcase_set_timeout(core, 120);
+	tcase_add_checked_fixture(core, setup, teardown);
+	tcase_add_test(core, session_rules);
+	tcase_add_test(core, pins_never_reach_the_log);
+	suite_add_tcase(s, core);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

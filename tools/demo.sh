@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The main job on the embedded default, the SoftHSM fallback token:
+# a token with an initial PIN that is then changed, an RSA-2048 and an EC P-256
+# key, a self-signed certificate for each made through the module, signatures
+# over a sample document verified with openssl, and the PIN lockout with the
+# administrator's unblock. Everything lives under $SIGNET_BUILD/demo; running
+# it again reuses the token.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${SIGNET_BUILD:-$top/build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+module=$build/signet-pkcs11.so
+demo=$build/demo
+label=signet-demo
+so_pin=87654321
+initial_pin=1111
+pin=123456
+wrong_pin=999999
+
+step=0
+say() { step=$((step + 1)); printf '\n\033[1m== %d. %s\033[0m\n' "$step" "$*"; }
+ok() { printf '   ok: %s\n' "$*"; }
+die() { printf '\n\033[31mdemo failed: %s\033[0m\n' "$*" >&2; exit 1; }
+trap 'die "a command failed (line $LINENO)"' ERR
+
+mkdir -p "$demo/tokens" "$demo/state" "$demo/work"
+chmod 700 "$demo"
+cat > "$demo/softhsm2.conf" <<CONF
+directories.tokendir = $demo/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+CONF
+cat > "$demo/signet.conf" <<CONF
+[module]
+log_level = warning
+[card]
+enable = no
+[softhsm]
+config = $demo/softhsm2.conf
+state_dir = $demo/state
+CONF
+export SIGNET_CONF=$demo/signet.conf
+unset SOFTHSM2_CONF
+w=$demo/work
+
+p11() { pkcs11-tool --module "$module" "$@"; }
+tok() { p11 --token-label "$label" "$@"; }
+flags() { p11 -L 2>/dev/null | awk -v l="$label" '/token label/ { on = ($0 ~ l) } on && /token flags/ { sub(/^ *token flags *: */, ""); print; exit }'; }
+
+say "The module"
+p11 -I | sed 's/^/   /'
+
+say "A fallback token (created once) with an initial PIN that must be changed"
+if p11 -L 2>/dev/null | grep -q "token label *: *$label"; then
+	ok "token '$label' exists already"
+else
+	p11 --init-token --slot-index 0 --label "$label" --so-pin "$so_pin" >/dev/null
+	tok --init-pin --login --login-type so --so-pin "$so_pin" --new-pin "$initial_pin" >/dev/null
+	ok "token initialised; the administrator set the user PIN"
+	echo "   flags: $(flags)"
+	flags | grep -q "user PIN to be changed" || die "the initial PIN is not marked to be changed"
+	tok --change-pin --pin "$initial_pin" --new-pin "$pin" >/dev/null
+	ok "user changed the initial PIN"
+fi
+echo "   flags: $(flags)"
+
+say "Keys: RSA-2048 and EC P-256, generated on the token"
+for k in rsa:rsa:2048:01 ec:EC:prime256v1:02; do
+	IFS=: read -r name type size id <<<"$k"
+	if tok --login --pin "$pin" --list-objects --type privkey 2>/dev/null | grep -q "label: *demo-$name\$"; then
+		ok "demo-$name exists already"
+	else
+		tok --login --pin "$pin" --keypairgen --key-type "$type:$size" --id "$id" --label "demo-$name" \
+			--usage-sign >/dev/null
+		ok "generated demo-$name (id $id)"
+	fi
+done
+
+say "Self-signed certificates, signed through the module (OpenSSL + libp11)"
+for k in rsa:01 ec:02; do
+	name=${k%:*}; id=${k#*:}
+	PKCS11_MODULE_PATH=$module openssl req -new -x509 -days 365 -engine pkcs11 -keyform engine \
+		-key "pkcs11:token=$label;object=demo-$name;type=private?pin-value=$pin" \
+		-subj "/CN=signet demo $name" -out "$w/$name.pem" 2>"$w/req-$name.log" ||
+		{ cat "$w/req-$name.log"; die "openssl req failed for demo-$name"; }
+	openssl x509 -in "$w/$name.pem" -noout -subject | sed 's/^/   /'
+	openssl verify -CAfile "$w/$name.pem" "$w/$name.pem" | sed 's/^/   /'
+	openssl x509 -in "$w/$name.pem" -outform DER -out "$w/$name.der"
+	tok --login --pin "$pin" --delete-object --type cert --id "$id" >/dev/null 2>&1 || true
+	tok --login --pin "$pin" --write-object "$w/$name.der" --type cert --id "$id" --label "demo-$name" >/dev/null
+	openssl x509 -in "$w/$name.pem" -pubkey -noout > "$w/$name.pub"
+	ok "certificate for demo-$name stored on the token"
+done
+
+say "Signing a document through the module, verifying with openssl"
+printf 'A document to sign, made at %s.\n' "$(date -u +%FT%TZ)" > "$w/document.txt"
+openssl dgst -sha256 -binary "$w/document.txt" > "$w/document.sha256"
+tok --login --pin "$pin" --sign --id 01 -m SHA256-RSA-PKCS -i "$w/document.txt" -o "$w/rsa.sig" 2>/dev/null
+openssl dgst -sha256 -verify "$w/rsa.pub" -signature "$w/rsa.sig" "$w/document.txt" | sed 's/^/   RSA PKCS#1 v1.5: /'
+tok --login --pin "$pin" --sign --id 01 -m RSA-PKCS-PSS --hash-algorithm SHA256 --mgf MGF1-SHA256 \
+	-i "$w/document.sha256" -o "$w/pss.sig" 2>/dev/null
+openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -verify "$w/rsa.pub" \
+	-signature "$w/pss.sig" "$w/document.txt" | sed 's/^/   RSA-PSS: /'
+tok --login --pin "$pin" --sign --id 02 -m ECDSA-SHA256 --signature-format openssl -i "$w/document.txt" \
+	-o "$w/ec.sig" 2>/dev/null
+openssl dgst -sha256 -verify "$w/ec.pub" -signature "$w/ec.sig" "$w/document.txt" | sed 's/^/   ECDSA P-256: /'
+
+say "Lockout: three wrong PINs"
+for i in 1 2 3; do
+	out=$(tok --login --pin "$wrong_pin" --list-objects 2>&1 || true)
+	echo "   try $i: $(grep -o 'CKR_[A-Z_]*' <<<"$out" | head -1)   flags: $(flags)"
+done
+flags | grep -q "user PIN locked" || die "the user PIN did not lock"
+out=$(tok --login --pin "$pin" --list-objects 2>&1 || true)
+grep -q CKR_PIN_LOCKED <<<"$out" || die "the right PIN was accepted on a locked token"
+ok "even the right PIN is refused now: CKR_PIN_LOCKED, and nothing reached the token"
+
+say "The administrator unblocks the user PIN"
+tok --init-pin --login --login-type so --so-pin "$so_pin" --new-pin "$initial_pin" >/dev/null
+echo "   flags: $(flags)"
+tok --change-pin --pin "$initial_pin" --new-pin "$pin" >/dev/null
+ok "user PIN unblocked and changed again by its owner"
+echo "   flags: $(flags)"
+tok --login --pin "$pin" --sign --id 02 -m ECDSA-SHA256 --signature-format openssl -i "$w/document.txt" \
+	-o "$w/ec2.sig" 2>/dev/null
+openssl dgst -sha256 -verify "$w/ec.pub" -signature "$w/ec2.sig" "$w/document.txt" | sed 's/^/   signing again: /'
+
+printf '\n\033[32mdemo complete.\033[0m Token files: %s\n' "$demo"

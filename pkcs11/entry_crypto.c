@@ -97,7 +97,7 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mec
 		if (rv != CKR_OK)
 			goto out;
 	}
-	if (mech_composed(s->slot, op, mech->mechanism)) {
+	if (mech_composed(s->slot, op, mech)) {
 		rv = start_host_op(s, op, mech, ref);
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include "crypto/cr.h"
 #include "crypto/digest.h"
 #include "crypto/ecdsa.h"
+#include "crypto/rsa_pad.h"
 #include "crypto/wipe.h"
 #include "pkcs11/log.h"
 
@@ -33,10 +34,24 @@ static const struct composed composed[] = {
 /* Largest DigestInfo: 19-byte SHA-512 prefix plus 64 bytes. */
 #define MAX_ENCODED 128
 
+/* RSAES-OAEP decryption over the token's raw RSA, for labels SoftHSM 2.6 refuses. */
+static const struct composed oaep = { CKM_RSA_PKCS_OAEP, CKM_RSA_X_509, CR_HASH_SHA1, false };
+
+#define MAX_MODULUS 512   /* RSA-4096 */
+#define MAX_LABEL 1024
+
 struct host_op {
 	const struct composed *c;
+	/* OAEP only */
+	enum cr_hash mgf_hash;
+	CK_BYTE label[MAX_LABEL];
+	size_t label_len;
+	CK_BYTE plain[MAX_MODULUS];
+	size_t plain_len;
+	bool decrypted;
 	enum token_op op;
 	token_ref key;
+	enum cr_hash hash;
 	struct cr_digest *digest;
 	CK_ULONG sig_len;          /* what the token's signature will measure */
 	CK_BYTE encoded[MAX_ENCODED];
@@ -123,9 +138,24 @@ static const struct composed *composed_for(struct slot *slot, CK_MECHANISM_TYPE 
 	return c;
 }
 
-bool mech_composed(struct slot *slot, enum token_op op, CK_MECHANISM_TYPE type)
+static bool is_oaep(const CK_MECHANISM *m)
 {
-	return (op == TOKEN_OP_SIGN || op == TOKEN_OP_VERIFY) && composed_for(slot, type) != NULL;
+	return m->mechanism == CKM_RSA_PKCS_OAEP && m->pParameter != NULL &&
+	       m->ulParameterLen == sizeof(CK_RSA_PKCS_OAEP_PARAMS);
+}
+
+bool mech_composed(struct slot *slot, enum token_op op, const CK_MECHANISM *mech)
+{
+	if (op == TOKEN_OP_SIGN || op == TOKEN_OP_VERIFY)
+		return composed_for(slot, mech->mechanism) != NULL;
+	/*
+	 * SoftHSM 2.6 refuses OAEP labels and a zero `source`, both of which
+	 * clients send; any token with raw RSA can do without its own OAEP, so
+	 * OAEP decryption is always decoded here, the same way for every token.
+	 */
+	if (op == TOKEN_OP_DECRYPT && is_oaep(mech))
+		return load_native(slot) == CKR_OK && native_has(slot, CKM_RSA_X_509);
+	return false;
 }
 
 CK_RV mech_list(struct slot *slot, CK_MECHANISM_TYPE *list, CK_ULONG *count)
@@ -199,10 +229,116 @@ static CK_RV signature_length(struct session *s, const struct composed *c, token
 	return CKR_OK;
 }
 
+static bool hash_of_mech(CK_MECHANISM_TYPE m, enum cr_hash *h)
+{
+	static const struct { CK_MECHANISM_TYPE m; enum cr_hash h; } map[] = {
+		{ CKM_SHA_1, CR_HASH_SHA1 }, { CKM_SHA224, CR_HASH_SHA224 }, { CKM_SHA256, CR_HASH_SHA256 },
+		{ CKM_SHA384, CR_HASH_SHA384 }, { CKM_SHA512, CR_HASH_SHA512 },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].m == m) {
+			*h = map[i].h;
+			return true;
+		}
+	return false;
+}
+
+static bool hash_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf, enum cr_hash *h)
+{
+	switch (mgf) {
+	case CKG_MGF1_SHA1: *h = CR_HASH_SHA1; return true;
+	case CKG_MGF1_SHA224: *h = CR_HASH_SHA224; return true;
+	case CKG_MGF1_SHA256: *h = CR_HASH_SHA256; return true;
+	case CKG_MGF1_SHA384: *h = CR_HASH_SHA384; return true;
+	case CKG_MGF1_SHA512: *h = CR_HASH_SHA512; return true;
+	default: return false;
+	}
+}
+
+static CK_RV oaep_init(struct session *s, const CK_MECHANISM *mech, token_ref key, struct host_op **out)
+{
+	const CK_RSA_PKCS_OAEP_PARAMS *p = mech->pParameter;
+	struct host_op *h;
+	CK_RV rv;
+
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return CKR_HOST_MEMORY;
+	h->c = &oaep;
+	h->op = TOKEN_OP_DECRYPT;
+	h->key = key;
+	rv = CKR_MECHANISM_PARAM_INVALID;
+	if (!hash_of_mech(p->hashAlg, &h->hash) || !hash_of_mgf(p->mgf, &h->mgf_hash) ||
+	    (p->source != 0 && p->source != CKZ_DATA_SPECIFIED) ||
+	    (p->pSourceData == NULL && p->ulSourceDataLen > 0) || p->ulSourceDataLen > sizeof(h->label))
+		goto fail;
+	if (p->ulSourceDataLen > 0)
+		memcpy(h->label, p->pSourceData, p->ulSourceDataLen);
+	h->label_len = p->ulSourceDataLen;
+	rv = signature_length(s, &oaep, key, &h->sig_len); /* the modulus size, which proves an RSA key */
+	if (rv == CKR_OK && h->sig_len > MAX_MODULUS)
+		rv = CKR_KEY_SIZE_RANGE;
+	if (rv != CKR_OK)
+		goto fail;
+	*out = h;
+	return CKR_OK;
+fail:
+	free(h);
+	return rv;
+}
+
+/* Raw RSA on the token, OAEP decoding here; the plaintext is kept until the caller has room for it. */
+static CK_RV oaep_decrypt(struct session *s, struct host_op *h, const CK_BYTE *in, CK_ULONG in_len,
+			  CK_BYTE *out, CK_ULONG *out_len)
+{
+	CK_MECHANISM raw = { CKM_RSA_X_509, NULL, 0 };
+	CK_BYTE block[MAX_MODULUS];
+	CK_ULONG block_len = sizeof(block);
+	size_t plain_len = sizeof(h->plain);
+	CK_RV rv;
+
+	if (out == NULL && !h->decrypted) {
+		*out_len = h->sig_len; /* an upper bound, as the standard allows */
+		return CKR_OK;
+	}
+	if (!h->decrypted) {
+		if (in_len != h->sig_len)
+			return CKR_ENCRYPTED_DATA_LEN_RANGE;
+		rv = s->slot->ops->op_init(s->slot->tok, s->ss, TOKEN_OP_DECRYPT, &raw, h->key);
+		if (rv == CKR_OK)
+			rv = s->slot->ops->op_oneshot(s->slot->tok, s->ss, TOKEN_OP_DECRYPT, in, in_len, block,
+						      &block_len);
+		if (rv == CKR_OK && cr_rsa_oaep_decode(h->hash, h->mgf_hash, h->label, h->label_len, block,
+						       block_len, h->plain, &plain_len) != CR_OK)
+			rv = CKR_ENCRYPTED_DATA_INVALID;
+		cr_wipe(block, sizeof(block));
+		if (rv != CKR_OK)
+			return rv;
+		h->plain_len = plain_len;
+		h->decrypted = true;
+	}
+	if (out == NULL) {
+		*out_len = h->plain_len;
+		return CKR_OK;
+	}
+	if (*out_len < h->plain_len) {
+		*out_len = h->plain_len;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	memcpy(out, h->plain, h->plain_len);
+	*out_len = h->plain_len;
+	return CKR_OK;
+}
+
 CK_RV host_op_init(struct session *s, enum token_op op, const CK_MECHANISM *mech, token_ref key,
 		   struct host_op **out)
 {
-	const struct composed *c = composed_for(s->slot, mech->mechanism);
+	const struct composed *c;
+
+	if (op == TOKEN_OP_DECRYPT && is_oaep(mech))
+		return oaep_init(s, mech, key, out);
+	c = composed_for(s->slot, mech->mechanism);
 	struct host_op *h;
 	CK_RV rv;
 
@@ -294,6 +430,8 @@ static CK_RV raw_step(struct session *s, struct host_op *h, CK_BYTE *out, CK_ULO
 CK_RV host_op_update(struct session *s, struct host_op *h, const CK_BYTE *in, CK_ULONG in_len)
 {
 	(void)s;
+	if (h->c == &oaep)
+		return CKR_FUNCTION_NOT_SUPPORTED; /* RSA decryption is single-part */
 	if (h->finished_digest)
 		return CKR_OPERATION_ACTIVE; /* a length query already closed the input */
 	return cr_digest_update(h->digest, in, in_len) == CR_OK ? CKR_OK : CKR_GENERAL_ERROR;
@@ -301,7 +439,11 @@ CK_RV host_op_update(struct session *s, struct host_op *h, const CK_BYTE *in, CK
 
 CK_RV host_op_final(struct session *s, struct host_op *h, CK_BYTE *out, CK_ULONG *out_len)
 {
-	CK_RV rv = finish_digest(h);
+	CK_RV rv;
+
+	if (h->c == &oaep)
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	rv = finish_digest(h);
 
 	return rv == CKR_OK ? raw_step(s, h, out, out_len) : rv;
 }
@@ -311,6 +453,8 @@ CK_RV host_op_oneshot(struct session *s, struct host_op *h, const CK_BYTE *in, C
 {
 	CK_RV rv = CKR_OK;
 
+	if (h->c == &oaep)
+		return oaep_decrypt(s, h, in, in_len, out, out_len);
 	if (!h->finished_digest)
 		rv = host_op_update(s, h, in, in_len);
 	if (rv == CKR_OK)

@@ -19,9 +19,9 @@ CK_RV mech_list(struct slot *slot, CK_MECHANISM_TYPE *list, CK_ULONG *count);
 CK_RV mech_info(struct slot *slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
 
 /* Whether signet composes this mechanism for this operation on this slot's token. */
-bool mech_composed(struct slot *slot, enum token_op op, CK_MECHANISM_TYPE type);
+bool mech_composed(struct slot *slot, enum token_op op, const CK_MECHANISM *mech);
 
-/* A composed sign or verify operation, with the same length rules as the token's. */
+/* A composed sign, verify or decrypt operation, with the same length rules as the token's. */
 CK_RV host_op_init(struct session *s, enum token_op op, const CK_MECHANISM *mech, token_ref key,
 		   struct host_op **out);
 CK_RV host_op_oneshot(struct session *s, struct host_op *h, const CK_BYTE *in, CK_ULONG in_len,

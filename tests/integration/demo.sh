@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# make demo's script, twice, in a scratch directory: both runs must succeed.
+set -euo pipefail
+. "$(dirname "$0")/../lib/fallback.sh"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+export SIGNET_DEMO_DIR=$work/demo
+"$top/tools/demo.sh" > "$work/run1.log" 2>&1 || { cat "$work/run1.log"; fail "first demo run"; }
+grep -q "demo complete" "$work/run1.log" || fail "first run incomplete"
+grep -q "token initialised" "$work/run1.log" || fail "first run made no token"
+"$top/tools/demo.sh" > "$work/run2.log" 2>&1 || { cat "$work/run2.log"; fail "second demo run"; }
+grep -q "exists already" "$work/run2.log" || fail "second run did not reuse the token"
+grep -c "Verified OK" "$work/run2.log" | grep -q '^4$' || fail "second run: not four verified signatures"
+echo "demo ran twice"

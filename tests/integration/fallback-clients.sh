@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# pkcs11-tool against the fallback token through signet: library info, slots,
+# mechanisms, its --test run, and signatures of every common mechanism checked
+# by openssl. Also: the module exports only its three entry points.
+set -euo pipefail
+. "$(dirname "$0")/../lib/fallback.sh"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fallback_setup "$work"
+
+exports=$(nm -D --defined-only "$MODULE" | awk '{print $3}' | sort | tr '\n' ' ')
+[ "$exports" = "C_GetFunctionList C_GetInterface C_GetInterfaceList " ] || fail "exports: $exports"
+
+fallback_token clients
+p11() { run_client pkcs11-tool --module "$MODULE" "$@"; }
+p11 -I -L -M > "$work/ilm.txt" || fail "pkcs11-tool -I -L -M"
+grep -q "Manufacturer *signet" "$work/ilm.txt" || fail "no library info"
+grep -q "token label *: clients" "$work/ilm.txt" || fail "no token in -L"
+grep -q "ECDSA-SHA256" "$work/ilm.txt" || fail "ECDSA-SHA256 not listed"
+
+P="p11 --token-label clients --login --pin $PIN"
+$P --keypairgen --key-type rsa:2048 --id 01 --label rsa --usage-sign >/dev/null
+$P --keypairgen --key-type EC:prime256v1 --id 02 --label ec --usage-sign >/dev/null
+
+$P --test > "$work/test.txt" 2>&1 || { cat "$work/test.txt"; fail "pkcs11-tool --test"; }
+grep -q "^No errors" "$work/test.txt" || fail "pkcs11-tool --test did not say No errors"
+
+cd "$work"
+printf 'data to be signed\n' > data.txt
+openssl dgst -sha256 -binary data.txt > data.sha256
+( printf '\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20'; cat data.sha256 ) > data.di
+$P --read-object --type pubkey --id 01 -o rsa.pub.der >/dev/null 2>&1
+$P --read-object --type pubkey --id 02 -o ec.pub.der >/dev/null 2>&1
+openssl pkey -pubin -inform DER -in rsa.pub.der -out rsa.pub
+openssl pkey -pubin -inform DER -in ec.pub.der -out ec.pub
+
+verify() { # name, then the openssl command
+	local name=$1; shift
+	"$@" > "$name.out" 2>&1 || { cat "$name.out"; fail "$name does not verify"; }
+	echo "ok $name: $(tail -1 "$name.out")"
+}
+$P --sign --id 01 -m RSA-PKCS -i data.di -o s1 2>/dev/null
+verify RSA-PKCS openssl dgst -sha256 -verify rsa.pub -signature s1 data.txt
+$P --sign --id 01 -m SHA256-RSA-PKCS -i data.txt -o s2 2>/dev/null
+verify SHA256-RSA-PKCS openssl dgst -sha256 -verify rsa.pub -signature s2 data.txt
+$P --sign --id 01 -m RSA-PKCS-PSS --hash-algorithm SHA256 --mgf MGF1-SHA256 -i data.sha256 -o s3 2>/dev/null
+verify RSA-PKCS-PSS openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
+	-verify rsa.pub -signature s3 data.txt
+$P --sign --id 02 -m ECDSA --signature-format openssl -i data.sha256 -o s4 2>/dev/null
+verify ECDSA openssl dgst -sha256 -verify ec.pub -signature s4 data.txt
+$P --sign --id 02 -m ECDSA-SHA256 --signature-format openssl -i data.txt -o s5 2>/dev/null
+verify ECDSA-SHA256 openssl dgst -sha256 -verify ec.pub -signature s5 data.txt
+# and a tampered document does not
+printf 'data to be signed!\n' > other.txt
+if openssl dgst -sha256 -verify ec.pub -signature s5 other.txt >/dev/null 2>&1; then fail "tampered data verified"; fi
+
+# a wrong PIN: exactly one C_Login, CKR_PIN_INCORRECT
+out=$(p11 --token-label clients --login --pin 000000 -O 2>&1 || true)
+grep -q "CKR_PIN_INCORRECT" <<<"$out" || fail "wrong PIN: $out"
+echo "fallback clients: all good"

@@ -4,6 +4,8 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/fallback.sh"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 export SIGNET_DEMO_DIR=$work/demo
+# a sanitized module needs its runtime first in every program that loads it
+[ -n "${SIGNET_PRELOAD:-}" ] && export LD_PRELOAD=$SIGNET_PRELOAD
 "$top/tools/demo.sh" > "$work/run1.log" 2>&1 || { cat "$work/run1.log"; fail "first demo run"; }
 grep -q "demo complete" "$work/run1.log" || fail "first run incomplete"
 grep -q "token initialised" "$work/run1.log" || fail "first run made no token"

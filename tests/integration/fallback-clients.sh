@@ -29,8 +29,13 @@ printf 'data to be signed\n' > data.txt
 openssl dgst -sha256 -binary data.txt > data.sha256
 ( printf '\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20'; cat data.sha256 ) > data.di
 $P --read-object --type pubkey --id 01 -o rsa.pub.der >/dev/null 2>&1
-$P --read-object --type pubkey --id 02 -o ec.pub.der >/dev/null 2>&1
 openssl pkey -pubin -inform DER -in rsa.pub.der -out rsa.pub
+# The EC key from its CKA_EC_POINT (pkcs11-tool's own EC export reads freed memory under ASan):
+# a P-256 SubjectPublicKeyInfo header, then the 65-byte point inside the DER OCTET STRING.
+point=$($P --list-objects --type pubkey 2>/dev/null | awk '/EC_POINT:/ { print $2; exit }')
+[ ${#point} = 134 ] || fail "unexpected EC_POINT $point"
+hex=3059301306072a8648ce3d020106082a8648ce3d030107034200${point:4}
+printf "$(sed 's/../\\x&/g' <<<"$hex")" > ec.pub.der
 openssl pkey -pubin -inform DER -in ec.pub.der -out ec.pub
 
 verify() { # name, then the openssl command

@@ -1,59 +1,105 @@
 /*
- * Persistent PIN retry counters for tokens that do not count themselves
- * (the SoftHSM fallback). One file per token serial in the state directory,
- * replaced atomically and only while holding an exclusive lock on a
- * separate lock file, so that concurrent processes share one count.
+ * The PIN policy's memory for tokens that never lock a PIN themselves (the
+ * SoftHSM fallback): consecutive failure counters, "user PIN must be
+ * changed" and "SO PIN locked for ever", one small file per token serial
+ * number in the state directory.
  *
- * A try is reserved (counted) before the PIN goes to the token and settled
- * after, so no crash and no race can yield more tries than the limit.
+ * Every change happens under an exclusive lock on a separate lock file and
+ * replaces the state file atomically (temporary file, fsync, rename), so any
+ * number of threads and processes share one count. A try is reserved
+ * (counted and written) before the PIN goes to the token and settled after,
+ * so neither a race nor a crash can yield more tries than the limit.
+ *
+ * Nothing here logs; every failure is a return code. Any code other than
+ * CKR_OK from pin_store_reserve() means "send nothing to the token".
+ * A store object holds no mutable state: threads may share it without a
+ * lock, and a forked child may keep using it.
  */
 #ifndef SIGNET_PIN_STORE_H
 #define SIGNET_PIN_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "pkcs11/cryptoki.h"
 
 enum pin_who { PIN_USER, PIN_SO };
 
+/* What became of a reserved try once the token answered. */
 enum pin_try {
-	PIN_TRY_OK,      /* the token accepted the PIN: the counter starts again */
-	PIN_TRY_WRONG,   /* the token refused it: the try stays spent */
-	PIN_TRY_UNUSED,  /* the call failed for another reason: the try is given back */
+	PIN_TRY_OK,     /* the PIN was accepted: that counter starts again at 0 */
+	PIN_TRY_WRONG,  /* the PIN was refused (CKR_PIN_INCORRECT): the try stays spent */
+	PIN_TRY_UNUSED, /* the call failed before judging the PIN: the try is given back */
 };
 
+/* From the [policy] section of the configuration. */
 struct pin_limits {
 	unsigned user_retries;
 	unsigned so_retries;
 };
 
 struct pin_state {
-	unsigned user_failures;    /* consecutive */
-	unsigned so_failures;      /* consecutive */
-	bool user_to_be_changed;   /* set by the SO or at initialisation */
-	bool so_locked;            /* for ever */
+	unsigned user_failures;  /* consecutive, including tries reserved and not yet settled */
+	unsigned so_failures;    /* the same for the SO PIN */
+	bool user_to_be_changed; /* set by C_InitToken and C_InitPIN, cleared by C_SetPIN */
+	bool so_locked;          /* the SO PIN reached its limit: nothing ever clears this */
 };
 
 struct pin_store;
 
-/* serial: the 16 blank-padded characters of CK_TOKEN_INFO.serialNumber. */
+/*
+ * Opens the counters of the token whose CK_TOKEN_INFO.serialNumber is
+ * serial (16 blank-padded characters, any bytes). Creates state_dir (0700,
+ * parents too) when missing. The state file itself appears on the first
+ * change; until then the token reads as fresh. An all-blank serial gets
+ * CKR_ARGUMENTS_BAD: it names no token (open the store after C_InitToken).
+ */
 CK_RV pin_store_open(const char *state_dir, const CK_UTF8CHAR serial[16], struct pin_store **out);
 void pin_store_close(struct pin_store *s);
 
+/* A missing file reads as fresh; a corrupt or unreadable one is CKR_GENERAL_ERROR. */
 CK_RV pin_store_read(struct pin_store *s, struct pin_state *st);
-/* CKR_OK: go ahead and send the PIN; CKR_PIN_LOCKED: the limit is reached, send nothing. */
+
+/*
+ * Reserves one try: CKR_OK means the counter was incremented and written,
+ * go ahead and send the PIN; CKR_PIN_LOCKED means the limit is reached (or
+ * the SO PIN is locked for ever) and nothing may be sent.
+ */
 CK_RV pin_store_reserve(struct pin_store *s, enum pin_who who, const struct pin_limits *lim);
+
+/*
+ * Settles a try reserved with pin_store_reserve(). PIN_TRY_OK resets that
+ * counter (and clears nothing else: must-change stays until C_SetPIN).
+ * PIN_TRY_WRONG keeps the try; for the SO PIN, reaching the limit in force
+ * at reservation marks it locked for ever. PIN_TRY_UNUSED gives the try back.
+ */
 CK_RV pin_store_settle(struct pin_store *s, enum pin_who who, enum pin_try result);
 
-/* Events that change the state without a try. */
-CK_RV pin_store_token_initialised(struct pin_store *s);   /* counters reset, user PIN must change */
-CK_RV pin_store_user_pin_set_by_so(struct pin_store *s);  /* user counter reset, must change */
-CK_RV pin_store_user_pin_changed(struct pin_store *s);    /* must-change cleared */
+/*
+ * Events that change the state without spending a try. The first two
+ * return CKR_PIN_LOCKED and change nothing once the SO PIN is locked for
+ * ever, since both need the SO PIN.
+ */
+CK_RV pin_store_token_initialised(struct pin_store *s);  /* C_InitToken: counters 0, user must change */
+CK_RV pin_store_user_pin_set_by_so(struct pin_store *s); /* C_InitPIN: user counter 0, must change */
+CK_RV pin_store_user_pin_changed(struct pin_store *s);   /* user's C_SetPIN: must-change cleared */
 
-/* The CKF_USER_PIN_* and CKF_SO_PIN_* token flags the state stands for. */
+/*
+ * The CKF_USER_PIN_{COUNT_LOW,FINAL_TRY,LOCKED,TO_BE_CHANGED} and
+ * CKF_SO_PIN_{COUNT_LOW,FINAL_TRY,LOCKED} token flags the state stands for.
+ * COUNT_LOW: at least one failure, more than one try left; FINAL_TRY: one
+ * try left; LOCKED: none left. TO_BE_CHANGED is reported whenever stored;
+ * the caller masks it when the policy does not require a change.
+ */
 CK_FLAGS pin_state_token_flags(const struct pin_state *st, const struct pin_limits *lim);
 
-/* Turns a serial number into a file-name stem: [A-Za-z0-9_-] kept, the rest '_', blanks trimmed. */
-void pin_store_file_stem(const CK_UTF8CHAR serial[16], char out[17]);
+/*
+ * The file-name stem for a serial number: trailing blanks dropped, ASCII
+ * letters, digits and '-' kept, every other byte written "_XX" (upper-case
+ * hex), so distinct serials never share a file and no name can leave the
+ * directory. Returns the stem's length, 0 for an all-blank serial.
+ */
+#define PIN_STORE_STEM_SIZE (16 * 3 + 1)
+size_t pin_store_file_stem(const CK_UTF8CHAR serial[16], char out[PIN_STORE_STEM_SIZE]);
 
 #endif

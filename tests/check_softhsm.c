@@ -47,13 +47,24 @@ static void write_configs(const char *policy)
 		      lib, shconf, dir, policy);
 }
 
+/*
+ * PIN tries SoftHSM judged: logins it answered with CKR_OK or
+ * CKR_PIN_INCORRECT. Under concurrent writers SoftHSM sometimes fails to
+ * read its own token file and answers CKR_GENERAL_ERROR before looking at
+ * the PIN; signet gives such a try back, so those calls are no tries.
+ */
 static CK_ULONG login_calls(void)
 {
-	char *text = tu_read_file(login_log);
+	char *text = tu_read_file(login_log), *line, *save = NULL;
 	CK_ULONG n = 0;
 
-	for (char *p = text; *p; p++)
-		n += *p == '\n';
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		const char *rv = strrchr(line, ' ');
+
+		ck_assert_ptr_nonnull(rv);
+		if (strcmp(rv, " 0x0") == 0 || strcmp(rv, " 0xa0") == 0)
+			n++;
+	}
 	free(text);
 	return n;
 }
@@ -348,7 +359,7 @@ START_TEST(concurrent_processes_get_exactly_three_tries)
 				rv = login(CKU_USER, "000000");
 				if (rv == CKR_PIN_LOCKED)
 					break;
-				if (rv != CKR_PIN_INCORRECT) {
+				if (rv != CKR_PIN_INCORRECT && rv != CKR_GENERAL_ERROR) {
 					fprintf(stderr, "child: C_Login gave 0x%lx\n", (unsigned long)rv);
 					_exit(11);
 				}

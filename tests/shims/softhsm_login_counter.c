@@ -1,9 +1,10 @@
 /*
  * A PKCS#11 library for tests that is SoftHSM itself with one addition:
- * every C_Login that reaches it is recorded as a line in the file named by
- * SIGNET_TEST_LOGIN_LOG (one O_APPEND write per call, so concurrent
- * processes are counted exactly). Tests point [softhsm] library at it to
- * prove how many PIN tries got through signet's policy.
+ * every C_Login that reaches it is recorded, with SoftHSM's answer, as a
+ * line "PID USER-TYPE RV" in the file named by SIGNET_TEST_LOGIN_LOG (one
+ * O_APPEND write per call, so concurrent processes are counted exactly).
+ * Tests point [softhsm] library at it to prove how many PIN tries got
+ * through signet's policy.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@ static CK_FUNCTION_LIST real_copy;
 static CK_FUNCTION_LIST counting;
 static CK_FUNCTION_LIST_PTR real;
 
-static void record_login(CK_USER_TYPE who)
+static void record_login(CK_USER_TYPE who, CK_RV rv)
 {
 	const char *path = getenv("SIGNET_TEST_LOGIN_LOG");
 	char line[64];
@@ -30,7 +31,7 @@ static void record_login(CK_USER_TYPE who)
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	n = snprintf(line, sizeof(line), "%ld %lu\n", (long)getpid(), (unsigned long)who);
+	n = snprintf(line, sizeof(line), "%ld %lu 0x%lx\n", (long)getpid(), (unsigned long)who, (unsigned long)rv);
 	if (write(fd, line, (size_t)n) != n)
 		perror("login log");
 	close(fd);
@@ -38,8 +39,10 @@ static void record_login(CK_USER_TYPE who)
 
 static CK_RV counting_login(CK_SESSION_HANDLE h, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
-	record_login(who);
-	return real->C_Login(h, who, pin, len);
+	CK_RV rv = real->C_Login(h, who, pin, len);
+
+	record_login(who, rv);
+	return rv;
 }
 
 __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)

@@ -15,6 +15,8 @@ enum cr_rc {
 	CR_E_MEMORY = -5,      /* allocation failed */
 	CR_E_UNSUPPORTED = -6, /* well-formed input using an algorithm or curve we do not handle */
 	CR_E_SIGN = -7,        /* the caller's signing callback failed */
+	CR_E_SIGNATURE = -8,   /* a signature does not verify */
+	CR_E_SIGNATURE_LEN = -9, /* a signature has the wrong length for the key */
 };
 
 /* A short English name for a code, for messages; never NULL. */

@@ -81,6 +81,8 @@ const char *cr_rc_name(int rc)
 	case CR_E_MEMORY: return "out of memory";
 	case CR_E_UNSUPPORTED: return "unsupported algorithm";
 	case CR_E_SIGN: return "signing callback failed";
+	case CR_E_SIGNATURE: return "signature invalid";
+	case CR_E_SIGNATURE_LEN: return "signature length wrong";
 	default: return "unknown error";
 	}
 }

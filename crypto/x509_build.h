@@ -1,0 +1,63 @@
+/*
+ * Self-signed X.509 v3 certificates and PKCS#10 requests for a key that
+ * lives on a token: everything is built here except the signature, which a
+ * caller's callback makes over the to-be-signed bytes.
+ */
+#ifndef SIGNET_CRYPTO_X509_BUILD_H
+#define SIGNET_CRYPTO_X509_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cr_sig_alg {
+	CR_SIG_RSA_PKCS1_SHA256, /* sha256WithRSAEncryption: CKM_SHA256_RSA_PKCS */
+	CR_SIG_RSA_PSS_SHA256,   /* RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32: CKM_SHA256_RSA_PKCS_PSS */
+	CR_SIG_ECDSA_SHA256,     /* ecdsa-with-SHA256: CKM_ECDSA_SHA256 */
+	CR_SIG_ECDSA_SHA384,     /* ecdsa-with-SHA384: CKM_ECDSA_SHA384 */
+};
+
+/* Room the callback gets for a signature: an RSA-8192 block. */
+#define CR_SIG_MAX_SIZE 1024
+
+/*
+ * Signs tbs (the whole message; the callback or its token hashes it) with
+ * alg. *sig_len holds the capacity on entry and the signature length on
+ * return. RSA: the modulus-size signature. ECDSA: r||s as PKCS#11 returns
+ * it (a DER signature is accepted too). Returns 0 on success; any other
+ * value fails the build with CR_E_SIGN.
+ */
+typedef int (*cr_sign_fn)(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig,
+			  size_t *sig_len);
+
+struct cr_x509_request {
+	const uint8_t *spki;   /* DER SubjectPublicKeyInfo of the token's key */
+	size_t spki_len;
+	const char *subject;   /* "/CN=Alice/O=Example"; a backslash escapes the next character */
+	enum cr_sig_alg alg;   /* must suit the key: RSA or EC */
+	cr_sign_fn sign;
+	void *sign_ctx;
+	/* Certificates only: */
+	unsigned days;         /* validity from now; at least 1 */
+	const uint8_t *serial; /* big-endian, at most 20 bytes, not zero; NULL for 16 random bytes */
+	size_t serial_len;
+	uint32_t key_usage;    /* enum cr_key_usage bits for a critical keyUsage; 0 for none */
+};
+
+/*
+ * Builds a self-signed certificate (subject = issuer, basicConstraints
+ * CA:FALSE, subjectKeyIdentifier, keyUsage when asked). The result is
+ * checked with the public key before it is returned, so a callback that
+ * signed with the wrong key or mechanism gives CR_E_SIGN. *der is malloc'd.
+ * CR_E_ARGS for a bad subject, serial, days or an algorithm the key cannot
+ * use; CR_E_DATA for a malformed SPKI; CR_E_UNSUPPORTED for other key types.
+ */
+int cr_x509_build_self_signed(const struct cr_x509_request *req, uint8_t **der, size_t *der_len);
+
+/*
+ * Builds a PKCS#10 certification request (with the keyUsage as a requested
+ * extension when key_usage is set; days and serial are ignored). Checked
+ * and returned as for cr_x509_build_self_signed().
+ */
+int cr_x509_build_csr(const struct cr_x509_request *req, uint8_t **der, size_t *der_len);
+
+#endif

@@ -1,0 +1,219 @@
+/* Host-side public-key operations, checked on signatures OpenSSL makes. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "crypto/cr.h"
+#include "crypto/digest.h"
+#include "crypto/ecdsa.h"
+#include "crypto/rsa_pad.h"
+#include "crypto/verify.h"
+
+static EVP_PKEY *rsa_key, *p256_key, *p384_key, *ed_key;
+
+static const uint8_t msg[] = "signed by the token";
+
+struct spki {
+	unsigned char *der;
+	size_t len;
+};
+
+static struct spki spki_of(EVP_PKEY *key)
+{
+	struct spki s = { NULL, 0 };
+	int n = i2d_PUBKEY(key, &s.der);
+
+	ck_assert_int_gt(n, 0);
+	s.len = (size_t)n;
+	return s;
+}
+
+static size_t openssl_sign(EVP_PKEY *key, const EVP_MD *md, int pss, uint8_t *sig, size_t cap)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	size_t len = cap;
+
+	ck_assert_int_eq(EVP_DigestSignInit(mctx, &pctx, md, NULL, key), 1);
+	if (pss) {
+		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32), 1);
+	}
+	ck_assert_int_eq(EVP_DigestSign(mctx, sig, &len, msg, sizeof(msg)), 1);
+	EVP_MD_CTX_free(mctx);
+	return len;
+}
+
+START_TEST(test_rsa_public_raw)
+{
+	struct spki s = spki_of(rsa_key);
+	uint8_t sig[256], out[256], hash[32], want[256], all_ff[256];
+	size_t hash_len = sizeof(hash), out_len = sizeof(out);
+	BIGNUM *n = NULL, *e = NULL, *two = BN_new(), *r = BN_new();
+	BN_CTX *bn_ctx = BN_CTX_new();
+
+	openssl_sign(rsa_key, EVP_sha256(), 0, sig, sizeof(sig));
+	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, msg, sizeof(msg), hash, &hash_len), CR_OK);
+	ck_assert_int_eq(cr_rsa_pkcs1_sign_block(CR_HASH_SHA256, hash, 32, want, 256), CR_OK);
+	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, sig, 256, out, &out_len), CR_OK);
+	ck_assert_uint_eq(out_len, 256);
+	ck_assert_mem_eq(out, want, 256);
+
+	/* A one-byte input is the number 2: the result is 2^e mod n. */
+	ck_assert_int_eq(EVP_PKEY_get_bn_param(rsa_key, OSSL_PKEY_PARAM_RSA_N, &n), 1);
+	ck_assert_int_eq(EVP_PKEY_get_bn_param(rsa_key, OSSL_PKEY_PARAM_RSA_E, &e), 1);
+	ck_assert_int_eq(BN_set_word(two, 2), 1);
+	ck_assert_int_eq(BN_mod_exp(r, two, e, n, bn_ctx), 1);
+	ck_assert_int_eq(BN_bn2binpad(r, want, 256), 256);
+	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, (const uint8_t *)"\x02", 1, out, &out_len), CR_OK);
+	ck_assert_mem_eq(out, want, 256);
+
+	memset(all_ff, 0xff, sizeof(all_ff)); /* above the modulus */
+	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, all_ff, 256, out, &out_len), CR_E_DATA);
+	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, sig, 257, out, &out_len), CR_E_DATA);
+	out_len = 255;
+	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, sig, 256, out, &out_len), CR_E_BUFFER);
+	ck_assert_uint_eq(out_len, 256);
+	BN_free(n);
+	BN_free(e);
+	BN_free(two);
+	BN_free(r);
+	BN_CTX_free(bn_ctx);
+	OPENSSL_free(s.der);
+}
+END_TEST
+
+START_TEST(test_verify_rsa_pkcs1)
+{
+	struct spki s = spki_of(rsa_key), ec = spki_of(p256_key);
+	uint8_t sig[256], hash[32], info[CR_DIGESTINFO_MAX_SIZE];
+	size_t hash_len = sizeof(hash), info_len = sizeof(info);
+
+	openssl_sign(rsa_key, EVP_sha256(), 0, sig, sizeof(sig));
+	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, msg, sizeof(msg), hash, &hash_len), CR_OK);
+	ck_assert_int_eq(cr_rsa_digestinfo(CR_HASH_SHA256, hash, hash_len, info, &info_len), CR_OK);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len, info, info_len, sig, 256), CR_OK);
+	info[info_len - 1] ^= 1;
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len, info, info_len, sig, 256), CR_E_SIGNATURE);
+	info[info_len - 1] ^= 1;
+	sig[10] ^= 1;
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len, info, info_len, sig, 256), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len, info, info_len, sig, 255), CR_E_SIGNATURE_LEN);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(ec.der, ec.len, info, info_len, sig, 256), CR_E_ARGS);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len - 1, info, info_len, sig, 256), CR_E_DATA);
+	OPENSSL_free(s.der);
+	OPENSSL_free(ec.der);
+}
+END_TEST
+
+START_TEST(test_verify_rsa_pss)
+{
+	struct spki s = spki_of(rsa_key);
+	uint8_t sig[256], hash[32];
+	size_t hash_len = sizeof(hash);
+
+	openssl_sign(rsa_key, EVP_sha256(), 1, sig, sizeof(sig));
+	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, msg, sizeof(msg), hash, &hash_len), CR_OK);
+	ck_assert_int_eq(cr_verify_rsa_pss(s.der, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 32, sig, 256),
+			 CR_OK);
+	ck_assert_int_eq(cr_verify_rsa_pss(s.der, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 20, hash, 32, sig, 256),
+			 CR_E_SIGNATURE);
+	hash[0] ^= 1;
+	ck_assert_int_eq(cr_verify_rsa_pss(s.der, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 32, sig, 256),
+			 CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_rsa_pss(s.der, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 31, sig, 256),
+			 CR_E_ARGS);
+	OPENSSL_free(s.der);
+}
+END_TEST
+
+static void check_ecdsa(EVP_PKEY *key, size_t field, const EVP_MD *md, enum cr_hash h)
+{
+	struct spki s = spki_of(key), rsa = spki_of(rsa_key);
+	uint8_t der[CR_ECDSA_MAX_DER_SIZE], raw[CR_ECDSA_MAX_RAW_SIZE], hash[CR_HASH_MAX_SIZE];
+	size_t der_len = openssl_sign(key, md, 0, der, sizeof(der)), raw_len = sizeof(raw), hash_len = sizeof(hash);
+
+	ck_assert_int_eq(cr_ecdsa_der_to_raw(der, der_len, field, raw, &raw_len), CR_OK);
+	ck_assert_int_eq(cr_hash_once(h, msg, sizeof(msg), hash, &hash_len), CR_OK);
+	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len), CR_OK);
+	raw[raw_len - 1] ^= 1;
+	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
+	raw[raw_len - 1] ^= 1;
+	hash[0] ^= 1;
+	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len - 1), CR_E_SIGNATURE_LEN);
+	memset(raw, 0, raw_len);
+	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_ecdsa(rsa.der, rsa.len, hash, hash_len, raw, raw_len), CR_E_ARGS);
+	OPENSSL_free(s.der);
+	OPENSSL_free(rsa.der);
+}
+
+START_TEST(test_verify_ecdsa)
+{
+	check_ecdsa(p256_key, 32, EVP_sha256(), CR_HASH_SHA256);
+	check_ecdsa(p384_key, 48, EVP_sha384(), CR_HASH_SHA384);
+	/* A hash longer than the order is truncated, as in signing. */
+	check_ecdsa(p256_key, 32, EVP_sha512(), CR_HASH_SHA512);
+}
+END_TEST
+
+START_TEST(test_verify_ed25519)
+{
+	struct spki s = spki_of(ed_key);
+	uint8_t sig[64];
+
+	ck_assert_uint_eq(openssl_sign(ed_key, NULL, 0, sig, sizeof(sig)), 64);
+	ck_assert_int_eq(cr_verify_ed25519(s.der, s.len, msg, sizeof(msg), sig, 64), CR_OK);
+	ck_assert_int_eq(cr_verify_ed25519(s.der, s.len, msg, sizeof(msg) - 1, sig, 64), CR_E_SIGNATURE);
+	sig[5] ^= 0x10;
+	ck_assert_int_eq(cr_verify_ed25519(s.der, s.len, msg, sizeof(msg), sig, 64), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_ed25519(s.der, s.len, msg, sizeof(msg), sig, 63), CR_E_SIGNATURE_LEN);
+	OPENSSL_free(s.der);
+}
+END_TEST
+
+static Suite *verify_suite(void)
+{
+	Suite *s = suite_create("crypto_verify");
+	TCase *tc = tcase_create("verify");
+
+	tcase_add_test(tc, test_rsa_public_raw);
+	tcase_add_test(tc, test_verify_rsa_pkcs1);
+	tcase_add_test(tc, test_verify_rsa_pss);
+	tcase_add_test(tc, test_verify_ecdsa);
+	tcase_add_test(tc, test_verify_ed25519);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	p256_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	p384_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (!rsa_key || !p256_key || !p384_key || !ed_key) {
+		fprintf(stderr, "key generation failed\n");
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(verify_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	EVP_PKEY_free(rsa_key);
+	EVP_PKEY_free(p256_key);
+	EVP_PKEY_free(p384_key);
+	EVP_PKEY_free(ed_key);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -2,9 +2,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/wipe.h"
 
@@ -51,6 +53,8 @@ static const struct {
 	const char *name;
 } sections[] = { { "module" }, { "card" }, { "softhsm" }, { "policy" } };
 
+static bool expand_path(const char *v, char *dst, size_t size);
+
 static void copy_string(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src);
@@ -61,13 +65,13 @@ void config_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	c->log_level = LOG_WARNING;
 	copy_string(c->log_file, sizeof(c->log_file), "stderr");
-	copy_string(c->cache_dir, sizeof(c->cache_dir), "~/.cache/signet");
+	expand_path("~/.cache/signet", c->cache_dir, sizeof(c->cache_dir));
 	c->card_enable = true;
 	copy_string(c->card_readers, sizeof(c->card_readers), "*");
 	c->softhsm_enable = true;
 	copy_string(c->softhsm_library, sizeof(c->softhsm_library),
 		    "/usr/lib/softhsm/libsofthsm2.so");
-	copy_string(c->state_dir, sizeof(c->state_dir), "~/.local/share/signet");
+	expand_path("~/.local/share/signet", c->state_dir, sizeof(c->state_dir));
 	c->user_pin_retries = 3;
 	c->so_pin_retries = 5;
 	c->require_pin_change = true;
@@ -156,10 +160,22 @@ static bool is_hex_string(const char *v)
 	return true;
 }
 
-/* "~/" at the start of a path means $HOME; without HOME it stays unexpanded and fails later. */
-static bool expand_path(const char *v, char *dst, size_t size)
+/* The caller's home: $HOME, else the password database; NULL if neither knows. */
+static const char *home_dir(void)
 {
 	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (home != NULL && home[0] == '/')
+		return home;
+	pw = getpwuid(getuid());
+	return pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
+}
+
+/* "~/" at the start of a path means the caller's home directory. */
+static bool expand_path(const char *v, char *dst, size_t size)
+{
+	const char *home = home_dir();
 	int n;
 
 	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0') && home != NULL && home[0] != '\0')

@@ -31,6 +31,7 @@ struct sess {
 
 static struct {
 	void *dl;
+	char dl_path[CONFIG_PATH_MAX];
 	CK_FUNCTION_LIST_PTR f;
 	const struct config *conf;
 	void *lock;                /* guards tokens / ntokens */
@@ -144,8 +145,9 @@ static CK_RV load_library(void)
 	CK_C_GetFunctionList get_list;
 	CK_RV rv;
 
-	if (sh.dl == NULL) {
+	if (sh.dl == NULL || strcmp(sh.dl_path, sh.conf->softhsm_library) != 0) {
 		/* Never unloaded: its static destructors must run at exit, not under our feet. */
+		snprintf(sh.dl_path, sizeof(sh.dl_path), "%s", sh.conf->softhsm_library);
 		sh.dl = dlopen(sh.conf->softhsm_library, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 		if (sh.dl == NULL) {
 			log_msg(LOG_WARNING, "cannot load SoftHSM library %s: %s", sh.conf->softhsm_library,

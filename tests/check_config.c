@@ -39,7 +39,10 @@ START_TEST(defaults_match_design)
 {
 	struct config c;
 
+	setenv("HOME", "/home/bob", 1);
 	config_defaults(&c);
+	ck_assert_str_eq(c.state_dir, "/home/bob/.local/share/signet");
+	ck_assert_str_eq(c.cache_dir, "/home/bob/.cache/signet");
 	ck_assert_int_eq(c.log_level, LOG_WARNING);
 	ck_assert_str_eq(c.log_file, "stderr");
 	ck_assert_int_eq(c.card_enable, 1);

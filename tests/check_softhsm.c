@@ -709,6 +709,29 @@ START_TEST(pins_never_reach_the_log)
 }
 END_TEST
 
+START_TEST(missing_softhsm_library_is_not_fatal)
+{
+	char errpath[4096], text[8400];
+	char *err;
+	CK_ULONG n = 9;
+	int saved;
+
+	f->C_Finalize(NULL);
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	snprintf(text, sizeof(text), "[card]\nenable = no\n[softhsm]\nlibrary = %s/no-such-lib.so\n", dir);
+	tu_write_file(conf, "%s", text);
+	saved = tu_capture_stderr(errpath);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	tu_restore_stderr(saved);
+	ck_assert_int_eq(f->C_GetSlotList(CK_FALSE, NULL, &n), CKR_OK);
+	ck_assert_uint_eq(n, 0);
+	err = tu_read_file(errpath);
+	ck_assert_msg(strstr(err, "cannot load SoftHSM library") != NULL, "log: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, "no-such-lib.so"));
+	free(err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("softhsm");
@@ -743,6 +766,7 @@ int main(void)
 	tcase_add_checked_fixture(core, setup, teardown);
 	tcase_add_test(core, session_rules);
 	tcase_add_test(core, pins_never_reach_the_log);
+	tcase_add_test(core, missing_softhsm_library_is_not_fatal);
 	suite_add_tcase(s, core);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

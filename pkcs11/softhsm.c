@@ -301,9 +301,9 @@ static CK_RV open_store_locked(struct token *t)
 	if (!(info.flags & CKF_TOKEN_INITIALIZED))
 		return CKR_USER_PIN_NOT_INITIALIZED;
 	memcpy(t->serial, info.serialNumber, sizeof(t->serial));
-	rv = ensure_dir(sh.conf->state_dir);
-	if (rv == CKR_OK)
-		rv = pin_store_open(sh.conf->state_dir, t->serial, &t->store);
+	rv = pin_store_open(sh.conf->state_dir, t->serial, &t->store);
+	if (rv != CKR_OK)
+		log_msg(LOG_ERROR, "cannot keep PIN counters in %s: %s", sh.conf->state_dir, rv_name(rv));
 	return rv;
 }
 

@@ -58,9 +58,11 @@ void pad_field(CK_UTF8CHAR *dst, size_t size, const char *src)
 CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
 	const CK_C_INITIALIZE_ARGS *a = pInitArgs;
+	CK_RV rv = module_initialize(a);
 
+	/* Traced afterwards: until the configuration is read, the log's level and place are unknown. */
 	trace_call(__func__, "pInitArgs=%p flags=0x%lx", pInitArgs, a ? (unsigned long)a->flags : 0UL);
-	return trace_ret(__func__, module_initialize(a));
+	return trace_ret(__func__, rv);
 }
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)

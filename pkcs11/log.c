@@ -54,6 +54,7 @@ void log_close(void)
 	if (log_fd != STDERR_FILENO)
 		close(log_fd);
 	log_fd = STDERR_FILENO;
+	current_level = LOG_WARNING;
 }
 
 enum log_level log_get_level(void)

@@ -732,6 +732,41 @@ START_TEST(missing_softhsm_library_is_not_fatal)
 }
 END_TEST
 
+START_TEST(forked_child_starts_afresh_with_softhsm)
+{
+	CK_SESSION_HANDLE h;
+	CK_SESSION_INFO si;
+	int status;
+	pid_t pid;
+
+	change_to_user_pin();
+	h = open_rw();
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		CK_SESSION_HANDLE c;
+
+		if (f->C_GetSessionInfo(h, &si) != CKR_CRYPTOKI_NOT_INITIALIZED)
+			_exit(1);
+		if (f->C_Initialize(NULL) != CKR_OK)
+			_exit(2);
+		slot = first_slot();
+		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &c) != CKR_OK)
+			_exit(3);
+		if (f->C_GetSessionInfo(c, &si) != CKR_OK || si.state != CKS_RO_PUBLIC_SESSION)
+			_exit(4); /* the parent's login does not carry over */
+		if (f->C_Login(c, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6) != CKR_OK)
+			_exit(5);
+		_exit(f->C_Finalize(NULL) == CKR_OK ? 0 : 6);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(f->C_GetSessionInfo(h, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_USER_FUNCTIONS);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("softhsm");
@@ -767,6 +802,7 @@ int main(void)
 	tcase_add_test(core, session_rules);
 	tcase_add_test(core, pins_never_reach_the_log);
 	tcase_add_test(core, missing_softhsm_library_is_not_fatal);
+	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);
 	suite_add_tcase(s, core);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

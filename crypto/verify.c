@@ -123,9 +123,10 @@ int cr_verify_rsa_pkcs1(const uint8_t *spki, size_t spki_len, const uint8_t *dat
 	rc = rsa_signature_block(spki, spki_len, sig, sig_len, block, &k, &bits);
 	if (rc != CR_OK)
 		return cr_fail(rc);
+	/* Data too long for the key cannot have been signed with it. */
 	if (cr_rsa_pad_pkcs1_type1(data, data_len, want, k) != CR_OK)
-		return CR_E_DATA;
-	return memcmp(block, want, k) == 0 ? CR_OK : CR_E_SIGNATURE;
+		return cr_fail(CR_E_DATA);
+	return memcmp(block, want, k) == 0 ? CR_OK : cr_fail(CR_E_SIGNATURE);
 }
 
 int cr_verify_rsa_pss(const uint8_t *spki, size_t spki_len, enum cr_hash h, enum cr_hash mgf1_hash,
@@ -138,7 +139,9 @@ int cr_verify_rsa_pss(const uint8_t *spki, size_t spki_len, enum cr_hash h, enum
 	if (rc != CR_OK)
 		return cr_fail(rc);
 	rc = cr_rsa_pss_verify(h, mgf1_hash, salt_len, bits, mhash, mhash_len, block, k);
-	return rc == CR_E_DATA ? CR_E_SIGNATURE : rc;
+	if (rc == CR_OK)
+		return rc;
+	return cr_fail(rc == CR_E_DATA ? CR_E_SIGNATURE : rc);
 }
 
 int cr_verify_ecdsa(const uint8_t *spki, size_t spki_len, const uint8_t *hash, size_t hash_len,

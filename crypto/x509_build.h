@@ -23,8 +23,8 @@ enum cr_sig_alg {
  * Signs tbs (the whole message; the callback or its token hashes it) with
  * alg. *sig_len holds the capacity on entry and the signature length on
  * return. RSA: the modulus-size signature. ECDSA: r||s as PKCS#11 returns
- * it (a DER signature is accepted too). Returns 0 on success; any other
- * value fails the build with CR_E_SIGN.
+ * it (a DER signature is accepted too, when its length differs from r||s).
+ * Returns 0 on success; any other value fails the build with CR_E_SIGN.
  */
 typedef int (*cr_sign_fn)(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig,
 			  size_t *sig_len);

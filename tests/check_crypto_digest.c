@@ -1,5 +1,6 @@
 /* Hashing: known answers, incremental == one-shot, size queries, prefixes. */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,11 +172,38 @@ START_TEST(test_digestinfo_prefix)
 }
 END_TEST
 
+/* The first use runs the one-time setup; threads racing to it all get a working digest. */
+static void *hash_in_thread(void *arg)
+{
+	uint8_t out[32];
+	size_t len = sizeof(out);
+	int *ok = arg;
+
+	*ok = cr_hash_once(CR_HASH_SHA256, (const uint8_t *)"abc", 3, out, &len) == CR_OK && len == 32 &&
+	      out[0] == 0xba && out[31] == 0xad;
+	return NULL;
+}
+
+START_TEST(test_concurrent_first_use)
+{
+	pthread_t threads[8];
+	int ok[8] = { 0 };
+
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, hash_in_thread, &ok[i]), 0);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+		ck_assert_int_eq(ok[i], 1);
+	}
+}
+END_TEST
+
 static Suite *digest_suite(void)
 {
 	Suite *s = suite_create("crypto_digest");
 	TCase *tc = tcase_create("digest");
 
+	tcase_add_test(tc, test_concurrent_first_use);
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_known_answers);
 	tcase_add_loop_test(tc, test_incremental_matches_openssl, 0, CR_HASH_COUNT);

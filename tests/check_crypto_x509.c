@@ -9,6 +9,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -364,6 +365,7 @@ static void assert_cert_rejected(const uint8_t *der, size_t len, const char *wha
 	int rc = cr_cert_parse(der, len, &c);
 
 	ck_assert_msg(rc == CR_E_DATA, "%s: rc %d", what, rc);
+	ck_assert_msg(ERR_peek_error() == 0, "%s: OpenSSL errors left queued", what);
 	ck_assert_ptr_null(c.subject.data);
 	ck_assert_ptr_null(c.key.spki.data);
 }

@@ -7,7 +7,6 @@
  *   cs_mgmt.c      management key authentication and SET MGMT KEY
  *   cs_state.c     the state file (atomic rewrite after every change)
  *   cs_personal.c  the "default" personalisation and attestation
- *   cs_tlv.c       the few BER-TLV helpers the card side needs
  *   cs_wait.c      --wait-reader: a tiny pcsc-lite client for test scripts */
 #ifndef SIGNET_CARDSIM_H
 #define SIGNET_CARDSIM_H
@@ -17,6 +16,9 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+
+#include "apdu/buf.h"
+#include "apdu/tlv.h"
 
 #define CS_VERSION_MAJOR 5
 #define CS_VERSION_MINOR 7
@@ -72,30 +74,6 @@
 
 #define SLOT_MGMT 0x9B
 #define SLOT_ATTEST 0xF9
-
-/* An output buffer whose failure is sticky: builders never check each step. */
-struct cs_out {
-	uint8_t *d;
-	size_t len, cap;
-	bool failed;
-};
-
-void out_init(struct cs_out *o, uint8_t *mem, size_t cap);
-void out_bytes(struct cs_out *o, const void *p, size_t n);
-void out_byte(struct cs_out *o, uint8_t b);
-/* Writes a BER tag (1 to 3 bytes, as its big-endian value) and a BER length. */
-void out_tag_len(struct cs_out *o, uint32_t tag, size_t len);
-void out_tlv(struct cs_out *o, uint32_t tag, const void *val, size_t len);
-
-/* Bounded BER-TLV reader over a byte range. */
-struct cs_tlv_rd {
-	const uint8_t *p;
-	size_t left;
-};
-/* Reads the next TLV; returns 0, or -1 (reader unchanged) when malformed. */
-int cs_tlv_next(struct cs_tlv_rd *r, uint32_t *tag, const uint8_t **val, size_t *len);
-/* Finds the first child with the given tag; returns 0, 1 when absent, -1 malformed. */
-int cs_tlv_find(const uint8_t *p, size_t n, uint32_t want, const uint8_t **val, size_t *len);
 
 struct cs_key {
 	bool present;
@@ -175,11 +153,11 @@ struct cs_cmd {
 /* cs_transport.c */
 void cs_card_power_event(struct cs_card *c);
 /* Handles one raw command APDU; writes the raw response (data + SW) to out. */
-void cs_card_process(struct cs_card *c, const uint8_t *apdu, size_t n, struct cs_out *out);
+void cs_card_process(struct cs_card *c, const uint8_t *apdu, size_t n, struct buf *out);
 bool cs_apdu_is_sensitive(const uint8_t *apdu, size_t n);
 
 /* cs_piv.c: handles a complete command; appends data to rdata, returns SW. */
-uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *rdata);
+uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct buf *rdata);
 void cs_card_defaults(struct cs_card *c);
 void cs_card_free(struct cs_card *c);
 struct cs_object *cs_object_find(struct cs_card *c, uint32_t tag);
@@ -191,14 +169,14 @@ bool cs_slot_is_key(uint8_t slot);
 uint8_t cs_default_pin_policy(uint8_t slot);
 EVP_PKEY *cs_key_generate(uint8_t alg);
 uint8_t cs_key_alg_of(EVP_PKEY *pkey); /* 0 when unsupported */
-int cs_key_public_tlvs(EVP_PKEY *pkey, struct cs_out *o);
-uint16_t cs_cmd_generate(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r);
+int cs_key_public_tlvs(EVP_PKEY *pkey, struct buf *o);
+uint16_t cs_cmd_generate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r);
 uint16_t cs_cmd_import(struct cs_card *c, const struct cs_cmd *cmd);
-uint16_t cs_key_operation(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r);
+uint16_t cs_key_operation(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r);
 void cs_key_clear(struct cs_key *k);
 
 /* cs_mgmt.c */
-uint16_t cs_mgmt_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r);
+uint16_t cs_mgmt_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r);
 uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd);
 size_t cs_mgmt_key_len(uint8_t alg);
 
@@ -209,7 +187,7 @@ int cs_state_save(const struct cs_card *c, const char *path);
 /* cs_personal.c */
 int cs_personalize_default(struct cs_card *c);
 int cs_make_attestation_key(struct cs_card *c);
-uint16_t cs_cmd_attest(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r);
+uint16_t cs_cmd_attest(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r);
 
 /* cs_wait.c */
 /* Prints the names of the first `cards` readers named PREFIX... that hold a

@@ -122,7 +122,7 @@ uint8_t cs_key_alg_of(EVP_PKEY *pkey)
 	}
 }
 
-static int put_bn_param(EVP_PKEY *pkey, const char *name, uint32_t tag, struct cs_out *o)
+static int put_bn_param(EVP_PKEY *pkey, const char *name, uint32_t tag, struct buf *o)
 {
 	BIGNUM *bn = NULL;
 	uint8_t buf[512];
@@ -133,14 +133,14 @@ static int put_bn_param(EVP_PKEY *pkey, const char *name, uint32_t tag, struct c
 	n = BN_num_bytes(bn);
 	if (n <= 0 || (size_t)n > sizeof(buf) || BN_bn2bin(bn, buf) != n)
 		goto out;
-	out_tlv(o, tag, buf, (size_t)n);
+	tlv_put(o, tag, buf, (size_t)n);
 	rc = 0;
 out:
 	BN_free(bn);
 	return rc;
 }
 
-int cs_key_public_tlvs(EVP_PKEY *pkey, struct cs_out *o)
+int cs_key_public_tlvs(EVP_PKEY *pkey, struct buf *o)
 {
 	uint8_t buf[160];
 	size_t n = 0;
@@ -153,14 +153,14 @@ int cs_key_public_tlvs(EVP_PKEY *pkey, struct cs_out *o)
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf, sizeof(buf), &n) != 1)
 			return -1;
-		out_tlv(o, 0x86, buf, n);
+		tlv_put(o, 0x86, buf, n);
 		return 0;
 	case EVP_PKEY_ED25519:
 	case EVP_PKEY_X25519:
 		n = sizeof(buf);
 		if (EVP_PKEY_get_raw_public_key(pkey, buf, &n) != 1)
 			return -1;
-		out_tlv(o, 0x86, buf, n);
+		tlv_put(o, 0x86, buf, n);
 		return 0;
 	default:
 		return -1;
@@ -210,14 +210,14 @@ static int read_policy(uint32_t tag, const uint8_t *v, size_t len, struct polici
 
 static int parse_generate(const struct cs_cmd *cmd, uint8_t *alg, struct policies *pol)
 {
-	struct cs_tlv_rd outer = { cmd->data, cmd->lc }, inner;
+	struct tlv_rd outer = { cmd->data, cmd->lc }, inner;
 	const uint8_t *v, *iv;
 	size_t len, ilen;
 	uint32_t tag, itag;
 	bool have_alg = false;
 
 	while (outer.left > 0) {
-		if (cs_tlv_next(&outer, &tag, &v, &len) != 0)
+		if (tlv_next(&outer, &tag, &v, &len) != 1)
 			return -1;
 		if (tag != 0xAC) {
 			if (read_policy(tag, v, len, pol) != 0)
@@ -227,7 +227,7 @@ static int parse_generate(const struct cs_cmd *cmd, uint8_t *alg, struct policie
 		inner.p = v;
 		inner.left = len;
 		while (inner.left > 0) {
-			if (cs_tlv_next(&inner, &itag, &iv, &ilen) != 0)
+			if (tlv_next(&inner, &itag, &iv, &ilen) != 1)
 				return -1;
 			if (itag == 0x80 && ilen == 1) {
 				*alg = iv[0];
@@ -240,12 +240,11 @@ static int parse_generate(const struct cs_cmd *cmd, uint8_t *alg, struct policie
 	return have_alg ? 0 : -1;
 }
 
-uint16_t cs_cmd_generate(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+uint16_t cs_cmd_generate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	struct policies pol = { 0, 0 };
 	uint8_t alg = 0, slot = cmd->p2;
-	uint8_t mem[1100];
-	struct cs_out pub;
+	size_t mark;
 	EVP_PKEY *pkey;
 
 	if (cmd->p1 != 0x00 || !cs_slot_is_key(slot))
@@ -257,14 +256,14 @@ uint16_t cs_cmd_generate(struct cs_card *c, const struct cs_cmd *cmd, struct cs_
 	pkey = cs_key_generate(alg);
 	if (pkey == NULL)
 		return SW_UNKNOWN;
-	out_init(&pub, mem, sizeof(mem));
-	if (cs_key_public_tlvs(pkey, &pub) != 0 || pub.failed) {
+	mark = tlv_open(r, 0x7F49);
+	if (cs_key_public_tlvs(pkey, r) != 0) {
 		EVP_PKEY_free(pkey);
 		return SW_UNKNOWN;
 	}
+	tlv_close(r, mark);
 	key_install(&c->keys[slot], pkey, alg, slot, pol.pin, pol.touch, ORIGIN_GENERATED);
 	c->dirty = true;
-	out_tlv(r, 0x7F49, pub.d, pub.len);
 	return SW_OK;
 }
 
@@ -387,7 +386,7 @@ static EVP_PKEY *import_key(const struct import_parts *ip, uint8_t alg)
 
 uint16_t cs_cmd_import(struct cs_card *c, const struct cs_cmd *cmd)
 {
-	struct cs_tlv_rd rd = { cmd->data, cmd->lc };
+	struct tlv_rd rd = { cmd->data, cmd->lc };
 	struct import_parts ip;
 	struct policies pol = { 0, 0 };
 	uint8_t alg = cmd->p1, slot = cmd->p2;
@@ -404,7 +403,7 @@ uint16_t cs_cmd_import(struct cs_card *c, const struct cs_cmd *cmd)
 		return SW_SECURITY;
 	memset(&ip, 0, sizeof(ip));
 	while (rd.left > 0) {
-		if (cs_tlv_next(&rd, &tag, &v, &len) != 0)
+		if (tlv_next(&rd, &tag, &v, &len) != 1)
 			return SW_WRONG_DATA;
 		if (tag >= 0x01 && tag <= 0x08 && ip.v[tag] == NULL) {
 			ip.v[tag] = v;
@@ -434,15 +433,15 @@ static bool pin_allows(const struct cs_card *c, const struct cs_key *k)
 }
 
 /* Wraps a result in 7C { 82 L result }. */
-static void put_result(struct cs_out *r, const uint8_t *v, size_t n)
+static void put_result(struct buf *r, const uint8_t *v, size_t n)
 {
-	size_t inner = 1 + (n < 0x80 ? 1 : n <= 0xFF ? 2 : 3) + n;
+	size_t mark = tlv_open(r, 0x7C);
 
-	out_tag_len(r, 0x7C, inner);
-	out_tlv(r, 0x82, v, n);
+	tlv_put(r, 0x82, v, n);
+	tlv_close(r, mark);
 }
 
-static uint16_t rsa_private(EVP_PKEY *pkey, const uint8_t *in, size_t inlen, struct cs_out *r)
+static uint16_t rsa_private(EVP_PKEY *pkey, const uint8_t *in, size_t inlen, struct buf *r)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
 	uint8_t res[512];
@@ -463,7 +462,7 @@ out:
 	return sw;
 }
 
-static uint16_t ecdsa_sign(EVP_PKEY *pkey, uint8_t alg, const uint8_t *hash, size_t hlen, struct cs_out *r)
+static uint16_t ecdsa_sign(EVP_PKEY *pkey, uint8_t alg, const uint8_t *hash, size_t hlen, struct buf *r)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
 	uint8_t sig[160];
@@ -481,7 +480,7 @@ out:
 	return sw;
 }
 
-static uint16_t eddsa_sign(EVP_PKEY *pkey, const uint8_t *msg, size_t mlen, struct cs_out *r)
+static uint16_t eddsa_sign(EVP_PKEY *pkey, const uint8_t *msg, size_t mlen, struct buf *r)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	uint8_t sig[64];
@@ -527,7 +526,7 @@ out:
 	return pkey;
 }
 
-static uint16_t key_agreement(EVP_PKEY *pkey, uint8_t alg, const uint8_t *v, size_t len, struct cs_out *r)
+static uint16_t key_agreement(EVP_PKEY *pkey, uint8_t alg, const uint8_t *v, size_t len, struct buf *r)
 {
 	EVP_PKEY *peer = peer_key(alg, v, len);
 	EVP_PKEY_CTX *ctx = NULL;
@@ -559,18 +558,18 @@ struct op_request {
 
 static int parse_op(const struct cs_cmd *cmd, struct op_request *q)
 {
-	struct cs_tlv_rd rd = { cmd->data, cmd->lc };
+	struct tlv_rd rd = { cmd->data, cmd->lc };
 	const uint8_t *v;
 	uint32_t tag;
 	size_t len;
 
 	memset(q, 0, sizeof(*q));
-	if (cs_tlv_next(&rd, &tag, &v, &len) != 0 || tag != 0x7C || rd.left != 0)
+	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
 		return -1;
 	rd.p = v;
 	rd.left = len;
 	while (rd.left > 0) {
-		if (cs_tlv_next(&rd, &tag, &v, &len) != 0)
+		if (tlv_next(&rd, &tag, &v, &len) != 1)
 			return -1;
 		if (tag == 0x82 && len == 0) {
 			q->wants_response = true;
@@ -587,7 +586,7 @@ static int parse_op(const struct cs_cmd *cmd, struct op_request *q)
 	return 0;
 }
 
-uint16_t cs_key_operation(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+uint16_t cs_key_operation(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	struct cs_key *k = &c->keys[cmd->p2];
 	struct op_request q;

@@ -263,24 +263,21 @@ static int send_frame(int fd, const uint8_t *p, size_t n)
 	return write_full(fd, p, n);
 }
 
-static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, const uint8_t *apdu, size_t n,
-		       uint8_t *resp)
+static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, const uint8_t *apdu, size_t n)
 {
 	bool secret = cs_apdu_is_sensitive(apdu, n);
-	struct cs_out out;
+	struct buf out;
 	int rc;
 
 	if (opt->latency_ms > 0)
 		sleep_ms(opt->latency_ms);
 	if (opt->trace)
 		trace_bytes(">", apdu, n, secret);
-	out_init(&out, resp, CS_MAX_RESPONSE + 2);
+	buf_init(&out);
 	cs_card_process(c, apdu, n, &out);
-	if (out.failed || out.len == 0) {
-		out.failed = false;
-		out.len = 0;
-		out_byte(&out, 0x6F);
-		out_byte(&out, 0x00);
+	if (!buf_ok(&out) || out.len == 0) {
+		buf_reset(&out);
+		buf_put_u16be(&out, SW_UNKNOWN);
 	}
 	if (opt->trace)
 		trace_response(out.d, out.len, secret);
@@ -290,18 +287,18 @@ static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, con
 	}
 	apdu_count++;
 	write_count(c);
-	rc = send_frame(fd, out.d, out.len);
-	cr_wipe(resp, out.len);
+	rc = buf_ok(&out) ? send_frame(fd, out.d, out.len) : -1;
+	buf_free(&out);
 	return rc;
 }
 
 /* Serves one vpcd connection until it closes or the card is pulled. */
 static void serve(struct cs_card *c, const struct options *opt, int fd)
 {
-	uint8_t hdr[2], *frame = malloc(MAX_FRAME), *resp = malloc(CS_MAX_RESPONSE + 2);
+	uint8_t hdr[2], *frame = malloc(MAX_FRAME);
 	size_t n;
 
-	if (frame == NULL || resp == NULL)
+	if (frame == NULL)
 		goto out;
 	for (;;) {
 		if (want_fault_reload) {
@@ -318,7 +315,7 @@ static void serve(struct cs_card *c, const struct options *opt, int fd)
 				break;
 		} else if (n == 1) {
 			cs_card_power_event(c);
-		} else if (n > 1 && handle_apdu(c, opt, fd, frame, n, resp) != 0) {
+		} else if (n > 1 && handle_apdu(c, opt, fd, frame, n) != 0) {
 			break;
 		}
 		cr_wipe(frame, n);
@@ -326,8 +323,6 @@ static void serve(struct cs_card *c, const struct options *opt, int fd)
 out:
 	if (frame != NULL)
 		cr_free_secret(frame, MAX_FRAME);
-	if (resp != NULL)
-		cr_free_secret(resp, CS_MAX_RESPONSE + 2);
 }
 
 static void run_card(struct cs_card *c, const struct options *opt)

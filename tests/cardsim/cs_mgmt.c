@@ -77,18 +77,18 @@ struct auth_parts {
 
 static int parse_template(const struct cs_cmd *cmd, struct auth_parts *p)
 {
-	struct cs_tlv_rd rd = { cmd->data, cmd->lc };
+	struct tlv_rd rd = { cmd->data, cmd->lc };
 	const uint8_t *v;
 	uint32_t tag;
 	size_t len;
 
 	memset(p, 0, sizeof(*p));
-	if (cs_tlv_next(&rd, &tag, &v, &len) != 0 || tag != 0x7C || rd.left != 0)
+	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
 		return -1;
 	rd.p = v;
 	rd.left = len;
 	while (rd.left > 0) {
-		if (cs_tlv_next(&rd, &tag, &v, &len) != 0)
+		if (tlv_next(&rd, &tag, &v, &len) != 1)
 			return -1;
 		if (tag == 0x80 && !p->has_witness) {
 			p->witness = v, p->witness_len = len, p->has_witness = true;
@@ -103,13 +103,15 @@ static int parse_template(const struct cs_cmd *cmd, struct auth_parts *p)
 	return 0;
 }
 
-static void put_template(struct cs_out *r, uint8_t tag, const uint8_t *v, size_t len)
+static void put_template(struct buf *r, uint8_t tag, const uint8_t *v, size_t len)
 {
-	out_tag_len(r, 0x7C, len + 2);
-	out_tlv(r, tag, v, len);
+	size_t mark = tlv_open(r, 0x7C);
+
+	tlv_put(r, tag, v, len);
+	tlv_close(r, mark);
 }
 
-static uint16_t start_challenge(struct cs_card *c, enum cs_chal kind, struct cs_out *r)
+static uint16_t start_challenge(struct cs_card *c, enum cs_chal kind, struct buf *r)
 {
 	size_t bl = block_len(c->mgmt_alg);
 	uint8_t witness[16];
@@ -148,7 +150,7 @@ out:
 	return sw;
 }
 
-static uint16_t finish_mutual(struct cs_card *c, const struct auth_parts *p, struct cs_out *r)
+static uint16_t finish_mutual(struct cs_card *c, const struct auth_parts *p, struct buf *r)
 {
 	size_t bl = block_len(c->mgmt_alg);
 	uint8_t answer[16];
@@ -168,7 +170,7 @@ out:
 	return sw;
 }
 
-uint16_t cs_mgmt_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+uint16_t cs_mgmt_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	enum cs_chal pending = c->chal;
 	struct auth_parts p;

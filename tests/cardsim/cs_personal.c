@@ -69,26 +69,34 @@ static int sign_cert(X509 *x, EVP_PKEY *signer)
 	return X509_sign(x, signer, md) > 0 ? 0 : -1;
 }
 
+/* Stores a built object, then frees the builder. Returns 0 or -1. */
+static int store_built(struct cs_card *c, uint32_t tag, struct buf *o)
+{
+	int rc = buf_ok(o) && cs_object_set(c, tag, o->d, o->len) == 0 ? 0 : -1;
+
+	buf_free(o);
+	return rc;
+}
+
 /* Stores a certificate in its PIV container: 53 { 70 cert, 71 00, FE 00 }. */
 static int store_cert(struct cs_card *c, uint32_t tag, X509 *x)
 {
-	uint8_t mem[CS_MAX_OBJECT + 16];
 	unsigned char *der = NULL;
-	struct cs_out o;
-	int n, rc = -1;
+	struct buf o;
+	size_t mark;
 	uint8_t info = 0;
+	int n, rc = -1;
 
 	n = i2d_X509(x, &der);
 	if (n <= 0)
 		goto out;
-	out_init(&o, mem, sizeof(mem));
-	out_tag_len(&o, 0x53, (size_t)n + (n < 0x80 ? 2 : n <= 0xFF ? 3 : 4) + 3 + 2);
-	out_tlv(&o, 0x70, der, (size_t)n);
-	out_tlv(&o, 0x71, &info, 1);
-	out_tlv(&o, 0xFE, NULL, 0);
-	if (o.failed || cs_object_set(c, tag, o.d, o.len) != 0)
-		goto out;
-	rc = 0;
+	buf_init(&o);
+	mark = tlv_open(&o, 0x53);
+	tlv_put(&o, 0x70, der, (size_t)n);
+	tlv_put(&o, 0x71, &info, 1);
+	tlv_put(&o, 0xFE, NULL, 0);
+	tlv_close(&o, mark);
+	rc = store_built(c, tag, &o);
 out:
 	OPENSSL_free(der);
 	return rc;
@@ -116,19 +124,21 @@ out:
 
 static int store_chuid(struct cs_card *c)
 {
-	uint8_t mem[128], guid[16];
-	struct cs_out o;
+	uint8_t guid[16];
+	struct buf o;
+	size_t mark;
 
 	if (RAND_bytes(guid, sizeof(guid)) != 1)
 		return -1;
-	out_init(&o, mem, sizeof(mem));
-	out_tag_len(&o, 0x53, 2 + 25 + 2 + 16 + 2 + 8 + 2 + 2);
-	out_tlv(&o, 0x30, fascn, sizeof(fascn));
-	out_tlv(&o, 0x34, guid, sizeof(guid));
-	out_tlv(&o, 0x35, "20300101", 8);
-	out_tlv(&o, 0x3E, NULL, 0);
-	out_tlv(&o, 0xFE, NULL, 0);
-	return o.failed ? -1 : cs_object_set(c, TAG_CHUID, o.d, o.len);
+	buf_init(&o);
+	mark = tlv_open(&o, 0x53);
+	tlv_put(&o, 0x30, fascn, sizeof(fascn));
+	tlv_put(&o, 0x34, guid, sizeof(guid));
+	tlv_put(&o, 0x35, "20300101", 8);
+	tlv_put(&o, 0x3E, NULL, 0);
+	tlv_put(&o, 0xFE, NULL, 0);
+	tlv_close(&o, mark);
+	return store_built(c, TAG_CHUID, &o);
 }
 
 static int store_ccc(struct cs_card *c)
@@ -136,16 +146,18 @@ static int store_ccc(struct cs_card *c)
 	static const uint8_t tail[] = { 0xF1, 0x01, 0x21, 0xF2, 0x01, 0x21, 0xF3, 0x00, 0xF4, 0x01, 0x00, 0xF5,
 					0x01, 0x10, 0xF6, 0x00, 0xF7, 0x00, 0xFA, 0x00, 0xFB, 0x00, 0xFC, 0x00,
 					0xFD, 0x00, 0xFE, 0x00 };
-	uint8_t mem[128], id[21] = { 0xA0, 0x00, 0x00, 0x01, 0x16, 0xFF, 0x02 };
-	struct cs_out o;
+	uint8_t id[21] = { 0xA0, 0x00, 0x00, 0x01, 0x16, 0xFF, 0x02 };
+	struct buf o;
+	size_t mark;
 
 	if (RAND_bytes(id + 7, 14) != 1)
 		return -1;
-	out_init(&o, mem, sizeof(mem));
-	out_tag_len(&o, 0x53, 2 + sizeof(id) + sizeof(tail));
-	out_tlv(&o, 0xF0, id, sizeof(id));
-	out_bytes(&o, tail, sizeof(tail));
-	return o.failed ? -1 : cs_object_set(c, TAG_CCC, o.d, o.len);
+	buf_init(&o);
+	mark = tlv_open(&o, 0x53);
+	tlv_put(&o, 0xF0, id, sizeof(id));
+	buf_put(&o, tail, sizeof(tail));
+	tlv_close(&o, mark);
+	return store_built(c, TAG_CCC, &o);
 }
 
 int cs_make_attestation_key(struct cs_card *c)
@@ -206,19 +218,19 @@ static X509 *attestation_cert(struct cs_card *c)
 	const uint8_t *v, *cert;
 	size_t len, clen;
 	uint32_t tag;
-	struct cs_tlv_rd rd;
+	struct tlv_rd rd;
 
 	if (o == NULL)
 		return NULL;
-	rd = (struct cs_tlv_rd){ o->data, o->len };
-	if (cs_tlv_next(&rd, &tag, &v, &len) != 0 || tag != 0x53)
+	rd = (struct tlv_rd){ o->data, o->len };
+	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x53)
 		return NULL;
-	if (cs_tlv_find(v, len, 0x70, &cert, &clen) != 0)
+	if (tlv_find(v, len, 0x70, &cert, &clen) != 1)
 		return NULL;
 	return d2i_X509(NULL, &cert, (long)clen);
 }
 
-uint16_t cs_cmd_attest(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+uint16_t cs_cmd_attest(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	struct cs_key *k = &c->keys[cmd->p1];
 	struct cs_key *ak = &c->keys[SLOT_ATTEST];
@@ -241,7 +253,7 @@ uint16_t cs_cmd_attest(struct cs_card *c, const struct cs_cmd *cmd, struct cs_ou
 	n = i2d_X509(x, &der);
 	if (n <= 0)
 		goto out;
-	out_bytes(r, der, (size_t)n);
+	buf_put(r, der, (size_t)n);
 	sw = SW_OK;
 out:
 	OPENSSL_free(der);

@@ -180,7 +180,7 @@ static bool pin_format_ok(const uint8_t *v)
 	return n >= 6;
 }
 
-static uint16_t cmd_select(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+static uint16_t cmd_select(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	if (cmd->p1 != 0x04)
 		return SW_INCORRECT_P1P2;
@@ -189,21 +189,24 @@ static uint16_t cmd_select(struct cs_card *c, const struct cs_cmd *cmd, struct c
 	if (cmd->lc < 5 || cmd->lc > sizeof(piv_aid) || memcmp(cmd->data, piv_aid, cmd->lc) != 0)
 		return SW_NOT_FOUND;
 	cs_card_power_event(c);
-	out_tag_len(r, 0x61, 0x11);
-	out_tlv(r, 0x4F, piv_aid + 5, 6);
-	out_tag_len(r, 0x79, 0x07);
-	out_tlv(r, 0x4F, piv_aid, 5);
+	size_t apt = tlv_open(r, 0x61), authority;
+
+	tlv_put(r, 0x4F, piv_aid + 5, 6);
+	authority = tlv_open(r, 0x79);
+	tlv_put(r, 0x4F, piv_aid, 5);
+	tlv_close(r, authority);
+	tlv_close(r, apt);
 	return SW_OK;
 }
 
 /* Reads the tag named by "5C len tag" in a GET/PUT DATA command. */
-static int read_tag_list(struct cs_tlv_rd *rd, uint32_t *tag)
+static int read_tag_list(struct tlv_rd *rd, uint32_t *tag)
 {
 	const uint8_t *v;
 	size_t len, i;
 	uint32_t t;
 
-	if (cs_tlv_next(rd, &t, &v, &len) != 0 || t != 0x5C || len < 1 || len > 3)
+	if (tlv_next(rd, &t, &v, &len) != 1 || t != 0x5C || len < 1 || len > 3)
 		return -1;
 	*tag = 0;
 	for (i = 0; i < len; i++)
@@ -211,18 +214,20 @@ static int read_tag_list(struct cs_tlv_rd *rd, uint32_t *tag)
 	return 0;
 }
 
-static void put_discovery(struct cs_out *r)
+static void put_discovery(struct buf *r)
 {
 	static const uint8_t usage[] = { 0x40, 0x00 };
 
-	out_tag_len(r, TAG_DISCOVERY, 0x12);
-	out_tlv(r, 0x4F, piv_aid, sizeof(piv_aid));
-	out_tlv(r, 0x5F2F, usage, sizeof(usage));
+	size_t mark = tlv_open(r, TAG_DISCOVERY);
+
+	tlv_put(r, 0x4F, piv_aid, sizeof(piv_aid));
+	tlv_put(r, 0x5F2F, usage, sizeof(usage));
+	tlv_close(r, mark);
 }
 
-static uint16_t cmd_get_data(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+static uint16_t cmd_get_data(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
-	struct cs_tlv_rd rd = { cmd->data, cmd->lc };
+	struct tlv_rd rd = { cmd->data, cmd->lc };
 	struct cs_object *o;
 	uint32_t tag;
 
@@ -241,13 +246,13 @@ static uint16_t cmd_get_data(struct cs_card *c, const struct cs_cmd *cmd, struct
 	o = cs_object_find(c, tag);
 	if (o == NULL)
 		return SW_NOT_FOUND;
-	out_bytes(r, o->data, o->len);
+	buf_put(r, o->data, o->len);
 	return SW_OK;
 }
 
 static uint16_t cmd_put_data(struct cs_card *c, const struct cs_cmd *cmd)
 {
-	struct cs_tlv_rd rd = { cmd->data, cmd->lc };
+	struct tlv_rd rd = { cmd->data, cmd->lc };
 	const uint8_t *start, *v;
 	uint32_t tag, t;
 	size_t len;
@@ -260,7 +265,7 @@ static uint16_t cmd_put_data(struct cs_card *c, const struct cs_cmd *cmd)
 	if (read_tag_list(&rd, &tag) != 0)
 		return SW_WRONG_DATA;
 	start = rd.p;
-	if (cs_tlv_next(&rd, &t, &v, &len) != 0 || rd.left != 0)
+	if (tlv_next(&rd, &t, &v, &len) != 1 || rd.left != 0)
 		return SW_WRONG_DATA;
 	if (!object_tag_valid(tag))
 		return SW_WRONG_DATA;
@@ -401,28 +406,27 @@ static uint16_t cmd_reset(struct cs_card *c)
 	return SW_OK;
 }
 
-static void put_retries(struct cs_out *r, uint8_t total, uint8_t left)
+static void put_retries(struct buf *r, uint8_t total, uint8_t left)
 {
 	uint8_t v[2] = { total, left };
 
-	out_tlv(r, 0x06, v, 2);
+	tlv_put(r, 0x06, v, 2);
 }
 
-static uint16_t cmd_get_metadata(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+static uint16_t cmd_get_metadata(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	uint8_t slot = cmd->p2, b;
 	struct cs_key *k = &c->keys[slot];
 	uint8_t pol[2];
-	struct cs_out pub;
-	uint8_t mem[1100];
+	size_t mark;
 
 	if (cmd->p1 != 0)
 		return SW_INCORRECT_P1P2;
 	if (slot == REF_PIN || slot == REF_PUK) {
 		b = 0xFF;
-		out_tlv(r, 0x01, &b, 1);
+		tlv_put(r, 0x01, &b, 1);
 		b = slot == REF_PIN ? c->pin_default : c->puk_default;
-		out_tlv(r, 0x05, &b, 1);
+		tlv_put(r, 0x05, &b, 1);
 		if (slot == REF_PIN)
 			put_retries(r, c->pin_total, c->pin_left);
 		else
@@ -430,53 +434,53 @@ static uint16_t cmd_get_metadata(struct cs_card *c, const struct cs_cmd *cmd, st
 		return SW_OK;
 	}
 	if (slot == SLOT_MGMT) {
-		out_tlv(r, 0x01, &c->mgmt_alg, 1);
+		tlv_put(r, 0x01, &c->mgmt_alg, 1);
 		pol[0] = 0;
 		pol[1] = c->mgmt_touch;
-		out_tlv(r, 0x02, pol, 2);
+		tlv_put(r, 0x02, pol, 2);
 		b = c->mgmt_default;
-		out_tlv(r, 0x05, &b, 1);
+		tlv_put(r, 0x05, &b, 1);
 		return SW_OK;
 	}
 	if (!cs_slot_is_key(slot) && slot != SLOT_ATTEST)
 		return SW_REF_NOT_FOUND;
 	if (!k->present)
 		return SW_REF_NOT_FOUND;
-	out_tlv(r, 0x01, &k->alg, 1);
+	tlv_put(r, 0x01, &k->alg, 1);
 	pol[0] = k->pin_policy;
 	pol[1] = k->touch_policy;
-	out_tlv(r, 0x02, pol, 2);
-	out_tlv(r, 0x03, &k->origin, 1);
-	out_init(&pub, mem, sizeof(mem));
-	if (cs_key_public_tlvs(k->pkey, &pub) != 0 || pub.failed)
+	tlv_put(r, 0x02, pol, 2);
+	tlv_put(r, 0x03, &k->origin, 1);
+	mark = tlv_open(r, 0x04);
+	if (cs_key_public_tlvs(k->pkey, r) != 0)
 		return SW_UNKNOWN;
-	out_tlv(r, 0x04, pub.d, pub.len);
+	tlv_close(r, mark);
 	return SW_OK;
 }
 
-static uint16_t cmd_version_serial(const struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+static uint16_t cmd_version_serial(const struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	if (cmd->ins == INS_GET_VERSION) {
-		out_byte(r, CS_VERSION_MAJOR);
-		out_byte(r, CS_VERSION_MINOR);
-		out_byte(r, CS_VERSION_PATCH);
+		buf_put_u8(r, CS_VERSION_MAJOR);
+		buf_put_u8(r, CS_VERSION_MINOR);
+		buf_put_u8(r, CS_VERSION_PATCH);
 		return SW_OK;
 	}
-	out_byte(r, (uint8_t)(c->serial >> 24));
-	out_byte(r, (uint8_t)(c->serial >> 16));
-	out_byte(r, (uint8_t)(c->serial >> 8));
-	out_byte(r, (uint8_t)c->serial);
+	buf_put_u8(r, (uint8_t)(c->serial >> 24));
+	buf_put_u8(r, (uint8_t)(c->serial >> 16));
+	buf_put_u8(r, (uint8_t)(c->serial >> 8));
+	buf_put_u8(r, (uint8_t)c->serial);
 	return SW_OK;
 }
 
-static uint16_t cmd_general_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+static uint16_t cmd_general_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	if (cmd->p2 == SLOT_MGMT)
 		return cs_mgmt_authenticate(c, cmd, r);
 	return cs_key_operation(c, cmd, r);
 }
 
-uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct cs_out *r)
+uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	if (cmd->ins == INS_SELECT)
 		return cmd_select(c, cmd, r);

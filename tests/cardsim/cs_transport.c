@@ -106,19 +106,19 @@ bool cs_apdu_is_sensitive(const uint8_t *apdu, size_t n)
 	}
 }
 
-static void put_sw(struct cs_out *out, uint16_t sw)
+static void put_sw(struct buf *out, uint16_t sw)
 {
-	out_byte(out, (uint8_t)(sw >> 8));
-	out_byte(out, (uint8_t)sw);
+	buf_put_u8(out, (uint8_t)(sw >> 8));
+	buf_put_u8(out, (uint8_t)sw);
 }
 
 /* Sends the next piece of the pending response, at most max bytes. */
-static void send_pending(struct cs_card *c, size_t max, uint16_t final_sw, struct cs_out *out)
+static void send_pending(struct cs_card *c, size_t max, uint16_t final_sw, struct buf *out)
 {
 	size_t left = c->pending_len - c->pending_off;
 	size_t n = left < max ? left : max;
 
-	out_bytes(out, c->pending + c->pending_off, n);
+	buf_put(out, c->pending + c->pending_off, n);
 	c->pending_off += n;
 	left -= n;
 	if (left == 0) {
@@ -130,15 +130,15 @@ static void send_pending(struct cs_card *c, size_t max, uint16_t final_sw, struc
 }
 
 /* Returns the response data, chunked when the host cannot take it at once. */
-static void respond(struct cs_card *c, const struct cs_cmd *cmd, const struct cs_out *rdata,
-		    uint16_t sw, struct cs_out *out)
+static void respond(struct cs_card *c, const struct cs_cmd *cmd, const struct buf *rdata,
+		    uint16_t sw, struct buf *out)
 {
 	size_t max = SHORT_CHUNK;
 
 	if (cmd->extended)
 		max = cmd->ne ? cmd->ne : CS_MAX_RESPONSE;
 	if (rdata->len <= max) {
-		out_bytes(out, rdata->d, rdata->len);
+		buf_put(out, rdata->d, rdata->len);
 		put_sw(out, sw);
 		return;
 	}
@@ -178,11 +178,11 @@ static uint16_t chain_append(struct cs_card *c, const struct cs_cmd *cmd)
 	return 0;
 }
 
-static void apply_fault(const struct cs_card *c, uint8_t ins, struct cs_out *out)
+static void apply_fault(const struct cs_card *c, uint8_t ins, struct buf *out)
 {
 	size_t dlen;
 
-	if (c->fault == FAULT_NONE || (c->fault_ins >= 0 && c->fault_ins != ins) || out->len < 2)
+	if (c->fault == FAULT_NONE || (c->fault_ins >= 0 && c->fault_ins != ins) || !buf_ok(out) || out->len < 2)
 		return;
 	dlen = out->len - 2;
 	switch (c->fault) {
@@ -218,16 +218,13 @@ static void apply_fault(const struct cs_card *c, uint8_t ins, struct cs_out *out
 	}
 }
 
-static uint8_t *alloc_rdata(void)
+static void process_command(struct cs_card *c, struct cs_cmd *cmd, struct buf *out)
 {
-	return malloc(CS_MAX_RESPONSE);
-}
-
-static void process_command(struct cs_card *c, struct cs_cmd *cmd, struct cs_out *out)
-{
-	uint8_t *mem = NULL, *full = NULL;
-	struct cs_out rdata;
+	uint8_t *full = NULL;
+	struct buf rdata;
 	uint16_t sw;
+
+	buf_init(&rdata);
 
 	if ((cmd->cla & ~0x10) != 0) {
 		put_sw(out, SW_CLA_NOT_SUPPORTED);
@@ -252,30 +249,21 @@ static void process_command(struct cs_card *c, struct cs_cmd *cmd, struct cs_out
 	} else {
 		drop_chain(c);
 	}
-	mem = alloc_rdata();
-	if (mem == NULL) {
-		put_sw(out, SW_NO_MEMORY);
-		goto out;
-	}
-	out_init(&rdata, mem, CS_MAX_RESPONSE);
 	c->pin_fresh_cmd = c->pin_fresh;
 	c->pin_fresh = false;
 	sw = cs_piv_dispatch(c, cmd, &rdata);
-	if (rdata.failed) {
-		rdata.len = 0;
+	if (!buf_ok(&rdata) || rdata.len > CS_MAX_RESPONSE)
 		sw = SW_NO_MEMORY;
-	}
-	if (sw != SW_OK && (sw & 0xFF00) != 0x6100)
-		rdata.len = 0;
+	if (sw != SW_OK)
+		buf_reset(&rdata);
 	respond(c, cmd, &rdata, sw, out);
 out:
-	if (mem != NULL)
-		cr_free_secret(mem, CS_MAX_RESPONSE);
+	buf_free(&rdata);
 	if (full != NULL)
 		cr_free_secret(full, CS_MAX_CHAIN);
 }
 
-void cs_card_process(struct cs_card *c, const uint8_t *apdu, size_t n, struct cs_out *out)
+void cs_card_process(struct cs_card *c, const uint8_t *apdu, size_t n, struct buf *out)
 {
 	struct cs_cmd cmd;
 	uint16_t sw;

@@ -383,6 +383,7 @@ START_TEST(test_extended_refused_falls_back)
 	ck_assert_int_eq(piv_get_data(&card, PIV_OBJ_CERT_9A, out, sizeof(out), &len), PIV_OK);
 	ck_assert_uint_eq(len, 2);
 	ck_assert(!card.extended);
+	ck_assert_uint_eq(apdu_count(&ch), 2);
 }
 END_TEST
 

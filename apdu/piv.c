@@ -209,6 +209,7 @@ struct cmd {
 	const uint8_t *data;
 	size_t lc;
 	bool want_data;
+	size_t expect; /* largest answer expected; 0: as much as the buffer holds */
 	unsigned flags;
 };
 
@@ -235,8 +236,8 @@ static void cmd_to_apdu(const struct cmd *k, bool extended, struct apdu *a)
 static int xfer(struct piv_card *c, const struct cmd *k, uint8_t *out, size_t cap,
 		size_t *out_len, uint16_t *sw)
 {
-	bool ext = c->extended && (k->lc > APDU_SHORT_MAX_LC || (k->want_data && cap > APDU_SHORT_MAX_LE));
-	size_t ignored;
+	size_t expect = k->expect != 0 ? k->expect : cap, ignored;
+	bool ext = c->extended && (k->lc > APDU_SHORT_MAX_LC || (k->want_data && expect > APDU_SHORT_MAX_LE));
 	struct apdu a;
 	int rc;
 
@@ -491,6 +492,29 @@ int piv_reset_retry(struct piv_card *c, const uint8_t *puk, size_t puk_len,
 
 /* ---- GENERAL AUTHENTICATE ---- */
 
+static size_t rsa_bytes(uint8_t alg)
+{
+	switch (alg) {
+	case PIV_ALG_RSA1024: return 128;
+	case PIV_ALG_RSA2048: return 256;
+	case PIV_ALG_RSA3072: return 384;
+	case PIV_ALG_RSA4096: return 512;
+	default: return 0;
+	}
+}
+
+static size_t point_bytes(uint8_t alg)
+{
+	switch (alg) {
+	case PIV_ALG_ECCP256: return 65;
+	case PIV_ALG_ECCP384: return 97;
+	case PIV_ALG_ED25519:
+	case PIV_ALG_X25519: return 32;
+	default: return 0;
+	}
+}
+
+
 static bool asym_alg_valid(uint8_t alg)
 {
 	switch (alg) {
@@ -518,7 +542,10 @@ static bool key_slot_valid(uint8_t slot)
 static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in_tag,
 		      const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len)
 {
-	struct cmd k = { .ins = INS_GENERAL_AUTHENTICATE, .p1 = alg, .p2 = slot, .want_data = true };
+	/* An RSA block or an EC result, with the 7C / 82 headers around it. */
+	size_t expect = rsa_bytes(alg) != 0 ? rsa_bytes(alg) + 16 : 2 * 48 + 16;
+	struct cmd k = { .ins = INS_GENERAL_AUTHENTICATE, .p1 = alg, .p2 = slot, .want_data = true,
+			 .expect = expect };
 	uint8_t resp[GA_RESP_MAX];
 	const uint8_t *outer, *val;
 	size_t resp_len = 0, outer_len, vlen, mark;
@@ -732,28 +759,6 @@ int piv_mgmt_auth(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t ke
 }
 
 /* ---- keys ---- */
-
-static size_t rsa_bytes(uint8_t alg)
-{
-	switch (alg) {
-	case PIV_ALG_RSA1024: return 128;
-	case PIV_ALG_RSA2048: return 256;
-	case PIV_ALG_RSA3072: return 384;
-	case PIV_ALG_RSA4096: return 512;
-	default: return 0;
-	}
-}
-
-static size_t point_bytes(uint8_t alg)
-{
-	switch (alg) {
-	case PIV_ALG_ECCP256: return 65;
-	case PIV_ALG_ECCP384: return 97;
-	case PIV_ALG_ED25519:
-	case PIV_ALG_X25519: return 32;
-	default: return 0;
-	}
-}
 
 /* Records one value, refusing a repeated tag. */
 static int take_once(const uint8_t **dst, size_t *dst_len, const uint8_t *val, size_t len)

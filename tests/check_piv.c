@@ -592,6 +592,22 @@ START_TEST(test_sign_p256)
 }
 END_TEST
 
+/* With extended length on, a P-256 signature still fits a short APDU. */
+START_TEST(test_sign_p256_stays_short)
+{
+	uint8_t hash[48], out[120];
+	size_t len = 0;
+
+	fill(hash, sizeof(hash), 2);
+	piv_set_extended(&card, true);
+	expect_raw("00 87 14 9E 36 7C 34 82 00 81 30", hash, sizeof(hash), "00",
+		   "7C 0A 82 08 30 06 02 01 01 02 01 01 90 00");
+	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP384, PIV_SLOT_CARDAUTH, hash, sizeof(hash), out, sizeof(out), &len),
+			 PIV_OK);
+	ck_assert_uint_eq(len, 8);
+}
+END_TEST
+
 static const struct bad_case sign_bad[] = {
 	{ "7C 0A 82 09 30 06 02 01 01 02 01 01 90 00", PIV_E_MALFORMED }, /* inner length past outer */
 	{ "7C 0A 82 08 30 06 02 01 01 02 01 90 00", PIV_E_MALFORMED },    /* outer length past data */
@@ -1204,6 +1220,7 @@ static Suite *piv_suite(void)
 
 	tc = fixture_case("general_authenticate");
 	tcase_add_test(tc, test_sign_p256);
+	tcase_add_test(tc, test_sign_p256_stays_short);
 	tcase_add_loop_test(tc, test_sign_bad_answers, 0, N(sign_bad));
 	tcase_add_test(tc, test_sign_output_too_small);
 	tcase_add_test(tc, test_sign_rejects_bad_input);

@@ -13,7 +13,13 @@
  *   cert:SLOT:FILE      read the certificate of key SLOT (hex) into FILE (DER)
  *   sign:SLOT:ALG:IN:OUT  GENERAL AUTHENTICATE with the bytes of IN, result to OUT
  *   mgmt:HEXKEY         mutual management-key authentication (3DES)
- *   version             YubiKey GET VERSION
+ *   mgmt1:HEXKEY        one-way management-key authentication (3DES)
+ *   gen:SLOT:ALG:PIN:TOUCH:FILE  generate a key; its EC point / 25519 key to FILE
+ *   ecdh:SLOT:ALG:IN:OUT  key agreement with the peer point in IN
+ *   put:TAG:FILE        PUT DATA of the bytes in FILE (empty file: delete)
+ *   get:TAG:FILE        GET DATA into FILE
+ *   meta:SLOT           YubiKey GET METADATA, summarised
+ *   version / serial    YubiKey GET VERSION / GET SERIAL
  *   count / count0      print / reset the number of APDUs sent
  *   readers             list the readers
  *   present             is a card in READER
@@ -173,16 +179,135 @@ static int hex_to_bytes(const char *hex, uint8_t *out, size_t cap, size_t *len)
 	return PIV_OK;
 }
 
-static void step_mgmt(struct session *s, const char *hex)
+static void step_mgmt(struct session *s, const char *hex, bool mutual)
 {
 	uint8_t key[32];
 	size_t len = 0;
 	int rc = hex_to_bytes(hex, key, sizeof(key), &len);
 
 	if (rc == PIV_OK)
-		rc = piv_mgmt_auth(&s->piv, PIV_ALG_3DES, key, len, true);
+		rc = piv_mgmt_auth(&s->piv, PIV_ALG_3DES, key, len, mutual);
 	cr_wipe(key, sizeof(key));
-	report("mgmt", rc);
+	report(mutual ? "mgmt" : "mgmt1", rc);
+}
+
+static void step_gen(struct session *s, const char *arg)
+{
+	static uint8_t resp[2048];
+	unsigned slot, alg, pin_policy, touch_policy;
+	struct piv_pubkey pk;
+	char path[256];
+	int rc;
+
+	if (sscanf(arg, "%x:%x:%u:%u:%255s", &slot, &alg, &pin_policy, &touch_policy, path) != 5) {
+		report("gen", PIV_E_INVALID);
+		return;
+	}
+	rc = piv_generate(&s->piv, (uint8_t)slot, (uint8_t)alg, (uint8_t)pin_policy, (uint8_t)touch_policy,
+			  resp, sizeof(resp), &pk);
+	if (rc == PIV_OK && pk.point == NULL)
+		rc = PIV_E_INVALID; /* RSA keys are not written out by this step */
+	if (rc == PIV_OK)
+		rc = write_file(path, pk.point, pk.point_len);
+	if (rc == PIV_OK)
+		printf("gen: ok %zu bytes\n", pk.point_len);
+	else
+		report("gen", rc);
+}
+
+static void step_ecdh(struct session *s, const char *arg)
+{
+	uint8_t in[256], out[256];
+	char in_path[256], out_path[256];
+	unsigned slot, alg;
+	size_t in_len = 0, out_len = 0;
+	int rc;
+
+	if (sscanf(arg, "%x:%x:%255[^:]:%255s", &slot, &alg, in_path, out_path) != 4) {
+		report("ecdh", PIV_E_INVALID);
+		return;
+	}
+	rc = read_file(in_path, in, sizeof(in), &in_len);
+	if (rc == PIV_OK)
+		rc = piv_ecdh(&s->piv, (uint8_t)alg, (uint8_t)slot, in, in_len, out, sizeof(out), &out_len);
+	if (rc == PIV_OK)
+		rc = write_file(out_path, out, out_len);
+	cr_wipe(out, sizeof(out));
+	if (rc == PIV_OK)
+		printf("ecdh: ok %zu bytes\n", out_len);
+	else
+		report("ecdh", rc);
+}
+
+static void step_put(struct session *s, const char *arg)
+{
+	static uint8_t obj[PIV_OBJECT_MAX];
+	char path[256];
+	unsigned tag;
+	size_t len = 0;
+	int rc;
+
+	if (sscanf(arg, "%x:%255s", &tag, path) != 2) {
+		report("put", PIV_E_INVALID);
+		return;
+	}
+	rc = read_file(path, obj, sizeof(obj), &len);
+	if (rc == PIV_OK)
+		rc = piv_put_data(&s->piv, tag, obj, len);
+	report("put", rc);
+}
+
+static void step_get(struct session *s, const char *arg)
+{
+	static uint8_t obj[PIV_OBJECT_MAX];
+	char path[256];
+	unsigned tag;
+	size_t len = 0;
+	int rc;
+
+	if (sscanf(arg, "%x:%255s", &tag, path) != 2) {
+		report("get", PIV_E_INVALID);
+		return;
+	}
+	rc = piv_get_data(&s->piv, tag, obj, sizeof(obj), &len);
+	if (rc == PIV_OK)
+		rc = write_file(path, obj, len);
+	if (rc == PIV_OK)
+		printf("get: ok %zu bytes\n", len);
+	else
+		report("get", rc);
+}
+
+static void step_meta(struct session *s, const char *arg)
+{
+	uint8_t buf[1024];
+	struct piv_metadata md;
+	unsigned slot;
+	int rc;
+
+	if (sscanf(arg, "%x", &slot) != 1) {
+		report("meta", PIV_E_INVALID);
+		return;
+	}
+	rc = piv_get_metadata(&s->piv, (uint8_t)slot, buf, sizeof(buf), &md);
+	if (rc != PIV_OK) {
+		report("meta", rc);
+		return;
+	}
+	printf("meta: alg=%02X pin=%d touch=%d origin=%d default=%d retries=%d/%d pub=%zu\n",
+	       (unsigned)md.alg, md.pin_policy, md.touch_policy, md.origin, md.is_default,
+	       md.retries_left, md.retries_total, md.pubkey_len);
+}
+
+static void step_serial(struct session *s)
+{
+	uint32_t serial = 0;
+	int rc = piv_get_serial(&s->piv, &serial);
+
+	if (rc == PIV_OK)
+		printf("serial: %u\n", serial);
+	else
+		report("serial", rc);
 }
 
 static void step_atr(struct session *s)
@@ -303,9 +428,23 @@ static int run_step(struct session *s, const char *step)
 	else if (starts(step, "sign:", &arg))
 		step_sign(s, arg);
 	else if (starts(step, "mgmt:", &arg))
-		step_mgmt(s, arg);
+		step_mgmt(s, arg, true);
+	else if (starts(step, "mgmt1:", &arg))
+		step_mgmt(s, arg, false);
+	else if (starts(step, "gen:", &arg))
+		step_gen(s, arg);
+	else if (starts(step, "ecdh:", &arg))
+		step_ecdh(s, arg);
+	else if (starts(step, "put:", &arg))
+		step_put(s, arg);
+	else if (starts(step, "get:", &arg))
+		step_get(s, arg);
+	else if (starts(step, "meta:", &arg))
+		step_meta(s, arg);
 	else if (strcmp(step, "version") == 0)
 		step_version(s);
+	else if (strcmp(step, "serial") == 0)
+		step_serial(s);
 	else if (strcmp(step, "count") == 0)
 		printf("count: %lu\n", apdu_count(&s->chan));
 	else if (strcmp(step, "count0") == 0)

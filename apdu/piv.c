@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -606,39 +607,48 @@ int piv_ecdh(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *peer,
 
 /* ---- management key ---- */
 
-static const EVP_CIPHER *mgmt_cipher(uint8_t alg, size_t key_len, size_t *block)
+/* OpenSSL name of the single-block ECB cipher for a management-key
+ * algorithm and key length; NULL when they do not match. */
+static const char *mgmt_cipher_name(uint8_t alg, size_t key_len, size_t *block)
 {
 	switch (alg) {
 	case PIV_ALG_3DES:
 		*block = 8;
-		return key_len == 24 ? EVP_des_ede3_ecb() : NULL;
+		return key_len == 24 ? "DES-EDE3-ECB" : NULL;
 	case PIV_ALG_AES128:
 		*block = 16;
-		return key_len == 16 ? EVP_aes_128_ecb() : NULL;
+		return key_len == 16 ? "AES-128-ECB" : NULL;
 	case PIV_ALG_AES192:
 		*block = 16;
-		return key_len == 24 ? EVP_aes_192_ecb() : NULL;
+		return key_len == 24 ? "AES-192-ECB" : NULL;
 	case PIV_ALG_AES256:
 		*block = 16;
-		return key_len == 32 ? EVP_aes_256_ecb() : NULL;
+		return key_len == 32 ? "AES-256-ECB" : NULL;
 	default:
 		*block = 0;
 		return NULL;
 	}
 }
 
-/* One block, ECB, no padding: the whole use PIV makes of the cipher. */
-static int mgmt_block(const EVP_CIPHER *cipher, const uint8_t *key, bool encrypt,
+/* One block, ECB, no padding: the whole use PIV makes of the cipher. The
+ * cipher is taken from OpenSSL's default provider by name, so a PKCS#11
+ * provider configured in the host process (which may be this very module)
+ * is never asked to do it. */
+static int mgmt_block(const char *cipher_name, const uint8_t *key, bool encrypt,
 		      const uint8_t *in, uint8_t *out, size_t block)
 {
+	EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, cipher_name, "provider=default");
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int n = 0, ok;
 
-	ok = ctx != NULL &&
-	     EVP_CipherInit_ex(ctx, cipher, NULL, key, NULL, encrypt ? 1 : 0) == 1 &&
+	ok = cipher != NULL && ctx != NULL &&
+	     EVP_CipherInit_ex2(ctx, cipher, key, NULL, encrypt ? 1 : 0, NULL) == 1 &&
 	     EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
 	     EVP_CipherUpdate(ctx, out, &n, in, (int)block) == 1 && n == (int)block;
 	EVP_CIPHER_CTX_free(ctx);
+	EVP_CIPHER_free(cipher);
+	if (!ok)
+		ERR_clear_error();
 	return ok ? PIV_OK : PIV_E_CRYPTO;
 }
 
@@ -681,7 +691,7 @@ out:
 }
 
 /* Host proves the key: card challenge C, host answers E_K(C). */
-static int mgmt_one_way(struct piv_card *c, uint8_t alg, const EVP_CIPHER *cipher,
+static int mgmt_one_way(struct piv_card *c, uint8_t alg, const char *cipher,
 			const uint8_t *key, size_t block)
 {
 	uint8_t challenge[MGMT_BLOCK_MAX], answer[MGMT_BLOCK_MAX];
@@ -706,7 +716,7 @@ static int mgmt_one_way(struct piv_card *c, uint8_t alg, const EVP_CIPHER *ciphe
 
 /* Both sides prove the key: the host decrypts the card's witness, and the
  * card encrypts the host's challenge, which the host checks. */
-static int mgmt_mutual(struct piv_card *c, uint8_t alg, const EVP_CIPHER *cipher,
+static int mgmt_mutual(struct piv_card *c, uint8_t alg, const char *cipher,
 		       const uint8_t *key, size_t block)
 {
 	uint8_t witness[MGMT_BLOCK_MAX], plain[MGMT_BLOCK_MAX], challenge[MGMT_BLOCK_MAX];
@@ -744,7 +754,7 @@ static int mgmt_mutual(struct piv_card *c, uint8_t alg, const EVP_CIPHER *cipher
 int piv_mgmt_auth(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t key_len, bool mutual)
 {
 	size_t block;
-	const EVP_CIPHER *cipher = mgmt_cipher(alg, key_len, &block);
+	const char *cipher = mgmt_cipher_name(alg, key_len, &block);
 	int rc, end_rc;
 
 	if (cipher == NULL || key == NULL)
@@ -1037,7 +1047,7 @@ int piv_set_mgmt_key(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t
 	struct buf b;
 	int rc;
 
-	if (mgmt_cipher(alg, key_len, &block) == NULL || key == NULL)
+	if (mgmt_cipher_name(alg, key_len, &block) == NULL || key == NULL)
 		return PIV_E_INVALID;
 	buf_init(&b);
 	buf_put_u8(&b, alg);

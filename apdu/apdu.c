@@ -21,7 +21,7 @@ void apdu_chan_init(struct apdu_chan *c, const struct apdu_transport *tp, void *
 	c->count = 0;
 }
 
-void apdu_set_logger(struct apdu_chan *c, apdu_log_fn *fn, void *ctx)
+void apdu_set_logger(struct apdu_chan *c, void (*fn)(void *ctx, const char *line), void *ctx)
 {
 	c->log = fn;
 	c->log_ctx = ctx;
@@ -189,7 +189,7 @@ static void log_response(struct apdu_chan *c, const struct apdu *a, const uint8_
 	if (c->log == NULL)
 		return;
 	strcpy(line, "apdu <");
-	if ((a->flags & APDU_F_SENSITIVE) && data > 0) {
+	if ((a->flags & (APDU_F_SENSITIVE | APDU_F_SECRET_RESPONSE)) && data > 0) {
 		used = strlen(line);
 		snprintf(line + used, sizeof(line) - used, " [%zu data bytes hidden]", data);
 	} else {

@@ -36,6 +36,7 @@ enum apdu_case {
 
 /* Flags */
 #define APDU_F_SENSITIVE 0x01u /* data carries a secret: logs show header and Lc only */
+#define APDU_F_SECRET_RESPONSE 0x02u /* the answer is secret (decryption, key agreement) */
 
 #define APDU_SHORT_MAX_LC 255u
 #define APDU_SHORT_MAX_LE 256u
@@ -65,20 +66,18 @@ struct apdu_transport {
 	int (*end)(void *ctx);
 };
 
-typedef void apdu_log_fn(void *ctx, const char *line);
-
 /* A transport plus what the caller wants to observe of the traffic. */
 struct apdu_chan {
 	const struct apdu_transport *tp;
 	void *tp_ctx;
-	apdu_log_fn *log;
+	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 	unsigned long count;
 };
 
 void apdu_chan_init(struct apdu_chan *c, const struct apdu_transport *tp, void *tp_ctx);
 /* Logs one line per command and response sent; NULL (the default) is silent. */
-void apdu_set_logger(struct apdu_chan *c, apdu_log_fn *fn, void *ctx);
+void apdu_set_logger(struct apdu_chan *c, void (*fn)(void *ctx, const char *line), void *ctx);
 /* Number of APDUs sent on the wire, fragments and GET RESPONSEs included. */
 unsigned long apdu_count(const struct apdu_chan *c);
 void apdu_count_reset(struct apdu_chan *c);

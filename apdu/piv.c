@@ -541,12 +541,13 @@ static bool key_slot_valid(uint8_t slot)
 
 /* Sends 7C { 82 00, <in_tag> in } and returns the content of 7C / 82. */
 static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in_tag,
-		      const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len)
+		      const uint8_t *in, size_t in_len, unsigned flags,
+		      uint8_t *out, size_t cap, size_t *out_len)
 {
 	/* An RSA block or an EC result, with the 7C / 82 headers around it. */
 	size_t expect = rsa_bytes(alg) != 0 ? rsa_bytes(alg) + 16 : 2 * 48 + 16;
 	struct cmd k = { .ins = INS_GENERAL_AUTHENTICATE, .p1 = alg, .p2 = slot, .want_data = true,
-			 .expect = expect };
+			 .expect = expect, .flags = flags };
 	uint8_t resp[GA_RESP_MAX];
 	const uint8_t *outer, *val;
 	size_t resp_len = 0, outer_len, vlen, mark;
@@ -592,7 +593,17 @@ out:
 int piv_sign(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *in, size_t in_len,
 	     uint8_t *out, size_t cap, size_t *out_len)
 {
-	return private_op(c, alg, slot, TAG_CHALLENGE, in, in_len, out, cap, out_len);
+	return private_op(c, alg, slot, TAG_CHALLENGE, in, in_len, 0, out, cap, out_len);
+}
+
+int piv_decrypt(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *in, size_t in_len,
+		uint8_t *out, size_t cap, size_t *out_len)
+{
+	if (rsa_bytes(alg) == 0) {
+		*out_len = 0;
+		return PIV_E_INVALID;
+	}
+	return private_op(c, alg, slot, TAG_CHALLENGE, in, in_len, APDU_F_SECRET_RESPONSE, out, cap, out_len);
 }
 
 int piv_ecdh(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *peer, size_t peer_len,
@@ -602,7 +613,8 @@ int piv_ecdh(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *peer,
 		*out_len = 0;
 		return PIV_E_INVALID;
 	}
-	return private_op(c, alg, slot, TAG_EXPONENTIATION, peer, peer_len, out, cap, out_len);
+	return private_op(c, alg, slot, TAG_EXPONENTIATION, peer, peer_len, APDU_F_SECRET_RESPONSE,
+			  out, cap, out_len);
 }
 
 /* ---- management key ---- */

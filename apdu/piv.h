@@ -90,13 +90,12 @@ enum piv_rc {
 /* Largest data object we read (YubiKey objects stay under 3 KiB). */
 #define PIV_OBJECT_MAX 16384
 
-typedef int piv_random_fn(void *ctx, uint8_t *out, size_t n);
-
 struct piv_card {
 	struct apdu_chan *chan;
 	bool extended;      /* send extended-length APDUs when they save round trips */
 	uint16_t last_sw;   /* status word of the last command, for logs */
-	piv_random_fn *random; /* host challenges; OpenSSL's RAND_bytes by default */
+	/* Host challenges; OpenSSL's RAND_bytes by default. */
+	int (*random)(void *ctx, uint8_t *out, size_t n);
 	void *random_ctx;
 };
 
@@ -143,7 +142,12 @@ int piv_reset_retry(struct piv_card *c, const uint8_t *puk, size_t puk_len,
  * a message. out gets the card's result (raw RSA block or DER ECDSA). */
 int piv_sign(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *in, size_t in_len,
 	     uint8_t *out, size_t cap, size_t *out_len);
-/* ECDH (P-256/P-384 point 04||X||Y, or X25519 key): the shared secret. */
+/* The same operation for RSA decryption: the result (still padded) is
+ * kept out of the APDU log. */
+int piv_decrypt(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *in, size_t in_len,
+		uint8_t *out, size_t cap, size_t *out_len);
+/* ECDH (P-256/P-384 point 04||X||Y, or X25519 key): the shared secret,
+ * kept out of the APDU log. */
 int piv_ecdh(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *peer, size_t peer_len,
 	     uint8_t *out, size_t cap, size_t *out_len);
 /* Management-key authentication; mutual also checks the card's answer. */

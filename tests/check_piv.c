@@ -693,6 +693,28 @@ START_TEST(test_sign_rsa2048_short)
 }
 END_TEST
 
+START_TEST(test_decrypt_rsa1024_hides_result)
+{
+	static uint8_t block[128], plain[128], answer[134], out[200];
+	struct script_step *st;
+	size_t len = 0;
+
+	fill(block, sizeof(block), 0x21);
+	fill(plain, sizeof(plain), 0x5B);
+	memcpy(answer, "\x7C\x81\x83\x82\x81\x80", 6);
+	memcpy(answer + 6, plain, sizeof(plain));
+	st = expect_raw("00 87 06 9D 88 7C 81 85 82 00 81 81 80", block, sizeof(block), "00", "");
+	resp_append(st, answer, sizeof(answer), "90 00");
+	ck_assert_int_eq(piv_decrypt(&card, PIV_ALG_RSA1024, PIV_SLOT_KEYMGMT, block, sizeof(block), out, sizeof(out),
+				     &len), PIV_OK);
+	ck_assert_uint_eq(len, 128);
+	ck_assert_mem_eq(out, plain, 128);
+	ck_assert_ptr_nonnull(strstr(logged.text, "apdu < [134 data bytes hidden] 90 00\n"));
+	ck_assert_int_eq(piv_decrypt(&card, PIV_ALG_ECCP256, PIV_SLOT_KEYMGMT, block, 32, out, sizeof(out), &len),
+			 PIV_E_INVALID);
+}
+END_TEST
+
 /* The same with extended length: one APDU. */
 START_TEST(test_sign_rsa2048_extended)
 {
@@ -731,6 +753,10 @@ START_TEST(test_ecdh_p256)
 			 PIV_OK);
 	ck_assert_uint_eq(len, 32);
 	ck_assert_mem_eq(out, secret, 32);
+	/* The peer point is public and logged; the shared secret is not. */
+	ck_assert_ptr_nonnull(strstr(logged.text, "apdu > 00 87 11 9D 47 7C 45 82 00 85 41 04 10 17"));
+	ck_assert_ptr_nonnull(strstr(logged.text, "apdu < [36 data bytes hidden] 90 00\n"));
+	ck_assert_ptr_null(strstr(logged.text, "77 7E 85"));
 	ck_assert_int_eq(piv_ecdh(&card, PIV_ALG_RSA2048, PIV_SLOT_KEYMGMT, point, sizeof(point), out, sizeof(out), &len),
 			 PIV_E_INVALID);
 }
@@ -1227,6 +1253,7 @@ static Suite *piv_suite(void)
 	tcase_add_test(tc, test_sign_rsa2048_short);
 	tcase_add_test(tc, test_sign_rsa2048_extended);
 	tcase_add_test(tc, test_ecdh_p256);
+	tcase_add_test(tc, test_decrypt_rsa1024_hides_result);
 	tcase_add_test(tc, test_mgmt_one_way_3des);
 	tcase_add_test(tc, test_mgmt_one_way_wrong_key);
 	tcase_add_test(tc, test_mgmt_one_way_aes128);

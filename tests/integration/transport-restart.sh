@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pcscd restarts under a connected program holding a verified PIN: the next
 # command re-establishes the service connection, reconnects and reports
-# "card was reset"; the reader list works again and the PIN must be
+# "card was reset"; the reader list and change polling work again (the
+# first poll reports the change of service), and the PIN must be
 # verified anew. The pcscd restarted is the one tests/with-card started in
 # its private mount namespace, never another one.
 set -u
@@ -27,8 +28,8 @@ wait_for() { # file
 [ -x "${SIGNET_PCSCD_RESTART:-}" ] || fail "the card harness offers no pcscd restart"
 old_pcscd=$(cat "$SIGNET_PCSCD_PIDFILE")
 
-"$bin/pcsc_piv" "$r" readers select verify:"$pin" status touch:"$t/ready" wait:"$t/go" \
-	status select status readers verify:"$pin" status > "$t/out" 2> "$t/err" &
+"$bin/pcsc_piv" "$r" readers poll:0 poll:100 select verify:"$pin" status touch:"$t/ready" wait:"$t/go" \
+	status select status readers poll:0 poll:100 verify:"$pin" status > "$t/out" 2> "$t/err" &
 session=$!
 wait_for "$t/ready"
 "$SIGNET_PCSCD_RESTART" || fail "pcscd restart failed"
@@ -42,6 +43,8 @@ cat > "$t/want" <<EOF
 readers: 2
 reader: Signet Cardsim 00 00
 reader: Signet Cardsim 00 01
+poll: 1
+poll: 0
 select: ok
 verify: ok
 status: verified=1 tries=-1
@@ -53,6 +56,8 @@ status: verified=0 tries=3
 readers: 2
 reader: Signet Cardsim 00 00
 reader: Signet Cardsim 00 01
+poll: 1
+poll: 0
 verify: ok
 status: verified=1 tries=-1
 EOF

@@ -1193,6 +1193,70 @@ START_TEST(test_transport_errors)
 }
 END_TEST
 
+static uint32_t next_random(uint32_t *state)
+{
+	uint32_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	*state = x;
+	return x;
+}
+
+/* Random card answers (shaped like TLVs often enough to go deep) give an
+ * orderly result and never a crash or an out-of-bounds read. */
+START_TEST(test_random_answers)
+{
+	uint32_t state = 0xC0FFEE;
+	uint8_t hash[32], out[256], resp[512];
+	int round;
+
+	fill(hash, sizeof(hash), 1);
+	for (round = 0; round < 600; round++) {
+		static const uint8_t lead[][2] = { { 0x7C, 0x00 }, { 0x7F, 0x49 }, { 0x53, 0x00 }, { 0x01, 0x01 } };
+		struct script_step *st;
+		struct piv_pubkey pk;
+		struct piv_metadata md;
+		size_t n = next_random(&state) % 60, i, len = 0;
+		int kind = round % 4, rc;
+
+		script_free(&s);
+		script_init(&s);
+		st = script_add(&s, "", "", APDU_OK);
+		buf_reset(&st->cmd);
+		buf_put(&st->resp, lead[kind], lead[kind][1] == 0 ? 1 : 2);
+		for (i = 0; i < n; i++) {
+			uint32_t v = next_random(&state);
+
+			buf_put_u8(&st->resp, (v & 7) == 0 ? (uint8_t)(0x80 | (v >> 8 & 3)) : (uint8_t)(v >> 16));
+		}
+		hex_put(&st->resp, "90 00");
+		/* Whatever was sent: only the answer matters here. */
+		switch (kind) {
+		case 0:
+			expect_command_any(&s);
+			rc = piv_sign(&card, PIV_ALG_ECCP256, PIV_SLOT_AUTH, hash, sizeof(hash), out, sizeof(out), &len);
+			break;
+		case 1:
+			expect_command_any(&s);
+			rc = piv_generate(&card, PIV_SLOT_AUTH, PIV_ALG_ECCP256, 0, 0, resp, sizeof(resp), &pk);
+			break;
+		case 2:
+			expect_command_any(&s);
+			rc = piv_get_data(&card, PIV_OBJ_CHUID, out, sizeof(out), &len);
+			break;
+		default:
+			expect_command_any(&s);
+			rc = piv_get_metadata(&card, PIV_SLOT_AUTH, resp, sizeof(resp), &md);
+			break;
+		}
+		ck_assert_msg(rc == PIV_OK || rc == PIV_E_MALFORMED, "round %d: rc %d", round, rc);
+		ck_assert_uint_le(len, sizeof(out));
+	}
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static TCase *fixture_case(const char *name)
@@ -1213,6 +1277,7 @@ static Suite *piv_suite(void)
 	tcase_add_loop_test(tc, test_atr_table, 0, N(atr_cases));
 	tcase_add_test(tc, test_atr_prefixes);
 	tcase_add_test(tc, test_transport_errors);
+	tcase_add_test(tc, test_random_answers);
 	suite_add_tcase(su, tc);
 
 	tc = fixture_case("select_data");

@@ -51,6 +51,7 @@ struct options {
 	const char *fault;
 	bool trace;
 	const char *wait_reader;
+	const char *apdu_reader;
 	int wait_cards;
 	int wait_timeout_ms;
 };
@@ -313,8 +314,12 @@ static void serve(struct cs_card *c, const struct options *opt, int fd)
 		if (n == 1 && frame[0] == 0x04) {
 			if (send_frame(fd, yubikey5_atr, sizeof(yubikey5_atr)) != 0)
 				break;
-		} else if (n == 1) {
+		} else if (n == 1 && frame[0] <= 0x02) {
 			cs_card_power_event(c);
+		} else if (n == 1) {
+			/* Not a control byte vpcd sends: answer like a card to a bad APDU. */
+			if (send_frame(fd, (const uint8_t[]){ 0x67, 0x00 }, 2) != 0)
+				break;
 		} else if (n > 1 && handle_apdu(c, opt, fd, frame, n) != 0) {
 			break;
 		}
@@ -382,6 +387,7 @@ static void usage(FILE *f)
 	fputs("usage: signet-cardsim --state FILE [--port N] [--personalize empty|default]\n"
 	      "                      [--latency MS] [--no-extended] [--fault MODE[:INS]] [--trace]\n"
 	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS]\n"
+	      "       signet-cardsim --apdu READER [HEX-APDU...]   (none: one per stdin line)\n"
 	      "fault modes: none truncate bad-length garbage-sw short no-data\n",
 	      f);
 }
@@ -403,7 +409,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "no-extended", no_argument, NULL, 'n' },	{ "fault", required_argument, NULL, 'f' },
 		{ "trace", no_argument, NULL, 't' },		{ "wait-reader", required_argument, NULL, 'w' },
 		{ "cards", required_argument, NULL, 'c' },	{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
+		{ "apdu", required_argument, NULL, 'a' },	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
 	};
 	enum cs_fault mode;
 	long v;
@@ -453,6 +459,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 				return -1;
 			opt->wait_timeout_ms = (int)v;
 			break;
+		case 'a':
+			opt->apdu_reader = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -460,6 +469,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			return -1;
 		}
 	}
+	if (opt->apdu_reader != NULL)
+		return 0;
 	if (optind != argc || (opt->state == NULL && opt->wait_reader == NULL))
 		return -1;
 	return 0;
@@ -475,6 +486,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (opt.apdu_reader != NULL)
+		return cs_send_apdus(opt.apdu_reader, argv + optind, argc - optind) == 0 ? 0 : 1;
 	if (opt.wait_reader != NULL)
 		return cs_wait_reader(opt.wait_reader, opt.wait_cards, opt.wait_timeout_ms) == 0 ? 0 : 1;
 	setvbuf(stderr, NULL, _IOLBF, 0);

@@ -226,6 +226,9 @@ static int read_full(int fd, uint8_t *p, size_t n)
 			return -2;
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
+		/* vpcd writes the length and the frame separately; acknowledge at
+		 * once so its second write does not wait for a delayed ACK. */
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
 		got = read(fd, p, n);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -253,15 +256,23 @@ static int write_full(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Sends length and frame in one write (one TCP segment when small). */
 static int send_frame(int fd, const uint8_t *p, size_t n)
 {
-	uint8_t hdr[2] = { (uint8_t)(n >> 8), (uint8_t)n };
+	uint8_t *msg;
+	int rc;
 
 	if (n > MAX_FRAME)
 		return -1;
-	if (write_full(fd, hdr, 2) != 0)
+	msg = malloc(n + 2);
+	if (msg == NULL)
 		return -1;
-	return write_full(fd, p, n);
+	msg[0] = (uint8_t)(n >> 8);
+	msg[1] = (uint8_t)n;
+	memcpy(msg + 2, p, n);
+	rc = write_full(fd, msg, n + 2);
+	cr_free_secret(msg, n + 2);
+	return rc;
 }
 
 static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, const uint8_t *apdu, size_t n)

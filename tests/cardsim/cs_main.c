@@ -281,6 +281,11 @@ static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, con
 	struct buf out;
 	int rc;
 
+	/* The signal may have come while this APDU was on its way. */
+	if (want_fault_reload) {
+		want_fault_reload = 0;
+		reload_fault(c);
+	}
 	if (opt->latency_ms > 0)
 		sleep_ms(opt->latency_ms);
 	if (opt->trace)
@@ -313,10 +318,6 @@ static void serve(struct cs_card *c, const struct options *opt, int fd)
 	if (frame == NULL)
 		goto out;
 	for (;;) {
-		if (want_fault_reload) {
-			want_fault_reload = 0;
-			reload_fault(c);
-		}
 		if (read_full(fd, hdr, 2) != 0)
 			break;
 		n = (size_t)hdr[0] << 8 | hdr[1];

@@ -191,8 +191,9 @@ uint16_t cs_cmd_attest(struct cs_card *c, const struct cs_cmd *cmd, struct buf *
 
 /* cs_pcsc.c */
 /* Prints the names of the first `cards` readers named PREFIX... that hold a
- * card, once there are that many; returns 0, or -1 after timeout_ms. */
-int cs_wait_reader(const char *prefix, int cards, int timeout_ms);
+ * card, once there are that many; returns 0, or -1 after timeout_ms. With
+ * absent, waits instead until no such reader holds a card (pcscd running). */
+int cs_wait_reader(const char *prefix, int cards, int timeout_ms, bool absent);
 /* Connects to reader and sends each hex APDU (or, when count is 0, each line
  * of stdin); prints each response as hex or "ERR <pcsc code>". */
 int cs_send_apdus(const char *reader, char **apdus, int count);

@@ -54,6 +54,7 @@ struct options {
 	const char *apdu_reader;
 	int wait_cards;
 	int wait_timeout_ms;
+	bool wait_absent;
 };
 
 static unsigned long apdu_count;
@@ -398,7 +399,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: signet-cardsim --state FILE [--port N] [--personalize empty|default]\n"
 	      "                      [--latency MS] [--no-extended] [--fault MODE[:INS]] [--trace]\n"
-	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS]\n"
+	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS] [--absent]\n"
 	      "       signet-cardsim --apdu READER [HEX-APDU...]   (none: one per stdin line)\n"
 	      "fault modes: none truncate bad-length garbage-sw short no-data\n",
 	      f);
@@ -421,7 +422,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "no-extended", no_argument, NULL, 'n' },	{ "fault", required_argument, NULL, 'f' },
 		{ "trace", no_argument, NULL, 't' },		{ "wait-reader", required_argument, NULL, 'w' },
 		{ "cards", required_argument, NULL, 'c' },	{ "timeout", required_argument, NULL, 'T' },
-		{ "apdu", required_argument, NULL, 'a' },	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
+		{ "apdu", required_argument, NULL, 'a' },	{ "absent", no_argument, NULL, 'A' },	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
 	};
 	enum cs_fault mode;
 	long v;
@@ -474,6 +475,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case 'a':
 			opt->apdu_reader = optarg;
 			break;
+		case 'A':
+			opt->wait_absent = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -501,7 +505,7 @@ int main(int argc, char **argv)
 	if (opt.apdu_reader != NULL)
 		return cs_send_apdus(opt.apdu_reader, argv + optind, argc - optind) == 0 ? 0 : 1;
 	if (opt.wait_reader != NULL)
-		return cs_wait_reader(opt.wait_reader, opt.wait_cards, opt.wait_timeout_ms) == 0 ? 0 : 1;
+		return cs_wait_reader(opt.wait_reader, opt.wait_cards, opt.wait_timeout_ms, opt.wait_absent) == 0 ? 0 : 1;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	card.state_path = opt.state;
 	card.no_extended = opt.no_extended;

@@ -54,7 +54,7 @@ out:
 	return found;
 }
 
-int cs_wait_reader(const char *prefix, int cards, int timeout_ms)
+int cs_wait_reader(const char *prefix, int cards, int timeout_ms, bool absent)
 {
 	long deadline = now_ms() + timeout_ms;
 	SCARDCONTEXT ctx = 0;
@@ -64,7 +64,11 @@ int cs_wait_reader(const char *prefix, int cards, int timeout_ms)
 	for (;;) {
 		if (!have_ctx)
 			have_ctx = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) == SCARD_S_SUCCESS;
-		if (have_ctx && scan_once(ctx, prefix, cards, false) >= cards) {
+		if (have_ctx && absent && scan_once(ctx, prefix, 1, false) == 0) {
+			SCardReleaseContext(ctx);
+			return 0;
+		}
+		if (have_ctx && !absent && scan_once(ctx, prefix, cards, false) >= cards) {
 			scan_once(ctx, prefix, cards, true);
 			SCardReleaseContext(ctx);
 			return 0;

@@ -7,7 +7,7 @@
  *   cs_mgmt.c      management key authentication and SET MGMT KEY
  *   cs_state.c     the state file (atomic rewrite after every change)
  *   cs_personal.c  the "default" personalisation and attestation
- *   cs_wait.c      --wait-reader: a tiny pcsc-lite client for test scripts */
+ *   cs_pcsc.c      --wait-reader and --apdu: tiny pcsc-lite clients for tests */
 #ifndef SIGNET_CARDSIM_H
 #define SIGNET_CARDSIM_H
 
@@ -189,10 +189,14 @@ int cs_personalize_default(struct cs_card *c);
 int cs_make_attestation_key(struct cs_card *c);
 uint16_t cs_cmd_attest(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r);
 
-/* cs_wait.c */
+/* cs_pcsc.c */
 /* Prints the names of the first `cards` readers named PREFIX... that hold a
- * card, once there are that many; returns 0, or -1 after timeout_ms. */
-int cs_wait_reader(const char *prefix, int cards, int timeout_ms);
+ * card, once there are that many; returns 0, or -1 after timeout_ms. With
+ * absent, waits instead until no such reader holds a card (pcscd running). */
+int cs_wait_reader(const char *prefix, int cards, int timeout_ms, bool absent);
+/* Connects to reader and sends each hex APDU (or, when count is 0, each line
+ * of stdin); prints each response as hex or "ERR <pcsc code>". */
+int cs_send_apdus(const char *reader, char **apdus, int count);
 
 /* Logging to stderr, prefixed; never used with secret data. */
 void cs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

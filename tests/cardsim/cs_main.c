@@ -51,8 +51,10 @@ struct options {
 	const char *fault;
 	bool trace;
 	const char *wait_reader;
+	const char *apdu_reader;
 	int wait_cards;
 	int wait_timeout_ms;
+	bool wait_absent;
 };
 
 static unsigned long apdu_count;
@@ -225,6 +227,9 @@ static int read_full(int fd, uint8_t *p, size_t n)
 			return -2;
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
+		/* vpcd writes the length and the frame separately; acknowledge at
+		 * once so its second write does not wait for a delayed ACK. */
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
 		got = read(fd, p, n);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -252,15 +257,23 @@ static int write_full(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Sends length and frame in one write (one TCP segment when small). */
 static int send_frame(int fd, const uint8_t *p, size_t n)
 {
-	uint8_t hdr[2] = { (uint8_t)(n >> 8), (uint8_t)n };
+	uint8_t *msg;
+	int rc;
 
 	if (n > MAX_FRAME)
 		return -1;
-	if (write_full(fd, hdr, 2) != 0)
+	msg = malloc(n + 2);
+	if (msg == NULL)
 		return -1;
-	return write_full(fd, p, n);
+	msg[0] = (uint8_t)(n >> 8);
+	msg[1] = (uint8_t)n;
+	memcpy(msg + 2, p, n);
+	rc = write_full(fd, msg, n + 2);
+	cr_free_secret(msg, n + 2);
+	return rc;
 }
 
 static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, const uint8_t *apdu, size_t n)
@@ -269,6 +282,11 @@ static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, con
 	struct buf out;
 	int rc;
 
+	/* The signal may have come while this APDU was on its way. */
+	if (want_fault_reload) {
+		want_fault_reload = 0;
+		reload_fault(c);
+	}
 	if (opt->latency_ms > 0)
 		sleep_ms(opt->latency_ms);
 	if (opt->trace)
@@ -301,10 +319,6 @@ static void serve(struct cs_card *c, const struct options *opt, int fd)
 	if (frame == NULL)
 		goto out;
 	for (;;) {
-		if (want_fault_reload) {
-			want_fault_reload = 0;
-			reload_fault(c);
-		}
 		if (read_full(fd, hdr, 2) != 0)
 			break;
 		n = (size_t)hdr[0] << 8 | hdr[1];
@@ -313,8 +327,12 @@ static void serve(struct cs_card *c, const struct options *opt, int fd)
 		if (n == 1 && frame[0] == 0x04) {
 			if (send_frame(fd, yubikey5_atr, sizeof(yubikey5_atr)) != 0)
 				break;
-		} else if (n == 1) {
+		} else if (n == 1 && frame[0] <= 0x02) {
 			cs_card_power_event(c);
+		} else if (n == 1) {
+			/* Not a control byte vpcd sends: answer like a card to a bad APDU. */
+			if (send_frame(fd, (const uint8_t[]){ 0x67, 0x00 }, 2) != 0)
+				break;
 		} else if (n > 1 && handle_apdu(c, opt, fd, frame, n) != 0) {
 			break;
 		}
@@ -381,7 +399,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: signet-cardsim --state FILE [--port N] [--personalize empty|default]\n"
 	      "                      [--latency MS] [--no-extended] [--fault MODE[:INS]] [--trace]\n"
-	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS]\n"
+	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS] [--absent]\n"
+	      "       signet-cardsim --apdu READER [HEX-APDU...]   (none: one per stdin line)\n"
 	      "fault modes: none truncate bad-length garbage-sw short no-data\n",
 	      f);
 }
@@ -403,7 +422,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "no-extended", no_argument, NULL, 'n' },	{ "fault", required_argument, NULL, 'f' },
 		{ "trace", no_argument, NULL, 't' },		{ "wait-reader", required_argument, NULL, 'w' },
 		{ "cards", required_argument, NULL, 'c' },	{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
+		{ "apdu", required_argument, NULL, 'a' },	{ "absent", no_argument, NULL, 'A' },	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
 	};
 	enum cs_fault mode;
 	long v;
@@ -453,6 +472,12 @@ static int parse_options(int argc, char **argv, struct options *opt)
 				return -1;
 			opt->wait_timeout_ms = (int)v;
 			break;
+		case 'a':
+			opt->apdu_reader = optarg;
+			break;
+		case 'A':
+			opt->wait_absent = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -460,6 +485,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			return -1;
 		}
 	}
+	if (opt->apdu_reader != NULL)
+		return 0;
 	if (optind != argc || (opt->state == NULL && opt->wait_reader == NULL))
 		return -1;
 	return 0;
@@ -475,8 +502,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (opt.apdu_reader != NULL)
+		return cs_send_apdus(opt.apdu_reader, argv + optind, argc - optind) == 0 ? 0 : 1;
 	if (opt.wait_reader != NULL)
-		return cs_wait_reader(opt.wait_reader, opt.wait_cards, opt.wait_timeout_ms) == 0 ? 0 : 1;
+		return cs_wait_reader(opt.wait_reader, opt.wait_cards, opt.wait_timeout_ms, opt.wait_absent) == 0 ? 0 : 1;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	card.state_path = opt.state;
 	card.no_extended = opt.no_extended;

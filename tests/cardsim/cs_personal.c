@@ -102,6 +102,16 @@ out:
 	return rc;
 }
 
+/* The attestation certificate issues the per-slot ones, so it is a CA. */
+static int mark_as_ca(X509 *x)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:TRUE");
+	int rc = ext != NULL && X509_add_ext(x, ext, -1) == 1 ? 0 : -1;
+
+	X509_EXTENSION_free(ext);
+	return rc;
+}
+
 static int personalize_slot(struct cs_card *c, uint8_t slot, uint8_t alg, uint32_t cert_tag, const char *cn)
 {
 	struct cs_key *k = &c->keys[slot];
@@ -114,7 +124,9 @@ static int personalize_slot(struct cs_card *c, uint8_t slot, uint8_t alg, uint32
 	cs_key_clear(k);
 	*k = (struct cs_key){ true, alg, cs_default_pin_policy(slot), TOUCH_POLICY_NEVER, ORIGIN_GENERATED, pkey };
 	x = make_cert(pkey, cn, NULL);
-	if (x == NULL || sign_cert(x, pkey) != 0 || store_cert(c, cert_tag, x) != 0)
+	if (x == NULL || (slot == SLOT_ATTEST && mark_as_ca(x) != 0))
+		goto out;
+	if (sign_cert(x, pkey) != 0 || store_cert(c, cert_tag, x) != 0)
 		goto out;
 	rc = 0;
 out:

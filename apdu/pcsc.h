@@ -58,7 +58,9 @@ int pcsc_card_atr(struct pcsc_card *card, uint8_t *atr, size_t cap, size_t *len)
 int pcsc_begin(struct pcsc_card *card);
 int pcsc_end(struct pcsc_card *card);
 
-/* One APDU; the response buffer capacity is *resp_len on entry. */
+/* One APDU; the response buffer capacity is *resp_len on entry. The bytes
+ * go straight between the caller's buffers and pcsc-lite; the framing layer
+ * wipes both after each exchange, and a failed call wipes resp here. */
 int pcsc_transmit(struct pcsc_card *card, const uint8_t *cmd, size_t n, uint8_t *resp, size_t *resp_len);
 
 /* The transport for apdu_chan_init(&chan, &pcsc_transport, card).

@@ -11,6 +11,7 @@
  *   select              SELECT the PIV application
  *   verify:PIN          VERIFY the PIN
  *   status              empty VERIFY: is the PIN verified, how many tries left
+ *   begin / end         hold / release exclusive access to the card
  *   cert:SLOT:FILE      read the certificate of key SLOT (hex) into FILE (DER)
  *   sign:SLOT:ALG:IN:OUT  GENERAL AUTHENTICATE with the bytes of IN, result to OUT
  *   mgmt:HEXKEY         mutual management-key authentication (3DES)
@@ -437,6 +438,10 @@ static int run_step(struct session *s, const char *step)
 		step_verify(s, arg);
 	else if (strcmp(step, "status") == 0)
 		step_status(s);
+	else if (strcmp(step, "begin") == 0)
+		report("begin", piv_begin(&s->piv));
+	else if (strcmp(step, "end") == 0)
+		report("end", piv_end(&s->piv));
 	else if (starts(step, "cert:", &arg))
 		step_cert(s, arg);
 	else if (starts(step, "sign:", &arg))

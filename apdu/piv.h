@@ -1,0 +1,199 @@
+/* PIV card commands (NIST SP 800-73-4) and the YubiKey PIV extensions.
+ *
+ * Every function sends its APDUs through the framing layer, checks and
+ * parses what the card returns, and answers with enum piv_rc. Status words
+ * are mapped in one place, piv_sw_to_rc(). PINs, PUKs and management keys
+ * travel only in APDUs flagged sensitive, and every copy made here is
+ * wiped. */
+#ifndef SIGNET_APDU_PIV_H
+#define SIGNET_APDU_PIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apdu/apdu.h"
+
+enum piv_rc {
+	PIV_OK = 0,
+	PIV_E_TRANSPORT = -1,     /* reader or framing failure */
+	PIV_E_CARD_RESET = -2,    /* card state lost: select again, forget logins */
+	PIV_E_CARD_REMOVED = -3,
+	PIV_E_NO_SERVICE = -4,
+	PIV_E_NO_READER = -5,
+	PIV_E_PIN_INCORRECT = -6, /* 63Cx: tries left reported separately */
+	PIV_E_PIN_BLOCKED = -7,   /* 6983, or 63C0 */
+	PIV_E_SECURITY = -8,      /* 6982: PIN or management key needed, or wrong key */
+	PIV_E_NOT_FOUND = -9,     /* 6A82 object, 6A88 key reference */
+	PIV_E_NOT_SUPPORTED = -10,/* 6D00, 6E00, 6A81 */
+	PIV_E_BAD_DATA = -11,     /* 6700, 6A80, 6A86, 6984, 6B00 */
+	PIV_E_CONDITIONS = -12,   /* 6985 */
+	PIV_E_NO_SPACE = -13,     /* 6A84 */
+	PIV_E_CARD = -14,         /* any other status word */
+	PIV_E_MALFORMED = -15,    /* card answered with data we cannot parse */
+	PIV_E_AUTH_FAILED = -16,  /* the card failed the mutual authentication */
+	PIV_E_INVALID = -17,      /* bad argument */
+	PIV_E_NOMEM = -18,
+	PIV_E_BUFFER_TOO_SMALL = -19,
+	PIV_E_TIMEOUT = -20,
+	PIV_E_CRYPTO = -21,       /* host-side cipher or random source failed */
+};
+
+/* Key references (P2) */
+#define PIV_REF_PIN 0x80
+#define PIV_REF_PUK 0x81
+#define PIV_SLOT_MGMT 0x9B
+#define PIV_SLOT_AUTH 0x9A
+#define PIV_SLOT_SIGN 0x9C
+#define PIV_SLOT_KEYMGMT 0x9D
+#define PIV_SLOT_CARDAUTH 0x9E
+#define PIV_SLOT_ATTEST 0xF9
+
+/* Algorithm identifiers */
+#define PIV_ALG_3DES 0x03
+#define PIV_ALG_AES128 0x08
+#define PIV_ALG_AES192 0x0A
+#define PIV_ALG_AES256 0x0C
+#define PIV_ALG_RSA1024 0x06
+#define PIV_ALG_RSA2048 0x07
+#define PIV_ALG_RSA3072 0x05
+#define PIV_ALG_RSA4096 0x16
+#define PIV_ALG_ECCP256 0x11
+#define PIV_ALG_ECCP384 0x14
+#define PIV_ALG_ED25519 0xE0
+#define PIV_ALG_X25519 0xE1
+
+/* PIN and touch policies (0 = the card's default) */
+#define PIV_PIN_POLICY_DEFAULT 0
+#define PIV_PIN_POLICY_NEVER 1
+#define PIV_PIN_POLICY_ONCE 2
+#define PIV_PIN_POLICY_ALWAYS 3
+#define PIV_TOUCH_POLICY_DEFAULT 0
+#define PIV_TOUCH_POLICY_NEVER 1
+#define PIV_TOUCH_POLICY_ALWAYS 2
+#define PIV_TOUCH_POLICY_CACHED 3
+
+/* Data object tags */
+#define PIV_OBJ_CCC 0x5FC107
+#define PIV_OBJ_CHUID 0x5FC102
+#define PIV_OBJ_CERT_9A 0x5FC105
+#define PIV_OBJ_CERT_9C 0x5FC10A
+#define PIV_OBJ_CERT_9D 0x5FC10B
+#define PIV_OBJ_CERT_9E 0x5FC101
+#define PIV_OBJ_KEY_HISTORY 0x5FC10C
+#define PIV_OBJ_PRINTED 0x5FC109
+#define PIV_OBJ_DISCOVERY 0x7E
+#define PIV_OBJ_BITGT 0x7F61
+#define PIV_OBJ_YK_ADMIN 0x5FFF00
+
+#define PIV_PIN_MAX 8
+/* Largest data object we read (YubiKey objects stay under 3 KiB). */
+#define PIV_OBJECT_MAX 16384
+
+struct piv_card {
+	struct apdu_chan *chan;
+	bool extended;      /* send extended-length APDUs when they save round trips */
+	uint16_t last_sw;   /* status word of the last command, for logs */
+	/* Host challenges; OpenSSL's RAND_bytes by default. */
+	int (*random)(void *ctx, uint8_t *out, size_t n);
+	void *random_ctx;
+};
+
+void piv_init(struct piv_card *c, struct apdu_chan *chan);
+/* Off by default; piv_atr_extended() tells whether the card claims it.
+ * A card answering 6700 to an extended APDU turns it off again by itself. */
+void piv_set_extended(struct piv_card *c, bool on);
+bool piv_atr_extended(const uint8_t *atr, size_t len);
+
+/* Status word → piv_rc. For 63Cx, *tries gets x; otherwise -1 (tries may be NULL). */
+int piv_sw_to_rc(uint16_t sw, int *tries);
+int piv_from_apdu_rc(int apdu_rc);
+const char *piv_rc_name(int rc);
+
+/* Brackets several commands into one exclusive card session (nests). */
+int piv_begin(struct piv_card *c);
+int piv_end(struct piv_card *c);
+
+/* SELECT the PIV application; the application property template (the
+ * content of tag 61) is copied to apt when apt is not NULL. */
+int piv_select(struct piv_card *c, uint8_t *apt, size_t cap, size_t *apt_len);
+
+/* GET DATA: the content of the 53 (or 7E / 7F61) wrapper. */
+int piv_get_data(struct piv_card *c, uint32_t tag, uint8_t *out, size_t cap, size_t *len);
+/* PUT DATA; len 0 deletes the object. */
+int piv_put_data(struct piv_card *c, uint32_t tag, const uint8_t *content, size_t len);
+
+/* VERIFY with a PIN or PUK of 1..8 bytes (padded with FF). A wrong value
+ * gives PIV_E_PIN_INCORRECT with *tries left, or PIV_E_PIN_BLOCKED. */
+int piv_verify(struct piv_card *c, uint8_t ref, const uint8_t *pin, size_t pin_len, int *tries);
+/* Empty VERIFY: spends no try. *verified tells whether the reference is
+ * verified now; *tries is the retry counter (-1 when verified: the card
+ * does not say). A blocked reference is verified = false, tries = 0. */
+int piv_pin_status(struct piv_card *c, uint8_t ref, bool *verified, int *tries);
+/* CHANGE REFERENCE DATA for PIN (80) or PUK (81). */
+int piv_change_reference(struct piv_card *c, uint8_t ref, const uint8_t *old_pin, size_t old_len,
+			 const uint8_t *new_pin, size_t new_len, int *tries);
+/* RESET RETRY COUNTER: PUK unblocks the PIN and sets a new one. */
+int piv_reset_retry(struct piv_card *c, const uint8_t *puk, size_t puk_len,
+		    const uint8_t *new_pin, size_t new_len, int *tries);
+
+/* GENERAL AUTHENTICATE with a private key: RSA raw operation (sign or
+ * decrypt, input = one modulus-sized block), ECDSA over a hash, EdDSA over
+ * a message. out gets the card's result (raw RSA block or DER ECDSA). */
+int piv_sign(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *in, size_t in_len,
+	     uint8_t *out, size_t cap, size_t *out_len);
+/* The same operation for RSA decryption: the result (still padded) is
+ * kept out of the APDU log. */
+int piv_decrypt(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *in, size_t in_len,
+		uint8_t *out, size_t cap, size_t *out_len);
+/* ECDH (P-256/P-384 point 04||X||Y, or X25519 key): the shared secret,
+ * kept out of the APDU log. */
+int piv_ecdh(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *peer, size_t peer_len,
+	     uint8_t *out, size_t cap, size_t *out_len);
+/* Management-key authentication; mutual also checks the card's answer. */
+int piv_mgmt_auth(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t key_len, bool mutual);
+
+/* Public key as returned by GENERATE or GET METADATA; pointers into the
+ * caller's buffer. RSA fills modulus and exponent; EC and 25519 fill point. */
+struct piv_pubkey {
+	const uint8_t *modulus, *exponent, *point;
+	size_t modulus_len, exponent_len, point_len;
+};
+int piv_parse_pubkey(uint8_t alg, const uint8_t *p, size_t n, struct piv_pubkey *pk);
+
+/* GENERATE ASYMMETRIC KEY PAIR; buf (cap bytes) receives the card's answer
+ * and pk points into it. */
+int piv_generate(struct piv_card *c, uint8_t slot, uint8_t alg, uint8_t pin_policy,
+		 uint8_t touch_policy, uint8_t *buf, size_t cap, struct piv_pubkey *pk);
+
+/* YubiKey extensions */
+int piv_get_version(struct piv_card *c, uint8_t version[3]);
+int piv_get_serial(struct piv_card *c, uint32_t *serial);
+
+struct piv_metadata {
+	int alg;                 /* -1 when absent */
+	int pin_policy, touch_policy;
+	int origin;              /* 1 generated, 2 imported */
+	int is_default;          /* 1 / 0, -1 when absent */
+	int retries_total, retries_left;
+	const uint8_t *pubkey;   /* content of tag 04, into the caller's buffer */
+	size_t pubkey_len;
+};
+int piv_get_metadata(struct piv_card *c, uint8_t slot, uint8_t *buf, size_t cap, struct piv_metadata *md);
+int piv_parse_metadata(const uint8_t *p, size_t n, struct piv_metadata *md);
+
+int piv_set_pin_retries(struct piv_card *c, uint8_t pin_tries, uint8_t puk_tries);
+/* Key parts, big-endian: RSA p, q, dP, dQ, qInv (5 parts); EC or 25519
+ * private value (1 part). Each is left-padded to the algorithm's size. */
+struct piv_bytes {
+	const uint8_t *d;
+	size_t len;
+};
+int piv_import_key(struct piv_card *c, uint8_t slot, uint8_t alg, const struct piv_bytes *parts,
+		   size_t nparts, uint8_t pin_policy, uint8_t touch_policy);
+int piv_reset(struct piv_card *c);
+int piv_set_mgmt_key(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t key_len, bool touch);
+/* Attestation certificate (DER) for a key generated on the card. */
+int piv_attest(struct piv_card *c, uint8_t slot, uint8_t *out, size_t cap, size_t *len);
+
+#endif

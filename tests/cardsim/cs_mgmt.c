@@ -1,0 +1,220 @@
+/* Management key (slot 9B): one-way and mutual challenge-response
+ * authentication with 3DES or AES, and the YubiKey SET MGMT KEY command. */
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "crypto/wipe.h"
+#include "tests/cardsim/cardsim.h"
+
+static const uint8_t default_mgmt[] = { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+
+size_t cs_mgmt_key_len(uint8_t alg)
+{
+	switch (alg) {
+	case ALG_3DES:
+		return 24;
+	case ALG_AES128:
+		return 16;
+	case ALG_AES192:
+		return 24;
+	case ALG_AES256:
+		return 32;
+	default:
+		return 0;
+	}
+}
+
+static size_t block_len(uint8_t alg)
+{
+	return alg == ALG_3DES ? 8 : 16;
+}
+
+static const EVP_CIPHER *cipher_of(uint8_t alg)
+{
+	switch (alg) {
+	case ALG_3DES:
+		return EVP_des_ede3_ecb();
+	case ALG_AES128:
+		return EVP_aes_128_ecb();
+	case ALG_AES192:
+		return EVP_aes_192_ecb();
+	case ALG_AES256:
+		return EVP_aes_256_ecb();
+	default:
+		return NULL;
+	}
+}
+
+/* One ECB block with the card's management key; enc 1 encrypts, 0 decrypts. */
+static int mgmt_block(const struct cs_card *c, const uint8_t *in, uint8_t *out, int enc)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0, rc = -1;
+
+	if (ctx == NULL)
+		goto out;
+	if (EVP_CipherInit_ex(ctx, cipher_of(c->mgmt_alg), NULL, c->mgmt_key, NULL, enc) != 1)
+		goto out;
+	EVP_CIPHER_CTX_set_padding(ctx, 0);
+	if (EVP_CipherUpdate(ctx, out, &n, in, (int)block_len(c->mgmt_alg)) != 1)
+		goto out;
+	if ((size_t)n != block_len(c->mgmt_alg))
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+struct auth_parts {
+	const uint8_t *witness, *challenge, *response;
+	size_t witness_len, challenge_len, response_len;
+	bool has_witness, has_challenge, has_response;
+};
+
+static int parse_template(const struct cs_cmd *cmd, struct auth_parts *p)
+{
+	struct tlv_rd rd = { cmd->data, cmd->lc };
+	const uint8_t *v;
+	uint32_t tag;
+	size_t len;
+
+	memset(p, 0, sizeof(*p));
+	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
+		return -1;
+	rd.p = v;
+	rd.left = len;
+	while (rd.left > 0) {
+		if (tlv_next(&rd, &tag, &v, &len) != 1)
+			return -1;
+		if (tag == 0x80 && !p->has_witness) {
+			p->witness = v, p->witness_len = len, p->has_witness = true;
+		} else if (tag == 0x81 && !p->has_challenge) {
+			p->challenge = v, p->challenge_len = len, p->has_challenge = true;
+		} else if (tag == 0x82 && !p->has_response) {
+			p->response = v, p->response_len = len, p->has_response = true;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void put_template(struct buf *r, uint8_t tag, const uint8_t *v, size_t len)
+{
+	size_t mark = tlv_open(r, 0x7C);
+
+	tlv_put(r, tag, v, len);
+	tlv_close(r, mark);
+}
+
+static uint16_t start_challenge(struct cs_card *c, enum cs_chal kind, struct buf *r)
+{
+	size_t bl = block_len(c->mgmt_alg);
+	uint8_t witness[16];
+	uint16_t sw = SW_UNKNOWN;
+
+	if (RAND_bytes(c->chal_value, (int)bl) != 1)
+		goto out;
+	c->chal = kind;
+	if (kind == CHAL_ONE_WAY) {
+		put_template(r, 0x81, c->chal_value, bl);
+	} else {
+		if (mgmt_block(c, c->chal_value, witness, 1) != 0)
+			goto out;
+		put_template(r, 0x80, witness, bl);
+	}
+	sw = SW_OK;
+out:
+	cr_wipe(witness, sizeof(witness));
+	return sw;
+}
+
+static uint16_t finish_one_way(struct cs_card *c, const struct auth_parts *p)
+{
+	size_t bl = block_len(c->mgmt_alg);
+	uint8_t expect[16];
+	uint16_t sw = SW_SECURITY;
+
+	if (p->response_len != bl || mgmt_block(c, c->chal_value, expect, 1) != 0)
+		goto out;
+	if (CRYPTO_memcmp(expect, p->response, bl) != 0)
+		goto out;
+	c->mgmt_authed = true;
+	sw = SW_OK;
+out:
+	cr_wipe(expect, sizeof(expect));
+	return sw;
+}
+
+static uint16_t finish_mutual(struct cs_card *c, const struct auth_parts *p, struct buf *r)
+{
+	size_t bl = block_len(c->mgmt_alg);
+	uint8_t answer[16];
+	uint16_t sw = SW_SECURITY;
+
+	if (p->witness_len != bl || p->challenge_len != bl)
+		goto out;
+	if (CRYPTO_memcmp(c->chal_value, p->witness, bl) != 0)
+		goto out;
+	if (mgmt_block(c, p->challenge, answer, 1) != 0)
+		goto out;
+	put_template(r, 0x82, answer, bl);
+	c->mgmt_authed = true;
+	sw = SW_OK;
+out:
+	cr_wipe(answer, sizeof(answer));
+	return sw;
+}
+
+uint16_t cs_mgmt_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
+{
+	enum cs_chal pending = c->chal;
+	struct auth_parts p;
+	uint16_t sw;
+
+	c->chal = CHAL_NONE;
+	if (cmd->p1 != c->mgmt_alg && !(cmd->p1 == 0 && c->mgmt_alg == ALG_3DES))
+		return SW_WRONG_DATA;
+	if (parse_template(cmd, &p) != 0)
+		return SW_WRONG_DATA;
+	if (p.has_witness && p.witness_len == 0 && !p.has_challenge)
+		return start_challenge(c, CHAL_MUTUAL, r);
+	if (p.has_challenge && p.challenge_len == 0 && !p.has_witness && !p.has_response)
+		return start_challenge(c, CHAL_ONE_WAY, r);
+	c->mgmt_authed = false;
+	if (p.has_response && p.response_len > 0 && !p.has_witness && !p.has_challenge)
+		sw = pending == CHAL_ONE_WAY ? finish_one_way(c, &p) : SW_SECURITY;
+	else if (p.has_witness && p.has_challenge && (!p.has_response || p.response_len == 0))
+		sw = pending == CHAL_MUTUAL ? finish_mutual(c, &p, r) : SW_SECURITY;
+	else
+		sw = SW_WRONG_DATA;
+	cr_wipe(c->chal_value, sizeof(c->chal_value));
+	return sw;
+}
+
+uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd)
+{
+	size_t klen;
+
+	if (cmd->p1 != 0xFF || (cmd->p2 != 0xFF && cmd->p2 != 0xFE))
+		return SW_INCORRECT_P1P2;
+	if (!c->mgmt_authed)
+		return SW_SECURITY;
+	if (cmd->lc < 3 || cmd->data[1] != SLOT_MGMT)
+		return SW_WRONG_DATA;
+	klen = cs_mgmt_key_len(cmd->data[0]);
+	if (klen == 0 || cmd->data[2] != klen || cmd->lc != 3 + klen)
+		return SW_WRONG_DATA;
+	cr_wipe(c->mgmt_key, sizeof(c->mgmt_key));
+	c->mgmt_alg = cmd->data[0];
+	memcpy(c->mgmt_key, cmd->data + 3, klen);
+	c->mgmt_len = klen;
+	c->mgmt_touch = cmd->p2 == 0xFE ? 0x02 : TOUCH_POLICY_NEVER;
+	c->mgmt_default = c->mgmt_alg == ALG_3DES && CRYPTO_memcmp(c->mgmt_key, default_mgmt, klen) == 0;
+	c->dirty = true;
+	return SW_OK;
+}

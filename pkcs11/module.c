@@ -114,11 +114,16 @@ static void free_session(struct session *s)
 	free(s);
 }
 
+/* Sessions still open at C_Finalize (or inherited by a forked child): their tokens' state goes too. */
 static void drop_session_entry(struct hmap_key k, void *value, void *ctx)
 {
+	struct session *s = value;
+	const bool *quietly = ctx;
+
 	(void)k;
-	(void)ctx;
-	free_session(value);
+	if (s->slot->ops->session_close != NULL)
+		s->slot->ops->session_close(s->slot->tok, s->ss, *quietly);
+	free_session(s);
 }
 
 static void drop_object_entry(struct hmap_key k, void *value, void *ctx)
@@ -128,10 +133,10 @@ static void drop_object_entry(struct hmap_key k, void *value, void *ctx)
 	free(value);
 }
 
-/* Frees the tables. Tokens are destroyed by their drivers' stop(). */
-static void free_tables(void)
+/* Frees the tables; quietly: without a word to any token. Tokens are destroyed by their drivers' stop(). */
+static void free_tables(bool quietly)
 {
-	hmap_each(&m.sessions, drop_session_entry, NULL);
+	hmap_each(&m.sessions, drop_session_entry, &quietly);
 	hmap_free(&m.sessions);
 	hmap_each(&m.objects, drop_object_entry, NULL);
 	hmap_free(&m.objects);
@@ -157,8 +162,8 @@ static void stop_drivers(bool process_exiting)
 /* A forked child's copy of the parent's state: its locks may be held by threads that do not exist here. */
 static void discard_stale_state(void)
 {
+	free_tables(true);
 	stop_drivers(false);
-	free_tables();
 	config_wipe(&m.conf);
 	m.lock = NULL; /* leaked on purpose: it may be locked for ever */
 	m.stale = false;
@@ -224,8 +229,8 @@ CK_RV module_finalize(void)
 	if (!m.initialized)
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	m.initialized = false;
+	free_tables(exiting);
 	stop_drivers(exiting);
-	free_tables();
 	mutex_destroy(m.lock);
 	m.lock = NULL;
 	config_wipe(&m.conf);
@@ -359,7 +364,7 @@ CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle)
 	if (rv == CKR_OK)
 		return CKR_OK;
 fail:
-	slot->ops->session_close(slot->tok, ss);
+	slot->ops->session_close(slot->tok, ss, false);
 	free(s);
 	return rv;
 }
@@ -398,8 +403,8 @@ static void finish_close(struct session *s)
 	module_unlock();
 	if (logout && slot->ops->logout != NULL && !module_exiting())
 		slot->ops->logout(slot->tok, s->ss);
-	if (slot->ops->session_close != NULL && !module_exiting())
-		slot->ops->session_close(slot->tok, s->ss);
+	if (slot->ops->session_close != NULL)
+		slot->ops->session_close(slot->tok, s->ss, module_exiting());
 	free_session(s);
 }
 

@@ -500,12 +500,12 @@ static CK_RV sh_session_open(struct token *t, CK_FLAGS flags, void **state)
 	return CKR_OK;
 }
 
-static void sh_session_close(struct token *t, void *state)
+static void sh_session_close(struct token *t, void *state, bool quietly)
 {
 	struct sess *s = state;
 
 	(void)t;
-	if (!module_exiting())
+	if (!quietly)
 		sh.f->C_CloseSession(s->real);
 	free(s);
 }

@@ -45,9 +45,14 @@ struct token_ops {
 	CK_RV (*init_token)(struct token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
 			    const CK_UTF8CHAR *label);
 
-	/* Sessions. *state is the token's per-session data, handed back on every call. */
+	/*
+	 * Sessions. *state is the token's per-session data, handed back on every
+	 * call. session_close always frees it; with quietly set it must not talk
+	 * to the device or library (exit handlers, a forked child's inherited
+	 * sessions).
+	 */
 	CK_RV (*session_open)(struct token *t, CK_FLAGS flags, void **state);
-	void (*session_close)(struct token *t, void *state);
+	void (*session_close)(struct token *t, void *state, bool quietly);
 
 	/* Login is token-wide, as in PKCS#11; any session may carry it. */
 	CK_RV (*login)(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8CHAR *pin,

@@ -143,6 +143,16 @@ check "VERIFY" "9000" "$reply"
 send "0087119D477C4582008541$peer_point"
 check "ECDH shared secret" "7C228220${expect}9000" "$reply"
 
+# VERIFY status and logout.
+send 0020008000
+check "PIN verified" "9000" "$reply"
+send 0020FF8000
+check "logout" "9000" "$reply"
+send 0020008000
+check "PIN no longer verified" "63C3" "$reply"
+send "0087119D477C4582008541$peer_point"
+check "ECDH after logout" "6982" "$reply"
+
 # PIN policy "always" (9c): the signature must directly follow VERIFY.
 block=$(printf '%0512X' 1)
 send "0020008008$pin_block"

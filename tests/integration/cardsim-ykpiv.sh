@@ -98,6 +98,26 @@ check_rc "attestation verifies" 0 openssl verify -partial_chain -CAfile "$work/f
 check "attested key is the 9d key" "$(openssl pkey -pubin -in "$work/pub9d.pem" -outform DER | sha256sum)" \
 	"$(openssl x509 -in "$work/att9d.pem" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum)"
 
+# IMPORT KEY: a P-384 key into 9e (PIN never) and an RSA-2048 key into retired slot 82.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$work/ec.key" 2> /dev/null || fail "EC key"
+openssl req -x509 -key "$work/ec.key" -subj "/CN=imported 9e" -days 30 -out "$work/ec.pem" 2> /dev/null || fail "EC cert"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/rsa.key" 2> /dev/null || fail "RSA key"
+openssl req -x509 -key "$work/rsa.key" -subj "/CN=imported 82" -days 30 -out "$work/rsa.pem" 2> /dev/null || fail "RSA cert"
+check_rc "import-key 9e" 0 piv -k"$new_key" -a import-key -s 9e -i "$work/ec.key" --pin-policy=never
+check "import-key message" "Successfully imported a new private key." "$out"
+check_rc "import-certificate 9e" 0 piv -k"$new_key" -a import-certificate -s 9e -i "$work/ec.pem"
+check_rc "test-signature 9e without PIN" 0 piv -a test-signature -s 9e -i "$work/ec.pem"
+check_match "imported P-384 key signs" "^Successful ECDSA verification\.$" "$out"
+check_rc "import-key 82" 0 piv -k"$new_key" -a import-key -s 82 -i "$work/rsa.key"
+check_rc "import-certificate 82" 0 piv -k"$new_key" -a import-certificate -s 82 -i "$work/rsa.pem"
+check_rc "test-signature 82" 0 piv -a verify-pin -P 123456 -a test-signature -s 82 -i "$work/rsa.pem"
+check_match "imported RSA key signs" "^Successful RSA verification\.$" "$out"
+check_rc "test-decipher 82" 0 piv -a verify-pin -P 123456 -a test-decipher -s 82 -i "$work/rsa.pem"
+check "metadata 82: RSA-2048, PIN once, imported" "01010702020201030102" \
+	"$(apdu 00A4040005A000000308 00F7008200 | tail -n 1 | cut -c1-20)"
+check_rc "no attestation for imported keys" 1 piv -a attest -s 82
+check "attest refused" "Failed to attest data." "$out"
+
 # Retry counters: needs the PIN and the management key; resets PIN and PUK.
 check_rc "pin-retries without PIN" 1 piv -k"$new_key" -a pin-retries --pin-retries 5 --puk-retries 4
 check_rc "pin-retries" 0 piv -k"$new_key" -a verify-pin -P 123456 -a pin-retries --pin-retries 5 --puk-retries 4

@@ -30,6 +30,8 @@
 #define CS_MAX_OBJECTS 64
 #define CS_MAX_CHAIN 65536
 #define CS_MAX_RESPONSE 65536
+/* vpcd frames carry at most 65535 bytes: response data plus SW1 SW2. */
+#define CS_MAX_FRAME_DATA 65533
 
 /* Status words. */
 #define SW_OK 0x9000

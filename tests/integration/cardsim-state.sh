@@ -53,5 +53,12 @@ check_match "card 1 serial" $'^Serial Number:\t'"$serial1"'$' "$out"
 check "card 2 after pcscd restart" "$(printf '%08X' "$serial2")9000" \
 	"$("$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER_2" 00F8000000)"
 
+# pcscd away for a while: no service, then everything back.
+check_rc "stop pcscd" 0 "$SIGNET_PCSCD_STOP"
+check_rc "no pcscd" 1 "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER" 00FD0000
+sleep 0.5
+check_rc "start pcscd" 0 "$SIGNET_PCSCD_START"
+check "GET VERSION after pcscd came back" "0507029000" "$(apdu 00FD0000)"
+
 # The state file is rewritten atomically: no temporary files stay behind.
 check "no temporary state files" "" "$(ls "$SIGNET_CARD_TMP" | grep '\.tmp' || true)"

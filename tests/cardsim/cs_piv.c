@@ -17,6 +17,7 @@
 #define INS_SELECT 0xA4
 #define INS_GET_DATA 0xCB
 #define INS_PUT_DATA 0xDB
+#define INS_MOVE_KEY 0xF6
 #define INS_GET_METADATA 0xF7
 #define INS_GET_SERIAL 0xF8
 #define INS_ATTEST 0xF9
@@ -473,6 +474,28 @@ static uint16_t cmd_version_serial(const struct cs_card *c, const struct cs_cmd 
 	return SW_OK;
 }
 
+/* YubiKey 5.7 MOVE KEY: P1 destination (FF deletes), P2 source slot. */
+static uint16_t cmd_move_key(struct cs_card *c, const struct cs_cmd *cmd)
+{
+	uint8_t to = cmd->p1, from = cmd->p2;
+
+	if (!cs_slot_is_key(from) || (to != 0xFF && (!cs_slot_is_key(to) || to == from)))
+		return SW_INCORRECT_P1P2;
+	if (!c->mgmt_authed)
+		return SW_SECURITY;
+	if (!c->keys[from].present)
+		return SW_REF_NOT_FOUND;
+	if (to != 0xFF) {
+		cs_key_clear(&c->keys[to]);
+		c->keys[to] = c->keys[from];
+		memset(&c->keys[from], 0, sizeof(c->keys[from]));
+	} else {
+		cs_key_clear(&c->keys[from]);
+	}
+	c->dirty = true;
+	return SW_OK;
+}
+
 static uint16_t cmd_general_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	if (cmd->p2 == SLOT_MGMT)
@@ -516,6 +539,8 @@ uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct buf
 		return cs_cmd_set_mgmt_key(c, cmd);
 	case INS_ATTEST:
 		return cs_cmd_attest(c, cmd, r);
+	case INS_MOVE_KEY:
+		return cmd_move_key(c, cmd);
 	default:
 		return SW_INS_NOT_SUPPORTED;
 	}

@@ -187,8 +187,39 @@ send "00870A9B147C128210$answer"
 check "AES one-way authentication" "9000" "$reply"
 send 0047009E05AC03800114
 check_match "P-384 GENERATE after AES auth" '^7F49638661[0-9A-F]{194}9000$' "$reply"
+# MOVE KEY (YubiKey 5.7): 9e to retired slot 95, then delete it there.
+send 00F6959E00
+check "MOVE KEY 9e -> 95" "9000" "$reply"
+send 00F7009E00
+check "9e now empty" "6A88" "$reply"
+send 00F7009500
+check "95 holds the P-384 key" "010114" "${reply:0:6}"
+send 00F6FF9500
+check "DELETE KEY 95" "9000" "$reply"
+send 00F7009500
+check "95 empty" "6A88" "$reply"
 send "00FFFFFF1B039B18$mgmt"
 check "back to the 3DES key" "9000" "$reply"
+
+# Random APDUs with real instructions and TLV-looking data, while the PIN and
+# the management key are verified (deeper parsing paths).
+mgmt_auth_3des
+send "0020008008$pin_block"
+for i in $(seq 400); do
+	case $((RANDOM % 14)) in
+	0) ins=20 ;; 1) ins=24 ;; 2) ins=2C ;; 3) ins=47 ;; 4) ins=87 ;; 5) ins=CB ;; 6) ins=DB ;;
+	7) ins=F7 ;; 8) ins=F9 ;; 9) ins=FE ;; 10) ins=A4 ;; 11) ins=C0 ;; 12) ins=F6 ;; *) ins=FD ;;
+	esac
+	case $((RANDOM % 6)) in 0) t=5C ;; 1) t=7C ;; 2) t=AC ;; 3) t=53 ;; 4) t=06 ;; *) t=82 ;; esac
+	n=$((RANDOM % 40))
+	data=$t$(printf '%02X' $((RANDOM % 64)))$(head -c $n /dev/urandom | hex)
+	p1=$(printf '%02X' $((RANDOM % 3 == 0 ? RANDOM % 256 : 0)))
+	p2s=(9A 9C 9D 9E 82 95 9B 80 81 F9 FF 00)
+	send "00$ins$p1${p2s[RANDOM % 12]}$(printf '%02X' $((${#data} / 2)))$data"
+	[[ $reply =~ ^[0-9A-F]{4,}$ ]] || fail "random APDU got [$reply]"
+done
+send $sel
+check "SELECT after structured random APDUs" "$apt" "$reply"
 close_card
 
 # The APDU counter counts every APDU the card processed.

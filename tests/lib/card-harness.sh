@@ -1,4 +1,4 @@
-# Shared helpers for tests/integration/cardsim-*.sh (source it, then call need_card).
+# Shared functions for tests/integration/cardsim-*.sh (source it, then call need_card).
 #
 #   need_card [with-card options]   re-run this script under tests/with-card unless
 #                                   it already runs there (SIGNET_TEST_READER set)

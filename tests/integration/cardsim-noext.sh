@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # --no-extended: the card refuses extended-length APDUs (6700) and still
-# serves clients that use short APDUs with chaining. --latency 50 slows
-# every APDU down by 50 ms.
+# serves clients that use short APDUs with chaining. --latency 20 slows
+# every APDU down by 20 ms.
 . "$(dirname "$0")/../lib/card-harness.sh"
-need_card --no-extended --latency 50
+need_card --no-extended --latency 20
 
 check "extended GET DATA refused" "6700" "$(apdu 00CB3FFF0000055C035FC1020000)"
 check "extended case 2 refused" "6700" "$(apdu 00FD0000000000)"
@@ -16,4 +16,4 @@ check_match "9c certificate" "label: +Certificate for Digital Signature" "$out"
 start=$(date +%s%N)
 apdu 00FD0000 00FD0000 00FD0000 00FD0000 00FD0000 00FD0000 00FD0000 00FD0000 00FD0000 00FD0000 > /dev/null
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$ms" -ge 500 ] || fail "10 APDUs with 50 ms latency took only $ms ms"
+[ "$ms" -ge 200 ] || fail "10 APDUs with 20 ms latency took only $ms ms"

@@ -35,7 +35,7 @@ check_match "object content" "5306880481020001" "$out"
 
 # Pull the card: clients see no card; insert it: the same card is back.
 check_rc "pull" 0 "$SIGNET_CARDSIM_CTL" pull
-check_rc "reader shows no card" 1 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --timeout 2000
+check_rc "reader shows no card" 1 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --timeout 1000
 check_rc "yubico-piv-tool without card" 1 piv -a status
 check_rc "insert" 0 "$SIGNET_CARDSIM_CTL" insert
 check_rc "card back" 0 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --timeout 5000

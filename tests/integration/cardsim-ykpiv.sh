@@ -118,6 +118,19 @@ check "metadata 82: RSA-2048, PIN once, imported" "01010702020201030102" \
 check_rc "no attestation for imported keys" 1 piv -a attest -s 82
 check "attest refused" "Failed to attest data." "$out"
 
+# CHUID, CCC and certificate deletion.
+chuid_before=$(piv -a status | sed -n 's/^CHUID:\t//p')
+check_rc "set-chuid" 0 piv -k"$new_key" -a set-chuid
+check "set-chuid message" "Successfully set new CHUID." "$out"
+chuid_after=$(piv -a status | sed -n 's/^CHUID:\t//p')
+check_match "new CHUID has the FASC-N" '^3019d4e739da739ced39ce739d836858210842108421c84210c3eb3410[0-9a-f]{32}350832303330303130313e00fe00$' "$chuid_after"
+[ "$chuid_after" != "$chuid_before" ] || fail "CHUID unchanged by set-chuid"
+check_rc "set-ccc" 0 piv -k"$new_key" -a set-ccc
+check "set-ccc message" "Successfully set new CCC." "$out"
+check_rc "delete-certificate 9c" 0 piv -k"$new_key" -a delete-certificate -s 9c
+check_rc "9c certificate gone" 1 piv -a read-certificate -s 9c
+check "read-certificate message" "Failed fetching certificate." "$out"
+
 # Retry counters: needs the PIN and the management key; resets PIN and PUK.
 check_rc "pin-retries without PIN" 1 piv -k"$new_key" -a pin-retries --pin-retries 5 --puk-retries 4
 check_rc "pin-retries" 0 piv -k"$new_key" -a verify-pin -P 123456 -a pin-retries --pin-retries 5 --puk-retries 4

@@ -62,3 +62,7 @@ check_rc "wrong SO PIN" 1 yk --login --login-type so --so-pin 000000000000000000
 check_match "wrong management key" "CKR_PIN_INCORRECT" "$out"
 check_rc "wrong PIN" 1 yk --login --pin 654321 -O
 check_match "CKR_PIN_INCORRECT" "C_Login failed: rv = CKR_PIN_INCORRECT" "$out"
+
+# pkcs11-tool's own self test over every key and mechanism ykcs11 offers.
+check_rc "pkcs11-tool --test" 0 yk --test --login --pin 123456
+check "self test result" "No errors" "$(printf '%s\n' "$out" | tail -n 1)"

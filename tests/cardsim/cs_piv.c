@@ -84,8 +84,8 @@ void cs_card_free(struct cs_card *c)
 		cs_key_clear(&c->keys[i]);
 	for (i = 0; i < CS_MAX_OBJECTS; i++)
 		object_clear(&c->objs[i]);
-	free(c->chain);
-	free(c->pending);
+	/* Drops (and wipes) a pending chain or response, which may hold secrets. */
+	cs_card_power_event(c);
 	cr_wipe(c->pin, sizeof(c->pin));
 	cr_wipe(c->puk, sizeof(c->puk));
 	cr_wipe(c->mgmt_key, sizeof(c->mgmt_key));
@@ -183,15 +183,17 @@ static bool pin_format_ok(const uint8_t *v)
 
 static uint16_t cmd_select(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
+	size_t apt, authority;
+
 	if (cmd->p1 != 0x04)
 		return SW_INCORRECT_P1P2;
 	/* A right-truncated AID of at least the RID selects PIV; a failed
 	 * SELECT leaves the current application selected. */
 	if (cmd->lc < 5 || cmd->lc > sizeof(piv_aid) || memcmp(cmd->data, piv_aid, cmd->lc) != 0)
 		return SW_NOT_FOUND;
+	/* Like a YubiKey, a new SELECT forgets PIN and management-key status. */
 	cs_card_power_event(c);
-	size_t apt = tlv_open(r, 0x61), authority;
-
+	apt = tlv_open(r, 0x61);
 	tlv_put(r, 0x4F, piv_aid + 5, 6);
 	authority = tlv_open(r, 0x79);
 	tlv_put(r, 0x4F, piv_aid, 5);

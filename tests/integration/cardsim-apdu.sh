@@ -21,7 +21,7 @@ send() { # hex-apdu -> $reply
 	read -r reply <&"${CARD[0]}" || fail "no reply to $1"
 }
 close_card() {
-	exec {CARD[1]}>&-
+	eval "exec ${CARD[1]}>&-"
 	wait "$CARD_PID"
 }
 ecb() { # mode(-e/-d) cipher key hex
@@ -205,7 +205,7 @@ check "back to the 3DES key" "9000" "$reply"
 # the management key are verified (deeper parsing paths).
 mgmt_auth_3des
 send "0020008008$pin_block"
-for i in $(seq 400); do
+for _ in $(seq 400); do
 	case $((RANDOM % 14)) in
 	0) ins=20 ;; 1) ins=24 ;; 2) ins=2C ;; 3) ins=47 ;; 4) ins=87 ;; 5) ins=CB ;; 6) ins=DB ;;
 	7) ins=F7 ;; 8) ins=F9 ;; 9) ins=FE ;; 10) ins=A4 ;; 11) ins=C0 ;; 12) ins=F6 ;; *) ins=FD ;;
@@ -243,7 +243,7 @@ check "one-byte response" "90" "$(apdu 00FD0000)"
 check "faults off" "0507029000" "$(apdu 00FD0000)"
 
 # Random APDUs: the card answers each one and keeps working.
-for i in $(seq 300); do
+for _ in $(seq 300); do
 	n=$(( 4 + RANDOM % 300 ))
 	head -c $n /dev/urandom | hex
 	echo

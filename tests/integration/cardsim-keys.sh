@@ -114,5 +114,5 @@ send "00870C9B287C268010$(printf '%032X' 0)8110${host}8200"
 check "wrong AES witness" 6982 "$reply"
 send 0047009A05AC03800111
 check "no GENERATE after a failed authentication" 6982 "$reply"
-exec {CARD[1]}>&-
+eval "exec ${CARD[1]}>&-"
 wait "$CARD_PID"

@@ -61,4 +61,4 @@ check_rc "start pcscd" 0 "$SIGNET_PCSCD_START"
 check "GET VERSION after pcscd came back" "0507029000" "$(apdu 00FD0000)"
 
 # The state file is rewritten atomically: no temporary files stay behind.
-check "no temporary state files" "" "$(ls "$SIGNET_CARD_TMP" | grep '\.tmp' || true)"
+check "no temporary state files" "" "$(find "$SIGNET_CARD_TMP" -maxdepth 1 -name '*.tmp*')"

@@ -141,8 +141,8 @@ check_match "PIN tries now 5" $'^PIN tries left:\t5$' "$out"
 # Reset: refused while the codes work, accepted once PIN and PUK are blocked.
 check_rc "reset refused" 1 piv -a reset
 check "reset refused message" "Reset failed, are pincodes blocked?" "$out"
-for i in 1 2 3 4 5; do piv -a verify-pin -P 999999 > /dev/null 2>&1; done
-for i in 1 2 3; do piv -a unblock-pin -P 99999999 -N 123456 > /dev/null 2>&1; done
+for _ in 1 2 3 4 5; do piv -a verify-pin -P 999999 > /dev/null 2>&1; done
+for _ in 1 2 3; do piv -a unblock-pin -P 99999999 -N 123456 > /dev/null 2>&1; done
 check_rc "last wrong PUK" 1 piv -a unblock-pin -P 99999999 -N 123456
 check_match "PUK blocked" "blocked" "$out"
 check_rc "reset" 0 piv -a reset

@@ -101,6 +101,7 @@ enum cs_fault {
 	FAULT_GARBAGE_SW, /* replace the status word with A5 5A */
 	FAULT_SHORT,      /* a one-byte response */
 	FAULT_NO_DATA,    /* keep the status word, drop the data */
+	FAULT_DROP,       /* no answer: the card is pulled during the APDU and comes back */
 };
 
 struct cs_card {

@@ -33,6 +33,8 @@
 
 #define DEFAULT_PORT 35963
 #define RETRY_MS 100
+/* Out longer than pcscd's presence polling (400 ms), so it sees the removal. */
+#define DROP_OUT_MS 1000
 #define MAX_FRAME 65535
 
 static const uint8_t yubikey5_atr[] = { 0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0,
@@ -58,6 +60,7 @@ struct options {
 };
 
 static unsigned long apdu_count;
+static bool dropped; /* the last connection ended by the "drop" fault */
 
 void cs_log(const char *fmt, ...)
 {
@@ -110,7 +113,8 @@ static int parse_fault(const char *spec, enum cs_fault *mode, int *ins)
 		const char *name;
 		enum cs_fault mode;
 	} modes[] = { { "none", FAULT_NONE },	    { "truncate", FAULT_TRUNCATE }, { "bad-length", FAULT_BAD_LENGTH },
-		      { "garbage-sw", FAULT_GARBAGE_SW }, { "short", FAULT_SHORT },	    { "no-data", FAULT_NO_DATA } };
+		      { "garbage-sw", FAULT_GARBAGE_SW }, { "short", FAULT_SHORT },	    { "no-data", FAULT_NO_DATA },
+		      { "drop", FAULT_DROP } };
 	const char *colon = strchr(spec, ':');
 	size_t n = colon ? (size_t)(colon - spec) : strlen(spec), i;
 	char *end;
@@ -291,6 +295,13 @@ static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, con
 		sleep_ms(opt->latency_ms);
 	if (opt->trace)
 		trace_bytes(">", apdu, n, secret);
+	if (c->fault == FAULT_DROP && (c->fault_ins < 0 || c->fault_ins == apdu[1])) {
+		cs_log("fault: connection dropped instead of an answer");
+		dropped = true;
+		apdu_count++;
+		write_count(c);
+		return -1;
+	}
 	buf_init(&out);
 	cs_card_process(c, apdu, n, &out);
 	if (!buf_ok(&out) || out.len == 0) {
@@ -376,7 +387,8 @@ static void run_card(struct cs_card *c, const struct options *opt)
 			cs_log("card pulled");
 		was_connected = want_present && !want_quit;
 		if (was_connected)
-			sleep_ms(RETRY_MS);
+			sleep_ms(dropped ? DROP_OUT_MS : RETRY_MS);
+		dropped = false;
 	}
 }
 
@@ -401,7 +413,7 @@ static void usage(FILE *f)
 	      "                      [--latency MS] [--no-extended] [--fault MODE[:INS]] [--trace]\n"
 	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS] [--absent]\n"
 	      "       signet-cardsim --apdu READER [HEX-APDU...]   (none: one per stdin line)\n"
-	      "fault modes: none truncate bad-length garbage-sw short no-data\n",
+	      "fault modes: none truncate bad-length garbage-sw short no-data drop\n",
 	      f);
 }
 

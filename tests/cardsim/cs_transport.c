@@ -214,6 +214,7 @@ static void apply_fault(const struct cs_card *c, uint8_t ins, struct buf *out)
 		out->len = 2;
 		break;
 	case FAULT_NONE:
+	case FAULT_DROP: /* handled by the connection loop */
 		break;
 	}
 }

@@ -239,6 +239,11 @@ check_match "truncated object" '^533B3019D4E739DA739CED39CE739D8368582108421084[
 check_match "bad length" '^537F3019' "$(apdu 00CB3FFF055C035FC10200)"
 "$SIGNET_CARDSIM_CTL" fault short:FD; sleep 0.3
 check "one-byte response" "90" "$(apdu 00FD0000)"
+"$SIGNET_CARDSIM_CTL" fault drop:FD; sleep 0.3
+check_match "dropped connection" '^(EMPTY|ERR 8010[0-9A-F]{4})$' "$(apdu 00FD0000)"
+check_rc "card out after the drop" 0 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --absent --timeout 3000
+check_rc "card back after the drop" 0 "$SIGNET_CARDSIM_CTL" wait
+check "other instructions still answered" "$apt" "$(apdu $sel)"
 "$SIGNET_CARDSIM_CTL" fault none; sleep 0.3
 check "faults off" "0507029000" "$(apdu 00FD0000)"
 

@@ -347,9 +347,9 @@ static uint16_t cmd_change_reference(struct cs_card *c, const struct cs_cmd *cmd
 		return SW_WRONG_DATA;
 	memcpy(ref, cmd->data + 8, 8);
 	if (is_puk)
-		c->puk_default = false;
+		c->puk_default = CRYPTO_memcmp(ref, default_puk, 8) == 0;
 	else
-		c->pin_default = false;
+		c->pin_default = CRYPTO_memcmp(ref, default_pin, 8) == 0;
 	c->dirty = true;
 	return SW_OK;
 }
@@ -369,7 +369,7 @@ static uint16_t cmd_reset_retry(struct cs_card *c, const struct cs_cmd *cmd)
 		return SW_WRONG_DATA;
 	memcpy(c->pin, cmd->data + 8, 8);
 	c->pin_left = c->pin_total;
-	c->pin_default = false;
+	c->pin_default = CRYPTO_memcmp(c->pin, default_pin, 8) == 0;
 	c->dirty = true;
 	return SW_OK;
 }

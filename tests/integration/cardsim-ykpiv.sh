@@ -27,6 +27,8 @@ check_rc "change-pin" 0 piv -a change-pin -P 123456 -N 24681357
 check "change-pin message" "Successfully changed the pin code." "$out"
 check_rc "old PIN refused" 1 piv -a verify-pin -P 123456
 check_rc "new PIN accepted" 0 piv -a verify-pin -P 24681357
+check "PIN metadata: not default, 3 of 3" "0101FF0501000602030390 00" \
+	"$(apdu 00A4040005A000000308 00F7008000 | tail -n 1 | sed 's/9000$/90 00/')"
 
 # Block the PIN, then unblock it with the PUK.
 check_rc "wrong PIN 1" 1 piv -a verify-pin -P 111111
@@ -41,6 +43,10 @@ check "wrong PUK message" "Failed verifying puk code, now 4 tries left before bl
 check_rc "unblock-pin" 0 piv -a unblock-pin -P 12345678 -N 123456
 check "unblock message" "Successfully unblocked the pin code." "$out"
 check_rc "PIN after unblock" 0 piv -a verify-pin -P 123456
+check "PIN metadata: default again" "0101FF05010106020303" \
+	"$(apdu 00A4040005A000000308 00F7008000 | tail -n 1 | cut -c1-20)"
+check "PUK metadata: default, counter reset to 5" "0101FF05010106020505" \
+	"$(apdu 00A4040005A000000308 00F7008100 | tail -n 1 | cut -c1-20)"
 check_rc "change-puk" 0 piv -a change-puk -P 12345678 -N 11223344
 check "change-puk message" "Successfully changed the puk code." "$out"
 

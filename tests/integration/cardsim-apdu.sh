@@ -15,6 +15,8 @@ pin_block=313233343536FFFF
 # One pcsc connection kept open, so authentication state lasts between APDUs.
 open_card() {
 	coproc CARD { "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER"; }
+	# bash unsets CARD_PID as soon as the coprocess ends: keep a copy.
+	card_pid=$CARD_PID
 }
 send() { # hex-apdu -> $reply
 	echo "$1" >&"${CARD[1]}"
@@ -22,7 +24,7 @@ send() { # hex-apdu -> $reply
 }
 close_card() {
 	eval "exec ${CARD[1]}>&-"
-	wait "$CARD_PID"
+	wait "$card_pid" 2> /dev/null || true
 }
 ecb() { # mode(-e/-d) cipher key hex
 	printf '%s' "$4" | unhex | openssl enc "$1" "-$2" -K "$3" -nopad | hex

@@ -19,6 +19,7 @@ ber_len() { # byte count -> BER length in hex
 	else printf '82%04X' "$1"; fi
 }
 coproc CARD { "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER"; }
+card_pid=$CARD_PID # bash unsets CARD_PID as soon as the coprocess ends
 send() { # hex-apdu -> $reply
 	echo "$1" >&"${CARD[1]}"
 	read -r reply <&"${CARD[0]}" || fail "no reply to $1"
@@ -115,4 +116,4 @@ check "wrong AES witness" 6982 "$reply"
 send 0047009A05AC03800111
 check "no GENERATE after a failed authentication" 6982 "$reply"
 eval "exec ${CARD[1]}>&-"
-wait "$CARD_PID"
+wait "$card_pid" 2> /dev/null || true

@@ -70,6 +70,8 @@
 #define PIN_POLICY_ALWAYS 3
 #define TOUCH_POLICY_DEFAULT 0
 #define TOUCH_POLICY_NEVER 1
+#define TOUCH_POLICY_ALWAYS 2
+#define TOUCH_POLICY_CACHED 3
 
 #define ORIGIN_GENERATED 1
 #define ORIGIN_IMPORTED 2
@@ -137,6 +139,7 @@ struct cs_card {
 
 	/* Behaviour switches. */
 	bool no_extended;
+	bool no_touch; /* nobody touches: operations that need a touch time out */
 	enum cs_fault fault;
 	int fault_ins; /* -1 = every command */
 	bool trace;

@@ -50,6 +50,7 @@ struct options {
 	bool personalize_default;
 	long latency_ms;
 	bool no_extended;
+	bool no_touch;
 	const char *fault;
 	bool trace;
 	const char *wait_reader;
@@ -410,7 +411,8 @@ static int new_card(struct cs_card *c, bool personalize)
 static void usage(FILE *f)
 {
 	fputs("usage: signet-cardsim --state FILE [--port N] [--personalize empty|default]\n"
-	      "                      [--latency MS] [--no-extended] [--fault MODE[:INS]] [--trace]\n"
+	      "                      [--latency MS] [--no-extended] [--no-touch] [--fault MODE[:INS]]\n"
+	      "                      [--trace]\n"
 	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS] [--absent]\n"
 	      "       signet-cardsim --apdu READER [HEX-APDU...]   (none: one per stdin line)\n"
 	      "fault modes: none truncate bad-length garbage-sw short no-data drop\n",
@@ -431,7 +433,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	static const struct option longs[] = {
 		{ "state", required_argument, NULL, 's' },	{ "port", required_argument, NULL, 'p' },
 		{ "personalize", required_argument, NULL, 'P' }, { "latency", required_argument, NULL, 'l' },
-		{ "no-extended", no_argument, NULL, 'n' },	{ "fault", required_argument, NULL, 'f' },
+		{ "no-extended", no_argument, NULL, 'n' },	{ "no-touch", no_argument, NULL, 'N' },	{ "fault", required_argument, NULL, 'f' },
 		{ "trace", no_argument, NULL, 't' },		{ "wait-reader", required_argument, NULL, 'w' },
 		{ "cards", required_argument, NULL, 'c' },	{ "timeout", required_argument, NULL, 'T' },
 		{ "apdu", required_argument, NULL, 'a' },	{ "absent", no_argument, NULL, 'A' },	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
@@ -462,6 +464,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'n':
 			opt->no_extended = true;
+			break;
+		case 'N':
+			opt->no_touch = true;
 			break;
 		case 'f':
 			if (parse_fault(optarg, &mode, &ins) != 0)
@@ -521,6 +526,7 @@ int main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	card.state_path = opt.state;
 	card.no_extended = opt.no_extended;
+	card.no_touch = opt.no_touch;
 	card.trace = opt.trace;
 	card.fault_ins = -1;
 	if (opt.fault != NULL)

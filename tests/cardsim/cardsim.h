@@ -30,6 +30,8 @@
 #define CS_MAX_OBJECTS 64
 #define CS_MAX_CHAIN 65536
 #define CS_MAX_RESPONSE 65536
+/* vpcd frames carry at most 65535 bytes: response data plus SW1 SW2. */
+#define CS_MAX_FRAME_DATA 65533
 
 /* Status words. */
 #define SW_OK 0x9000
@@ -68,6 +70,8 @@
 #define PIN_POLICY_ALWAYS 3
 #define TOUCH_POLICY_DEFAULT 0
 #define TOUCH_POLICY_NEVER 1
+#define TOUCH_POLICY_ALWAYS 2
+#define TOUCH_POLICY_CACHED 3
 
 #define ORIGIN_GENERATED 1
 #define ORIGIN_IMPORTED 2
@@ -99,6 +103,7 @@ enum cs_fault {
 	FAULT_GARBAGE_SW, /* replace the status word with A5 5A */
 	FAULT_SHORT,      /* a one-byte response */
 	FAULT_NO_DATA,    /* keep the status word, drop the data */
+	FAULT_DROP,       /* no answer: the card is pulled during the APDU and comes back */
 };
 
 struct cs_card {
@@ -134,6 +139,7 @@ struct cs_card {
 
 	/* Behaviour switches. */
 	bool no_extended;
+	bool no_touch; /* nobody touches: operations that need a touch time out */
 	enum cs_fault fault;
 	int fault_ins; /* -1 = every command */
 	bool trace;

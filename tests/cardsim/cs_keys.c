@@ -602,6 +602,9 @@ uint16_t cs_key_operation(struct cs_card *c, const struct cs_cmd *cmd, struct bu
 		return SW_WRONG_DATA;
 	if (!pin_allows(c, k))
 		return SW_SECURITY;
+	/* A YubiKey answers 6982 when the touch it waits for does not come. */
+	if (c->no_touch && (k->touch_policy == TOUCH_POLICY_ALWAYS || k->touch_policy == TOUCH_POLICY_CACHED))
+		return SW_SECURITY;
 	if (rsa_bits(alg) != 0 && q.has_challenge)
 		return rsa_private(k->pkey, q.challenge, q.challenge_len, r);
 	if (ec_group(alg) != NULL && q.has_challenge)

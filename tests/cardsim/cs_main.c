@@ -33,6 +33,8 @@
 
 #define DEFAULT_PORT 35963
 #define RETRY_MS 100
+/* Out longer than pcscd's presence polling (400 ms), so it sees the removal. */
+#define DROP_OUT_MS 1000
 #define MAX_FRAME 65535
 
 static const uint8_t yubikey5_atr[] = { 0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0,
@@ -48,6 +50,7 @@ struct options {
 	bool personalize_default;
 	long latency_ms;
 	bool no_extended;
+	bool no_touch;
 	const char *fault;
 	bool trace;
 	const char *wait_reader;
@@ -58,6 +61,7 @@ struct options {
 };
 
 static unsigned long apdu_count;
+static bool dropped; /* the last connection ended by the "drop" fault */
 
 void cs_log(const char *fmt, ...)
 {
@@ -110,7 +114,8 @@ static int parse_fault(const char *spec, enum cs_fault *mode, int *ins)
 		const char *name;
 		enum cs_fault mode;
 	} modes[] = { { "none", FAULT_NONE },	    { "truncate", FAULT_TRUNCATE }, { "bad-length", FAULT_BAD_LENGTH },
-		      { "garbage-sw", FAULT_GARBAGE_SW }, { "short", FAULT_SHORT },	    { "no-data", FAULT_NO_DATA } };
+		      { "garbage-sw", FAULT_GARBAGE_SW }, { "short", FAULT_SHORT },	    { "no-data", FAULT_NO_DATA },
+		      { "drop", FAULT_DROP } };
 	const char *colon = strchr(spec, ':');
 	size_t n = colon ? (size_t)(colon - spec) : strlen(spec), i;
 	char *end;
@@ -291,6 +296,13 @@ static int handle_apdu(struct cs_card *c, const struct options *opt, int fd, con
 		sleep_ms(opt->latency_ms);
 	if (opt->trace)
 		trace_bytes(">", apdu, n, secret);
+	if (c->fault == FAULT_DROP && (c->fault_ins < 0 || c->fault_ins == apdu[1])) {
+		cs_log("fault: connection dropped instead of an answer");
+		dropped = true;
+		apdu_count++;
+		write_count(c);
+		return -1;
+	}
 	buf_init(&out);
 	cs_card_process(c, apdu, n, &out);
 	if (!buf_ok(&out) || out.len == 0) {
@@ -376,7 +388,8 @@ static void run_card(struct cs_card *c, const struct options *opt)
 			cs_log("card pulled");
 		was_connected = want_present && !want_quit;
 		if (was_connected)
-			sleep_ms(RETRY_MS);
+			sleep_ms(dropped ? DROP_OUT_MS : RETRY_MS);
+		dropped = false;
 	}
 }
 
@@ -398,10 +411,11 @@ static int new_card(struct cs_card *c, bool personalize)
 static void usage(FILE *f)
 {
 	fputs("usage: signet-cardsim --state FILE [--port N] [--personalize empty|default]\n"
-	      "                      [--latency MS] [--no-extended] [--fault MODE[:INS]] [--trace]\n"
+	      "                      [--latency MS] [--no-extended] [--no-touch] [--fault MODE[:INS]]\n"
+	      "                      [--trace]\n"
 	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS] [--absent]\n"
 	      "       signet-cardsim --apdu READER [HEX-APDU...]   (none: one per stdin line)\n"
-	      "fault modes: none truncate bad-length garbage-sw short no-data\n",
+	      "fault modes: none truncate bad-length garbage-sw short no-data drop\n",
 	      f);
 }
 
@@ -419,7 +433,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	static const struct option longs[] = {
 		{ "state", required_argument, NULL, 's' },	{ "port", required_argument, NULL, 'p' },
 		{ "personalize", required_argument, NULL, 'P' }, { "latency", required_argument, NULL, 'l' },
-		{ "no-extended", no_argument, NULL, 'n' },	{ "fault", required_argument, NULL, 'f' },
+		{ "no-extended", no_argument, NULL, 'n' },	{ "no-touch", no_argument, NULL, 'N' },	{ "fault", required_argument, NULL, 'f' },
 		{ "trace", no_argument, NULL, 't' },		{ "wait-reader", required_argument, NULL, 'w' },
 		{ "cards", required_argument, NULL, 'c' },	{ "timeout", required_argument, NULL, 'T' },
 		{ "apdu", required_argument, NULL, 'a' },	{ "absent", no_argument, NULL, 'A' },	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
@@ -450,6 +464,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'n':
 			opt->no_extended = true;
+			break;
+		case 'N':
+			opt->no_touch = true;
 			break;
 		case 'f':
 			if (parse_fault(optarg, &mode, &ins) != 0)
@@ -509,6 +526,7 @@ int main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	card.state_path = opt.state;
 	card.no_extended = opt.no_extended;
+	card.no_touch = opt.no_touch;
 	card.trace = opt.trace;
 	card.fault_ins = -1;
 	if (opt.fault != NULL)

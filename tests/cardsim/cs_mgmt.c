@@ -181,6 +181,8 @@ uint16_t cs_mgmt_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struc
 		return SW_WRONG_DATA;
 	if (parse_template(cmd, &p) != 0)
 		return SW_WRONG_DATA;
+	if (c->no_touch && c->mgmt_touch != TOUCH_POLICY_NEVER)
+		return SW_SECURITY;
 	if (p.has_witness && p.witness_len == 0 && !p.has_challenge)
 		return start_challenge(c, CHAL_MUTUAL, r);
 	if (p.has_challenge && p.challenge_len == 0 && !p.has_witness && !p.has_response)
@@ -213,7 +215,7 @@ uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd)
 	c->mgmt_alg = cmd->data[0];
 	memcpy(c->mgmt_key, cmd->data + 3, klen);
 	c->mgmt_len = klen;
-	c->mgmt_touch = cmd->p2 == 0xFE ? 0x02 : TOUCH_POLICY_NEVER;
+	c->mgmt_touch = cmd->p2 == 0xFE ? TOUCH_POLICY_ALWAYS : TOUCH_POLICY_NEVER;
 	c->mgmt_default = c->mgmt_alg == ALG_3DES && CRYPTO_memcmp(c->mgmt_key, default_mgmt, klen) == 0;
 	c->dirty = true;
 	return SW_OK;

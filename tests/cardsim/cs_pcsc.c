@@ -130,6 +130,8 @@ static int send_one(SCARDHANDLE h, DWORD proto, const char *hex)
 		printf("ERR %08lX\n", (unsigned long)rv);
 		return 0;
 	}
+	if (rlen == 0)
+		printf("EMPTY");
 	for (i = 0; i < rlen; i++)
 		printf("%02X", resp[i]);
 	printf("\n");

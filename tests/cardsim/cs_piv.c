@@ -17,6 +17,7 @@
 #define INS_SELECT 0xA4
 #define INS_GET_DATA 0xCB
 #define INS_PUT_DATA 0xDB
+#define INS_MOVE_KEY 0xF6
 #define INS_GET_METADATA 0xF7
 #define INS_GET_SERIAL 0xF8
 #define INS_ATTEST 0xF9
@@ -83,8 +84,8 @@ void cs_card_free(struct cs_card *c)
 		cs_key_clear(&c->keys[i]);
 	for (i = 0; i < CS_MAX_OBJECTS; i++)
 		object_clear(&c->objs[i]);
-	free(c->chain);
-	free(c->pending);
+	/* Drops (and wipes) a pending chain or response, which may hold secrets. */
+	cs_card_power_event(c);
 	cr_wipe(c->pin, sizeof(c->pin));
 	cr_wipe(c->puk, sizeof(c->puk));
 	cr_wipe(c->mgmt_key, sizeof(c->mgmt_key));
@@ -182,15 +183,17 @@ static bool pin_format_ok(const uint8_t *v)
 
 static uint16_t cmd_select(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
+	size_t apt, authority;
+
 	if (cmd->p1 != 0x04)
 		return SW_INCORRECT_P1P2;
 	/* A right-truncated AID of at least the RID selects PIV; a failed
 	 * SELECT leaves the current application selected. */
 	if (cmd->lc < 5 || cmd->lc > sizeof(piv_aid) || memcmp(cmd->data, piv_aid, cmd->lc) != 0)
 		return SW_NOT_FOUND;
+	/* Like a YubiKey, a new SELECT forgets PIN and management-key status. */
 	cs_card_power_event(c);
-	size_t apt = tlv_open(r, 0x61), authority;
-
+	apt = tlv_open(r, 0x61);
 	tlv_put(r, 0x4F, piv_aid + 5, 6);
 	authority = tlv_open(r, 0x79);
 	tlv_put(r, 0x4F, piv_aid, 5);
@@ -344,9 +347,9 @@ static uint16_t cmd_change_reference(struct cs_card *c, const struct cs_cmd *cmd
 		return SW_WRONG_DATA;
 	memcpy(ref, cmd->data + 8, 8);
 	if (is_puk)
-		c->puk_default = false;
+		c->puk_default = CRYPTO_memcmp(ref, default_puk, 8) == 0;
 	else
-		c->pin_default = false;
+		c->pin_default = CRYPTO_memcmp(ref, default_pin, 8) == 0;
 	c->dirty = true;
 	return SW_OK;
 }
@@ -366,7 +369,7 @@ static uint16_t cmd_reset_retry(struct cs_card *c, const struct cs_cmd *cmd)
 		return SW_WRONG_DATA;
 	memcpy(c->pin, cmd->data + 8, 8);
 	c->pin_left = c->pin_total;
-	c->pin_default = false;
+	c->pin_default = CRYPTO_memcmp(c->pin, default_pin, 8) == 0;
 	c->dirty = true;
 	return SW_OK;
 }
@@ -473,6 +476,28 @@ static uint16_t cmd_version_serial(const struct cs_card *c, const struct cs_cmd 
 	return SW_OK;
 }
 
+/* YubiKey 5.7 MOVE KEY: P1 destination (FF deletes), P2 source slot. */
+static uint16_t cmd_move_key(struct cs_card *c, const struct cs_cmd *cmd)
+{
+	uint8_t to = cmd->p1, from = cmd->p2;
+
+	if (!cs_slot_is_key(from) || (to != 0xFF && (!cs_slot_is_key(to) || to == from)))
+		return SW_INCORRECT_P1P2;
+	if (!c->mgmt_authed)
+		return SW_SECURITY;
+	if (!c->keys[from].present)
+		return SW_REF_NOT_FOUND;
+	if (to != 0xFF) {
+		cs_key_clear(&c->keys[to]);
+		c->keys[to] = c->keys[from];
+		memset(&c->keys[from], 0, sizeof(c->keys[from]));
+	} else {
+		cs_key_clear(&c->keys[from]);
+	}
+	c->dirty = true;
+	return SW_OK;
+}
+
 static uint16_t cmd_general_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	if (cmd->p2 == SLOT_MGMT)
@@ -516,6 +541,8 @@ uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct buf
 		return cs_cmd_set_mgmt_key(c, cmd);
 	case INS_ATTEST:
 		return cs_cmd_attest(c, cmd, r);
+	case INS_MOVE_KEY:
+		return cmd_move_key(c, cmd);
 	default:
 		return SW_INS_NOT_SUPPORTED;
 	}

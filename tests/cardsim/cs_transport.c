@@ -136,7 +136,7 @@ static void respond(struct cs_card *c, const struct cs_cmd *cmd, const struct bu
 	size_t max = SHORT_CHUNK;
 
 	if (cmd->extended)
-		max = cmd->ne ? cmd->ne : CS_MAX_RESPONSE;
+		max = cmd->ne && cmd->ne < CS_MAX_FRAME_DATA ? cmd->ne : CS_MAX_FRAME_DATA;
 	if (rdata->len <= max) {
 		buf_put(out, rdata->d, rdata->len);
 		put_sw(out, sw);
@@ -214,6 +214,7 @@ static void apply_fault(const struct cs_card *c, uint8_t ins, struct buf *out)
 		out->len = 2;
 		break;
 	case FAULT_NONE:
+	case FAULT_DROP: /* handled by the connection loop */
 		break;
 	}
 }
@@ -280,7 +281,7 @@ void cs_card_process(struct cs_card *c, const uint8_t *apdu, size_t n, struct bu
 		if (c->pending == NULL)
 			put_sw(out, SW_CONDITIONS);
 		else
-			send_pending(c, cmd.extended ? cmd.ne : SHORT_CHUNK, SW_OK, out);
+			send_pending(c, cmd.extended && cmd.ne < CS_MAX_FRAME_DATA ? cmd.ne : SHORT_CHUNK, SW_OK, out);
 		goto out;
 	}
 	drop_pending(c);

@@ -15,14 +15,16 @@ pin_block=313233343536FFFF
 # One pcsc connection kept open, so authentication state lasts between APDUs.
 open_card() {
 	coproc CARD { "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER"; }
+	# bash unsets CARD_PID as soon as the coprocess ends: keep a copy.
+	card_pid=$CARD_PID
 }
 send() { # hex-apdu -> $reply
 	echo "$1" >&"${CARD[1]}"
 	read -r reply <&"${CARD[0]}" || fail "no reply to $1"
 }
 close_card() {
-	exec {CARD[1]}>&-
-	wait "$CARD_PID"
+	eval "exec ${CARD[1]}>&-"
+	wait "$card_pid" 2> /dev/null || true
 }
 ecb() { # mode(-e/-d) cipher key hex
 	printf '%s' "$4" | unhex | openssl enc "$1" "-$2" -K "$3" -nopad | hex
@@ -143,6 +145,16 @@ check "VERIFY" "9000" "$reply"
 send "0087119D477C4582008541$peer_point"
 check "ECDH shared secret" "7C228220${expect}9000" "$reply"
 
+# VERIFY status and logout.
+send 0020008000
+check "PIN verified" "9000" "$reply"
+send 0020FF8000
+check "logout" "9000" "$reply"
+send 0020008000
+check "PIN no longer verified" "63C3" "$reply"
+send "0087119D477C4582008541$peer_point"
+check "ECDH after logout" "6982" "$reply"
+
 # PIN policy "always" (9c): the signature must directly follow VERIFY.
 block=$(printf '%0512X' 1)
 send "0020008008$pin_block"
@@ -177,8 +189,39 @@ send "00870A9B147C128210$answer"
 check "AES one-way authentication" "9000" "$reply"
 send 0047009E05AC03800114
 check_match "P-384 GENERATE after AES auth" '^7F49638661[0-9A-F]{194}9000$' "$reply"
+# MOVE KEY (YubiKey 5.7): 9e to retired slot 95, then delete it there.
+send 00F6959E00
+check "MOVE KEY 9e -> 95" "9000" "$reply"
+send 00F7009E00
+check "9e now empty" "6A88" "$reply"
+send 00F7009500
+check "95 holds the P-384 key" "010114" "${reply:0:6}"
+send 00F6FF9500
+check "DELETE KEY 95" "9000" "$reply"
+send 00F7009500
+check "95 empty" "6A88" "$reply"
 send "00FFFFFF1B039B18$mgmt"
 check "back to the 3DES key" "9000" "$reply"
+
+# Random APDUs with real instructions and TLV-looking data, while the PIN and
+# the management key are verified (deeper parsing paths).
+mgmt_auth_3des
+send "0020008008$pin_block"
+for _ in $(seq 400); do
+	case $((RANDOM % 14)) in
+	0) ins=20 ;; 1) ins=24 ;; 2) ins=2C ;; 3) ins=47 ;; 4) ins=87 ;; 5) ins=CB ;; 6) ins=DB ;;
+	7) ins=F7 ;; 8) ins=F9 ;; 9) ins=FE ;; 10) ins=A4 ;; 11) ins=C0 ;; 12) ins=F6 ;; *) ins=FD ;;
+	esac
+	case $((RANDOM % 6)) in 0) t=5C ;; 1) t=7C ;; 2) t=AC ;; 3) t=53 ;; 4) t=06 ;; *) t=82 ;; esac
+	n=$((RANDOM % 40))
+	data=$t$(printf '%02X' $((RANDOM % 64)))$(head -c $n /dev/urandom | hex)
+	p1=$(printf '%02X' $((RANDOM % 3 == 0 ? RANDOM % 256 : 0)))
+	p2s=(9A 9C 9D 9E 82 95 9B 80 81 F9 FF 00)
+	send "00$ins$p1${p2s[RANDOM % 12]}$(printf '%02X' $((${#data} / 2)))$data"
+	[[ $reply =~ ^[0-9A-F]{4,}$ ]] || fail "random APDU got [$reply]"
+done
+send $sel
+check "SELECT after structured random APDUs" "$apt" "$reply"
 close_card
 
 # The APDU counter counts every APDU the card processed.
@@ -198,11 +241,16 @@ check_match "truncated object" '^533B3019D4E739DA739CED39CE739D8368582108421084[
 check_match "bad length" '^537F3019' "$(apdu 00CB3FFF055C035FC10200)"
 "$SIGNET_CARDSIM_CTL" fault short:FD; sleep 0.3
 check "one-byte response" "90" "$(apdu 00FD0000)"
+"$SIGNET_CARDSIM_CTL" fault drop:FD; sleep 0.3
+check_match "dropped connection" '^(EMPTY|ERR 8010[0-9A-F]{4})$' "$(apdu 00FD0000)"
+check_rc "card out after the drop" 0 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --absent --timeout 3000
+check_rc "card back after the drop" 0 "$SIGNET_CARDSIM_CTL" wait
+check "other instructions still answered" "$apt" "$(apdu $sel)"
 "$SIGNET_CARDSIM_CTL" fault none; sleep 0.3
 check "faults off" "0507029000" "$(apdu 00FD0000)"
 
 # Random APDUs: the card answers each one and keeps working.
-for i in $(seq 300); do
+for _ in $(seq 300); do
 	n=$(( 4 + RANDOM % 300 ))
 	head -c $n /dev/urandom | hex
 	echo

@@ -71,3 +71,7 @@ check_rc "read 9c certificate" 0 p11 --read-object --type cert --id 02 -o "$work
 openssl x509 -inform DER -in "$work/c9c.der" -pubkey -noout > "$work/p9c.pem" || fail "9c public key"
 check_rc "openssl verifies the 9c signature" 0 \
 	openssl dgst -sha256 -verify "$work/p9c.pem" -signature "$work/sig9c" "$work/data"
+
+# pkcs11-tool's own self test over every key and mechanism OpenSC offers.
+check_rc "pkcs11-tool --test" 0 p11 --test --login --pin 123456
+check "self test result" "No errors" "$(printf '%s\n' "$out" | tail -n 1)"

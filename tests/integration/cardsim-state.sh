@@ -35,7 +35,7 @@ check_match "object content" "5306880481020001" "$out"
 
 # Pull the card: clients see no card; insert it: the same card is back.
 check_rc "pull" 0 "$SIGNET_CARDSIM_CTL" pull
-check_rc "reader shows no card" 1 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --timeout 2000
+check_rc "reader shows no card" 1 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --timeout 1000
 check_rc "yubico-piv-tool without card" 1 piv -a status
 check_rc "insert" 0 "$SIGNET_CARDSIM_CTL" insert
 check_rc "card back" 0 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --timeout 5000
@@ -53,5 +53,12 @@ check_match "card 1 serial" $'^Serial Number:\t'"$serial1"'$' "$out"
 check "card 2 after pcscd restart" "$(printf '%08X' "$serial2")9000" \
 	"$("$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER_2" 00F8000000)"
 
+# pcscd away for a while: no service, then everything back.
+check_rc "stop pcscd" 0 "$SIGNET_PCSCD_STOP"
+check_rc "no pcscd" 1 "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER" 00FD0000
+sleep 0.5
+check_rc "start pcscd" 0 "$SIGNET_PCSCD_START"
+check "GET VERSION after pcscd came back" "0507029000" "$(apdu 00FD0000)"
+
 # The state file is rewritten atomically: no temporary files stay behind.
-check "no temporary state files" "" "$(ls "$SIGNET_CARD_TMP" | grep '\.tmp' || true)"
+check "no temporary state files" "" "$(find "$SIGNET_CARD_TMP" -maxdepth 1 -name '*.tmp*')"

@@ -1,4 +1,5 @@
-# Shared helpers for tests/integration/cardsim-*.sh (source it, then call need_card).
+# shellcheck shell=bash
+# Shared functions for tests/integration/cardsim-*.sh (source it, then call need_card).
 #
 #   need_card [with-card options]   re-run this script under tests/with-card unless
 #                                   it already runs there (SIGNET_TEST_READER set)
@@ -22,6 +23,8 @@ need_card() {
 	if [ -z "${SIGNET_TEST_READER:-}" ]; then
 		exec "$SIGNET_TOP/tests/with-card" "$@" -- "$0"
 	fi
+	# A scratch directory for the test, removed with the card's directory.
+	# shellcheck disable=SC2034
 	work=$(mktemp -d "$SIGNET_CARD_TMP/test.XXXXXX")
 	trap 'echo "$checks checks passed"' EXIT
 }

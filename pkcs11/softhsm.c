@@ -883,6 +883,40 @@ static CK_RV sh_op_final(struct token *t, void *ss, enum token_op op, CK_BYTE *o
 	}
 }
 
+/*
+ * SoftHSM 2.6 cannot cancel an operation and keeps it after argument
+ * errors, so a step that ends it is made instead: an empty update ends a
+ * single-part signature or digest (a multi-part one continues, and its final
+ * step ends it); for the others a single-part call over no data ends it,
+ * with or without a result. Whatever comes out is wiped.
+ */
+static void sh_op_abort(struct token *t, void *ss, enum token_op op)
+{
+	CK_BYTE scratch[8192], none[1] = { 0 };
+	CK_ULONG len = sizeof(scratch);
+
+	if (module_exiting())
+		return;
+	switch (op) {
+	case TOKEN_OP_SIGN:
+		if (sh.f->C_SignUpdate(SS(ss), none, 0) == CKR_OK)
+			sh.f->C_SignFinal(SS(ss), scratch, &len);
+		break;
+	case TOKEN_OP_VERIFY:
+		if (sh.f->C_VerifyUpdate(SS(ss), none, 0) == CKR_OK)
+			sh.f->C_VerifyFinal(SS(ss), none, 0);
+		break;
+	case TOKEN_OP_DIGEST:
+		if (sh.f->C_DigestUpdate(SS(ss), none, 0) == CKR_OK)
+			sh.f->C_DigestFinal(SS(ss), scratch, &len);
+		break;
+	default:
+		sh_op_oneshot(t, ss, op, none, 0, scratch, &len);
+		break;
+	}
+	cr_wipe(scratch, sizeof(scratch));
+}
+
 static CK_RV sh_digest_key(struct token *t, void *ss, token_ref key)
 {
 	(void)t;
@@ -931,6 +965,7 @@ static const struct token_ops softhsm_ops = {
 	.op_update = sh_op_update,
 	.op_final = sh_op_final,
 	.digest_key = sh_digest_key,
+	.op_abort = sh_op_abort,
 	.seed_random = sh_seed_random,
 	.generate_random = sh_generate_random,
 };

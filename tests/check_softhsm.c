@@ -583,6 +583,42 @@ START_TEST(abandoned_composed_operation_leaves_nothing_behind)
 }
 END_TEST
 
+/* An operation the core ends on an argument error is ended in SoftHSM too. */
+START_TEST(argument_errors_end_native_operations)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM raw = { CKM_ECDSA, NULL, 0 }, sha = { CKM_SHA256, NULL, 0 };
+	CK_BYTE data[32] = { 5 }, sig[64], digest[32];
+	CK_ULONG len = sizeof(sig);
+
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data), sig, NULL), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data), sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, NULL, sizeof(data), sig, &len), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data), sig, &len), CKR_OK);
+	ck_assert_uint_eq(len, 64);
+
+	ck_assert_int_eq(f->C_VerifyInit(h, &raw, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, sizeof(data), NULL, 64), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_VerifyInit(h, &raw, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, sizeof(data), sig, 64), CKR_OK);
+
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_DigestUpdate(h, data, sizeof(data)), CKR_OK);
+	ck_assert_int_eq(f->C_DigestUpdate(h, NULL, 4), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_Digest(h, data, sizeof(data), digest, NULL), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	len = sizeof(digest);
+	ck_assert_int_eq(f->C_Digest(h, data, sizeof(data), digest, &len), CKR_OK);
+	ck_assert_uint_eq(len, 32);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 /* ---- Cryptoki rules that need a real slot ---- */
 
 START_TEST(session_rules)
@@ -793,6 +829,7 @@ int main(void)
 	tcase_add_test(keys, templates_asking_for_weak_keys_are_refused);
 	tcase_add_test(keys, ecdsa_sha256_is_listed_and_verifies_with_openssl);
 	tcase_add_test(keys, abandoned_composed_operation_leaves_nothing_behind);
+	tcase_add_test(keys, argument_errors_end_native_operations);
 	tcase_add_test(keys, buffer_rules_for_lists_and_signatures);
 	suite_add_tcase(s, keys);
 

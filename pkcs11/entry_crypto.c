@@ -104,17 +104,20 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mec
 		if (rv != CKR_OK)
 			goto out;
 	}
-	if (mech_composed(s->slot, op, mech)) {
-		rv = start_host_op(s, op, mech, ref);
-		goto out;
-	}
 	if (s->slot->ops->op_init == NULL) {
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
 	}
-	rv = s->slot->ops->op_init(s->slot->tok, s->ss, op, mech, ref);
-	if (rv == CKR_OK)
-		rv = set_active(s, op, true);
+	if (mech_composed(s->slot, op, mech)) {
+		rv = start_host_op(s, op, mech, ref);
+	} else {
+		rv = s->slot->ops->op_init(s->slot->tok, s->ss, op, mech, ref);
+		if (rv == CKR_OK)
+			rv = set_active(s, op, true);
+	}
+	/* The token's "no such object" is a bad key here, for its own mechanisms and composed ones alike. */
+	if (rv == CKR_OBJECT_HANDLE_INVALID && op != TOKEN_OP_DIGEST)
+		rv = key_invalid_code();
 out:
 	session_release(s);
 	return rv;

@@ -179,7 +179,7 @@ START_TEST(initial_pin_must_be_changed)
 {
 	CK_SESSION_HANDLE h;
 	CK_OBJECT_HANDLE key;
-	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 }, ecdsa_sha256 = { CKM_ECDSA_SHA256, NULL, 0 };
 	CK_BYTE hash[32] = { 1 }, sig[128];
 	CK_ULONG sig_len = sizeof(sig);
 
@@ -188,6 +188,7 @@ START_TEST(initial_pin_must_be_changed)
 	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4), CKR_OK);
 	key = gen_ec_key(h, NULL);
 	ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_PIN_EXPIRED);
+	ck_assert_int_eq(f->C_SignInit(h, &ecdsa_sha256, key), CKR_PIN_EXPIRED);
 	/* the user changes it: flag gone, key usable */
 	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
 	ck_assert(!(token_flags() & CKF_USER_PIN_TO_BE_CHANGED));
@@ -583,6 +584,31 @@ START_TEST(abandoned_composed_operation_leaves_nothing_behind)
 }
 END_TEST
 
+/* C_SignInit/C_VerifyInit of a composed mechanism answer as the token's own mechanism would. */
+START_TEST(composed_init_checks_the_key_like_the_token)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 }, raw = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE data[] = "data", sig[64];
+	CK_ULONG len = sizeof(sig);
+
+	/* a public key cannot sign, a private key cannot verify */
+	ck_assert_int_eq(f->C_SignInit(h, &raw, pub), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	ck_assert_int_eq(f->C_SignInit(h, &m, pub), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, sk), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	ck_assert_int_eq(f->C_Sign(h, data, 4, sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+	/* nothing was left behind */
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, 4, sig, &len), CKR_OK);
+	/* after logout the private key is no key at all */
+	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_KEY_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_KEY_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 /* An operation the core ends on an argument error is ended in SoftHSM too. */
 START_TEST(argument_errors_end_native_operations)
 {
@@ -830,6 +856,7 @@ int main(void)
 	tcase_add_test(keys, ecdsa_sha256_is_listed_and_verifies_with_openssl);
 	tcase_add_test(keys, abandoned_composed_operation_leaves_nothing_behind);
 	tcase_add_test(keys, argument_errors_end_native_operations);
+	tcase_add_test(keys, composed_init_checks_the_key_like_the_token);
 	tcase_add_test(keys, buffer_rules_for_lists_and_signatures);
 	suite_add_tcase(s, keys);
 

@@ -207,8 +207,11 @@ CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args)
 	hmap_init(&m.sessions);
 	hmap_init(&m.objects);
 	hmap_init(&m.object_refs);
-	m.next_session = FIRST_HANDLE;
-	m.next_object = FIRST_HANDLE;
+	/* Never reset: a handle kept from before C_Finalize must not name something new. */
+	if (m.next_session < FIRST_HANDLE)
+		m.next_session = FIRST_HANDLE;
+	if (m.next_object < FIRST_HANDLE)
+		m.next_object = FIRST_HANDLE;
 	exiting = false;
 	m.initialized = true;
 	log_msg(LOG_INFO, "initialised from %s", m.conf.source);

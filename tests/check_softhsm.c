@@ -744,6 +744,39 @@ START_TEST(buffer_rules_for_lists_and_signatures)
 }
 END_TEST
 
+/* Handles kept across C_Finalize/C_Initialize name nothing afterwards. */
+START_TEST(handles_are_not_reused_after_finalize)
+{
+	CK_SESSION_HANDLE old_session, h;
+	CK_OBJECT_HANDLE old_pub, data;
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &no, 1 } };
+	CK_BYTE buf[64];
+	CK_ATTRIBUTE a = { CKA_CLASS, buf, sizeof(buf) };
+	CK_SESSION_INFO si;
+
+	change_to_user_pin();
+	old_session = user_session();
+	gen_ec_key(old_session, &old_pub);
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = first_slot();
+	/* as many new sessions as it takes to reach the old number */
+	for (int i = 0; i < 64; i++) {
+		h = open_rw();
+		ck_assert_uint_ne(h, old_session);
+		ck_assert_int_eq(f->C_GetSessionInfo(old_session, &si), CKR_SESSION_HANDLE_INVALID);
+		if (h > old_session)
+			break;
+	}
+	ck_assert_int_eq(f->C_CreateObject(h, tmpl, 3, &data), CKR_OK);
+	ck_assert_uint_ne(data, old_pub);
+	ck_assert_int_eq(f->C_GetAttributeValue(h, old_pub, &a, 1), CKR_OBJECT_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_CloseAllSessions(slot), CKR_OK);
+}
+END_TEST
+
 START_TEST(pins_never_reach_the_log)
 {
 	char logpath[4096], policy[4200];
@@ -864,6 +897,7 @@ int main(void)
 	tcase_set_timeout(core, 120);
 	tcase_add_checked_fixture(core, setup, teardown);
 	tcase_add_test(core, session_rules);
+	tcase_add_test(core, handles_are_not_reused_after_finalize);
 	tcase_add_test(core, pins_never_reach_the_log);
 	tcase_add_test(core, missing_softhsm_library_is_not_fatal);
 	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);

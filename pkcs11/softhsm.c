@@ -570,8 +570,14 @@ static CK_RV sh_logout(struct token *t, void *ss)
 
 static CK_RV sh_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
+	struct pin_state st;
 	CK_RV rv = check_new_pin_length(len);
 
+	/* The SO may have logged in before another process locked the SO PIN for ever. */
+	if (rv == CKR_OK)
+		rv = read_state(t, &st);
+	if (rv == CKR_OK && st.so_locked)
+		rv = CKR_PIN_LOCKED;
 	if (rv == CKR_OK)
 		rv = sh.f->C_InitPIN(((struct sess *)ss)->real, (CK_UTF8CHAR_PTR)pin, len);
 	if (rv != CKR_OK)

@@ -315,6 +315,35 @@ START_TEST(so_pin_locks_for_ever)
 }
 END_TEST
 
+/* An SO logged in before another process killed the SO PIN can no longer set the user PIN. */
+START_TEST(init_pin_refused_once_so_pin_is_dead)
+{
+	CK_SESSION_HANDLE h = open_rw();
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (f->C_Initialize(NULL) != CKR_OK)
+			_exit(10);
+		slot = first_slot();
+		for (int i = 0; i < 5; i++)
+			if (login(CKU_SO, "00000000") != CKR_PIN_INCORRECT)
+				_exit(1);
+		_exit(token_flags() & CKF_SO_PIN_LOCKED ? 0 : 2);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(f->C_InitPIN(h, (CK_UTF8CHAR_PTR)"5555", 4), CKR_PIN_LOCKED);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	/* the user PIN is the one it was */
+	ck_assert_int_eq(login(CKU_USER, "5555"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, ADMIN_PIN), CKR_OK);
+}
+END_TEST
+
 START_TEST(wrong_so_pin_at_init_token_counts)
 {
 	CK_UTF8CHAR label[32];
@@ -878,6 +907,7 @@ int main(void)
 	tcase_add_test(policy, so_unblocks_with_init_pin);
 	tcase_add_test(policy, so_pin_locks_for_ever);
 	tcase_add_test(policy, wrong_so_pin_at_init_token_counts);
+	tcase_add_test(policy, init_pin_refused_once_so_pin_is_dead);
 	tcase_add_test(policy, concurrent_processes_get_exactly_three_tries);
 	suite_add_tcase(s, policy);
 

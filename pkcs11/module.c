@@ -121,6 +121,18 @@ static void drop_session_entry(struct hmap_key k, void *value, void *ctx)
 	free_session(value);
 }
 
+/* The token's side of a session still open at C_Finalize (it skips its library when the host is exiting). */
+static void close_token_session(struct hmap_key k, void *value, void *ctx)
+{
+	struct session *s = value;
+
+	(void)k;
+	(void)ctx;
+	if (s->slot->ops->session_close != NULL)
+		s->slot->ops->session_close(s->slot->tok, s->ss);
+	s->ss = NULL;
+}
+
 static void drop_object_entry(struct hmap_key k, void *value, void *ctx)
 {
 	(void)k;
@@ -227,6 +239,7 @@ CK_RV module_finalize(void)
 	if (!m.initialized)
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	m.initialized = false;
+	hmap_each(&m.sessions, close_token_session, NULL);
 	stop_drivers(exiting);
 	free_tables();
 	mutex_destroy(m.lock);

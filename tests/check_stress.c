@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static CK_FUNCTION_LIST_PTR f;
 static char *dir;
 static CK_SLOT_ID slot;
 static CK_SESSION_HANDLE anchor;   /* keeps the token logged in for the whole test */
-static volatile bool done;
+static atomic_bool done;
 
 static CK_SLOT_ID initialised_slot(void)
 {

@@ -469,6 +469,25 @@ START_TEST(bad_configuration_fails_initialize)
 }
 END_TEST
 
+/* A management key on a malformed line stays out of the log. */
+START_TEST(malformed_secret_line_is_not_logged)
+{
+	char errpath[4096];
+	char *err;
+	int saved;
+
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	tu_write_file(conf, "[card]\nmanagement_key 0102030405060708A1A2A3A4A5A6A7A8B1B2B3B4B5B6B7B8\n");
+	saved = tu_capture_stderr(errpath);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_GENERAL_ERROR);
+	tu_restore_stderr(saved);
+	err = tu_read_file(errpath);
+	ck_assert_msg(strstr(err, ":2: management_key: expected key = value") != NULL, "log: %s", err);
+	ck_assert_msg(strstr(err, "A1A2A3") == NULL, "log: %s", err);
+	free(err);
+}
+END_TEST
+
 START_TEST(debug_log_names_calls_and_results)
 {
 	char logpath[4096];
@@ -529,6 +548,7 @@ int main(void)
 	tcase_add_test(tc, session_handle_invalid);
 	tcase_add_test(tc, forked_child_must_initialize);
 	tcase_add_test(tc, bad_configuration_fails_initialize);
+	tcase_add_test(tc, malformed_secret_line_is_not_logged);
 	tcase_add_test(tc, debug_log_names_calls_and_results);
 	tcase_add_test(tc, default_level_logs_no_calls);
 	suite_add_tcase(s, tc);

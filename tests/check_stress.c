@@ -255,6 +255,52 @@ START_TEST(threads_open_sign_and_close_sessions)
 }
 END_TEST
 
+/*
+ * No session stays open: each thread logs in on its own session, signs and
+ * closes it, so the token is logged out and in again all the time. While a
+ * thread holds a logged-in session, its signatures must work.
+ */
+static void *login_cycler(void *arg)
+{
+	uintptr_t bad = 0;
+
+	(void)arg;
+	for (int i = 0; i < ROUNDS / 4; i++) {
+		CK_SESSION_HANDLE h;
+		CK_OBJECT_HANDLE key;
+		CK_RV rv;
+
+		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK) {
+			bad++;
+			continue;
+		}
+		rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
+		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+			bad++;
+		key = find_key(h);
+		if (key == 0 || sign_once(h, key, CKM_ECDSA) != CKR_OK)
+			bad++;
+		if (f->C_CloseSession(h) != CKR_OK)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+START_TEST(threads_log_in_and_out_by_closing_sessions)
+{
+	pthread_t t[2];
+	void *result;
+
+	ck_assert_int_eq(f->C_CloseSession(anchor), CKR_OK);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, login_cycler, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &result), 0);
+		ck_assert_uint_eq((uintptr_t)result, 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stress");
@@ -265,6 +311,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, threads_open_sign_and_close_sessions);
+	tcase_add_test(tc, threads_log_in_and_out_by_closing_sessions);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

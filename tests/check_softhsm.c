@@ -638,6 +638,31 @@ START_TEST(composed_init_checks_the_key_like_the_token)
 }
 END_TEST
 
+/* pkcs11-tool's flow for a key that wants its PIN per use: C_SignInit, C_Login(CKU_CONTEXT_SPECIFIC), C_Sign. */
+START_TEST(context_specific_login_with_composed_mechanism)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_SESSION_HANDLE h = user_session();
+	CK_BBOOL yes = CK_TRUE;
+	CK_MECHANISM gen = { CKM_EC_KEY_PAIR_GEN, NULL, 0 }, m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof(p256) }, { CKA_VERIFY, &yes, 1 } };
+	CK_ATTRIBUTE priv[] = { { CKA_SIGN, &yes, 1 }, { CKA_ALWAYS_AUTHENTICATE, &yes, 1 } };
+	CK_OBJECT_HANDLE pk, sk;
+	CK_BYTE data[] = "data", sig[64];
+	CK_ULONG len = sizeof(sig);
+
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &gen, pub, 2, priv, 2, &pk, &sk), CKR_OK);
+	ck_assert_int_eq(bool_attr(h, sk, CKA_ALWAYS_AUTHENTICATE), CK_TRUE);
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, 4, sig, &len), CKR_OK);
+	ck_assert_uint_eq(len, 64);
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, pk), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, 4, sig, len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 /* An operation the core ends on an argument error is ended in SoftHSM too. */
 START_TEST(argument_errors_end_native_operations)
 {
@@ -920,6 +945,7 @@ int main(void)
 	tcase_add_test(keys, abandoned_composed_operation_leaves_nothing_behind);
 	tcase_add_test(keys, argument_errors_end_native_operations);
 	tcase_add_test(keys, composed_init_checks_the_key_like_the_token);
+	tcase_add_test(keys, context_specific_login_with_composed_mechanism);
 	tcase_add_test(keys, buffer_rules_for_lists_and_signatures);
 	suite_add_tcase(s, keys);
 

@@ -195,7 +195,7 @@ static void *closer(void *arg)
 			f->C_CloseSession(ss.h);
 			continue;
 		}
-		usleep(1000 + 700 * (useconds_t)i);
+		usleep(500 + 50 * (useconds_t)i);
 		if (f->C_CloseSession(ss.h) != CKR_OK)
 			bad++;
 		pthread_join(t, NULL);

@@ -150,6 +150,7 @@ static void free_tables(void)
 	hmap_free(&m.object_refs);
 	for (CK_ULONG i = 0; i < m.nslots; i++) {
 		free(m.slots[i]->native);
+		mutex_destroy(m.slots[i]->login_lock);
 		free(m.slots[i]);
 	}
 	free(m.slots);
@@ -262,14 +263,21 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, CK_SLOT_ID *id)
 	s->tok = tok;
 	s->ops = ops;
 	s->login = NO_LOGIN;
+	rv = mutex_create(&s->login_lock);
+	if (rv != CKR_OK) {
+		free(s);
+		return rv;
+	}
 	rv = module_lock();
 	if (rv != CKR_OK) {
+		mutex_destroy(s->login_lock);
 		free(s);
 		return rv;
 	}
 	grown = realloc(m.slots, (m.nslots + 1) * sizeof(*m.slots));
 	if (grown == NULL) {
 		rv = CKR_HOST_MEMORY;
+		mutex_destroy(s->login_lock);
 		free(s);
 		goto out;
 	}
@@ -398,22 +406,40 @@ CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
 	return rv;
 }
 
-/* Called with the lock held on the last reference of a closing session; returns what to close. */
+/*
+ * PKCS#11: closing the last session of an application logs it out. Decided
+ * and done under the slot's login lock, so that a login on a session opened
+ * meanwhile cannot fall between the decision and the token's logout.
+ */
+static void logout_if_last(struct slot *slot, void *ss)
+{
+	bool logout = false;
+
+	if (mutex_lock(slot->login_lock) != CKR_OK)
+		return;
+	/* LOCKED: slot login */
+	if (module_lock() == CKR_OK) {
+		if (slot->sessions == 0 && slot->login != NO_LOGIN) {
+			slot->login = NO_LOGIN;
+			logout = true;
+		}
+		module_unlock();
+	}
+	if (logout && slot->ops->logout != NULL && !module_exiting())
+		slot->ops->logout(slot->tok, ss);
+	mutex_unlock(slot->login_lock);
+}
+
+/* Called with the lock held on the last reference of a closing session; returns with it released. */
 static void finish_close(struct session *s)
 {
 	struct slot *slot = s->slot;
-	bool logout = false;
 
-	if (--slot->sessions == 0 && slot->login != NO_LOGIN) {
-		/* PKCS#11: closing the last session of an application logs it out. */
-		slot->login = NO_LOGIN;
-		logout = true;
-	}
+	slot->sessions--;
 	if (s->flags & CKF_RW_SESSION)
 		slot->rw_sessions--;
 	module_unlock();
-	if (logout && slot->ops->logout != NULL && !module_exiting())
-		slot->ops->logout(slot->tok, s->ss);
+	logout_if_last(slot, s->ss);
 	if (slot->ops->session_close != NULL && !module_exiting())
 		slot->ops->session_close(slot->tok, s->ss);
 	free_session(s);

@@ -6,6 +6,8 @@
  * (tests/shims), so the tests can tell exactly which tries got through.
  */
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <openssl/evp.h>
 #include <openssl/ecdsa.h>
 #include <openssl/x509.h>
@@ -798,6 +800,97 @@ START_TEST(buffer_rules_for_lists_and_signatures)
 }
 END_TEST
 
+/*
+ * Application mutexes that can hold one thread just after it released a
+ * lock, to open the window between a module step and the next one.
+ */
+static pthread_t paused_thread;
+static atomic_bool pause_armed, paused;
+
+static CK_RV app_create(CK_VOID_PTR_PTR m)
+{
+	pthread_mutex_t *p = malloc(sizeof(*p));
+
+	ck_assert_ptr_nonnull(p);
+	pthread_mutex_init(p, NULL);
+	*m = p;
+	return CKR_OK;
+}
+
+static CK_RV app_destroy(CK_VOID_PTR m)
+{
+	pthread_mutex_destroy(m);
+	free(m);
+	return CKR_OK;
+}
+
+static CK_RV app_lock(CK_VOID_PTR m)
+{
+	return pthread_mutex_lock(m) == 0 ? CKR_OK : CKR_MUTEX_BAD;
+}
+
+static CK_RV app_unlock(CK_VOID_PTR m)
+{
+	CK_RV rv = pthread_mutex_unlock(m) == 0 ? CKR_OK : CKR_MUTEX_NOT_LOCKED;
+
+	if (atomic_load(&pause_armed) && pthread_equal(pthread_self(), paused_thread)) {
+		atomic_store(&pause_armed, false);
+		atomic_store(&paused, true);
+		usleep(300 * 1000);
+		atomic_store(&paused, false);
+	}
+	return rv;
+}
+
+static void *close_last_session(void *arg)
+{
+	CK_SESSION_HANDLE h = *(CK_SESSION_HANDLE *)arg;
+
+	paused_thread = pthread_self();
+	atomic_store(&pause_armed, true);
+	/* its first unlock is the one after the module decided to log the token out */
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	return NULL;
+}
+
+/*
+ * A thread closes the last session (which logs the application out) while
+ * another opens a session and logs in: once both are done, the second
+ * thread's session is logged in for real and can sign.
+ */
+START_TEST(login_racing_the_last_close_stays_logged_in)
+{
+	CK_C_INITIALIZE_ARGS args = { app_create, app_destroy, app_lock, app_unlock, 0, NULL };
+	CK_SESSION_HANDLE first, second;
+	CK_OBJECT_HANDLE sk;
+	CK_MECHANISM raw = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE hash[32] = { 1 }, sig[64];
+	CK_ULONG len = sizeof(sig);
+	CK_SESSION_INFO si;
+	CK_RV rv;
+	pthread_t t;
+
+	change_to_user_pin();
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	ck_assert_int_eq(f->C_Initialize(&args), CKR_OK);
+	slot = first_slot();
+	first = user_session();
+	sk = gen_ec_key(first, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, close_last_session, &first), 0);
+	while (!atomic_load(&paused))
+		usleep(1000);
+	second = open_rw();
+	rv = f->C_Login(second, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
+	ck_assert(rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(f->C_GetSessionInfo(second, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_USER_FUNCTIONS);
+	ck_assert_int_eq(f->C_SignInit(second, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(second, hash, sizeof(hash), sig, &len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(second), CKR_OK);
+}
+END_TEST
+
 /* Handles kept across C_Finalize/C_Initialize name nothing afterwards. */
 START_TEST(handles_are_not_reused_after_finalize)
 {
@@ -954,6 +1047,7 @@ int main(void)
 	tcase_add_checked_fixture(core, setup, teardown);
 	tcase_add_test(core, session_rules);
 	tcase_add_test(core, handles_are_not_reused_after_finalize);
+	tcase_add_test(core, login_racing_the_last_close_stays_logged_in);
 	tcase_add_test(core, pins_never_reach_the_log);
 	tcase_add_test(core, missing_softhsm_library_is_not_fatal);
 	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);

@@ -665,6 +665,37 @@ START_TEST(context_specific_login_with_composed_mechanism)
 }
 END_TEST
 
+/* Attribute values SoftHSM would read from address 0 (it crashes on some) are refused first. */
+START_TEST(template_values_without_storage_are_refused)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_SESSION_HANDLE h = user_session();
+	CK_MECHANISM aes = { CKM_AES_KEY_GEN, NULL, 0 }, ec = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_MECHANISM rsa = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE no_len[] = { { CKA_VALUE_LEN, NULL, sizeof(CK_ULONG) } };
+	CK_ATTRIBUTE no_params[] = { { CKA_EC_PARAMS, NULL, sizeof(p256) } };
+	CK_ATTRIBUTE no_bits[] = { { CKA_MODULUS_BITS, NULL, sizeof(CK_ULONG) } };
+	CK_ATTRIBUTE ec_pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof(p256) } };
+	CK_ATTRIBUTE no_label[] = { { CKA_LABEL, NULL, 5 } };
+	CK_ATTRIBUTE empty_label[] = { { CKA_LABEL, NULL, 0 } };
+	CK_OBJECT_HANDLE k, pk, sk;
+
+	ck_assert_int_eq(f->C_GenerateKey(h, &aes, no_len, 1, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &ec, no_params, 1, NULL, 0, &pk, &sk), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &rsa, no_bits, 1, NULL, 0, &pk, &sk), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &ec, ec_pub, 1, no_label, 1, &pk, &sk), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_FindObjectsInit(h, no_label, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+	sk = gen_ec_key(h, &pk);
+	ck_assert_int_eq(f->C_SetAttributeValue(h, pk, no_label, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_CopyObject(h, pk, no_label, 1, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+	/* an empty value is a value */
+	ck_assert_int_eq(f->C_SetAttributeValue(h, pk, empty_label, 1), CKR_OK);
+	ck_assert_int_eq(f->C_FindObjectsInit(h, empty_label, 1), CKR_OK);
+	ck_assert_int_eq(f->C_FindObjectsFinal(h), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 /* An operation the core ends on an argument error is ended in SoftHSM too. */
 START_TEST(argument_errors_end_native_operations)
 {
@@ -1039,6 +1070,7 @@ int main(void)
 	tcase_add_test(keys, argument_errors_end_native_operations);
 	tcase_add_test(keys, composed_init_checks_the_key_like_the_token);
 	tcase_add_test(keys, context_specific_login_with_composed_mechanism);
+	tcase_add_test(keys, template_values_without_storage_are_refused);
 	tcase_add_test(keys, buffer_rules_for_lists_and_signatures);
 	suite_add_tcase(s, keys);
 

@@ -133,6 +133,8 @@ static bool keeps_operation(enum token_op op, CK_RV rv, const CK_BYTE *out)
 
 enum step { STEP_ONESHOT, STEP_UPDATE, STEP_FINAL };
 
+static const CK_BYTE no_data[1];
+
 /* Whether the step returns data (and so needs a length pointer). */
 static bool has_output(enum token_op op, enum step step)
 {
@@ -174,6 +176,8 @@ static CK_RV op_step(CK_SESSION_HANDLE h, enum token_op op, enum step step, cons
 		rv = CKR_ARGUMENTS_BAD;
 		goto end_op; /* PKCS#11: an argument error also ends the operation */
 	}
+	if (in == NULL)
+		in = no_data; /* empty input is valid data, which SoftHSM refuses as a NULL pointer */
 	ops = s->slot->ops;
 	if (s->host[op] != NULL) {
 		rv = host_step(s, s->host[op], step, in, in_len, out, out_len);

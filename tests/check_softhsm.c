@@ -732,6 +732,37 @@ START_TEST(argument_errors_end_native_operations)
 }
 END_TEST
 
+/* Empty data may come as a NULL pointer with length 0: it is hashed (and signed) like any data. */
+START_TEST(empty_data_as_null_pointer)
+{
+	static const CK_BYTE sha256_of_nothing[32] = {
+		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+	};
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM sha = { CKM_SHA256, NULL, 0 }, m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_BYTE digest[32], sig[64];
+	CK_ULONG len = sizeof(digest);
+
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_Digest(h, NULL, 0, digest, &len), CKR_OK);
+	ck_assert_uint_eq(len, 32);
+	ck_assert_mem_eq(digest, sha256_of_nothing, 32);
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_DigestUpdate(h, NULL, 0), CKR_OK);
+	len = sizeof(digest);
+	ck_assert_int_eq(f->C_DigestFinal(h, digest, &len), CKR_OK);
+	ck_assert_mem_eq(digest, sha256_of_nothing, 32);
+	len = sizeof(sig);
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, NULL, 0, sig, &len), CKR_OK);
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, NULL, 0, sig, len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 /* ---- Cryptoki rules that need a real slot ---- */
 
 START_TEST(session_rules)
@@ -1071,6 +1102,7 @@ int main(void)
 	tcase_add_test(keys, composed_init_checks_the_key_like_the_token);
 	tcase_add_test(keys, context_specific_login_with_composed_mechanism);
 	tcase_add_test(keys, template_values_without_storage_are_refused);
+	tcase_add_test(keys, empty_data_as_null_pointer);
 	tcase_add_test(keys, buffer_rules_for_lists_and_signatures);
 	suite_add_tcase(s, keys);
 

@@ -37,6 +37,13 @@ static struct {
 
 static volatile bool exiting;
 
+/*
+ * Serialises C_Initialize and C_Finalize: each checks, then builds or tears
+ * down, the whole state. An operating-system mutex, as it must exist before
+ * C_Initialize has chosen the module's locking.
+ */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
 bool module_exiting(void)
 {
 	return exiting;
@@ -55,6 +62,8 @@ __attribute__((destructor)) static void on_unload(void)
 
 static void on_fork_child(void)
 {
+	/* A thread of the parent may have held it: the child has no such thread. */
+	pthread_mutex_init(&init_lock, NULL);
 	if (m.initialized) {
 		m.initialized = false;
 		m.stale = true;
@@ -190,7 +199,7 @@ static void start_drivers(void)
 	}
 }
 
-CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args)
+static CK_RV initialize_serialised(const CK_C_INITIALIZE_ARGS *args)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	CK_RV rv;
@@ -235,7 +244,18 @@ fail:
 	return rv;
 }
 
-CK_RV module_finalize(void)
+CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args)
+{
+	CK_RV rv;
+
+	if (pthread_mutex_lock(&init_lock) != 0)
+		return CKR_CANT_LOCK;
+	rv = initialize_serialised(args);
+	pthread_mutex_unlock(&init_lock);
+	return rv;
+}
+
+static CK_RV finalize_serialised(void)
 {
 	if (!m.initialized)
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
@@ -248,6 +268,17 @@ CK_RV module_finalize(void)
 	config_wipe(&m.conf);
 	log_msg(LOG_INFO, "finalised");
 	return CKR_OK;
+}
+
+CK_RV module_finalize(void)
+{
+	CK_RV rv;
+
+	if (pthread_mutex_lock(&init_lock) != 0)
+		return CKR_CANT_LOCK;
+	rv = finalize_serialised();
+	pthread_mutex_unlock(&init_lock);
+	return rv;
 }
 
 /* ---- slots ---- */

@@ -42,6 +42,23 @@ static struct {
 
 static const struct token_ops softhsm_ops;
 
+/*
+ * SoftHSM copies every input (and every random output) it is given, and
+ * ends the whole process when it cannot allocate the copy. Lengths no
+ * caller can mean are refused first, with the error an allocation failure
+ * would have earned.
+ */
+#define MAX_DATA_LEN ((CK_ULONG)1 << 30)   /* data, signatures, wrapped keys, random output */
+#define MAX_VALUE_LEN ((CK_ULONG)1 << 24)  /* one attribute value, one PIN */
+
+static CK_RV check_template_size(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	for (CK_ULONG i = 0; t != NULL && i < n; i++)
+		if (t[i].ulValueLen > MAX_VALUE_LEN)
+			return CKR_HOST_MEMORY;
+	return CKR_OK;
+}
+
 /* ---- configuration of SoftHSM itself ---- */
 
 static CK_RV ensure_dir(const char *path)
@@ -460,6 +477,8 @@ static CK_RV sh_init_token(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len
 	CK_TOKEN_INFO info;
 	CK_RV rv;
 
+	if (len > MAX_VALUE_LEN)
+		return CKR_HOST_MEMORY;
 	rv = sh.f->C_GetTokenInfo(t->real, &info);
 	if (rv != CKR_OK)
 		return rv;
@@ -546,6 +565,8 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 	struct pin_state st;
 	CK_RV rv;
 
+	if (len > MAX_VALUE_LEN)
+		return CKR_HOST_MEMORY;
 	rv = read_state(t, &st);
 	if (rv == CKR_USER_PIN_NOT_INITIALIZED)
 		return sh.f->C_Login(a.real, who, (CK_UTF8CHAR_PTR)pin, len); /* SoftHSM explains */
@@ -617,6 +638,8 @@ static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, C
 	CK_RV rv;
 
 	rv = check_new_pin_length(new_len);
+	if (rv == CKR_OK && old_len > MAX_VALUE_LEN)
+		rv = CKR_HOST_MEMORY;
 	if (rv != CKR_OK)
 		return rv;
 	if (old_len == new_len && (old_len == 0 || memcmp(old_pin, new_pin, old_len) == 0))
@@ -655,7 +678,9 @@ static CK_RV sh_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULO
 	CK_RV rv;
 
 	(void)t;
-	rv = sh.f->C_FindObjectsInit(SS(ss), (CK_ATTRIBUTE_PTR)tmpl, count);
+	rv = check_template_size(tmpl, count);
+	if (rv == CKR_OK)
+		rv = sh.f->C_FindObjectsInit(SS(ss), (CK_ATTRIBUTE_PTR)tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
 	do {
@@ -693,6 +718,8 @@ static CK_RV sh_set_attributes(struct token *t, void *ss, token_ref obj, const C
 	CK_RV rv = keys_check_no_weakening(tmpl, count, CKR_ATTRIBUTE_READ_ONLY);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = check_template_size(tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
 	return sh.f->C_SetAttributeValue(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count);
@@ -708,9 +735,11 @@ static CK_RV sh_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmp
 			      token_ref *obj)
 {
 	struct key_template kt;
-	CK_RV rv = keys_harden(&kt, tmpl, count, (CK_OBJECT_CLASS)-1);
+	CK_RV rv = check_template_size(tmpl, count);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = keys_harden(&kt, tmpl, count, (CK_OBJECT_CLASS)-1);
 	if (rv != CKR_OK)
 		return rv;
 	rv = sh.f->C_CreateObject(SS(ss), kt.attrs, kt.count, obj);
@@ -724,6 +753,8 @@ static CK_RV sh_copy_object(struct token *t, void *ss, token_ref obj, const CK_A
 	CK_RV rv = keys_check_no_weakening(tmpl, count, CKR_TEMPLATE_INCONSISTENT);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = check_template_size(tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
 	return sh.f->C_CopyObject(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count, copy);
@@ -752,9 +783,11 @@ static CK_RV sh_generate_key(struct token *t, void *ss, const CK_MECHANISM *mech
 			     CK_ULONG count, token_ref *key)
 {
 	struct key_template kt;
-	CK_RV rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
+	CK_RV rv = check_template_size(tmpl, count);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
 	if (rv != CKR_OK)
 		return rv;
 	rv = sh.f->C_GenerateKey(SS(ss), (CK_MECHANISM_PTR)mech, kt.attrs, kt.count, key);
@@ -768,9 +801,13 @@ static CK_RV sh_generate_key_pair(struct token *t, void *ss, const CK_MECHANISM 
 				  token_ref *priv)
 {
 	struct key_template kt;
-	CK_RV rv = keys_harden(&kt, priv_tmpl, priv_count, CKO_PRIVATE_KEY);
+	CK_RV rv = check_template_size(pub_tmpl, pub_count);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = check_template_size(priv_tmpl, priv_count);
+	if (rv == CKR_OK)
+		rv = keys_harden(&kt, priv_tmpl, priv_count, CKO_PRIVATE_KEY);
 	if (rv != CKR_OK)
 		return rv;
 	rv = sh.f->C_GenerateKeyPair(SS(ss), (CK_MECHANISM_PTR)mech, (CK_ATTRIBUTE_PTR)pub_tmpl, pub_count,
@@ -793,6 +830,10 @@ static CK_RV sh_unwrap_key(struct token *t, void *ss, const CK_MECHANISM *mech, 
 	struct key_template kt;
 	CK_RV rv = expired_check(t);
 
+	if (rv == CKR_OK && wrapped_len > MAX_DATA_LEN)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK)
+		rv = check_template_size(tmpl, count);
 	if (rv == CKR_OK)
 		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
 	if (rv != CKR_OK)
@@ -809,6 +850,8 @@ static CK_RV sh_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, 
 	struct key_template kt;
 	CK_RV rv = expired_check(t);
 
+	if (rv == CKR_OK)
+		rv = check_template_size(tmpl, count);
 	if (rv == CKR_OK)
 		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
 	if (rv != CKR_OK)
@@ -848,6 +891,8 @@ static CK_RV sh_op_oneshot(struct token *t, void *ss, enum token_op op, const CK
 	CK_BYTE_PTR i = (CK_BYTE_PTR)in;
 
 	(void)t;
+	if (in_len > MAX_DATA_LEN || (op == TOKEN_OP_VERIFY && *out_len > MAX_DATA_LEN))
+		return CKR_HOST_MEMORY;
 	switch (op) {
 	case TOKEN_OP_ENCRYPT: return sh.f->C_Encrypt(SS(ss), i, in_len, out, out_len);
 	case TOKEN_OP_DECRYPT: return sh.f->C_Decrypt(SS(ss), i, in_len, out, out_len);
@@ -866,6 +911,8 @@ static CK_RV sh_op_update(struct token *t, void *ss, enum token_op op, const CK_
 	CK_BYTE_PTR i = (CK_BYTE_PTR)in;
 
 	(void)t;
+	if (in_len > MAX_DATA_LEN)
+		return CKR_HOST_MEMORY;
 	switch (op) {
 	case TOKEN_OP_ENCRYPT: return sh.f->C_EncryptUpdate(SS(ss), i, in_len, out, out_len);
 	case TOKEN_OP_DECRYPT: return sh.f->C_DecryptUpdate(SS(ss), i, in_len, out, out_len);
@@ -879,6 +926,8 @@ static CK_RV sh_op_update(struct token *t, void *ss, enum token_op op, const CK_
 static CK_RV sh_op_final(struct token *t, void *ss, enum token_op op, CK_BYTE *out, CK_ULONG *out_len)
 {
 	(void)t;
+	if (op == TOKEN_OP_VERIFY && *out_len > MAX_DATA_LEN)
+		return CKR_HOST_MEMORY;
 	switch (op) {
 	case TOKEN_OP_ENCRYPT: return sh.f->C_EncryptFinal(SS(ss), out, out_len);
 	case TOKEN_OP_DECRYPT: return sh.f->C_DecryptFinal(SS(ss), out, out_len);
@@ -932,12 +981,16 @@ static CK_RV sh_digest_key(struct token *t, void *ss, token_ref key)
 static CK_RV sh_seed_random(struct token *t, void *ss, const CK_BYTE *seed, CK_ULONG len)
 {
 	(void)t;
+	if (len > MAX_DATA_LEN)
+		return CKR_HOST_MEMORY;
 	return sh.f->C_SeedRandom(SS(ss), (CK_BYTE_PTR)seed, len);
 }
 
 static CK_RV sh_generate_random(struct token *t, void *ss, CK_BYTE *out, CK_ULONG len)
 {
 	(void)t;
+	if (len > MAX_DATA_LEN)
+		return CKR_HOST_MEMORY;
 	return sh.f->C_GenerateRandom(SS(ss), out, len);
 }
 

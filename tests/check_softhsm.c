@@ -763,6 +763,40 @@ START_TEST(empty_data_as_null_pointer)
 }
 END_TEST
 
+/*
+ * Lengths no buffer can have: SoftHSM would try to copy them and end the
+ * whole process when the allocation fails. The host gets an error instead.
+ */
+START_TEST(impossible_lengths_do_not_end_the_process)
+{
+	const CK_ULONG huge = (CK_ULONG)1 << 40;
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM sha = { CKM_SHA256, NULL, 0 }, raw = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE buf[16] = { 0 }, sig[64];
+	CK_ULONG len = sizeof(sig);
+	CK_ATTRIBUTE label[] = { { CKA_LABEL, buf, huge } };
+
+	ck_assert_int_eq(f->C_GenerateRandom(h, buf, huge), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_SeedRandom(h, buf, huge), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_SetAttributeValue(h, pub, label, 1), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_FindObjectsInit(h, label, 1), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_DigestUpdate(h, buf, huge), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_DigestUpdate(h, buf, 1), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, buf, huge, sig, &len), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_VerifyInit(h, &raw, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, buf, sizeof(buf), sig, huge), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, buf, huge), CKR_HOST_MEMORY);
+	/* no try was spent on it */
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY), 0);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 /* ---- Cryptoki rules that need a real slot ---- */
 
 START_TEST(session_rules)
@@ -1103,6 +1137,7 @@ int main(void)
 	tcase_add_test(keys, context_specific_login_with_composed_mechanism);
 	tcase_add_test(keys, template_values_without_storage_are_refused);
 	tcase_add_test(keys, empty_data_as_null_pointer);
+	tcase_add_test(keys, impossible_lengths_do_not_end_the_process);
 	tcase_add_test(keys, buffer_rules_for_lists_and_signatures);
 	suite_add_tcase(s, keys);
 

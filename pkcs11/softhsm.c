@@ -539,9 +539,19 @@ struct login_args {
 static CK_RV call_login(struct token *t, void *ctx)
 {
 	struct login_args *a = ctx;
+	CK_RV rv;
 
 	(void)t;
-	return sh.f->C_Login(a->real, a->who, (CK_UTF8CHAR_PTR)a->pin, a->len);
+	rv = sh.f->C_Login(a->real, a->who, (CK_UTF8CHAR_PTR)a->pin, a->len);
+	/*
+	 * The core asks only when it holds no login, so a login SoftHSM still
+	 * has is stale; it must not stand in for judging this PIN.
+	 */
+	if (rv == CKR_USER_ALREADY_LOGGED_IN && a->who != CKU_CONTEXT_SPECIFIC) {
+		sh.f->C_Logout(a->real);
+		rv = sh.f->C_Login(a->real, a->who, (CK_UTF8CHAR_PTR)a->pin, a->len);
+	}
+	return rv;
 }
 
 static CK_RV note_user_login(struct token *t)
@@ -577,6 +587,14 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 	rv = with_pin_try(t, who == CKU_SO ? PIN_SO : PIN_USER, call_login, &a);
 	if (rv == CKR_OK && who == CKU_USER)
 		rv = note_user_login(t);
+	/*
+	 * A login that fails here (SoftHSM accepted the PIN but the policy
+	 * could not record it, say) must not leave SoftHSM logged in: the core
+	 * holds no login, and SoftHSM would answer the next PIN, right or
+	 * wrong, with "already logged in".
+	 */
+	if (rv != CKR_OK && who != CKU_CONTEXT_SPECIFIC)
+		sh.f->C_Logout(a.real);
 	return rv;
 }
 

@@ -6,6 +6,7 @@
  * (tests/shims), so the tests can tell exactly which tries got through.
  */
 #include <check.h>
+#include <glob.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <openssl/evp.h>
@@ -343,6 +344,50 @@ START_TEST(init_pin_refused_once_so_pin_is_dead)
 	/* the user PIN is the one it was */
 	ck_assert_int_eq(login(CKU_USER, "5555"), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(login(CKU_USER, ADMIN_PIN), CKR_OK);
+}
+END_TEST
+
+/* The counter file of the token (there is one initialised token). */
+static void counter_file(char *out, size_t size)
+{
+	char pattern[4200];
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/state/*.pins", dir);
+	ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+	ck_assert_uint_eq(g.gl_pathc, 1);
+	snprintf(out, size, "%s", g.gl_pathv[0]);
+	globfree(&g);
+}
+
+/*
+ * A login SoftHSM accepted but whose outcome could not be recorded fails;
+ * it must not leave SoftHSM logged in, where a later wrong PIN would be
+ * answered "already logged in" and taken for a right one.
+ */
+START_TEST(failed_login_leaves_softhsm_logged_out)
+{
+	char pins[4096];
+	CK_SESSION_HANDLE h;
+	CK_SESSION_INFO si;
+
+	change_to_user_pin();
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
+	counter_file(pins, sizeof(pins));
+	h = open_rw();
+	/* the login counter writes its line into the counter file: settling the try then fails */
+	setenv("SIGNET_TEST_LOGIN_LOG", pins, 1);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_GENERAL_ERROR);
+	setenv("SIGNET_TEST_LOGIN_LOG", login_log, 1);
+	ck_assert_int_eq(unlink(pins), 0); /* a missing file reads as fresh counters */
+	ck_assert_int_eq(f->C_GetSessionInfo(h, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_PUBLIC_SESSION);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)"000000", 6), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(f->C_GetSessionInfo(h, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_PUBLIC_SESSION);
+	ck_assert(token_flags() & CKF_USER_PIN_COUNT_LOW);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
 }
 END_TEST
 
@@ -1122,6 +1167,7 @@ int main(void)
 	tcase_add_test(policy, so_pin_locks_for_ever);
 	tcase_add_test(policy, wrong_so_pin_at_init_token_counts);
 	tcase_add_test(policy, init_pin_refused_once_so_pin_is_dead);
+	tcase_add_test(policy, failed_login_leaves_softhsm_logged_out);
 	tcase_add_test(policy, concurrent_processes_get_exactly_three_tries);
 	suite_add_tcase(s, policy);
 

@@ -213,6 +213,15 @@ static const char *set_value(struct config *c, const struct key_spec *k, const c
 	return "unknown kind";
 }
 
+/* A malformed line is logged whole, unless it starts with the name of a secret: then only that name. */
+static const char *loggable_line(const char *s)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].kind == V_HEX && strncmp(s, keys[i].key, strlen(keys[i].key)) == 0)
+			return keys[i].key;
+	return s;
+}
+
 static const struct key_spec *find_key(const char *section, const char *key)
 {
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -256,7 +265,7 @@ static const char *parse_line(struct config *c, char *line, char *section, size_
 	}
 	eq = strchr(s, '=');
 	if (eq == NULL) {
-		*what = s;
+		*what = loggable_line(s);
 		return "expected key = value";
 	}
 	*eq = '\0';

@@ -56,6 +56,13 @@ static CK_RV start_host_op(struct session *s, enum token_op op, const CK_MECHANI
 	return CKR_OK;
 }
 
+/* The token may still hold an operation the core ends with an error: end it there too. */
+static void abort_token_op(struct session *s, enum token_op op)
+{
+	if (s->slot->ops->op_abort != NULL)
+		s->slot->ops->op_abort(s->slot->tok, s->ss, op);
+}
+
 /* Ends an operation, freeing its composed state if it had one. */
 static void finish_op(struct session *s, enum token_op op)
 {
@@ -97,17 +104,20 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mec
 		if (rv != CKR_OK)
 			goto out;
 	}
-	if (mech_composed(s->slot, op, mech)) {
-		rv = start_host_op(s, op, mech, ref);
-		goto out;
-	}
 	if (s->slot->ops->op_init == NULL) {
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
 	}
-	rv = s->slot->ops->op_init(s->slot->tok, s->ss, op, mech, ref);
-	if (rv == CKR_OK)
-		rv = set_active(s, op, true);
+	if (mech_composed(s->slot, op, mech)) {
+		rv = start_host_op(s, op, mech, ref);
+	} else {
+		rv = s->slot->ops->op_init(s->slot->tok, s->ss, op, mech, ref);
+		if (rv == CKR_OK)
+			rv = set_active(s, op, true);
+	}
+	/* The token's "no such object" is a bad key here, for its own mechanisms and composed ones alike. */
+	if (rv == CKR_OBJECT_HANDLE_INVALID && op != TOKEN_OP_DIGEST)
+		rv = key_invalid_code();
 out:
 	session_release(s);
 	return rv;
@@ -122,6 +132,14 @@ static bool keeps_operation(enum token_op op, CK_RV rv, const CK_BYTE *out)
 }
 
 enum step { STEP_ONESHOT, STEP_UPDATE, STEP_FINAL };
+
+static const CK_BYTE no_data[1];
+
+/* Whether the step returns data (and so needs a length pointer). */
+static bool has_output(enum token_op op, enum step step)
+{
+	return step != STEP_UPDATE || op == TOKEN_OP_ENCRYPT || op == TOKEN_OP_DECRYPT;
+}
 
 static CK_RV host_step(struct session *s, struct host_op *h, enum step step, const CK_BYTE *in,
 		       CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
@@ -154,10 +172,12 @@ static CK_RV op_step(CK_SESSION_HANDLE h, enum token_op op, enum step step, cons
 		rv = CKR_OPERATION_NOT_INITIALIZED;
 		goto out;
 	}
-	if ((in == NULL && in_len > 0) || (step != STEP_UPDATE && out_len == NULL)) {
+	if ((in == NULL && in_len > 0) || (out_len == NULL && has_output(op, step))) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto end_op; /* PKCS#11: an argument error also ends the operation */
 	}
+	if (in == NULL)
+		in = no_data; /* empty input is valid data, which SoftHSM refuses as a NULL pointer */
 	ops = s->slot->ops;
 	if (s->host[op] != NULL) {
 		rv = host_step(s, s->host[op], step, in, in_len, out, out_len);
@@ -186,6 +206,8 @@ static CK_RV op_step(CK_SESSION_HANDLE h, enum token_op op, enum step step, cons
 	if (keeps_operation(op, rv, out))
 		goto out;
 end_op:
+	if (rv != CKR_OK)
+		abort_token_op(s, op);
 	finish_op(s, op);
 out:
 	session_release(s);
@@ -226,8 +248,6 @@ CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_B
 		      CK_ULONG_PTR out_len)
 {
 	trace_data(__func__, h, in_len, out_len);
-	if (out_len == NULL)
-		return trace_ret(__func__, module_ready() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED);
 	return trace_ret(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_UPDATE, in, in_len, out, out_len));
 }
 
@@ -253,8 +273,6 @@ CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_B
 		      CK_ULONG_PTR out_len)
 {
 	trace_data(__func__, h, in_len, out_len);
-	if (out_len == NULL)
-		return trace_ret(__func__, module_ready() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED);
 	return trace_ret(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_UPDATE, in, in_len, out, out_len));
 }
 
@@ -302,8 +320,10 @@ static CK_RV digest_key(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
 	if (rv == CKR_OK)
 		rv = s->slot->ops->digest_key ? s->slot->ops->digest_key(s->slot->tok, s->ss, ref)
 					      : CKR_KEY_INDIGESTIBLE;
-	if (rv != CKR_OK && rv != CKR_OPERATION_NOT_INITIALIZED)
+	if (rv != CKR_OK && rv != CKR_OPERATION_NOT_INITIALIZED) {
+		abort_token_op(s, TOKEN_OP_DIGEST);
 		set_active(s, TOKEN_OP_DIGEST, false);
+	}
 	session_release(s);
 	return rv;
 }

@@ -9,6 +9,15 @@ static bool template_ok(const CK_ATTRIBUTE *t, CK_ULONG n)
 	return t != NULL || n == 0;
 }
 
+/* A template the token reads values from: a NULL value with a length would make it read address 0. */
+static CK_RV input_values_ok(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	for (CK_ULONG i = 0; t != NULL && i < n; i++)
+		if (t[i].pValue == NULL && t[i].ulValueLen > 0)
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+	return CKR_OK;
+}
+
 /* Resolves a handle of the session's slot; bad handles get the caller's error code. */
 static CK_RV resolve(const struct session *s, CK_OBJECT_HANDLE h, CK_RV invalid, token_ref *ref)
 {
@@ -28,6 +37,8 @@ static CK_RV create_object(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplat
 		return rv;
 	if (!template_ok(pTemplate, ulCount) || phObject == NULL)
 		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
+		;
 	else if (s->slot->ops->create_object == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->create_object(s->slot->tok, s->ss, pTemplate, ulCount, &ref)) == CKR_OK)
@@ -54,6 +65,8 @@ static CK_RV copy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, C
 		return rv;
 	if (!template_ok(pTemplate, ulCount) || phNewObject == NULL)
 		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
+		;
 	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
 		;
 	else if (s->slot->ops->copy_object == NULL)
@@ -176,6 +189,8 @@ static CK_RV set_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hO
 		return rv;
 	if (!template_ok(pTemplate, ulCount))
 		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
+		;
 	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
 		;
 	else if (s->slot->ops->set_attributes == NULL)
@@ -228,6 +243,9 @@ static CK_RV find_objects_init(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTem
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
+	rv = input_values_ok(pTemplate, ulCount);
+	if (rv != CKR_OK)
+		goto out;
 	rv = module_lock();
 	if (rv != CKR_OK)
 		goto out;
@@ -347,6 +365,8 @@ static CK_RV generate_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanis
 		return rv;
 	if (pMechanism == NULL || !template_ok(pTemplate, ulCount) || phKey == NULL)
 		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
+		;
 	else if (s->slot->ops->generate_key == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate, ulCount,
@@ -380,6 +400,9 @@ static CK_RV generate_key_pair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMec
 	    !template_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount) || phPublicKey == NULL ||
 	    phPrivateKey == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
+	} else if ((rv = input_values_ok(pPublicKeyTemplate, ulPublicKeyAttributeCount)) != CKR_OK ||
+		   (rv = input_values_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)) != CKR_OK) {
+		;
 	} else if (s->slot->ops->generate_key_pair == NULL) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	} else {
@@ -457,6 +480,8 @@ static CK_RV unwrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	if (pMechanism == NULL || (pWrappedKey == NULL && ulWrappedKeyLen > 0) ||
 	    !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
 		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = input_values_ok(pTemplate, ulAttributeCount)) != CKR_OK)
+		;
 	else if ((rv = resolve(s, hUnwrappingKey, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping)) != CKR_OK)
 		;
 	else if (s->slot->ops->unwrap_key == NULL)
@@ -491,6 +516,8 @@ static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		return rv;
 	if (pMechanism == NULL || !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
 		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = input_values_ok(pTemplate, ulAttributeCount)) != CKR_OK)
+		;
 	else if ((rv = resolve(s, hBaseKey, CKR_KEY_HANDLE_INVALID, &base)) != CKR_OK)
 		;
 	else if (s->slot->ops->derive_key == NULL)

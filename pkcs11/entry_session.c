@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "pkcs11/entry.h"
+#include "pkcs11/lock.h"
 #include "pkcs11/log.h"
 
 static CK_RV open_session(CK_SLOT_ID slotID, CK_FLAGS flags, CK_SESSION_HANDLE_PTR phSession)
@@ -172,23 +173,27 @@ static CK_RV login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHA
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
-	rv = module_lock();
-	if (rv != CKR_OK)
-		goto out;
-	rv = check_login_allowed(s, userType);
-	module_unlock();
-	if (rv != CKR_OK)
-		goto out;
 	if (slot->ops->login == NULL) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 		goto out;
 	}
-	rv = slot->ops->login(slot->tok, s->ss, userType, pPin, ulPinLen);
+	rv = mutex_lock(slot->login_lock);
+	if (rv != CKR_OK)
+		goto out;
+	/* LOCKED: slot login */
+	rv = module_lock();
+	if (rv == CKR_OK) {
+		rv = check_login_allowed(s, userType);
+		module_unlock();
+	}
+	if (rv == CKR_OK)
+		rv = slot->ops->login(slot->tok, s->ss, userType, pPin, ulPinLen);
 	if ((rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) && userType != CKU_CONTEXT_SPECIFIC &&
 	    module_lock() == CKR_OK) {
 		slot->login = userType;
 		module_unlock();
 	}
+	mutex_unlock(slot->login_lock);
 out:
 	session_release(s);
 	return rv;
@@ -231,14 +236,18 @@ static CK_RV logout(CK_SESSION_HANDLE hSession)
 	if (rv != CKR_OK)
 		return rv;
 	slot = s->slot;
-	rv = module_lock();
+	rv = mutex_lock(slot->login_lock);
 	if (rv != CKR_OK)
 		goto out;
+	/* LOCKED: slot login */
+	rv = module_lock();
+	if (rv != CKR_OK)
+		goto unlock;
 	who = slot->login;
 	module_unlock();
 	if (who == NO_LOGIN) {
 		rv = CKR_USER_NOT_LOGGED_IN;
-		goto out;
+		goto unlock;
 	}
 	rv = slot->ops->logout != NULL ? slot->ops->logout(slot->tok, s->ss) : CKR_OK;
 	/* Whatever the token said, the application is logged out as far as it can tell. */
@@ -248,6 +257,8 @@ static CK_RV logout(CK_SESSION_HANDLE hSession)
 	}
 	if (rv == CKR_USER_NOT_LOGGED_IN)
 		rv = CKR_OK;
+unlock:
+	mutex_unlock(slot->login_lock);
 out:
 	session_release(s);
 	return rv;

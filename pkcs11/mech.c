@@ -256,6 +256,21 @@ static bool hash_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf, enum cr_hash *h)
 	}
 }
 
+/*
+ * Asks the token whether it would start the raw operation with this key
+ * (key type and use, login, an expired PIN) and ends it again, so that
+ * C_DecryptInit answers as the token's own mechanism would.
+ */
+static CK_RV probe_token_op(struct session *s, enum token_op op, CK_MECHANISM_TYPE type, token_ref key)
+{
+	CK_MECHANISM raw = { type, NULL, 0 };
+	CK_RV rv = s->slot->ops->op_init(s->slot->tok, s->ss, op, &raw, key);
+
+	if (rv == CKR_OK && s->slot->ops->op_abort != NULL)
+		s->slot->ops->op_abort(s->slot->tok, s->ss, op);
+	return rv;
+}
+
 static CK_RV oaep_init(struct session *s, const CK_MECHANISM *mech, token_ref key, struct host_op **out)
 {
 	const CK_RSA_PKCS_OAEP_PARAMS *p = mech->pParameter;
@@ -279,6 +294,8 @@ static CK_RV oaep_init(struct session *s, const CK_MECHANISM *mech, token_ref ke
 	rv = signature_length(s, &oaep, key, &h->sig_len); /* the modulus size, which proves an RSA key */
 	if (rv == CKR_OK && h->sig_len > MAX_MODULUS)
 		rv = CKR_KEY_SIZE_RANGE;
+	if (rv == CKR_OK)
+		rv = probe_token_op(s, TOKEN_OP_DECRYPT, CKM_RSA_X_509, key);
 	if (rv != CKR_OK)
 		goto fail;
 	*out = h;
@@ -340,6 +357,7 @@ CK_RV host_op_init(struct session *s, enum token_op op, const CK_MECHANISM *mech
 		return oaep_init(s, mech, key, out);
 	c = composed_for(s->slot, mech->mechanism);
 	struct host_op *h;
+	CK_MECHANISM base;
 	CK_RV rv;
 
 	if (c == NULL)
@@ -352,18 +370,29 @@ CK_RV host_op_init(struct session *s, enum token_op op, const CK_MECHANISM *mech
 	h->c = c;
 	h->op = op;
 	h->key = key;
-	/* Reading the key's size also proves the handle names a key of the right type. */
-	rv = signature_length(s, c, key, &h->sig_len);
+	/*
+	 * The token's raw operation starts now, so that C_SignInit answers as
+	 * the token's own mechanism would (key type and use, login, an expired
+	 * PIN) and a C_Login(CKU_CONTEXT_SPECIFIC) finds it; the final step
+	 * completes it, and the core aborts it if the operation ends otherwise.
+	 */
+	base = (CK_MECHANISM){ c->base, NULL, 0 };
+	rv = s->slot->ops->op_init(s->slot->tok, s->ss, op, &base, key);
 	if (rv != CKR_OK)
 		goto fail;
-	if (cr_digest_new(c->hash, &h->digest) != CR_OK) {
+	/* Reading the key's size also proves the handle names a key of the right type. */
+	rv = signature_length(s, c, key, &h->sig_len);
+	if (rv == CKR_OK && cr_digest_new(c->hash, &h->digest) != CR_OK)
 		rv = CKR_HOST_MEMORY;
+	if (rv != CKR_OK) {
+		if (s->slot->ops->op_abort != NULL)
+			s->slot->ops->op_abort(s->slot->tok, s->ss, op);
 		goto fail;
 	}
 	*out = h;
 	return CKR_OK;
 fail:
-	free(h);
+	host_op_free(h);
 	return rv;
 }
 
@@ -403,8 +432,6 @@ static CK_RV finish_digest(struct host_op *h)
 /* The token's raw step over the encoded hash; a length query never reaches the token. */
 static CK_RV raw_step(struct session *s, struct host_op *h, CK_BYTE *out, CK_ULONG *out_len)
 {
-	CK_MECHANISM base;
-	CK_RV rv;
 
 	if (h->op == TOKEN_OP_SIGN) {
 		if (out == NULL) {
@@ -416,14 +443,7 @@ static CK_RV raw_step(struct session *s, struct host_op *h, CK_BYTE *out, CK_ULO
 			return CKR_BUFFER_TOO_SMALL;
 		}
 	}
-	/*
-	 * The token's operation starts only now and ends in the same breath, so
-	 * an operation the application abandons leaves nothing behind in it.
-	 */
-	base = (CK_MECHANISM){ h->c->base, NULL, 0 };
-	rv = s->slot->ops->op_init(s->slot->tok, s->ss, h->op, &base, h->key);
-	if (rv != CKR_OK)
-		return rv;
+	/* The token's operation, started by host_op_init, ends here. */
 	return s->slot->ops->op_oneshot(s->slot->tok, s->ss, h->op, h->encoded, h->encoded_len, out, out_len);
 }
 

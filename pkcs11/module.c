@@ -37,6 +37,13 @@ static struct {
 
 static volatile bool exiting;
 
+/*
+ * Serialises C_Initialize and C_Finalize: each checks, then builds or tears
+ * down, the whole state. An operating-system mutex, as it must exist before
+ * C_Initialize has chosen the module's locking.
+ */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
 bool module_exiting(void)
 {
 	return exiting;
@@ -55,6 +62,8 @@ __attribute__((destructor)) static void on_unload(void)
 
 static void on_fork_child(void)
 {
+	/* A thread of the parent may have held it: the child has no such thread. */
+	pthread_mutex_init(&init_lock, NULL);
 	if (m.initialized) {
 		m.initialized = false;
 		m.stale = true;
@@ -143,6 +152,7 @@ static void free_tables(bool quietly)
 	hmap_free(&m.object_refs);
 	for (CK_ULONG i = 0; i < m.nslots; i++) {
 		free(m.slots[i]->native);
+		mutex_destroy(m.slots[i]->login_lock);
 		free(m.slots[i]);
 	}
 	free(m.slots);
@@ -182,7 +192,7 @@ static void start_drivers(void)
 	}
 }
 
-CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args)
+static CK_RV initialize_serialised(const CK_C_INITIALIZE_ARGS *args)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	CK_RV rv;
@@ -212,8 +222,11 @@ CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args)
 	hmap_init(&m.sessions);
 	hmap_init(&m.objects);
 	hmap_init(&m.object_refs);
-	m.next_session = FIRST_HANDLE;
-	m.next_object = FIRST_HANDLE;
+	/* Never reset: a handle kept from before C_Finalize must not name something new. */
+	if (m.next_session < FIRST_HANDLE)
+		m.next_session = FIRST_HANDLE;
+	if (m.next_object < FIRST_HANDLE)
+		m.next_object = FIRST_HANDLE;
 	exiting = false;
 	m.initialized = true;
 	log_msg(LOG_INFO, "initialised from %s", m.conf.source);
@@ -224,7 +237,18 @@ fail:
 	return rv;
 }
 
-CK_RV module_finalize(void)
+CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args)
+{
+	CK_RV rv;
+
+	if (pthread_mutex_lock(&init_lock) != 0)
+		return CKR_CANT_LOCK;
+	rv = initialize_serialised(args);
+	pthread_mutex_unlock(&init_lock);
+	return rv;
+}
+
+static CK_RV finalize_serialised(void)
 {
 	if (!m.initialized)
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
@@ -236,6 +260,17 @@ CK_RV module_finalize(void)
 	config_wipe(&m.conf);
 	log_msg(LOG_INFO, "finalised");
 	return CKR_OK;
+}
+
+CK_RV module_finalize(void)
+{
+	CK_RV rv;
+
+	if (pthread_mutex_lock(&init_lock) != 0)
+		return CKR_CANT_LOCK;
+	rv = finalize_serialised();
+	pthread_mutex_unlock(&init_lock);
+	return rv;
 }
 
 /* ---- slots ---- */
@@ -251,14 +286,21 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, CK_SLOT_ID *id)
 	s->tok = tok;
 	s->ops = ops;
 	s->login = NO_LOGIN;
+	rv = mutex_create(&s->login_lock);
+	if (rv != CKR_OK) {
+		free(s);
+		return rv;
+	}
 	rv = module_lock();
 	if (rv != CKR_OK) {
+		mutex_destroy(s->login_lock);
 		free(s);
 		return rv;
 	}
 	grown = realloc(m.slots, (m.nslots + 1) * sizeof(*m.slots));
 	if (grown == NULL) {
 		rv = CKR_HOST_MEMORY;
+		mutex_destroy(s->login_lock);
 		free(s);
 		goto out;
 	}
@@ -387,22 +429,40 @@ CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
 	return rv;
 }
 
-/* Called with the lock held on the last reference of a closing session; returns what to close. */
+/*
+ * PKCS#11: closing the last session of an application logs it out. Decided
+ * and done under the slot's login lock, so that a login on a session opened
+ * meanwhile cannot fall between the decision and the token's logout.
+ */
+static void logout_if_last(struct slot *slot, void *ss)
+{
+	bool logout = false;
+
+	if (mutex_lock(slot->login_lock) != CKR_OK)
+		return;
+	/* LOCKED: slot login */
+	if (module_lock() == CKR_OK) {
+		if (slot->sessions == 0 && slot->login != NO_LOGIN) {
+			slot->login = NO_LOGIN;
+			logout = true;
+		}
+		module_unlock();
+	}
+	if (logout && slot->ops->logout != NULL && !module_exiting())
+		slot->ops->logout(slot->tok, ss);
+	mutex_unlock(slot->login_lock);
+}
+
+/* Called with the lock held on the last reference of a closing session; returns with it released. */
 static void finish_close(struct session *s)
 {
 	struct slot *slot = s->slot;
-	bool logout = false;
 
-	if (--slot->sessions == 0 && slot->login != NO_LOGIN) {
-		/* PKCS#11: closing the last session of an application logs it out. */
-		slot->login = NO_LOGIN;
-		logout = true;
-	}
+	slot->sessions--;
 	if (s->flags & CKF_RW_SESSION)
 		slot->rw_sessions--;
 	module_unlock();
-	if (logout && slot->ops->logout != NULL && !module_exiting())
-		slot->ops->logout(slot->tok, s->ss);
+	logout_if_last(slot, s->ss);
 	if (slot->ops->session_close != NULL)
 		slot->ops->session_close(slot->tok, s->ss, module_exiting());
 	free_session(s);

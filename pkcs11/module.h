@@ -24,6 +24,11 @@ struct slot {
 	struct token *tok;
 	const struct token_ops *ops;
 	bool removed;            /* its reader went away: keep the id, show no token */
+	/*
+	 * Held from deciding a login state change to recording it, across the
+	 * token's login or logout (order: login_lock, then the module lock).
+	 */
+	void *login_lock;
 	/* guarded by the module lock */
 	CK_USER_TYPE login;      /* NO_LOGIN, CKU_USER or CKU_SO */
 	CK_ULONG sessions;

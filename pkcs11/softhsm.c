@@ -42,6 +42,23 @@ static struct {
 
 static const struct token_ops softhsm_ops;
 
+/*
+ * SoftHSM copies every input (and every random output) it is given, and
+ * ends the whole process when it cannot allocate the copy. Lengths no
+ * caller can mean are refused first, with the error an allocation failure
+ * would have earned.
+ */
+#define MAX_DATA_LEN ((CK_ULONG)1 << 30)   /* data, signatures, wrapped keys, random output */
+#define MAX_VALUE_LEN ((CK_ULONG)1 << 24)  /* one attribute value, one PIN */
+
+static CK_RV check_template_size(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	for (CK_ULONG i = 0; t != NULL && i < n; i++)
+		if (t[i].ulValueLen > MAX_VALUE_LEN)
+			return CKR_HOST_MEMORY;
+	return CKR_OK;
+}
+
 /* ---- configuration of SoftHSM itself ---- */
 
 static CK_RV ensure_dir(const char *path)
@@ -460,6 +477,8 @@ static CK_RV sh_init_token(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len
 	CK_TOKEN_INFO info;
 	CK_RV rv;
 
+	if (len > MAX_VALUE_LEN)
+		return CKR_HOST_MEMORY;
 	rv = sh.f->C_GetTokenInfo(t->real, &info);
 	if (rv != CKR_OK)
 		return rv;
@@ -520,9 +539,19 @@ struct login_args {
 static CK_RV call_login(struct token *t, void *ctx)
 {
 	struct login_args *a = ctx;
+	CK_RV rv;
 
 	(void)t;
-	return sh.f->C_Login(a->real, a->who, (CK_UTF8CHAR_PTR)a->pin, a->len);
+	rv = sh.f->C_Login(a->real, a->who, (CK_UTF8CHAR_PTR)a->pin, a->len);
+	/*
+	 * The core asks only when it holds no login, so a login SoftHSM still
+	 * has is stale; it must not stand in for judging this PIN.
+	 */
+	if (rv == CKR_USER_ALREADY_LOGGED_IN && a->who != CKU_CONTEXT_SPECIFIC) {
+		sh.f->C_Logout(a->real);
+		rv = sh.f->C_Login(a->real, a->who, (CK_UTF8CHAR_PTR)a->pin, a->len);
+	}
+	return rv;
 }
 
 static CK_RV note_user_login(struct token *t)
@@ -546,6 +575,8 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 	struct pin_state st;
 	CK_RV rv;
 
+	if (len > MAX_VALUE_LEN)
+		return CKR_HOST_MEMORY;
 	rv = read_state(t, &st);
 	if (rv == CKR_USER_PIN_NOT_INITIALIZED)
 		return sh.f->C_Login(a.real, who, (CK_UTF8CHAR_PTR)pin, len); /* SoftHSM explains */
@@ -556,6 +587,14 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 	rv = with_pin_try(t, who == CKU_SO ? PIN_SO : PIN_USER, call_login, &a);
 	if (rv == CKR_OK && who == CKU_USER)
 		rv = note_user_login(t);
+	/*
+	 * A login that fails here (SoftHSM accepted the PIN but the policy
+	 * could not record it, say) must not leave SoftHSM logged in: the core
+	 * holds no login, and SoftHSM would answer the next PIN, right or
+	 * wrong, with "already logged in".
+	 */
+	if (rv != CKR_OK && who != CKU_CONTEXT_SPECIFIC)
+		sh.f->C_Logout(a.real);
 	return rv;
 }
 
@@ -570,8 +609,14 @@ static CK_RV sh_logout(struct token *t, void *ss)
 
 static CK_RV sh_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
+	struct pin_state st;
 	CK_RV rv = check_new_pin_length(len);
 
+	/* The SO may have logged in before another process locked the SO PIN for ever. */
+	if (rv == CKR_OK)
+		rv = read_state(t, &st);
+	if (rv == CKR_OK && st.so_locked)
+		rv = CKR_PIN_LOCKED;
 	if (rv == CKR_OK)
 		rv = sh.f->C_InitPIN(((struct sess *)ss)->real, (CK_UTF8CHAR_PTR)pin, len);
 	if (rv != CKR_OK)
@@ -611,6 +656,8 @@ static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, C
 	CK_RV rv;
 
 	rv = check_new_pin_length(new_len);
+	if (rv == CKR_OK && old_len > MAX_VALUE_LEN)
+		rv = CKR_HOST_MEMORY;
 	if (rv != CKR_OK)
 		return rv;
 	if (old_len == new_len && (old_len == 0 || memcmp(old_pin, new_pin, old_len) == 0))
@@ -649,7 +696,9 @@ static CK_RV sh_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULO
 	CK_RV rv;
 
 	(void)t;
-	rv = sh.f->C_FindObjectsInit(SS(ss), (CK_ATTRIBUTE_PTR)tmpl, count);
+	rv = check_template_size(tmpl, count);
+	if (rv == CKR_OK)
+		rv = sh.f->C_FindObjectsInit(SS(ss), (CK_ATTRIBUTE_PTR)tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
 	do {
@@ -687,6 +736,8 @@ static CK_RV sh_set_attributes(struct token *t, void *ss, token_ref obj, const C
 	CK_RV rv = keys_check_no_weakening(tmpl, count, CKR_ATTRIBUTE_READ_ONLY);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = check_template_size(tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
 	return sh.f->C_SetAttributeValue(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count);
@@ -702,9 +753,11 @@ static CK_RV sh_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmp
 			      token_ref *obj)
 {
 	struct key_template kt;
-	CK_RV rv = keys_harden(&kt, tmpl, count, (CK_OBJECT_CLASS)-1);
+	CK_RV rv = check_template_size(tmpl, count);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = keys_harden(&kt, tmpl, count, (CK_OBJECT_CLASS)-1);
 	if (rv != CKR_OK)
 		return rv;
 	rv = sh.f->C_CreateObject(SS(ss), kt.attrs, kt.count, obj);
@@ -718,6 +771,8 @@ static CK_RV sh_copy_object(struct token *t, void *ss, token_ref obj, const CK_A
 	CK_RV rv = keys_check_no_weakening(tmpl, count, CKR_TEMPLATE_INCONSISTENT);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = check_template_size(tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
 	return sh.f->C_CopyObject(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count, copy);
@@ -746,9 +801,11 @@ static CK_RV sh_generate_key(struct token *t, void *ss, const CK_MECHANISM *mech
 			     CK_ULONG count, token_ref *key)
 {
 	struct key_template kt;
-	CK_RV rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
+	CK_RV rv = check_template_size(tmpl, count);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
 	if (rv != CKR_OK)
 		return rv;
 	rv = sh.f->C_GenerateKey(SS(ss), (CK_MECHANISM_PTR)mech, kt.attrs, kt.count, key);
@@ -762,9 +819,13 @@ static CK_RV sh_generate_key_pair(struct token *t, void *ss, const CK_MECHANISM 
 				  token_ref *priv)
 {
 	struct key_template kt;
-	CK_RV rv = keys_harden(&kt, priv_tmpl, priv_count, CKO_PRIVATE_KEY);
+	CK_RV rv = check_template_size(pub_tmpl, pub_count);
 
 	(void)t;
+	if (rv == CKR_OK)
+		rv = check_template_size(priv_tmpl, priv_count);
+	if (rv == CKR_OK)
+		rv = keys_harden(&kt, priv_tmpl, priv_count, CKO_PRIVATE_KEY);
 	if (rv != CKR_OK)
 		return rv;
 	rv = sh.f->C_GenerateKeyPair(SS(ss), (CK_MECHANISM_PTR)mech, (CK_ATTRIBUTE_PTR)pub_tmpl, pub_count,
@@ -787,6 +848,10 @@ static CK_RV sh_unwrap_key(struct token *t, void *ss, const CK_MECHANISM *mech, 
 	struct key_template kt;
 	CK_RV rv = expired_check(t);
 
+	if (rv == CKR_OK && wrapped_len > MAX_DATA_LEN)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK)
+		rv = check_template_size(tmpl, count);
 	if (rv == CKR_OK)
 		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
 	if (rv != CKR_OK)
@@ -803,6 +868,8 @@ static CK_RV sh_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, 
 	struct key_template kt;
 	CK_RV rv = expired_check(t);
 
+	if (rv == CKR_OK)
+		rv = check_template_size(tmpl, count);
 	if (rv == CKR_OK)
 		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
 	if (rv != CKR_OK)
@@ -842,6 +909,8 @@ static CK_RV sh_op_oneshot(struct token *t, void *ss, enum token_op op, const CK
 	CK_BYTE_PTR i = (CK_BYTE_PTR)in;
 
 	(void)t;
+	if (in_len > MAX_DATA_LEN || (op == TOKEN_OP_VERIFY && *out_len > MAX_DATA_LEN))
+		return CKR_HOST_MEMORY;
 	switch (op) {
 	case TOKEN_OP_ENCRYPT: return sh.f->C_Encrypt(SS(ss), i, in_len, out, out_len);
 	case TOKEN_OP_DECRYPT: return sh.f->C_Decrypt(SS(ss), i, in_len, out, out_len);
@@ -860,6 +929,8 @@ static CK_RV sh_op_update(struct token *t, void *ss, enum token_op op, const CK_
 	CK_BYTE_PTR i = (CK_BYTE_PTR)in;
 
 	(void)t;
+	if (in_len > MAX_DATA_LEN)
+		return CKR_HOST_MEMORY;
 	switch (op) {
 	case TOKEN_OP_ENCRYPT: return sh.f->C_EncryptUpdate(SS(ss), i, in_len, out, out_len);
 	case TOKEN_OP_DECRYPT: return sh.f->C_DecryptUpdate(SS(ss), i, in_len, out, out_len);
@@ -873,6 +944,8 @@ static CK_RV sh_op_update(struct token *t, void *ss, enum token_op op, const CK_
 static CK_RV sh_op_final(struct token *t, void *ss, enum token_op op, CK_BYTE *out, CK_ULONG *out_len)
 {
 	(void)t;
+	if (op == TOKEN_OP_VERIFY && *out_len > MAX_DATA_LEN)
+		return CKR_HOST_MEMORY;
 	switch (op) {
 	case TOKEN_OP_ENCRYPT: return sh.f->C_EncryptFinal(SS(ss), out, out_len);
 	case TOKEN_OP_DECRYPT: return sh.f->C_DecryptFinal(SS(ss), out, out_len);
@@ -881,6 +954,40 @@ static CK_RV sh_op_final(struct token *t, void *ss, enum token_op op, CK_BYTE *o
 	case TOKEN_OP_VERIFY: return sh.f->C_VerifyFinal(SS(ss), out, *out_len);
 	default: return CKR_FUNCTION_NOT_SUPPORTED;
 	}
+}
+
+/*
+ * SoftHSM 2.6 cannot cancel an operation and keeps it after argument
+ * errors, so a step that ends it is made instead: an empty update ends a
+ * single-part signature or digest (a multi-part one continues, and its final
+ * step ends it); for the others a single-part call over no data ends it,
+ * with or without a result. Whatever comes out is wiped.
+ */
+static void sh_op_abort(struct token *t, void *ss, enum token_op op)
+{
+	CK_BYTE scratch[8192], none[1] = { 0 };
+	CK_ULONG len = sizeof(scratch);
+
+	if (module_exiting())
+		return;
+	switch (op) {
+	case TOKEN_OP_SIGN:
+		if (sh.f->C_SignUpdate(SS(ss), none, 0) == CKR_OK)
+			sh.f->C_SignFinal(SS(ss), scratch, &len);
+		break;
+	case TOKEN_OP_VERIFY:
+		if (sh.f->C_VerifyUpdate(SS(ss), none, 0) == CKR_OK)
+			sh.f->C_VerifyFinal(SS(ss), none, 0);
+		break;
+	case TOKEN_OP_DIGEST:
+		if (sh.f->C_DigestUpdate(SS(ss), none, 0) == CKR_OK)
+			sh.f->C_DigestFinal(SS(ss), scratch, &len);
+		break;
+	default:
+		sh_op_oneshot(t, ss, op, none, 0, scratch, &len);
+		break;
+	}
+	cr_wipe(scratch, sizeof(scratch));
 }
 
 static CK_RV sh_digest_key(struct token *t, void *ss, token_ref key)
@@ -892,12 +999,16 @@ static CK_RV sh_digest_key(struct token *t, void *ss, token_ref key)
 static CK_RV sh_seed_random(struct token *t, void *ss, const CK_BYTE *seed, CK_ULONG len)
 {
 	(void)t;
+	if (len > MAX_DATA_LEN)
+		return CKR_HOST_MEMORY;
 	return sh.f->C_SeedRandom(SS(ss), (CK_BYTE_PTR)seed, len);
 }
 
 static CK_RV sh_generate_random(struct token *t, void *ss, CK_BYTE *out, CK_ULONG len)
 {
 	(void)t;
+	if (len > MAX_DATA_LEN)
+		return CKR_HOST_MEMORY;
 	return sh.f->C_GenerateRandom(SS(ss), out, len);
 }
 
@@ -931,6 +1042,7 @@ static const struct token_ops softhsm_ops = {
 	.op_update = sh_op_update,
 	.op_final = sh_op_final,
 	.digest_key = sh_digest_key,
+	.op_abort = sh_op_abort,
 	.seed_random = sh_seed_random,
 	.generate_random = sh_generate_random,
 };

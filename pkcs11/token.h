@@ -108,6 +108,13 @@ struct token_ops {
 	CK_RV (*op_final)(struct token *t, void *ss, enum token_op op, CK_BYTE *out,
 			  CK_ULONG *out_len);
 	CK_RV (*digest_key)(struct token *t, void *ss, token_ref key);
+	/*
+	 * Ends an operation of this kind that the core has ended and the token
+	 * may still hold (the core refused the arguments before asking the
+	 * token, or the token kept it after an error). Harmless when none is
+	 * active. NULL: the token never keeps an operation the core ended.
+	 */
+	void (*op_abort)(struct token *t, void *ss, enum token_op op);
 
 	CK_RV (*seed_random)(struct token *t, void *ss, const CK_BYTE *seed, CK_ULONG len);
 	CK_RV (*generate_random)(struct token *t, void *ss, CK_BYTE *out, CK_ULONG len);

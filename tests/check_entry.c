@@ -179,6 +179,39 @@ START_TEST(initialize_again_after_finalize)
 END_TEST
 
 /* Every function but the four that work uninitialised answers CKR_CRYPTOKI_NOT_INITIALIZED. */
+/* Two threads initialising at once: exactly one succeeds, the other is told it is done already. */
+static pthread_barrier_t start_line;
+
+static void *initialize_thread(void *arg)
+{
+	CK_RV *rv = arg;
+
+	pthread_barrier_wait(&start_line);
+	*rv = f->C_Initialize(NULL);
+	return NULL;
+}
+
+START_TEST(concurrent_initialize_succeeds_once)
+{
+	for (int round = 0; round < 20; round++) {
+		CK_RV rv[2] = { 0xff, 0xff };
+		pthread_t t[2];
+
+		ck_assert_int_eq(pthread_barrier_init(&start_line, NULL, 2), 0);
+		for (int i = 0; i < 2; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL, initialize_thread, &rv[i]), 0);
+		for (int i = 0; i < 2; i++)
+			ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		pthread_barrier_destroy(&start_line);
+		ck_assert_msg((rv[0] == CKR_OK && rv[1] == CKR_CRYPTOKI_ALREADY_INITIALIZED) ||
+				      (rv[1] == CKR_OK && rv[0] == CKR_CRYPTOKI_ALREADY_INITIALIZED),
+			      "round %d: 0x%lx and 0x%lx", round, (unsigned long)rv[0], (unsigned long)rv[1]);
+		ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+		ck_assert_int_eq(f->C_Finalize(NULL), CKR_CRYPTOKI_NOT_INITIALIZED);
+	}
+}
+END_TEST
+
 START_TEST(everything_needs_initialize)
 {
 	CK_BYTE buf[64];
@@ -469,6 +502,25 @@ START_TEST(bad_configuration_fails_initialize)
 }
 END_TEST
 
+/* A management key on a malformed line stays out of the log. */
+START_TEST(malformed_secret_line_is_not_logged)
+{
+	char errpath[4096];
+	char *err;
+	int saved;
+
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	tu_write_file(conf, "[card]\nmanagement_key 0102030405060708A1A2A3A4A5A6A7A8B1B2B3B4B5B6B7B8\n");
+	saved = tu_capture_stderr(errpath);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_GENERAL_ERROR);
+	tu_restore_stderr(saved);
+	err = tu_read_file(errpath);
+	ck_assert_msg(strstr(err, ":2: management_key: expected key = value") != NULL, "log: %s", err);
+	ck_assert_msg(strstr(err, "A1A2A3") == NULL, "log: %s", err);
+	free(err);
+}
+END_TEST
+
 START_TEST(debug_log_names_calls_and_results)
 {
 	char logpath[4096];
@@ -521,6 +573,7 @@ int main(void)
 	tcase_add_test(tc, initialize_cant_lock_when_mutex_creation_fails);
 	tcase_add_test(tc, initialize_bad_args);
 	tcase_add_test(tc, initialize_again_after_finalize);
+	tcase_add_test(tc, concurrent_initialize_succeeds_once);
 	tcase_add_test(tc, everything_needs_initialize);
 	tcase_add_test(tc, get_info);
 	tcase_add_test(tc, function_list_args);
@@ -529,6 +582,7 @@ int main(void)
 	tcase_add_test(tc, session_handle_invalid);
 	tcase_add_test(tc, forked_child_must_initialize);
 	tcase_add_test(tc, bad_configuration_fails_initialize);
+	tcase_add_test(tc, malformed_secret_line_is_not_logged);
 	tcase_add_test(tc, debug_log_names_calls_and_results);
 	tcase_add_test(tc, default_level_logs_no_calls);
 	suite_add_tcase(s, tc);

@@ -6,6 +6,9 @@
  * (tests/shims), so the tests can tell exactly which tries got through.
  */
 #include <check.h>
+#include <glob.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <openssl/evp.h>
 #include <openssl/ecdsa.h>
 #include <openssl/x509.h>
@@ -179,7 +182,7 @@ START_TEST(initial_pin_must_be_changed)
 {
 	CK_SESSION_HANDLE h;
 	CK_OBJECT_HANDLE key;
-	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 }, ecdsa_sha256 = { CKM_ECDSA_SHA256, NULL, 0 };
 	CK_BYTE hash[32] = { 1 }, sig[128];
 	CK_ULONG sig_len = sizeof(sig);
 
@@ -188,6 +191,7 @@ START_TEST(initial_pin_must_be_changed)
 	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4), CKR_OK);
 	key = gen_ec_key(h, NULL);
 	ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_PIN_EXPIRED);
+	ck_assert_int_eq(f->C_SignInit(h, &ecdsa_sha256, key), CKR_PIN_EXPIRED);
 	/* the user changes it: flag gone, key usable */
 	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
 	ck_assert(!(token_flags() & CKF_USER_PIN_TO_BE_CHANGED));
@@ -311,6 +315,79 @@ START_TEST(so_pin_locks_for_ever)
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert_uint_eq(login_calls(), 5);
 	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+}
+END_TEST
+
+/* An SO logged in before another process killed the SO PIN can no longer set the user PIN. */
+START_TEST(init_pin_refused_once_so_pin_is_dead)
+{
+	CK_SESSION_HANDLE h = open_rw();
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (f->C_Initialize(NULL) != CKR_OK)
+			_exit(10);
+		slot = first_slot();
+		for (int i = 0; i < 5; i++)
+			if (login(CKU_SO, "00000000") != CKR_PIN_INCORRECT)
+				_exit(1);
+		_exit(token_flags() & CKF_SO_PIN_LOCKED ? 0 : 2);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(f->C_InitPIN(h, (CK_UTF8CHAR_PTR)"5555", 4), CKR_PIN_LOCKED);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	/* the user PIN is the one it was */
+	ck_assert_int_eq(login(CKU_USER, "5555"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, ADMIN_PIN), CKR_OK);
+}
+END_TEST
+
+/* The counter file of the token (there is one initialised token). */
+static void counter_file(char *out, size_t size)
+{
+	char pattern[4200];
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/state/*.pins", dir);
+	ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+	ck_assert_uint_eq(g.gl_pathc, 1);
+	snprintf(out, size, "%s", g.gl_pathv[0]);
+	globfree(&g);
+}
+
+/*
+ * A login SoftHSM accepted but whose outcome could not be recorded fails;
+ * it must not leave SoftHSM logged in, where a later wrong PIN would be
+ * answered "already logged in" and taken for a right one.
+ */
+START_TEST(failed_login_leaves_softhsm_logged_out)
+{
+	char pins[4096];
+	CK_SESSION_HANDLE h;
+	CK_SESSION_INFO si;
+
+	change_to_user_pin();
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
+	counter_file(pins, sizeof(pins));
+	h = open_rw();
+	/* the login counter writes its line into the counter file: settling the try then fails */
+	setenv("SIGNET_TEST_LOGIN_LOG", pins, 1);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_GENERAL_ERROR);
+	setenv("SIGNET_TEST_LOGIN_LOG", login_log, 1);
+	ck_assert_int_eq(unlink(pins), 0); /* a missing file reads as fresh counters */
+	ck_assert_int_eq(f->C_GetSessionInfo(h, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_PUBLIC_SESSION);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)"000000", 6), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(f->C_GetSessionInfo(h, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_PUBLIC_SESSION);
+	ck_assert(token_flags() & CKF_USER_PIN_COUNT_LOW);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
 }
 END_TEST
 
@@ -583,6 +660,188 @@ START_TEST(abandoned_composed_operation_leaves_nothing_behind)
 }
 END_TEST
 
+/* C_SignInit/C_VerifyInit of a composed mechanism answer as the token's own mechanism would. */
+START_TEST(composed_init_checks_the_key_like_the_token)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 }, raw = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE data[] = "data", sig[64];
+	CK_ULONG len = sizeof(sig);
+
+	/* a public key cannot sign, a private key cannot verify */
+	ck_assert_int_eq(f->C_SignInit(h, &raw, pub), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	ck_assert_int_eq(f->C_SignInit(h, &m, pub), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, sk), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	ck_assert_int_eq(f->C_Sign(h, data, 4, sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+	/* nothing was left behind */
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, 4, sig, &len), CKR_OK);
+	/* after logout the private key is no key at all */
+	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_KEY_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_KEY_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+/* pkcs11-tool's flow for a key that wants its PIN per use: C_SignInit, C_Login(CKU_CONTEXT_SPECIFIC), C_Sign. */
+START_TEST(context_specific_login_with_composed_mechanism)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_SESSION_HANDLE h = user_session();
+	CK_BBOOL yes = CK_TRUE;
+	CK_MECHANISM gen = { CKM_EC_KEY_PAIR_GEN, NULL, 0 }, m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof(p256) }, { CKA_VERIFY, &yes, 1 } };
+	CK_ATTRIBUTE priv[] = { { CKA_SIGN, &yes, 1 }, { CKA_ALWAYS_AUTHENTICATE, &yes, 1 } };
+	CK_OBJECT_HANDLE pk, sk;
+	CK_BYTE data[] = "data", sig[64];
+	CK_ULONG len = sizeof(sig);
+
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &gen, pub, 2, priv, 2, &pk, &sk), CKR_OK);
+	ck_assert_int_eq(bool_attr(h, sk, CKA_ALWAYS_AUTHENTICATE), CK_TRUE);
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, 4, sig, &len), CKR_OK);
+	ck_assert_uint_eq(len, 64);
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, pk), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, 4, sig, len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+/* Attribute values SoftHSM would read from address 0 (it crashes on some) are refused first. */
+START_TEST(template_values_without_storage_are_refused)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_SESSION_HANDLE h = user_session();
+	CK_MECHANISM aes = { CKM_AES_KEY_GEN, NULL, 0 }, ec = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_MECHANISM rsa = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE no_len[] = { { CKA_VALUE_LEN, NULL, sizeof(CK_ULONG) } };
+	CK_ATTRIBUTE no_params[] = { { CKA_EC_PARAMS, NULL, sizeof(p256) } };
+	CK_ATTRIBUTE no_bits[] = { { CKA_MODULUS_BITS, NULL, sizeof(CK_ULONG) } };
+	CK_ATTRIBUTE ec_pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof(p256) } };
+	CK_ATTRIBUTE no_label[] = { { CKA_LABEL, NULL, 5 } };
+	CK_ATTRIBUTE empty_label[] = { { CKA_LABEL, NULL, 0 } };
+	CK_OBJECT_HANDLE k, pk, sk;
+
+	ck_assert_int_eq(f->C_GenerateKey(h, &aes, no_len, 1, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &ec, no_params, 1, NULL, 0, &pk, &sk), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &rsa, no_bits, 1, NULL, 0, &pk, &sk), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_GenerateKeyPair(h, &ec, ec_pub, 1, no_label, 1, &pk, &sk), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_FindObjectsInit(h, no_label, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+	sk = gen_ec_key(h, &pk);
+	ck_assert_int_eq(f->C_SetAttributeValue(h, pk, no_label, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_int_eq(f->C_CopyObject(h, pk, no_label, 1, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+	/* an empty value is a value */
+	ck_assert_int_eq(f->C_SetAttributeValue(h, pk, empty_label, 1), CKR_OK);
+	ck_assert_int_eq(f->C_FindObjectsInit(h, empty_label, 1), CKR_OK);
+	ck_assert_int_eq(f->C_FindObjectsFinal(h), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+/* An operation the core ends on an argument error is ended in SoftHSM too. */
+START_TEST(argument_errors_end_native_operations)
+{
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM raw = { CKM_ECDSA, NULL, 0 }, sha = { CKM_SHA256, NULL, 0 };
+	CK_BYTE data[32] = { 5 }, sig[64], digest[32];
+	CK_ULONG len = sizeof(sig);
+
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data), sig, NULL), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data), sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, NULL, sizeof(data), sig, &len), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, data, sizeof(data), sig, &len), CKR_OK);
+	ck_assert_uint_eq(len, 64);
+
+	ck_assert_int_eq(f->C_VerifyInit(h, &raw, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, sizeof(data), NULL, 64), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_VerifyInit(h, &raw, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, data, sizeof(data), sig, 64), CKR_OK);
+
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_DigestUpdate(h, data, sizeof(data)), CKR_OK);
+	ck_assert_int_eq(f->C_DigestUpdate(h, NULL, 4), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_Digest(h, data, sizeof(data), digest, NULL), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	len = sizeof(digest);
+	ck_assert_int_eq(f->C_Digest(h, data, sizeof(data), digest, &len), CKR_OK);
+	ck_assert_uint_eq(len, 32);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+/* Empty data may come as a NULL pointer with length 0: it is hashed (and signed) like any data. */
+START_TEST(empty_data_as_null_pointer)
+{
+	static const CK_BYTE sha256_of_nothing[32] = {
+		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+	};
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM sha = { CKM_SHA256, NULL, 0 }, m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_BYTE digest[32], sig[64];
+	CK_ULONG len = sizeof(digest);
+
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_Digest(h, NULL, 0, digest, &len), CKR_OK);
+	ck_assert_uint_eq(len, 32);
+	ck_assert_mem_eq(digest, sha256_of_nothing, 32);
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_DigestUpdate(h, NULL, 0), CKR_OK);
+	len = sizeof(digest);
+	ck_assert_int_eq(f->C_DigestFinal(h, digest, &len), CKR_OK);
+	ck_assert_mem_eq(digest, sha256_of_nothing, 32);
+	len = sizeof(sig);
+	ck_assert_int_eq(f->C_SignInit(h, &m, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, NULL, 0, sig, &len), CKR_OK);
+	ck_assert_int_eq(f->C_VerifyInit(h, &m, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, NULL, 0, sig, len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+/*
+ * Lengths no buffer can have: SoftHSM would try to copy them and end the
+ * whole process when the allocation fails. The host gets an error instead.
+ */
+START_TEST(impossible_lengths_do_not_end_the_process)
+{
+	const CK_ULONG huge = (CK_ULONG)1 << 40;
+	CK_SESSION_HANDLE h = user_session();
+	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
+	CK_MECHANISM sha = { CKM_SHA256, NULL, 0 }, raw = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE buf[16] = { 0 }, sig[64];
+	CK_ULONG len = sizeof(sig);
+	CK_ATTRIBUTE label[] = { { CKA_LABEL, buf, huge } };
+
+	ck_assert_int_eq(f->C_GenerateRandom(h, buf, huge), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_SeedRandom(h, buf, huge), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_SetAttributeValue(h, pub, label, 1), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_FindObjectsInit(h, label, 1), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
+	ck_assert_int_eq(f->C_DigestUpdate(h, buf, huge), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_DigestUpdate(h, buf, 1), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, buf, huge, sig, &len), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_VerifyInit(h, &raw, pub), CKR_OK);
+	ck_assert_int_eq(f->C_Verify(h, buf, sizeof(buf), sig, huge), CKR_HOST_MEMORY);
+	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, buf, huge), CKR_HOST_MEMORY);
+	/* no try was spent on it */
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY), 0);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 /* ---- Cryptoki rules that need a real slot ---- */
 
 START_TEST(session_rules)
@@ -679,6 +938,130 @@ START_TEST(buffer_rules_for_lists_and_signatures)
 	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &len), CKR_OK);
 	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &len), CKR_OPERATION_NOT_INITIALIZED);
 	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
+/*
+ * Application mutexes that can hold one thread just after it released a
+ * lock, to open the window between a module step and the next one.
+ */
+static pthread_t paused_thread;
+static atomic_bool pause_armed, paused;
+
+static CK_RV app_create(CK_VOID_PTR_PTR m)
+{
+	pthread_mutex_t *p = malloc(sizeof(*p));
+
+	ck_assert_ptr_nonnull(p);
+	pthread_mutex_init(p, NULL);
+	*m = p;
+	return CKR_OK;
+}
+
+static CK_RV app_destroy(CK_VOID_PTR m)
+{
+	pthread_mutex_destroy(m);
+	free(m);
+	return CKR_OK;
+}
+
+static CK_RV app_lock(CK_VOID_PTR m)
+{
+	return pthread_mutex_lock(m) == 0 ? CKR_OK : CKR_MUTEX_BAD;
+}
+
+static CK_RV app_unlock(CK_VOID_PTR m)
+{
+	CK_RV rv = pthread_mutex_unlock(m) == 0 ? CKR_OK : CKR_MUTEX_NOT_LOCKED;
+
+	if (atomic_load(&pause_armed) && pthread_equal(pthread_self(), paused_thread)) {
+		atomic_store(&pause_armed, false);
+		atomic_store(&paused, true);
+		usleep(300 * 1000);
+		atomic_store(&paused, false);
+	}
+	return rv;
+}
+
+static void *close_last_session(void *arg)
+{
+	CK_SESSION_HANDLE h = *(CK_SESSION_HANDLE *)arg;
+
+	paused_thread = pthread_self();
+	atomic_store(&pause_armed, true);
+	/* its first unlock is the one after the module decided to log the token out */
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	return NULL;
+}
+
+/*
+ * A thread closes the last session (which logs the application out) while
+ * another opens a session and logs in: once both are done, the second
+ * thread's session is logged in for real and can sign.
+ */
+START_TEST(login_racing_the_last_close_stays_logged_in)
+{
+	CK_C_INITIALIZE_ARGS args = { app_create, app_destroy, app_lock, app_unlock, 0, NULL };
+	CK_SESSION_HANDLE first, second;
+	CK_OBJECT_HANDLE sk;
+	CK_MECHANISM raw = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE hash[32] = { 1 }, sig[64];
+	CK_ULONG len = sizeof(sig);
+	CK_SESSION_INFO si;
+	CK_RV rv;
+	pthread_t t;
+
+	change_to_user_pin();
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	ck_assert_int_eq(f->C_Initialize(&args), CKR_OK);
+	slot = first_slot();
+	first = user_session();
+	sk = gen_ec_key(first, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, close_last_session, &first), 0);
+	while (!atomic_load(&paused))
+		usleep(1000);
+	second = open_rw();
+	rv = f->C_Login(second, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
+	ck_assert(rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(f->C_GetSessionInfo(second, &si), CKR_OK);
+	ck_assert_uint_eq(si.state, CKS_RW_USER_FUNCTIONS);
+	ck_assert_int_eq(f->C_SignInit(second, &raw, sk), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(second, hash, sizeof(hash), sig, &len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(second), CKR_OK);
+}
+END_TEST
+
+/* Handles kept across C_Finalize/C_Initialize name nothing afterwards. */
+START_TEST(handles_are_not_reused_after_finalize)
+{
+	CK_SESSION_HANDLE old_session, h;
+	CK_OBJECT_HANDLE old_pub, data;
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &no, 1 } };
+	CK_BYTE buf[64];
+	CK_ATTRIBUTE a = { CKA_CLASS, buf, sizeof(buf) };
+	CK_SESSION_INFO si;
+
+	change_to_user_pin();
+	old_session = user_session();
+	gen_ec_key(old_session, &old_pub);
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = first_slot();
+	/* as many new sessions as it takes to reach the old number */
+	for (int i = 0; i < 64; i++) {
+		h = open_rw();
+		ck_assert_uint_ne(h, old_session);
+		ck_assert_int_eq(f->C_GetSessionInfo(old_session, &si), CKR_SESSION_HANDLE_INVALID);
+		if (h > old_session)
+			break;
+	}
+	ck_assert_int_eq(f->C_CreateObject(h, tmpl, 3, &data), CKR_OK);
+	ck_assert_uint_ne(data, old_pub);
+	ck_assert_int_eq(f->C_GetAttributeValue(h, old_pub, &a, 1), CKR_OBJECT_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_CloseAllSessions(slot), CKR_OK);
 }
 END_TEST
 
@@ -783,6 +1166,8 @@ int main(void)
 	tcase_add_test(policy, so_unblocks_with_init_pin);
 	tcase_add_test(policy, so_pin_locks_for_ever);
 	tcase_add_test(policy, wrong_so_pin_at_init_token_counts);
+	tcase_add_test(policy, init_pin_refused_once_so_pin_is_dead);
+	tcase_add_test(policy, failed_login_leaves_softhsm_logged_out);
 	tcase_add_test(policy, concurrent_processes_get_exactly_three_tries);
 	suite_add_tcase(s, policy);
 
@@ -793,6 +1178,12 @@ int main(void)
 	tcase_add_test(keys, templates_asking_for_weak_keys_are_refused);
 	tcase_add_test(keys, ecdsa_sha256_is_listed_and_verifies_with_openssl);
 	tcase_add_test(keys, abandoned_composed_operation_leaves_nothing_behind);
+	tcase_add_test(keys, argument_errors_end_native_operations);
+	tcase_add_test(keys, composed_init_checks_the_key_like_the_token);
+	tcase_add_test(keys, context_specific_login_with_composed_mechanism);
+	tcase_add_test(keys, template_values_without_storage_are_refused);
+	tcase_add_test(keys, empty_data_as_null_pointer);
+	tcase_add_test(keys, impossible_lengths_do_not_end_the_process);
 	tcase_add_test(keys, buffer_rules_for_lists_and_signatures);
 	suite_add_tcase(s, keys);
 
@@ -800,6 +1191,8 @@ int main(void)
 	tcase_set_timeout(core, 120);
 	tcase_add_checked_fixture(core, setup, teardown);
 	tcase_add_test(core, session_rules);
+	tcase_add_test(core, handles_are_not_reused_after_finalize);
+	tcase_add_test(core, login_racing_the_last_close_stays_logged_in);
 	tcase_add_test(core, pins_never_reach_the_log);
 	tcase_add_test(core, missing_softhsm_library_is_not_fatal);
 	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);

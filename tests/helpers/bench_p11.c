@@ -67,12 +67,17 @@ struct sign_job {
 
 static void *module_dl;
 
-static double now(void)
+static double clock_seconds(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now(void)
+{
+	return clock_seconds(CLOCK_MONOTONIC);
 }
 
 static int fail_rv(const char *what, CK_RV rv)
@@ -332,14 +337,19 @@ static void *sign_thread(void *arg)
 	return NULL;
 }
 
-/* Signatures per second made by n_threads threads, each on its own session, for `seconds`. */
-static int sign_rate(const struct target *t, int n_threads, enum sign_kind kind, double seconds, double *rate)
+/*
+ * Signatures per second made by n_threads threads, each on its own session,
+ * for `seconds`; *cpus is the processor time the process got per second of
+ * wall time, which tells a busy machine from a program that waits on itself.
+ */
+static int sign_rate(const struct target *t, int n_threads, enum sign_kind kind, double seconds, double *rate,
+		     double *cpus)
 {
 	struct sign_job jobs[MAX_THREADS];
 	pthread_t tid[MAX_THREADS];
 	pthread_barrier_t start;
 	unsigned long total = 0;
-	double t0, t1;
+	double t0, t1, c0, c1;
 	int rc = 0;
 
 	if (pthread_barrier_init(&start, NULL, (unsigned)n_threads + 1) != 0)
@@ -353,10 +363,12 @@ static int sign_rate(const struct target *t, int n_threads, enum sign_kind kind,
 		}
 	}
 	t0 = now();
+	c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 	pthread_barrier_wait(&start);
 	for (int i = 0; i < n_threads; i++)
 		pthread_join(tid[i], NULL);
 	t1 = now();
+	c1 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 	pthread_barrier_destroy(&start);
 	for (int i = 0; i < n_threads; i++) {
 		if (jobs[i].rv != CKR_OK)
@@ -364,6 +376,7 @@ static int sign_rate(const struct target *t, int n_threads, enum sign_kind kind,
 		total += jobs[i].count;
 	}
 	*rate = (double)total / (t1 - t0);
+	*cpus = (c1 - c0) / (t1 - t0);
 	return rc;
 }
 
@@ -407,7 +420,7 @@ static int mode_sign(char **argv)
 {
 	struct target sig = { 0 }, shm = { 0 };
 	enum sign_kind kind = strcmp(argv[4], "rsa") == 0 ? SIGN_RSA : SIGN_ECDSA;
-	double seconds, runs_d, a[MAX_RUNS], b[MAX_RUNS];
+	double seconds, runs_d, cpus, a[MAX_RUNS], b[MAX_RUNS], ratio[MAX_RUNS];
 	int runs, rc;
 
 	if (strcmp(argv[4], "rsa") != 0 && strcmp(argv[4], "ecdsa") != 0)
@@ -421,13 +434,16 @@ static int mode_sign(char **argv)
 		struct target *first = i % 2 ? &shm : &sig, *second = i % 2 ? &sig : &shm;
 		double *r1 = i % 2 ? &b[i] : &a[i], *r2 = i % 2 ? &a[i] : &b[i];
 
-		rc = sign_rate(first, 1, kind, seconds, r1) || sign_rate(second, 1, kind, seconds, r2);
-		if (rc == 0)
-			printf("run %d signet %.1f/s softhsm %.1f/s\n", i + 1, a[i], b[i]);
+		rc = sign_rate(first, 1, kind, seconds, r1, &cpus) || sign_rate(second, 1, kind, seconds, r2, &cpus);
+		if (rc == 0) {
+			ratio[i] = a[i] / b[i];
+			printf("run %d signet %.1f/s softhsm %.1f/s ratio %.3f\n", i + 1, a[i], b[i], ratio[i]);
+		}
 	}
+	/* The ratio is the median of the ratios of neighbouring runs, which share the machine's mood. */
 	if (rc == 0)
 		printf("result sign-%s signet %.1f softhsm %.1f ratio %.3f\n", argv[4], median(a, runs),
-		       median(b, runs), median(a, runs) / median(b, runs));
+		       median(b, runs), median(ratio, runs));
 	teardown_pair(&sig, &shm);
 	return rc;
 }
@@ -437,7 +453,8 @@ static int mode_threads(char **argv)
 {
 	struct target sig = { 0 }, shm = { 0 };
 	struct target *tg[2] = { &sig, &shm };
-	double seconds, runs_d, r[2][2][MAX_RUNS];
+	/* [target][one or two threads][run] */
+	double seconds, runs_d, r[2][2][MAX_RUNS], cpu[2][2][MAX_RUNS], ratio[2][MAX_RUNS];
 	int runs, rc;
 
 	if (parse_count(argv[4], "SECONDS", 60, &seconds) || parse_count(argv[5], "RUNS", MAX_RUNS, &runs_d))
@@ -445,16 +462,22 @@ static int mode_threads(char **argv)
 	runs = (int)runs_d;
 	rc = setup_pair(&sig, &shm, argv, 2, SIGN_ECDSA);
 	for (int i = 0; rc == 0 && i < runs; i++) {
-		for (int k = 0; rc == 0 && k < 2; k++)
-			rc = sign_rate(tg[k], 1, SIGN_ECDSA, seconds, &r[k][0][i]) ||
-			     sign_rate(tg[k], 2, SIGN_ECDSA, seconds, &r[k][1][i]);
+		for (int k = 0; rc == 0 && k < 2; k++) {
+			rc = sign_rate(tg[k], 1, SIGN_ECDSA, seconds, &r[k][0][i], &cpu[k][0][i]) ||
+			     sign_rate(tg[k], 2, SIGN_ECDSA, seconds, &r[k][1][i], &cpu[k][1][i]);
+			if (rc == 0)
+				ratio[k][i] = r[k][1][i] / r[k][0][i];
+		}
 		if (rc == 0)
-			printf("run %d signet 1t %.1f/s 2t %.1f/s softhsm 1t %.1f/s 2t %.1f/s\n", i + 1, r[0][0][i],
-			       r[0][1][i], r[1][0][i], r[1][1][i]);
+			printf("run %d signet 1t %.1f/s (%.2f cpu) 2t %.1f/s (%.2f cpu) | softhsm 1t %.1f/s (%.2f cpu) "
+			       "2t %.1f/s (%.2f cpu)\n",
+			       i + 1, r[0][0][i], cpu[0][0][i], r[0][1][i], cpu[0][1][i], r[1][0][i], cpu[1][0][i],
+			       r[1][1][i], cpu[1][1][i]);
 	}
 	for (int k = 0; rc == 0 && k < 2; k++)
-		printf("result threads-%s one %.1f two %.1f ratio %.3f\n", tg[k]->name, median(r[k][0], runs),
-		       median(r[k][1], runs), median(r[k][1], runs) / median(r[k][0], runs));
+		printf("result threads-%s one %.1f two %.1f ratio %.3f cpu-one %.2f cpu-two %.2f\n", tg[k]->name,
+		       median(r[k][0], runs), median(r[k][1], runs), median(ratio[k], runs), median(cpu[k][0], runs),
+		       median(cpu[k][1], runs));
 	teardown_pair(&sig, &shm);
 	return rc;
 }

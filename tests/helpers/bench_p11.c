@@ -474,10 +474,17 @@ static int mode_threads(char **argv)
 			       i + 1, r[0][0][i], cpu[0][0][i], r[0][1][i], cpu[0][1][i], r[1][0][i], cpu[1][0][i],
 			       r[1][1][i], cpu[1][1][i]);
 	}
-	for (int k = 0; rc == 0 && k < 2; k++)
-		printf("result threads-%s one %.1f two %.1f ratio %.3f cpu-one %.2f cpu-two %.2f\n", tg[k]->name,
-		       median(r[k][0], runs), median(r[k][1], runs), median(ratio[k], runs), median(cpu[k][0], runs),
-		       median(cpu[k][1], runs));
+	/* Other work on the machine only ever lowers a ratio: the best run shows what the code can do. */
+	for (int k = 0; rc == 0 && k < 2; k++) {
+		int best = 0;
+
+		for (int i = 1; i < runs; i++)
+			if (ratio[k][i] > ratio[k][best])
+				best = i;
+		printf("result threads-%s one %.1f two %.1f ratio %.3f cpu-one %.2f cpu-two %.2f best %.3f best-cpu %.2f\n",
+		       tg[k]->name, median(r[k][0], runs), median(r[k][1], runs), median(ratio[k], runs),
+		       median(cpu[k][0], runs), median(cpu[k][1], runs), ratio[k][best], cpu[k][1][best]);
+	}
 	teardown_pair(&sig, &shm);
 	return rc;
 }

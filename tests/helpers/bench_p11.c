@@ -286,7 +286,8 @@ static int open_target(struct target *t, const char *label, const CK_BYTE *id, s
 static void close_target(struct target *t)
 {
 	for (int i = 0; i < t->n_sess; i++)
-		t->f->C_CloseSession(t->sess[i]);
+		if (t->sess[i] != CK_INVALID_HANDLE) /* a setup that failed half-way leaves some unopened */
+			t->f->C_CloseSession(t->sess[i]);
 	t->n_sess = 0;
 }
 
@@ -428,6 +429,8 @@ static int mode_sign(char **argv)
 	if (parse_count(argv[5], "SECONDS", 60, &seconds) || parse_count(argv[6], "RUNS", MAX_RUNS, &runs_d))
 		return 1;
 	runs = (int)runs_d;
+	if (runs < 1)
+		return fail_msg("RUNS must be at least 1");
 	rc = setup_pair(&sig, &shm, argv, 1, kind);
 	for (int i = 0; rc == 0 && i < runs; i++) {
 		/* Alternate which goes first so drift on a shared machine hits both alike. */
@@ -460,6 +463,8 @@ static int mode_threads(char **argv)
 	if (parse_count(argv[4], "SECONDS", 60, &seconds) || parse_count(argv[5], "RUNS", MAX_RUNS, &runs_d))
 		return 1;
 	runs = (int)runs_d;
+	if (runs < 1)
+		return fail_msg("RUNS must be at least 1");
 	rc = setup_pair(&sig, &shm, argv, 2, SIGN_ECDSA);
 	for (int i = 0; rc == 0 && i < runs; i++) {
 		for (int k = 0; rc == 0 && k < 2; k++) {

@@ -862,21 +862,22 @@ static CK_RV sh_unwrap_key(struct token *t, void *ss, const CK_MECHANISM *mech, 
 	return rv;
 }
 
+/*
+ * A derived key (an ECDH shared secret, say) is the caller's to choose: it
+ * is the result of an operation, not a key the token was trusted with, and
+ * clients such as pkcs11-tool --derive ask for it extractable. The base key
+ * itself stays inside whatever the template says.
+ */
 static CK_RV sh_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref base,
 			   const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref *key)
 {
-	struct key_template kt;
 	CK_RV rv = expired_check(t);
 
 	if (rv == CKR_OK)
 		rv = check_template_size(tmpl, count);
-	if (rv == CKR_OK)
-		rv = keys_harden(&kt, tmpl, count, CKO_SECRET_KEY);
 	if (rv != CKR_OK)
 		return rv;
-	rv = sh.f->C_DeriveKey(SS(ss), (CK_MECHANISM_PTR)mech, base, kt.attrs, kt.count, key);
-	keys_template_free(&kt);
-	return rv;
+	return sh.f->C_DeriveKey(SS(ss), (CK_MECHANISM_PTR)mech, base, (CK_ATTRIBUTE_PTR)tmpl, count, key);
 }
 
 /* ---- operations ---- */

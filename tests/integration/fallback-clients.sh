@@ -58,6 +58,35 @@ verify ECDSA-SHA256 openssl dgst -sha256 -verify ec.pub -signature s5 data.txt
 printf 'data to be signed!\n' > other.txt
 if openssl dgst -sha256 -verify ec.pub -signature s5 other.txt >/dev/null 2>&1; then fail "tampered data verified"; fi
 
+# pass-through beyond signing: digest, random, AES encryption and decryption, ECDH derivation
+$P --hash -m SHA256 -i data.txt -o h.bin 2>/dev/null
+cmp -s h.bin data.sha256 || fail "C_Digest SHA-256 differs from openssl"
+echo "ok digest"
+$P --generate-random 48 -o rnd.bin 2>/dev/null
+[ "$(stat -c %s rnd.bin)" = 48 ] || fail "C_GenerateRandom length"
+echo "ok random"
+# pkcs11-tool asks for an insensitive key unless told otherwise, which signet refuses
+out=$($P --keygen --key-type AES:32 --id 11 --label weak 2>&1 || true)
+grep -q CKR_TEMPLATE_INCONSISTENT <<<"$out" || fail "an insensitive AES key was accepted: $out"
+$P --keygen --key-type AES:32 --sensitive --id 10 --label aes >/dev/null 2>&1 || fail "AES key generation"
+iv=000102030405060708090a0b0c0d0e0f
+$P --encrypt --id 10 -m AES-CBC-PAD --iv $iv -i data.txt -o enc.bin 2>/dev/null || fail "AES encrypt"
+$P --decrypt --id 10 -m AES-CBC-PAD --iv $iv -i enc.bin -o dec.txt 2>/dev/null || fail "AES decrypt"
+cmp -s dec.txt data.txt || fail "AES round trip"
+cmp -s enc.bin data.txt && fail "AES did not encrypt"
+echo "ok AES-CBC-PAD encrypt/decrypt"
+# ECDH with a peer key made by openssl: both sides must derive the same secret
+openssl ecparam -name prime256v1 -genkey -noout -out peer.key 2>/dev/null
+openssl ec -in peer.key -pubout -outform DER -out peer.pub.der 2>/dev/null
+$P --keypairgen --key-type EC:prime256v1 --id 03 --label ecdh --usage-derive >/dev/null
+point=$($P --list-objects --type pubkey 2>/dev/null | awk '/EC_POINT:/ { p = $2 } /label: *ecdh$/ { print p; exit }')
+printf "$(sed 's/../\\x&/g' <<<"3059301306072a8648ce3d020106082a8648ce3d030107034200${point:4}")" > ecdh.pub.der
+openssl pkey -pubin -inform DER -in ecdh.pub.der -out ecdh.pub
+$P --derive --id 03 -m ECDH1-DERIVE -i peer.pub.der -o shared.bin 2>derive.err || { cat derive.err; fail "ECDH derive"; }
+openssl pkeyutl -derive -inkey peer.key -peerkey ecdh.pub -out shared.openssl 2>/dev/null
+cmp -s shared.bin shared.openssl || fail "ECDH secrets differ"
+echo "ok ECDH derive: same secret as openssl's"
+
 # a wrong PIN: exactly one C_Login, CKR_PIN_INCORRECT
 out=$(p11 --token-label clients --login --pin 000000 -O 2>&1 || true)
 grep -q "CKR_PIN_INCORRECT" <<<"$out" || fail "wrong PIN: $out"

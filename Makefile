@@ -11,7 +11,8 @@ PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
-P11KIT_MODULE_DIR ?= $(PREFIX)/share/p11-kit/modules
+# p11-kit reads packaged modules from /usr/share/p11-kit/modules and the administrator's from /etc/pkcs11/modules.
+P11KIT_MODULE_DIR ?= $(if $(filter /usr,$(PREFIX)),/usr/share/p11-kit/modules,/etc/pkcs11/modules)
 
 CC      ?= cc
 PKGS    := libpcsclite p11-kit-1 openssl
@@ -59,6 +60,14 @@ all: $(MODULE) $(CARDSIM) $(TOOL) $(HELPER_BIN) $(SHIM_LIB)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The configuration path is compiled in: rebuild config.o when SYSCONFDIR changes.
+SYSCONF_STAMP := $(BUILD)/.sysconfdir$(subst /,_,$(SYSCONFDIR))
+$(SYSCONF_STAMP):
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/.sysconfdir_*
+	@touch $@
+$(BUILD)/obj/pkcs11/config.o: $(SYSCONF_STAMP)
 
 $(MODULE): $(MOD_OBJ) conf/signet.map
 	@mkdir -p $(dir $@)

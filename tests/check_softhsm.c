@@ -1150,6 +1150,65 @@ START_TEST(forked_child_starts_afresh_with_softhsm)
 }
 END_TEST
 
+/*
+ * A host whose exit handler (registered before the module loaded SoftHSM)
+ * closes sessions and finalises, as NSS does from poppler's exit: by then
+ * SoftHSM's static destructors have run. Runs in a fresh process (this
+ * program again), so that the order of exit-time work is the real one.
+ */
+#define EXIT_CHILD_ENV "SIGNET_TEST_EXIT_HANDLER_CHILD"
+#define EXIT_HANDLER_OK 42
+
+static void host_exit_handler(void)
+{
+	CK_RV closed = f->C_CloseAllSessions(slot);
+	CK_RV finalized = f->C_Finalize(NULL);
+
+	_exit(closed == CKR_OK && finalized == CKR_OK ? EXIT_HANDLER_OK : 43);
+}
+
+static int exit_handler_child(void)
+{
+	CK_SESSION_HANDLE h;
+
+	CK_SLOT_ID list[8];
+	CK_ULONG n = 8;
+	CK_TOKEN_INFO ti;
+
+	if (atexit(host_exit_handler) != 0 || C_GetFunctionList(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK)
+		return 10;
+	if (f->C_GetSlotList(CK_TRUE, list, &n) != CKR_OK)
+		return 11;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED))
+			slot = list[i];
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h) != CKR_OK)
+		return 11;
+	if (f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6) != CKR_OK)
+		return 12;
+	return 0; /* exit: our hook, SoftHSM's destructors, then the host's handler */
+}
+
+START_TEST(exit_handler_after_softhsm_destructors)
+{
+	char *argv[] = { "check_softhsm", NULL };
+	int status;
+	pid_t pid;
+
+	change_to_user_pin();
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setenv(EXIT_CHILD_ENV, "1", 1);
+		execv("/proc/self/exe", argv);
+		_exit(99);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	ck_assert_int_eq(WEXITSTATUS(status), EXIT_HANDLER_OK);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("softhsm");
@@ -1157,6 +1216,8 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
+	if (getenv(EXIT_CHILD_ENV) != NULL)
+		return exit_handler_child();
 	tcase_set_timeout(policy, 120);
 	tcase_add_checked_fixture(policy, setup, teardown);
 	tcase_add_test(policy, initial_pin_must_be_changed);
@@ -1196,6 +1257,7 @@ int main(void)
 	tcase_add_test(core, pins_never_reach_the_log);
 	tcase_add_test(core, missing_softhsm_library_is_not_fatal);
 	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);
+	tcase_add_test(core, exit_handler_after_softhsm_destructors);
 	suite_add_tcase(s, core);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1159,18 +1159,22 @@ END_TEST
 #define EXIT_CHILD_ENV "SIGNET_TEST_EXIT_HANDLER_CHILD"
 #define EXIT_HANDLER_OK 42
 
+static CK_SESSION_HANDLE exit_session, exit_session2;
+
 static void host_exit_handler(void)
 {
+	CK_RV logged_out = f->C_Logout(exit_session);
+	CK_RV closed_one = f->C_CloseSession(exit_session2);
 	CK_RV closed = f->C_CloseAllSessions(slot);
 	CK_RV finalized = f->C_Finalize(NULL);
 
+	if (logged_out != CKR_OK || closed_one != CKR_OK)
+		_exit(44);
 	_exit(closed == CKR_OK && finalized == CKR_OK ? EXIT_HANDLER_OK : 43);
 }
 
 static int exit_handler_child(void)
 {
-	CK_SESSION_HANDLE h;
-
 	CK_SLOT_ID list[8];
 	CK_ULONG n = 8;
 	CK_TOKEN_INFO ti;
@@ -1182,9 +1186,10 @@ static int exit_handler_child(void)
 	for (CK_ULONG i = 0; i < n; i++)
 		if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED))
 			slot = list[i];
-	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h) != CKR_OK)
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &exit_session) != CKR_OK ||
+	    f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &exit_session2) != CKR_OK)
 		return 11;
-	if (f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6) != CKR_OK)
+	if (f->C_Login(exit_session, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6) != CKR_OK)
 		return 12;
 	return 0; /* exit: our hook, SoftHSM's destructors, then the host's handler */
 }

@@ -396,9 +396,22 @@ static CK_RV check_new_pin_length(CK_ULONG len)
 
 /* ---- description ---- */
 
+/*
+ * Once the host is in its exit handlers SoftHSM may be torn down: calls a
+ * library makes on its way out (a last look at the token, freeing its
+ * objects) get "device removed" instead of a crash.
+ */
+static CK_RV gone_check(void)
+{
+	return module_exiting() ? CKR_DEVICE_REMOVED : CKR_OK;
+}
+
 static CK_RV sh_slot_info(struct token *t, CK_SLOT_INFO *info)
 {
-	CK_RV rv = sh.f->C_GetSlotInfo(t->real, info);
+	CK_RV rv = gone_check();
+
+	if (rv == CKR_OK)
+		rv = sh.f->C_GetSlotInfo(t->real, info);
 
 	if (rv == CKR_OK)
 		info->flags &= ~(CK_FLAGS)CKF_REMOVABLE_DEVICE;
@@ -413,7 +426,10 @@ static CK_RV sh_token_info(struct token *t, CK_TOKEN_INFO *info)
 {
 	struct pin_limits lim = limits();
 	struct pin_state st;
-	CK_RV rv = sh.f->C_GetTokenInfo(t->real, info);
+	CK_RV rv = gone_check();
+
+	if (rv == CKR_OK)
+		rv = sh.f->C_GetTokenInfo(t->real, info);
 
 	if (rv != CKR_OK || !(info->flags & CKF_TOKEN_INITIALIZED))
 		return rv;
@@ -783,8 +799,10 @@ static CK_RV sh_copy_object(struct token *t, void *ss, token_ref obj, const CK_A
 
 static CK_RV sh_destroy_object(struct token *t, void *ss, token_ref obj)
 {
+	CK_RV rv = gone_check();
+
 	(void)t;
-	return sh.f->C_DestroyObject(SS(ss), obj);
+	return rv == CKR_OK ? sh.f->C_DestroyObject(SS(ss), obj) : rv;
 }
 
 /* ---- keys ---- */

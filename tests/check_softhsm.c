@@ -1160,9 +1160,18 @@ END_TEST
 #define EXIT_HANDLER_OK 42
 
 static CK_SESSION_HANDLE exit_session, exit_session2;
+static CK_OBJECT_HANDLE exit_object;
 
 static void host_exit_handler(void)
 {
+	CK_TOKEN_INFO ti;
+	CK_SLOT_INFO si;
+	CK_ULONG n = 0;
+	/* what a library frees on its way out: its session objects, a last look at the token */
+	CK_RV destroyed = f->C_DestroyObject(exit_session, exit_object);
+	CK_RV token = f->C_GetTokenInfo(slot, &ti);
+	CK_RV slot_info = f->C_GetSlotInfo(slot, &si);
+	CK_RV list = f->C_GetSlotList(CK_TRUE, NULL, &n);
 	CK_RV logged_out = f->C_Logout(exit_session);
 	CK_RV closed_one = f->C_CloseSession(exit_session2);
 	CK_RV closed = f->C_CloseAllSessions(slot);
@@ -1170,6 +1179,9 @@ static void host_exit_handler(void)
 
 	if (logged_out != CKR_OK || closed_one != CKR_OK)
 		_exit(44);
+	if (destroyed != CKR_DEVICE_REMOVED || token != CKR_DEVICE_REMOVED || slot_info != CKR_DEVICE_REMOVED ||
+	    list != CKR_OK || n != 0)
+		_exit(45);
 	_exit(closed == CKR_OK && finalized == CKR_OK ? EXIT_HANDLER_OK : 43);
 }
 
@@ -1191,6 +1203,14 @@ static int exit_handler_child(void)
 		return 11;
 	if (f->C_Login(exit_session, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6) != CKR_OK)
 		return 12;
+	{
+		CK_OBJECT_CLASS cls = CKO_DATA;
+		CK_BBOOL no = CK_FALSE;
+		CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_TOKEN, &no, 1 } };
+
+		if (f->C_CreateObject(exit_session, t, 2, &exit_object) != CKR_OK)
+			return 13;
+	}
 	return 0; /* exit: our hook, SoftHSM's destructors, then the host's handler */
 }
 

@@ -809,10 +809,18 @@ static CK_RV sh_destroy_object(struct token *t, void *ss, token_ref obj)
 
 static CK_RV expired_check(struct token *t)
 {
+	struct pin_state st;
 	bool expired = false;
 
 	if (mutex_lock(t->lock) == CKR_OK) {
 		expired = t->pin_expired;
+		mutex_unlock(t->lock);
+	}
+	/* The user may have changed the PIN in another process since this login: the store knows. */
+	if (expired && read_state(t, &st) == CKR_OK && !st.user_to_be_changed &&
+	    mutex_lock(t->lock) == CKR_OK) {
+		t->pin_expired = false;
+		expired = false;
 		mutex_unlock(t->lock);
 	}
 	return expired ? CKR_PIN_EXPIRED : CKR_OK;

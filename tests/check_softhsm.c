@@ -202,6 +202,40 @@ START_TEST(initial_pin_must_be_changed)
 }
 END_TEST
 
+/* The PIN changed in another process ends CKR_PIN_EXPIRED for a login made with the old one. */
+START_TEST(pin_changed_elsewhere_unexpires_the_login)
+{
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE hash[32] = { 1 }, sig[64];
+	CK_ULONG len = sizeof(sig);
+	CK_SESSION_HANDLE h = open_rw();
+	CK_OBJECT_HANDLE key;
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4), CKR_OK);
+	key = gen_ec_key(h, NULL);
+	ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_PIN_EXPIRED);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		CK_SESSION_HANDLE c;
+
+		if (f->C_Initialize(NULL) != CKR_OK)
+			_exit(10);
+		slot = first_slot();
+		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &c) != CKR_OK)
+			_exit(11);
+		_exit(f->C_SetPIN(c, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)USER_PIN, 6) == CKR_OK ? 0 : 12);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 START_TEST(pin_change_must_change_something)
 {
 	CK_SESSION_HANDLE h = open_rw();
@@ -1247,6 +1281,7 @@ int main(void)
 	tcase_add_checked_fixture(policy, setup, teardown);
 	tcase_add_test(policy, initial_pin_must_be_changed);
 	tcase_add_test(policy, pin_change_must_change_something);
+	tcase_add_test(policy, pin_changed_elsewhere_unexpires_the_login);
 	tcase_add_test(policy, wrong_user_pins_count_down_and_lock);
 	tcase_add_test(policy, right_pin_resets_the_counter);
 	tcase_add_test(policy, so_unblocks_with_init_pin);

@@ -432,7 +432,6 @@ static CK_RV finish_digest(struct host_op *h)
 /* The token's raw step over the encoded hash; a length query never reaches the token. */
 static CK_RV raw_step(struct session *s, struct host_op *h, CK_BYTE *out, CK_ULONG *out_len)
 {
-
 	if (h->op == TOKEN_OP_SIGN) {
 		if (out == NULL) {
 			*out_len = h->sig_len;

@@ -21,7 +21,12 @@ CK_RV mech_info(struct slot *slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *in
 /* Whether signet composes this mechanism for this operation on this slot's token. */
 bool mech_composed(struct slot *slot, enum token_op op, const CK_MECHANISM *mech);
 
-/* A composed sign, verify or decrypt operation, with the same length rules as the token's. */
+/*
+ * A composed sign, verify or decrypt operation, with the same length rules
+ * as the token's. For sign and verify the token's raw operation starts in
+ * host_op_init and ends in the final step; a caller that ends the composed
+ * operation otherwise ends the token's with op_abort.
+ */
 CK_RV host_op_init(struct session *s, enum token_op op, const CK_MECHANISM *mech, token_ref key,
 		   struct host_op **out);
 CK_RV host_op_oneshot(struct session *s, struct host_op *h, const CK_BYTE *in, CK_ULONG in_len,

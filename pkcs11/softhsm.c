@@ -396,9 +396,22 @@ static CK_RV check_new_pin_length(CK_ULONG len)
 
 /* ---- description ---- */
 
+/*
+ * Once the host is in its exit handlers SoftHSM may be torn down: calls a
+ * library makes on its way out (a last look at the token, freeing its
+ * objects) get "device removed" instead of a crash.
+ */
+static CK_RV gone_check(void)
+{
+	return module_exiting() ? CKR_DEVICE_REMOVED : CKR_OK;
+}
+
 static CK_RV sh_slot_info(struct token *t, CK_SLOT_INFO *info)
 {
-	CK_RV rv = sh.f->C_GetSlotInfo(t->real, info);
+	CK_RV rv = gone_check();
+
+	if (rv == CKR_OK)
+		rv = sh.f->C_GetSlotInfo(t->real, info);
 
 	if (rv == CKR_OK)
 		info->flags &= ~(CK_FLAGS)CKF_REMOVABLE_DEVICE;
@@ -413,7 +426,10 @@ static CK_RV sh_token_info(struct token *t, CK_TOKEN_INFO *info)
 {
 	struct pin_limits lim = limits();
 	struct pin_state st;
-	CK_RV rv = sh.f->C_GetTokenInfo(t->real, info);
+	CK_RV rv = gone_check();
+
+	if (rv == CKR_OK)
+		rv = sh.f->C_GetTokenInfo(t->real, info);
 
 	if (rv != CKR_OK || !(info->flags & CKF_TOKEN_INITIALIZED))
 		return rv;
@@ -604,6 +620,9 @@ static CK_RV sh_logout(struct token *t, void *ss)
 		t->pin_expired = false;
 		mutex_unlock(t->lock);
 	}
+	/* From the host's exit handlers SoftHSM may be torn down already; the process takes the login with it. */
+	if (module_exiting())
+		return CKR_OK;
 	return sh.f->C_Logout(((struct sess *)ss)->real);
 }
 
@@ -780,18 +799,28 @@ static CK_RV sh_copy_object(struct token *t, void *ss, token_ref obj, const CK_A
 
 static CK_RV sh_destroy_object(struct token *t, void *ss, token_ref obj)
 {
+	CK_RV rv = gone_check();
+
 	(void)t;
-	return sh.f->C_DestroyObject(SS(ss), obj);
+	return rv == CKR_OK ? sh.f->C_DestroyObject(SS(ss), obj) : rv;
 }
 
 /* ---- keys ---- */
 
 static CK_RV expired_check(struct token *t)
 {
+	struct pin_state st;
 	bool expired = false;
 
 	if (mutex_lock(t->lock) == CKR_OK) {
 		expired = t->pin_expired;
+		mutex_unlock(t->lock);
+	}
+	/* The user may have changed the PIN in another process since this login: the store knows. */
+	if (expired && read_state(t, &st) == CKR_OK && !st.user_to_be_changed &&
+	    mutex_lock(t->lock) == CKR_OK) {
+		t->pin_expired = false;
+		expired = false;
 		mutex_unlock(t->lock);
 	}
 	return expired ? CKR_PIN_EXPIRED : CKR_OK;

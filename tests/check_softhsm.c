@@ -202,6 +202,40 @@ START_TEST(initial_pin_must_be_changed)
 }
 END_TEST
 
+/* The PIN changed in another process ends CKR_PIN_EXPIRED for a login made with the old one. */
+START_TEST(pin_changed_elsewhere_unexpires_the_login)
+{
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE hash[32] = { 1 }, sig[64];
+	CK_ULONG len = sizeof(sig);
+	CK_SESSION_HANDLE h = open_rw();
+	CK_OBJECT_HANDLE key;
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4), CKR_OK);
+	key = gen_ec_key(h, NULL);
+	ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_PIN_EXPIRED);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		CK_SESSION_HANDLE c;
+
+		if (f->C_Initialize(NULL) != CKR_OK)
+			_exit(10);
+		slot = first_slot();
+		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &c) != CKR_OK)
+			_exit(11);
+		_exit(f->C_SetPIN(c, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)USER_PIN, 6) == CKR_OK ? 0 : 12);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_OK);
+	ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &len), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+}
+END_TEST
+
 START_TEST(pin_change_must_change_something)
 {
 	CK_SESSION_HANDLE h = open_rw();
@@ -1150,6 +1184,90 @@ START_TEST(forked_child_starts_afresh_with_softhsm)
 }
 END_TEST
 
+/*
+ * A host whose exit handler (registered before the module loaded SoftHSM)
+ * closes sessions and finalises, as NSS does from poppler's exit: by then
+ * SoftHSM's static destructors have run. Runs in a fresh process (this
+ * program again), so that the order of exit-time work is the real one.
+ */
+#define EXIT_CHILD_ENV "SIGNET_TEST_EXIT_HANDLER_CHILD"
+#define EXIT_HANDLER_OK 42
+
+static CK_SESSION_HANDLE exit_session, exit_session2;
+static CK_OBJECT_HANDLE exit_object;
+
+static void host_exit_handler(void)
+{
+	CK_TOKEN_INFO ti;
+	CK_SLOT_INFO si;
+	CK_ULONG n = 0;
+	/* what a library frees on its way out: its session objects, a last look at the token */
+	CK_RV destroyed = f->C_DestroyObject(exit_session, exit_object);
+	CK_RV token = f->C_GetTokenInfo(slot, &ti);
+	CK_RV slot_info = f->C_GetSlotInfo(slot, &si);
+	CK_RV list = f->C_GetSlotList(CK_TRUE, NULL, &n);
+	CK_RV logged_out = f->C_Logout(exit_session);
+	CK_RV closed_one = f->C_CloseSession(exit_session2);
+	CK_RV closed = f->C_CloseAllSessions(slot);
+	CK_RV finalized = f->C_Finalize(NULL);
+
+	if (logged_out != CKR_OK || closed_one != CKR_OK)
+		_exit(44);
+	if (destroyed != CKR_DEVICE_REMOVED || token != CKR_DEVICE_REMOVED || slot_info != CKR_DEVICE_REMOVED ||
+	    list != CKR_OK || n != 0)
+		_exit(45);
+	_exit(closed == CKR_OK && finalized == CKR_OK ? EXIT_HANDLER_OK : 43);
+}
+
+static int exit_handler_child(void)
+{
+	CK_SLOT_ID list[8];
+	CK_ULONG n = 8;
+	CK_TOKEN_INFO ti;
+
+	if (atexit(host_exit_handler) != 0 || C_GetFunctionList(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK)
+		return 10;
+	if (f->C_GetSlotList(CK_TRUE, list, &n) != CKR_OK)
+		return 11;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED))
+			slot = list[i];
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &exit_session) != CKR_OK ||
+	    f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &exit_session2) != CKR_OK)
+		return 11;
+	if (f->C_Login(exit_session, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6) != CKR_OK)
+		return 12;
+	{
+		CK_OBJECT_CLASS cls = CKO_DATA;
+		CK_BBOOL no = CK_FALSE;
+		CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_TOKEN, &no, 1 } };
+
+		if (f->C_CreateObject(exit_session, t, 2, &exit_object) != CKR_OK)
+			return 13;
+	}
+	return 0; /* exit: our hook, SoftHSM's destructors, then the host's handler */
+}
+
+START_TEST(exit_handler_after_softhsm_destructors)
+{
+	char *argv[] = { "check_softhsm", NULL };
+	int status;
+	pid_t pid;
+
+	change_to_user_pin();
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setenv(EXIT_CHILD_ENV, "1", 1);
+		execv("/proc/self/exe", argv);
+		_exit(99);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	ck_assert_int_eq(WEXITSTATUS(status), EXIT_HANDLER_OK);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("softhsm");
@@ -1157,10 +1275,13 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
+	if (getenv(EXIT_CHILD_ENV) != NULL)
+		return exit_handler_child();
 	tcase_set_timeout(policy, 120);
 	tcase_add_checked_fixture(policy, setup, teardown);
 	tcase_add_test(policy, initial_pin_must_be_changed);
 	tcase_add_test(policy, pin_change_must_change_something);
+	tcase_add_test(policy, pin_changed_elsewhere_unexpires_the_login);
 	tcase_add_test(policy, wrong_user_pins_count_down_and_lock);
 	tcase_add_test(policy, right_pin_resets_the_counter);
 	tcase_add_test(policy, so_unblocks_with_init_pin);
@@ -1196,6 +1317,7 @@ int main(void)
 	tcase_add_test(core, pins_never_reach_the_log);
 	tcase_add_test(core, missing_softhsm_library_is_not_fatal);
 	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);
+	tcase_add_test(core, exit_handler_after_softhsm_destructors);
 	suite_add_tcase(s, core);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

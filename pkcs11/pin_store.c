@@ -516,16 +516,20 @@ CK_RV pin_store_user_pin_changed(struct pin_store *s)
 	return update_record(s, change_user_pin_changed, NULL);
 }
 
+/*
+ * PKCS#11: COUNT_LOW means a wrong PIN was entered at least once since the
+ * last success, so it stays set beside FINAL_TRY (one try left) and LOCKED.
+ */
 static CK_FLAGS counter_flags(unsigned failures, unsigned limit, bool locked, CK_FLAGS count_low,
 			      CK_FLAGS final_try, CK_FLAGS pin_locked)
 {
+	CK_FLAGS flags = failures > 0 ? count_low : 0;
+
 	if (locked || failures >= limit)
-		return pin_locked;
+		return flags | pin_locked;
 	if (limit - failures == 1)
-		return final_try;
-	if (failures > 0)
-		return count_low;
-	return 0;
+		return flags | final_try;
+	return flags;
 }
 
 CK_FLAGS pin_state_token_flags(const struct pin_state *st, const struct pin_limits *lim)

@@ -87,8 +87,9 @@ CK_RV pin_store_user_pin_changed(struct pin_store *s);   /* user's C_SetPIN: mus
 /*
  * The CKF_USER_PIN_{COUNT_LOW,FINAL_TRY,LOCKED,TO_BE_CHANGED} and
  * CKF_SO_PIN_{COUNT_LOW,FINAL_TRY,LOCKED} token flags the state stands for.
- * COUNT_LOW: at least one failure, more than one try left; FINAL_TRY: one
- * try left; LOCKED: none left. TO_BE_CHANGED is reported whenever stored;
+ * COUNT_LOW: at least one failure since the last success (as PKCS#11 has
+ * it, so also beside the other two); FINAL_TRY: one try left; LOCKED: none
+ * left. TO_BE_CHANGED is reported whenever stored;
  * the caller masks it when the policy does not require a change.
  */
 CK_FLAGS pin_state_token_flags(const struct pin_state *st, const struct pin_limits *lim);

@@ -149,9 +149,9 @@ START_TEST(test_user_flags_after_each_failure)
 	wrong_pin(s, PIN_USER, &limits);
 	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_COUNT_LOW);
 	wrong_pin(s, PIN_USER, &limits);
-	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_FINAL_TRY);
+	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
 	wrong_pin(s, PIN_USER, &limits);
-	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_LOCKED);
+	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
 	ck_assert_uint_eq(state_of(s).user_failures, 3);
 	/* Locked: every later try is refused and nothing changes. */
 	for (int i = 0; i < 3; i++)
@@ -176,7 +176,7 @@ START_TEST(test_user_success_resets_counter)
 	/* A fresh run of three is needed again to lock. */
 	wrong_pin(s, PIN_USER, &limits);
 	wrong_pin(s, PIN_USER, &limits);
-	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_FINAL_TRY);
+	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
 	pin_store_close(s);
 }
 END_TEST
@@ -190,7 +190,7 @@ START_TEST(test_user_lock_survives_reopen)
 	pin_store_close(s);
 	s = open_default();
 	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_PIN_LOCKED);
-	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_LOCKED);
+	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
 	pin_store_close(s);
 }
 END_TEST
@@ -220,7 +220,8 @@ END_TEST
 START_TEST(test_so_flags_after_each_failure)
 {
 	static const CK_FLAGS expected[] = { CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_COUNT_LOW,
-					     CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED };
+					     CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY,
+					     CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_LOCKED };
 	struct pin_store *s = open_default();
 
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
@@ -242,7 +243,7 @@ START_TEST(test_so_success_resets_counter)
 
 	for (int i = 0; i < 4; i++)
 		wrong_pin(s, PIN_SO, &limits);
-	ck_assert_uint_eq(flags_of(s, &limits), CKF_SO_PIN_FINAL_TRY);
+	ck_assert_uint_eq(flags_of(s, &limits), CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY);
 	right_pin(s, PIN_SO, &limits);
 	ck_assert_uint_eq(state_of(s).so_failures, 0);
 	ck_assert(!state_of(s).so_locked);
@@ -263,7 +264,7 @@ START_TEST(test_so_lock_is_for_ever)
 	/* Reopened, and even with a configuration that now allows more tries. */
 	s = open_default();
 	ck_assert_int_eq(pin_store_reserve(s, PIN_SO, &generous), CKR_PIN_LOCKED);
-	ck_assert_uint_eq(flags_of(s, &generous), CKF_SO_PIN_LOCKED);
+	ck_assert_uint_eq(flags_of(s, &generous), CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_LOCKED);
 	/* Nothing that needs the SO PIN can reset anything. */
 	ck_assert_int_eq(pin_store_token_initialised(s), CKR_PIN_LOCKED);
 	ck_assert_int_eq(pin_store_user_pin_set_by_so(s), CKR_PIN_LOCKED);
@@ -335,7 +336,7 @@ START_TEST(test_unused_try_is_given_back)
 	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_OK);
 	ck_assert_int_eq(pin_store_settle(s, PIN_USER, PIN_TRY_UNUSED), CKR_OK);
 	ck_assert_uint_eq(state_of(s).user_failures, 2);
-	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_FINAL_TRY);
+	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
 	/* The final SO try given back does not lock the SO PIN. */
 	for (int i = 0; i < 4; i++)
 		wrong_pin(s, PIN_SO, &limits);
@@ -362,13 +363,17 @@ START_TEST(test_flags_at_the_edges)
 		{ 0, 0, 3, 5, false, false, 0 },
 		{ 0, 0, 1, 1, false, false, CKF_USER_PIN_FINAL_TRY | CKF_SO_PIN_FINAL_TRY },
 		{ 0, 0, 0, 0, false, false, CKF_USER_PIN_LOCKED | CKF_SO_PIN_LOCKED },
-		{ 7, 9, 3, 5, false, false, CKF_USER_PIN_LOCKED | CKF_SO_PIN_LOCKED },
+		{ 7, 9, 3, 5, false, false,
+		  CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED | CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_LOCKED },
 		{ 1, 0, 10, 5, false, false, CKF_USER_PIN_COUNT_LOW },
 		{ 8, 0, 10, 5, false, false, CKF_USER_PIN_COUNT_LOW },
-		{ 9, 0, 10, 5, false, false, CKF_USER_PIN_FINAL_TRY },
+		{ 9, 0, 10, 5, false, false, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY },
 		{ 0, 0, 3, 5, true, false, CKF_SO_PIN_LOCKED },
-		{ 2, 0, 3, 5, true, true, CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_TO_BE_CHANGED | CKF_SO_PIN_LOCKED },
-		{ 3, 4, 3, 5, false, true, CKF_USER_PIN_LOCKED | CKF_USER_PIN_TO_BE_CHANGED | CKF_SO_PIN_FINAL_TRY },
+		{ 2, 0, 3, 5, true, true,
+		  CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_TO_BE_CHANGED | CKF_SO_PIN_LOCKED },
+		{ 3, 4, 3, 5, false, true,
+		  CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED | CKF_USER_PIN_TO_BE_CHANGED | CKF_SO_PIN_COUNT_LOW |
+			  CKF_SO_PIN_FINAL_TRY },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

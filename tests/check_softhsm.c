@@ -259,7 +259,7 @@ START_TEST(wrong_user_pins_count_down_and_lock)
 			 CKF_USER_PIN_COUNT_LOW);
 	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED),
-			 CKF_USER_PIN_FINAL_TRY);
+			 CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
 	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
 	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
 	ck_assert_uint_eq(login_calls(), 3);

@@ -42,7 +42,7 @@ static CK_RV create_object(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplat
 	else if (s->slot->ops->create_object == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->create_object(s->slot->tok, s->ss, pTemplate, ulCount, &ref)) == CKR_OK)
-		rv = object_handle_for(s->slot, ref, phObject);
+		rv = object_handle_for_new(s, ref, phObject);
 	session_release(s);
 	return rv;
 }
@@ -72,7 +72,7 @@ static CK_RV copy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, C
 	else if (s->slot->ops->copy_object == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->copy_object(s->slot->tok, s->ss, ref, pTemplate, ulCount, &copy)) == CKR_OK)
-		rv = object_handle_for(s->slot, copy, phNewObject);
+		rv = object_handle_for_new(s, copy, phNewObject);
 	session_release(s);
 	return rv;
 }
@@ -371,7 +371,7 @@ static CK_RV generate_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanis
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate, ulCount,
 						    &key)) == CKR_OK)
-		rv = object_handle_for(s->slot, key, phKey);
+		rv = object_handle_for_new(s, key, phKey);
 	session_release(s);
 	return rv;
 }
@@ -410,9 +410,9 @@ static CK_RV generate_key_pair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMec
 						     ulPublicKeyAttributeCount, pPrivateKeyTemplate,
 						     ulPrivateKeyAttributeCount, &pub, &priv);
 		if (rv == CKR_OK)
-			rv = object_handle_for(s->slot, pub, phPublicKey);
+			rv = object_handle_for_new(s, pub, phPublicKey);
 		if (rv == CKR_OK)
-			rv = object_handle_for(s->slot, priv, phPrivateKey);
+			rv = object_handle_for_new(s, priv, phPrivateKey);
 	}
 	session_release(s);
 	return rv;
@@ -488,7 +488,7 @@ static CK_RV unwrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->unwrap_key(s->slot->tok, s->ss, pMechanism, unwrapping, pWrappedKey,
 						  ulWrappedKeyLen, pTemplate, ulAttributeCount, &key)) == CKR_OK)
-		rv = object_handle_for(s->slot, key, phKey);
+		rv = object_handle_for_new(s, key, phKey);
 	session_release(s);
 	return rv;
 }
@@ -524,7 +524,7 @@ static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->derive_key(s->slot->tok, s->ss, pMechanism, base, pTemplate,
 						  ulAttributeCount, &key)) == CKR_OK)
-		rv = object_handle_for(s->slot, key, phKey);
+		rv = object_handle_for_new(s, key, phKey);
 	session_release(s);
 	return rv;
 }

@@ -85,11 +85,13 @@ static CK_RV get_session_info(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pI
 	struct session *s;
 	CK_RV rv;
 
-	if (pInfo == NULL)
-		return module_ready() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED;
 	rv = enter_session(hSession, &s);
 	if (rv != CKR_OK)
 		return rv;
+	if (pInfo == NULL) {
+		session_release(s);
+		return CKR_ARGUMENTS_BAD;
+	}
 	rv = module_lock();
 	if (rv == CKR_OK) {
 		pInfo->slotID = s->slot->id;

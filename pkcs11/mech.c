@@ -214,10 +214,13 @@ static CK_RV signature_length(struct session *s, const struct composed *c, token
 	if (c->base == CKM_ECDSA) {
 		a = (CK_ATTRIBUTE){ CKA_EC_PARAMS, params, sizeof(params) };
 		rv = s->slot->ops->get_attributes(s->slot->tok, s->ss, key, &a, 1);
+		/* Named curves only: explicit parameters run longer than any OID here. */
+		if (rv == CKR_BUFFER_TOO_SMALL)
+			return CKR_CURVE_NOT_SUPPORTED;
 		if (rv != CKR_OK)
 			return rv == CKR_ATTRIBUTE_TYPE_INVALID ? CKR_KEY_TYPE_INCONSISTENT : rv;
 		if (cr_curve_from_params(params, a.ulValueLen, &curve) != CR_OK)
-			return CKR_KEY_TYPE_INCONSISTENT;
+			return CKR_CURVE_NOT_SUPPORTED;
 		*len = 2 * cr_curve_field_size(curve);
 		return CKR_OK;
 	}

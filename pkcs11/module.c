@@ -120,6 +120,7 @@ static void free_session(struct session *s)
 	for (int i = 0; i < TOKEN_OP_COUNT; i++)
 		host_op_free(s->host[i]);
 	free(s->find.handles);
+	free(s->own_objects);
 	free(s);
 }
 
@@ -465,6 +466,8 @@ static void finish_close(struct session *s)
 	logout_if_last(slot, s->ss);
 	if (slot->ops->session_close != NULL)
 		slot->ops->session_close(slot->tok, s->ss, module_exiting());
+	for (CK_ULONG i = 0; i < s->n_own_objects; i++)
+		object_forget(slot, s->own_objects[i]);
 	free_session(s);
 }
 
@@ -605,4 +608,35 @@ void object_forget(const struct slot *slot, CK_OBJECT_HANDLE handle)
 		free(hmap_remove(&m.objects, (struct hmap_key){ handle, 0 }));
 	}
 	module_unlock();
+}
+
+static bool is_session_object(struct session *s, token_ref ref)
+{
+	CK_BBOOL on_token = CK_TRUE;
+	CK_ATTRIBUTE a = { CKA_TOKEN, &on_token, sizeof(on_token) };
+
+	if (s->slot->ops->get_attributes == NULL ||
+	    s->slot->ops->get_attributes(s->slot->tok, s->ss, ref, &a, 1) != CKR_OK)
+		return false; /* unknown: keep the handle, as for token objects */
+	return on_token == CK_FALSE;
+}
+
+CK_RV object_handle_for_new(struct session *s, token_ref ref, CK_OBJECT_HANDLE *out)
+{
+	CK_OBJECT_HANDLE *grown;
+	CK_RV rv = object_handle_for(s->slot, ref, out);
+
+	if (rv != CKR_OK || !is_session_object(s, ref))
+		return rv;
+	rv = module_lock();
+	if (rv != CKR_OK)
+		return rv;
+	grown = realloc(s->own_objects, (s->n_own_objects + 1) * sizeof(*grown));
+	if (grown != NULL) {
+		s->own_objects = grown;
+		s->own_objects[s->n_own_objects++] = *out;
+	}
+	/* Without memory the handle merely stays mapped longer: no error for the caller. */
+	module_unlock();
+	return CKR_OK;
 }

@@ -56,6 +56,8 @@ struct session {
 	struct find_state find;
 	bool op_active[TOKEN_OP_COUNT];
 	struct host_op *host[TOKEN_OP_COUNT];   /* composed operations (pkcs11/mech.c) */
+	CK_OBJECT_HANDLE *own_objects;          /* session objects it made: they die with it */
+	CK_ULONG n_own_objects;
 };
 
 /* C_Initialize / C_Finalize. */
@@ -95,5 +97,11 @@ CK_RV object_handle_for(const struct slot *slot, token_ref ref, CK_OBJECT_HANDLE
 /* CKR_OBJECT_HANDLE_INVALID unless the handle names an object of this slot. */
 CK_RV object_ref_of(const struct slot *slot, CK_OBJECT_HANDLE handle, token_ref *out);
 void object_forget(const struct slot *slot, CK_OBJECT_HANDLE handle);
+/*
+ * The handle for an object the session just made. A session object (CKA_TOKEN
+ * false) is remembered, and its handle forgotten when the session closes, so
+ * that the map does not grow for ever in a host that makes keys per use.
+ */
+CK_RV object_handle_for_new(struct session *s, token_ref ref, CK_OBJECT_HANDLE *out);
 
 #endif

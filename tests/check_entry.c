@@ -420,7 +420,7 @@ START_TEST(session_handle_invalid)
 	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
 	ck_assert_int_eq(f->C_CloseSession(bad), E);
 	ck_assert_int_eq(f->C_GetSessionInfo(bad, &ses), E);
-	ck_assert_int_eq(f->C_GetSessionInfo(bad, NULL), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(f->C_GetSessionInfo(bad, NULL), E); /* the handle is checked first, as everywhere */
 	ck_assert_int_eq(f->C_GetOperationState(bad, buf, &n), E);
 	ck_assert_int_eq(f->C_Login(bad, CKU_USER, buf, 4), E);
 	ck_assert_int_eq(f->C_Logout(bad), E);

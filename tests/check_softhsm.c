@@ -574,6 +574,33 @@ START_TEST(templates_asking_for_weak_keys_are_refused)
 }
 END_TEST
 
+START_TEST(session_objects_die_with_their_session_token_objects_stay)
+{
+	CK_SESSION_HANDLE a = user_session(), b;
+	CK_MECHANISM aes = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_ULONG len = 16;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE session_key[] = { { CKA_VALUE_LEN, &len, sizeof(len) } };
+	CK_ATTRIBUTE token_key[] = { { CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_TOKEN, &yes, 1 } };
+	CK_OBJECT_HANDLE ks, kt;
+
+	ck_assert_int_eq(f->C_GenerateKey(a, &aes, session_key, 1, &ks), CKR_OK);
+	ck_assert_int_eq(f->C_GenerateKey(a, &aes, token_key, 2, &kt), CKR_OK);
+	ck_assert_uint_ne(ks, kt);
+	b = open_rw(); /* keeps the login after a closes */
+	ck_assert_int_eq(bool_attr(b, ks, CKA_SENSITIVE), CK_TRUE);
+	ck_assert_int_eq(f->C_CloseSession(a), CKR_OK);
+	ck_assert_int_eq(bool_attr(b, kt, CKA_TOKEN), CK_TRUE);
+	{
+		CK_BBOOL v;
+		CK_ATTRIBUTE attr = { CKA_TOKEN, &v, sizeof(v) };
+
+		ck_assert_int_eq(f->C_GetAttributeValue(b, ks, &attr, 1), CKR_OBJECT_HANDLE_INVALID);
+	}
+	ck_assert_int_eq(f->C_CloseSession(b), CKR_OK);
+}
+END_TEST
+
 /* ---- composed mechanisms ---- */
 
 static bool in_list(const CK_MECHANISM_TYPE *l, CK_ULONG n, CK_MECHANISM_TYPE m)
@@ -899,6 +926,7 @@ START_TEST(session_rules)
 	rw = open_rw();
 	ck_assert_uint_ge(ro, 0x10);
 	ck_assert_uint_ne(ro, rw);
+	ck_assert_int_eq(f->C_GetSessionInfo(ro, NULL), CKR_ARGUMENTS_BAD);
 	ck_assert_int_eq(f->C_GetSessionInfo(ro, &si), CKR_OK);
 	ck_assert_uint_eq(si.slotID, slot);
 	ck_assert_uint_eq(si.state, CKS_RO_PUBLIC_SESSION);
@@ -1297,6 +1325,7 @@ int main(void)
 	tcase_add_checked_fixture(keys, keys_setup, teardown);
 	tcase_add_test(keys, generated_keys_are_sensitive_and_unextractable);
 	tcase_add_test(keys, templates_asking_for_weak_keys_are_refused);
+	tcase_add_test(keys, session_objects_die_with_their_session_token_objects_stay);
 	tcase_add_test(keys, ecdsa_sha256_is_listed_and_verifies_with_openssl);
 	tcase_add_test(keys, abandoned_composed_operation_leaves_nothing_behind);
 	tcase_add_test(keys, argument_errors_end_native_operations);

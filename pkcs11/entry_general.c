@@ -239,17 +239,25 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 	return trace_ret(__func__, get_slot_info(slotID, pInfo));
 }
 
-static CK_RV get_token_info(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
+/* A slot with its token there, once the pointer the call cannot do without is checked. */
+static CK_RV find_token_slot(CK_SLOT_ID slotID, const void *needed, struct slot **out)
 {
-	struct slot *s;
-	CK_RV rv = find_slot(slotID, &s);
+	CK_RV rv = find_slot(slotID, out);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pInfo == NULL)
+	if (needed == NULL)
 		return CKR_ARGUMENTS_BAD;
-	if (s->removed)
-		return CKR_TOKEN_NOT_PRESENT;
+	return (*out)->removed ? CKR_TOKEN_NOT_PRESENT : CKR_OK;
+}
+
+static CK_RV get_token_info(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
+{
+	struct slot *s;
+	CK_RV rv = find_token_slot(slotID, pInfo, &s);
+
+	if (rv != CKR_OK)
+		return rv;
 	if (s->ops->token_info == NULL)
 		return CKR_FUNCTION_FAILED;
 	return s->ops->token_info(s->tok, pInfo);
@@ -284,14 +292,10 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
 static CK_RV get_mechanism_list(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, CK_ULONG_PTR pulCount)
 {
 	struct slot *s;
-	CK_RV rv = find_slot(slotID, &s);
+	CK_RV rv = find_token_slot(slotID, pulCount, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pulCount == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (s->removed)
-		return CKR_TOKEN_NOT_PRESENT;
 	return mech_list(s, pList, pulCount);
 }
 
@@ -305,14 +309,10 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList
 static CK_RV get_mechanism_info(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
 {
 	struct slot *s;
-	CK_RV rv = find_slot(slotID, &s);
+	CK_RV rv = find_token_slot(slotID, pInfo, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pInfo == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (s->removed)
-		return CKR_TOKEN_NOT_PRESENT;
 	return mech_info(s, type, pInfo);
 }
 

@@ -2,6 +2,7 @@
  * short and extended form, chaining, GET RESPONSE, 6Cxx, capacity limits,
  * counting and redacted logging. */
 #include "tests/apdu_script.h"
+#include "tests/check_util.h"
 
 static const uint8_t PIN[] = { 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0xFF, 0xFF };
 
@@ -629,11 +630,5 @@ static Suite *apdu_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(apdu_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(apdu_suite());
 }

@@ -11,6 +11,7 @@
 #include "crypto/cr.h"
 #include "crypto/digest.h"
 #include "crypto/ecdsa.h"
+#include "tests/check_util.h"
 
 static EVP_PKEY *keys[3]; /* P-256, P-384, P-521 */
 static const enum cr_curve key_curves[3] = { CR_CURVE_P256, CR_CURVE_P384, CR_CURVE_P521 };
@@ -336,8 +337,7 @@ static Suite *ecdsa_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int status;
 
 	for (int i = 0; i < 3; i++) {
 		keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", key_groups[i]);
@@ -346,11 +346,8 @@ int main(void)
 			return EXIT_FAILURE;
 		}
 	}
-	sr = srunner_create(ecdsa_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = tu_run_suite(ecdsa_suite());
 	for (int i = 0; i < 3; i++)
 		EVP_PKEY_free(keys[i]);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -14,6 +14,7 @@
 #include "crypto/cr.h"
 #include "crypto/digest.h"
 #include "crypto/rsa_pad.h"
+#include "tests/check_util.h"
 
 static EVP_PKEY *key2048;
 static EVP_PKEY *key1025; /* mod_bits - 1 is a multiple of 8: PSS block starts with 00 */
@@ -492,8 +493,7 @@ static Suite *rsa_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int status;
 
 	/* Generated once; forked test processes inherit them. */
 	key2048 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -502,11 +502,8 @@ int main(void)
 		fprintf(stderr, "RSA key generation failed\n");
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(rsa_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = tu_run_suite(rsa_suite());
 	EVP_PKEY_free(key2048);
 	EVP_PKEY_free(key1025);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

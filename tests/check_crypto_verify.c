@@ -15,6 +15,7 @@
 #include "crypto/ecdsa.h"
 #include "crypto/rsa_pad.h"
 #include "crypto/verify.h"
+#include "tests/check_util.h"
 
 static EVP_PKEY *rsa_key, *p256_key, *p384_key, *ed_key;
 
@@ -196,8 +197,7 @@ static Suite *verify_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int status;
 
 	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	p256_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -207,13 +207,10 @@ int main(void)
 		fprintf(stderr, "key generation failed\n");
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(verify_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = tu_run_suite(verify_suite());
 	EVP_PKEY_free(rsa_key);
 	EVP_PKEY_free(p256_key);
 	EVP_PKEY_free(p384_key);
 	EVP_PKEY_free(ed_key);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

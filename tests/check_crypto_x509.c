@@ -17,6 +17,7 @@
 #include "crypto/cr.h"
 #include "crypto/ecdsa.h"
 #include "crypto/x509.h"
+#include "tests/check_util.h"
 
 static EVP_PKEY *rsa_key, *p256_key, *p384_key, *ed_key, *x25519_key, *k1_key;
 
@@ -464,8 +465,7 @@ static Suite *x509_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int status;
 
 	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	p256_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -477,15 +477,12 @@ int main(void)
 		fprintf(stderr, "key generation failed\n");
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(x509_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = tu_run_suite(x509_suite());
 	EVP_PKEY_free(rsa_key);
 	EVP_PKEY_free(p256_key);
 	EVP_PKEY_free(p384_key);
 	EVP_PKEY_free(k1_key);
 	EVP_PKEY_free(ed_key);
 	EVP_PKEY_free(x25519_key);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -21,6 +21,7 @@
 #include "crypto/rsa_pad.h"
 #include "crypto/x509.h"
 #include "crypto/x509_build.h"
+#include "tests/check_util.h"
 
 static EVP_PKEY *rsa_key, *p256_key, *p384_key, *other_rsa_key;
 
@@ -492,8 +493,7 @@ static Suite *build_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int status;
 
 	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	other_rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -503,13 +503,10 @@ int main(void)
 		fprintf(stderr, "key generation failed\n");
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(build_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = tu_run_suite(build_suite());
 	EVP_PKEY_free(rsa_key);
 	EVP_PKEY_free(other_rsa_key);
 	EVP_PKEY_free(p256_key);
 	EVP_PKEY_free(p384_key);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -4,6 +4,7 @@
 #include "tests/apdu_script.h"
 
 #include "apdu/piv.h"
+#include "tests/check_util.h"
 
 static struct script s;
 static struct apdu_chan ch;
@@ -1355,11 +1356,5 @@ static Suite *piv_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(piv_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(piv_suite());
 }

@@ -1272,8 +1272,6 @@ int main(void)
 {
 	Suite *s = suite_create("softhsm");
 	TCase *policy = tcase_create("policy");
-	SRunner *sr;
-	int failed;
 
 	if (getenv(EXIT_CHILD_ENV) != NULL)
 		return exit_handler_child();
@@ -1320,9 +1318,5 @@ int main(void)
 	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);
 	tcase_add_test(core, exit_handler_after_softhsm_destructors);
 	suite_add_tcase(s, core);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(s);
 }

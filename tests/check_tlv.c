@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apdu/tlv.h"
+#include "tests/check_util.h"
 
 /* Parses "53 81 05 ..." into out; returns the byte count. */
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
@@ -559,11 +560,5 @@ static Suite *tlv_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(tlv_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(tlv_suite());
 }

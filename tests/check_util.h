@@ -1,4 +1,4 @@
-/* Small helpers shared by the Check suites: scratch directories, files, captured stderr. */
+/* Small helpers shared by the Check suites: scratch directories, files, captured stderr, the runner. */
 #ifndef SIGNET_CHECK_UTIL_H
 #define SIGNET_CHECK_UTIL_H
 
@@ -71,6 +71,21 @@ static inline void tu_restore_stderr(int saved)
 {
 	dup2(saved, STDERR_FILENO);
 	close(saved);
+}
+
+/*
+ * Runs every test of s with Check's normal report, its "NN%: Checks: ..."
+ * summary included, and frees it. Returns main()'s exit status.
+ */
+static inline int tu_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 #endif

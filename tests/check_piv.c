@@ -322,6 +322,16 @@ START_TEST(test_get_data_invalid_tag)
 }
 END_TEST
 
+/* A data object (53 82 01 2C) holding 300 bytes made from seed. */
+static void object_of_300(uint8_t obj[304], uint8_t seed)
+{
+	obj[0] = 0x53;
+	obj[1] = 0x82;
+	obj[2] = 0x01;
+	obj[3] = 0x2C;
+	fill(obj + 4, 300, seed);
+}
+
 /* A 300-byte object arrives in two parts (61xx). */
 START_TEST(test_get_data_long_short_apdus)
 {
@@ -329,11 +339,7 @@ START_TEST(test_get_data_long_short_apdus)
 	struct script_step *st;
 	size_t len = 0;
 
-	obj[0] = 0x53;
-	obj[1] = 0x82;
-	obj[2] = 0x01;
-	obj[3] = 0x2C;
-	fill(obj + 4, 300, 3);
+	object_of_300(obj, 3);
 	st = script_add(&s, "00 CB 3F FF 05 5C 03 5F C1 05 00", "", APDU_OK);
 	resp_append(st, obj, 256, "61 30");
 	st = script_add(&s, "00 C0 00 00 30", "", APDU_OK);
@@ -350,11 +356,7 @@ START_TEST(test_get_data_extended)
 	struct script_step *st;
 	size_t len = 0;
 
-	obj[0] = 0x53;
-	obj[1] = 0x82;
-	obj[2] = 0x01;
-	obj[3] = 0x2C;
-	fill(obj + 4, 300, 5);
+	object_of_300(obj, 5);
 	piv_set_extended(&card, true);
 	st = script_add(&s, "00 CB 3F FF 00 00 05 5C 03 5F C1 05 00 00", "", APDU_OK);
 	resp_append(st, obj, sizeof(obj), "90 00");
@@ -576,14 +578,19 @@ END_TEST
 
 /* ---- GENERAL AUTHENTICATE ---- */
 
+/* The card is asked to sign hash (filled from seed 1) with the P-256 key of 9A and answers an 8-byte signature. */
+static void expect_p256_sign_9a(uint8_t hash[32])
+{
+	fill(hash, 32, 1);
+	expect_raw("00 87 11 9A 26 7C 24 82 00 81 20", hash, 32, "00", "7C 0A 82 08 30 06 02 01 01 02 01 01 90 00");
+}
+
 START_TEST(test_sign_p256)
 {
 	uint8_t hash[32], out[80];
 	size_t len = 0;
 
-	fill(hash, sizeof(hash), 1);
-	expect_raw("00 87 11 9A 26 7C 24 82 00 81 20", hash, sizeof(hash), "00",
-		   "7C 0A 82 08 30 06 02 01 01 02 01 01 90 00");
+	expect_p256_sign_9a(hash);
 	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP256, PIV_SLOT_AUTH, hash, sizeof(hash), out, sizeof(out), &len),
 			 PIV_OK);
 	ck_assert_uint_eq(len, 8);
@@ -641,9 +648,7 @@ START_TEST(test_sign_output_too_small)
 	uint8_t hash[32], out[4];
 	size_t len = 0;
 
-	fill(hash, sizeof(hash), 1);
-	expect_raw("00 87 11 9A 26 7C 24 82 00 81 20", hash, sizeof(hash), "00",
-		   "7C 0A 82 08 30 06 02 01 01 02 01 01 90 00");
+	expect_p256_sign_9a(hash);
 	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP256, PIV_SLOT_AUTH, hash, sizeof(hash), out, sizeof(out), &len),
 			 PIV_E_BUFFER_TOO_SMALL);
 }
@@ -664,12 +669,22 @@ START_TEST(test_sign_rejects_bad_input)
 }
 END_TEST
 
-/* RSA-2048 with short APDUs: chained command, answer in two parts. */
-static void rsa_sign_answer(uint8_t *answer, const uint8_t *sig)
+/*
+ * An RSA-2048 signature request for slot 9A: the block to sign, the
+ * signature the card makes, the GENERAL AUTHENTICATE data that asks for it
+ * and the card's answer holding it.
+ */
+static void rsa2048_sign_exchange(uint8_t block[256], uint8_t sig[256], uint8_t cmd[266], uint8_t answer[264])
 {
+	fill(block, 256, 0x20);
+	fill(sig, 256, 0x40);
+	memcpy(cmd, "\x7C\x82\x01\x06\x82\x00\x81\x82\x01\x00", 10);
+	memcpy(cmd + 10, block, 256);
 	memcpy(answer, "\x7C\x82\x01\x04\x82\x82\x01\x00", 8);
 	memcpy(answer + 8, sig, 256);
 }
+
+/* RSA-2048 with short APDUs: chained command, answer in two parts. */
 
 START_TEST(test_sign_rsa2048_short)
 {
@@ -677,11 +692,7 @@ START_TEST(test_sign_rsa2048_short)
 	struct script_step *st;
 	size_t len = 0;
 
-	fill(block, sizeof(block), 0x20);
-	fill(sig, sizeof(sig), 0x40);
-	memcpy(cmd, "\x7C\x82\x01\x06\x82\x00\x81\x82\x01\x00", 10);
-	memcpy(cmd + 10, block, sizeof(block));
-	rsa_sign_answer(answer, sig);
+	rsa2048_sign_exchange(block, sig, cmd, answer);
 	expect_raw("10 87 07 9A FF", cmd, 255, "", "90 00");
 	st = expect_raw("00 87 07 9A 0B", cmd + 255, 11, "00", "");
 	resp_append(st, answer, 256, "61 08");
@@ -723,11 +734,7 @@ START_TEST(test_sign_rsa2048_extended)
 	struct script_step *st;
 	size_t len = 0;
 
-	fill(block, sizeof(block), 0x20);
-	fill(sig, sizeof(sig), 0x40);
-	memcpy(cmd, "\x7C\x82\x01\x06\x82\x00\x81\x82\x01\x00", 10);
-	memcpy(cmd + 10, block, sizeof(block));
-	rsa_sign_answer(answer, sig);
+	rsa2048_sign_exchange(block, sig, cmd, answer);
 	piv_set_extended(&card, true);
 	st = expect_raw("00 87 07 9A 00 01 0A", cmd, sizeof(cmd), "00 00", "");
 	resp_append(st, answer, sizeof(answer), "90 00");

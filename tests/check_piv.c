@@ -71,12 +71,6 @@ static struct script_step *expect_raw(const char *head, const uint8_t *data, siz
 	return st;
 }
 
-static void resp_append(struct script_step *st, const uint8_t *data, size_t n, const char *tail)
-{
-	buf_put(&st->resp, data, n);
-	hex_put(&st->resp, tail);
-}
-
 #define PIN6 ((const uint8_t *)"123456")
 #define PUK8 ((const uint8_t *)"12345678")
 

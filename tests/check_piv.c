@@ -1195,17 +1195,6 @@ START_TEST(test_transport_errors)
 }
 END_TEST
 
-static uint32_t next_random(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*state = x;
-	return x;
-}
-
 /* Random card answers (shaped like TLVs often enough to go deep) give an
  * orderly result and never a crash or an out-of-bounds read. */
 START_TEST(test_random_answers)
@@ -1220,7 +1209,7 @@ START_TEST(test_random_answers)
 		struct script_step *st;
 		struct piv_pubkey pk;
 		struct piv_metadata md;
-		size_t n = next_random(&state) % 60, i, len = 0;
+		size_t n = tu_next_random(&state) % 60, i, len = 0;
 		int kind = round % 4, rc;
 
 		script_free(&s);
@@ -1229,7 +1218,7 @@ START_TEST(test_random_answers)
 		buf_reset(&st->cmd);
 		buf_put(&st->resp, lead[kind], lead[kind][1] == 0 ? 1 : 2);
 		for (i = 0; i < n; i++) {
-			uint32_t v = next_random(&state);
+			uint32_t v = tu_next_random(&state);
 
 			buf_put_u8(&st->resp, (v & 7) == 0 ? (uint8_t)(0x80 | (v >> 8 & 3)) : (uint8_t)(v >> 16));
 		}

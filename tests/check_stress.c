@@ -100,30 +100,39 @@ static CK_RV sign_once(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, CK_MECHANISM_T
 	return rv;
 }
 
+/*
+ * Opens a session, logs in, finds the key, signs with it and closes the
+ * session; returns how many of these steps went wrong. When the token is
+ * already_logged_in all along, the login must say so.
+ */
+static uintptr_t sign_in_own_session(CK_MECHANISM_TYPE type, bool already_logged_in)
+{
+	uintptr_t bad = 0;
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	CK_RV rv;
+
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK)
+		return 1;
+	rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
+	if (rv != CKR_USER_ALREADY_LOGGED_IN && (already_logged_in || rv != CKR_OK))
+		bad++;
+	key = find_key(h);
+	if (key == 0 || sign_once(h, key, type) != CKR_OK)
+		bad++;
+	if (f->C_CloseSession(h) != CKR_OK)
+		bad++;
+	return bad;
+}
+
 /* Opens, logs in (already done token-wide), finds, signs, closes: ROUNDS times. */
 static void *worker(void *arg)
 {
 	CK_MECHANISM_TYPE type = (uintptr_t)arg % 2 ? CKM_ECDSA_SHA256 : CKM_ECDSA;
 	uintptr_t failures = 0;
 
-	for (int i = 0; i < ROUNDS; i++) {
-		CK_SESSION_HANDLE h;
-		CK_OBJECT_HANDLE key;
-		CK_RV rv;
-
-		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK) {
-			failures++;
-			continue;
-		}
-		rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
-		if (rv != CKR_USER_ALREADY_LOGGED_IN)
-			failures++;
-		key = find_key(h);
-		if (key == 0 || sign_once(h, key, type) != CKR_OK)
-			failures++;
-		if (f->C_CloseSession(h) != CKR_OK)
-			failures++;
-	}
+	for (int i = 0; i < ROUNDS; i++)
+		failures += sign_in_own_session(type, true);
 	return (void *)failures;
 }
 
@@ -238,24 +247,8 @@ static void *login_cycler(void *arg)
 	uintptr_t bad = 0;
 
 	(void)arg;
-	for (int i = 0; i < ROUNDS / 4; i++) {
-		CK_SESSION_HANDLE h;
-		CK_OBJECT_HANDLE key;
-		CK_RV rv;
-
-		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK) {
-			bad++;
-			continue;
-		}
-		rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
-		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
-			bad++;
-		key = find_key(h);
-		if (key == 0 || sign_once(h, key, CKM_ECDSA) != CKR_OK)
-			bad++;
-		if (f->C_CloseSession(h) != CKR_OK)
-			bad++;
-	}
+	for (int i = 0; i < ROUNDS / 4; i++)
+		bad += sign_in_own_session(CKM_ECDSA, false);
 	return (void *)bad;
 }
 

@@ -76,6 +76,13 @@ static inline struct script_step *script_add(struct script *s, const char *cmd_h
 	return st;
 }
 
+/* Appends raw bytes, then a hex tail (a status word, say), to the answer of step st. */
+static inline void resp_append(struct script_step *st, const uint8_t *data, size_t n, const char *tail)
+{
+	buf_put(&st->resp, data, n);
+	hex_put(&st->resp, tail);
+}
+
 /* The last added step accepts any command (for tests of answer parsing). */
 static inline void expect_command_any(struct script *s)
 {

@@ -2,6 +2,7 @@
  * short and extended form, chaining, GET RESPONSE, 6Cxx, capacity limits,
  * counting and redacted logging. */
 #include "tests/apdu_script.h"
+#include "tests/check_util.h"
 
 static const uint8_t PIN[] = { 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0xFF, 0xFF };
 
@@ -267,6 +268,17 @@ static void fill(uint8_t *p, size_t n)
 		p[i] = (uint8_t)(i * 13 + 1);
 }
 
+/* Sends a over a new channel on s, which must take it (APDU_OK); returns the status word. */
+static uint16_t send_scripted(struct script *s, struct apdu_chan *ch, const struct apdu *a, uint8_t *out, size_t cap,
+			      size_t *out_len)
+{
+	uint16_t sw = 0;
+
+	apdu_chan_init(ch, &script_transport, s);
+	ck_assert_int_eq(apdu_transmit(ch, a, out, cap, out_len, &sw), APDU_OK);
+	return sw;
+}
+
 /* Adds an expected fragment: 4-byte header hex, Lc, data, optional Le hex. */
 static void expect_fragment(struct script *s, const char *hdr, const uint8_t *data, size_t n,
 			    const char *le, const char *resp)
@@ -285,16 +297,13 @@ START_TEST(test_chaining_case3)
 	struct script s;
 	struct apdu_chan ch;
 	size_t out_len;
-	uint16_t sw;
 
 	fill(data, sizeof(data));
 	script_init(&s);
 	expect_fragment(&s, "10 DB 3F FF", data, 255, "", "90 00");
 	expect_fragment(&s, "10 DB 3F FF", data + 255, 255, "", "90 00");
 	expect_fragment(&s, "00 DB 3F FF", data + 510, 90, "", "90 00");
-	apdu_chan_init(&ch, &script_transport, &s);
-	ck_assert_int_eq(apdu_transmit(&ch, &a, NULL, 0, &out_len, &sw), APDU_OK);
-	ck_assert_uint_eq(sw, 0x9000);
+	ck_assert_uint_eq(send_scripted(&s, &ch, &a, NULL, 0, &out_len), 0x9000);
 	ck_assert_uint_eq(out_len, 0);
 	ck_assert_uint_eq(apdu_count(&ch), 3);
 	ck_assert_int_eq(s.begins, 1);
@@ -310,15 +319,12 @@ START_TEST(test_chaining_exact_multiple)
 	struct script s;
 	struct apdu_chan ch;
 	size_t out_len;
-	uint16_t sw;
 
 	fill(data, sizeof(data));
 	script_init(&s);
 	expect_fragment(&s, "10 DB 3F FF", data, 255, "", "90 00");
 	expect_fragment(&s, "00 DB 3F FF", data + 255, 255, "", "6A 84");
-	apdu_chan_init(&ch, &script_transport, &s);
-	ck_assert_int_eq(apdu_transmit(&ch, &a, NULL, 0, &out_len, &sw), APDU_OK);
-	ck_assert_uint_eq(sw, 0x6A84);
+	ck_assert_uint_eq(send_scripted(&s, &ch, &a, NULL, 0, &out_len), 0x6A84);
 	script_assert_done(&s);
 	script_free(&s);
 }
@@ -331,14 +337,11 @@ START_TEST(test_no_chaining_at_255)
 	struct script s;
 	struct apdu_chan ch;
 	size_t out_len;
-	uint16_t sw;
 
 	fill(data, sizeof(data));
 	script_init(&s);
 	expect_fragment(&s, "00 DB 3F FF", data, 255, "", "90 00");
-	apdu_chan_init(&ch, &script_transport, &s);
-	ck_assert_int_eq(apdu_transmit(&ch, &a, NULL, 0, &out_len, &sw), APDU_OK);
-	ck_assert_uint_eq(sw, 0x9000);
+	ck_assert_uint_eq(send_scripted(&s, &ch, &a, NULL, 0, &out_len), 0x9000);
 	script_assert_done(&s);
 	script_free(&s);
 }
@@ -355,7 +358,6 @@ START_TEST(test_chaining_case4_with_get_response)
 	struct apdu_chan ch;
 	struct script_step *st;
 	size_t out_len;
-	uint16_t sw;
 
 	fill(data, sizeof(data));
 	fill(sig, sizeof(sig));
@@ -363,14 +365,10 @@ START_TEST(test_chaining_case4_with_get_response)
 	expect_fragment(&s, "10 87 07 9A", data, 255, "", "90 00");
 	expect_fragment(&s, "00 87 07 9A", data + 255, 45, "00", "");
 	st = &s.steps[s.n - 1];
-	buf_put(&st->resp, sig, 256);
-	hex_put(&st->resp, "61 0A");
+	resp_append(st, sig, 256, "61 0A");
 	st = script_add(&s, "00 C0 00 00 0A", "", APDU_OK);
-	buf_put(&st->resp, sig + 256, 10);
-	hex_put(&st->resp, "90 00");
-	apdu_chan_init(&ch, &script_transport, &s);
-	ck_assert_int_eq(apdu_transmit(&ch, &a, out, sizeof(out), &out_len, &sw), APDU_OK);
-	ck_assert_uint_eq(sw, 0x9000);
+	resp_append(st, sig + 256, 10, "90 00");
+	ck_assert_uint_eq(send_scripted(&s, &ch, &a, out, sizeof(out), &out_len), 0x9000);
 	ck_assert_uint_eq(out_len, 266);
 	ck_assert_mem_eq(out, sig, 266);
 	ck_assert_uint_eq(apdu_count(&ch), 3);
@@ -387,14 +385,11 @@ START_TEST(test_chaining_refused_fragment)
 	struct script s;
 	struct apdu_chan ch;
 	size_t out_len;
-	uint16_t sw;
 
 	fill(data, sizeof(data));
 	script_init(&s);
 	expect_fragment(&s, "10 DB 3F FF", data, 255, "", "69 82");
-	apdu_chan_init(&ch, &script_transport, &s);
-	ck_assert_int_eq(apdu_transmit(&ch, &a, NULL, 0, &out_len, &sw), APDU_OK);
-	ck_assert_uint_eq(sw, 0x6982);
+	ck_assert_uint_eq(send_scripted(&s, &ch, &a, NULL, 0, &out_len), 0x6982);
 	ck_assert_uint_eq(apdu_count(&ch), 1);
 	script_assert_done(&s);
 	script_free(&s);
@@ -410,15 +405,12 @@ START_TEST(test_extended_is_not_chained)
 	struct script_step *st;
 	struct apdu_chan ch;
 	size_t out_len;
-	uint16_t sw;
 
 	fill(data, sizeof(data));
 	script_init(&s);
 	st = script_add(&s, "00 DB 3F FF 00 01 2C", "90 00", APDU_OK);
 	buf_put(&st->cmd, data, sizeof(data));
-	apdu_chan_init(&ch, &script_transport, &s);
-	ck_assert_int_eq(apdu_transmit(&ch, &a, NULL, 0, &out_len, &sw), APDU_OK);
-	ck_assert_uint_eq(sw, 0x9000);
+	ck_assert_uint_eq(send_scripted(&s, &ch, &a, NULL, 0, &out_len), 0x9000);
 	ck_assert_uint_eq(apdu_count(&ch), 1);
 	script_assert_done(&s);
 	script_free(&s);
@@ -435,15 +427,12 @@ START_TEST(test_extended_large_response)
 	struct script_step *st;
 	struct apdu_chan ch;
 	size_t out_len;
-	uint16_t sw;
 
 	fill(big, sizeof(big));
 	script_init(&s);
 	st = script_add(&s, "00 CB 3F FF 00 00 03 01 02 03 00 00", "", APDU_OK);
-	buf_put(&st->resp, big, sizeof(big));
-	hex_put(&st->resp, "90 00");
-	apdu_chan_init(&ch, &script_transport, &s);
-	ck_assert_int_eq(apdu_transmit(&ch, &a, out, sizeof(out), &out_len, &sw), APDU_OK);
+	resp_append(st, big, sizeof(big), "90 00");
+	send_scripted(&s, &ch, &a, out, sizeof(out), &out_len);
 	ck_assert_uint_eq(out_len, sizeof(big));
 	ck_assert_mem_eq(out, big, sizeof(big));
 	script_assert_done(&s);
@@ -629,11 +618,5 @@ static Suite *apdu_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(apdu_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(apdu_suite());
 }

@@ -11,6 +11,7 @@
 
 #include "crypto/cr.h"
 #include "crypto/digest.h"
+#include "tests/check_util.h"
 
 static const char *const ossl_names[CR_HASH_COUNT] = {
 	"SHA1", "SHA224", "SHA256", "SHA384", "SHA512",
@@ -216,11 +217,5 @@ static Suite *digest_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(digest_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(digest_suite());
 }

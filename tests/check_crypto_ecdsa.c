@@ -11,10 +11,11 @@
 #include "crypto/cr.h"
 #include "crypto/digest.h"
 #include "crypto/ecdsa.h"
+#include "tests/check_util.h"
+#include "tests/test_keys.h"
 
 static EVP_PKEY *keys[3]; /* P-256, P-384, P-521 */
 static const enum cr_curve key_curves[3] = { CR_CURVE_P256, CR_CURVE_P384, CR_CURVE_P521 };
-static const char *const key_groups[3] = { "P-256", "P-384", "P-521" };
 
 START_TEST(test_curve_from_params)
 {
@@ -336,21 +337,11 @@ static Suite *ecdsa_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	static const struct tk_key keys_to_make[] = {
+		{ &keys[0], "P-256" },
+		{ &keys[1], "P-384" },
+		{ &keys[2], "P-521" },
+	};
 
-	for (int i = 0; i < 3; i++) {
-		keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", key_groups[i]);
-		if (keys[i] == NULL) {
-			fprintf(stderr, "EC key generation failed\n");
-			return EXIT_FAILURE;
-		}
-	}
-	sr = srunner_create(ecdsa_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	for (int i = 0; i < 3; i++)
-		EVP_PKEY_free(keys[i]);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tk_run_suite_with_keys(ecdsa_suite, keys_to_make, sizeof(keys_to_make) / sizeof(keys_to_make[0]));
 }

@@ -14,6 +14,8 @@
 
 #include "crypto/cr.h"
 #include "crypto/privkey.h"
+#include "tests/check_util.h"
+#include "tests/test_keys.h"
 
 static EVP_PKEY *rsa_key, *p256_key, *p384_key, *ed_key, *x25519_key, *k1_key;
 
@@ -192,28 +194,14 @@ static Suite *privkey_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	static const struct tk_key keys_to_make[] = {
+		{ &rsa_key, "RSA-2048" },
+		{ &p256_key, "P-256" },
+		{ &p384_key, "P-384" },
+		{ &k1_key, "secp256k1" },
+		{ &ed_key, "ED25519" },
+		{ &x25519_key, "X25519" },
+	};
 
-	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	p256_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	p384_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	k1_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
-	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	x25519_key = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-	if (!rsa_key || !p256_key || !p384_key || !k1_key || !ed_key || !x25519_key) {
-		fprintf(stderr, "key generation failed\n");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(privkey_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	EVP_PKEY_free(rsa_key);
-	EVP_PKEY_free(p256_key);
-	EVP_PKEY_free(p384_key);
-	EVP_PKEY_free(k1_key);
-	EVP_PKEY_free(ed_key);
-	EVP_PKEY_free(x25519_key);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tk_run_suite_with_keys(privkey_suite, keys_to_make, sizeof(keys_to_make) / sizeof(keys_to_make[0]));
 }

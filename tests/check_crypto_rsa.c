@@ -14,6 +14,8 @@
 #include "crypto/cr.h"
 #include "crypto/digest.h"
 #include "crypto/rsa_pad.h"
+#include "tests/check_util.h"
+#include "tests/test_keys.h"
 
 static EVP_PKEY *key2048;
 static EVP_PKEY *key1025; /* mod_bits - 1 is a multiple of 8: PSS block starts with 00 */
@@ -492,21 +494,10 @@ static Suite *rsa_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	static const struct tk_key keys_to_make[] = {
+		{ &key2048, "RSA-2048" },
+		{ &key1025, "RSA-1025" },
+	};
 
-	/* Generated once; forked test processes inherit them. */
-	key2048 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	key1025 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1025);
-	if (key2048 == NULL || key1025 == NULL) {
-		fprintf(stderr, "RSA key generation failed\n");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(rsa_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	EVP_PKEY_free(key2048);
-	EVP_PKEY_free(key1025);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tk_run_suite_with_keys(rsa_suite, keys_to_make, sizeof(keys_to_make) / sizeof(keys_to_make[0]));
 }

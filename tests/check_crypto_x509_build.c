@@ -21,6 +21,8 @@
 #include "crypto/rsa_pad.h"
 #include "crypto/x509.h"
 #include "crypto/x509_build.h"
+#include "tests/check_util.h"
+#include "tests/test_keys.h"
 
 static EVP_PKEY *rsa_key, *p256_key, *p384_key, *other_rsa_key;
 
@@ -492,24 +494,12 @@ static Suite *build_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	static const struct tk_key keys_to_make[] = {
+		{ &rsa_key, "RSA-2048" },
+		{ &other_rsa_key, "RSA-2048" },
+		{ &p256_key, "P-256" },
+		{ &p384_key, "P-384" },
+	};
 
-	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	other_rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	p256_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	p384_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	if (!rsa_key || !other_rsa_key || !p256_key || !p384_key) {
-		fprintf(stderr, "key generation failed\n");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(build_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	EVP_PKEY_free(rsa_key);
-	EVP_PKEY_free(other_rsa_key);
-	EVP_PKEY_free(p256_key);
-	EVP_PKEY_free(p384_key);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tk_run_suite_with_keys(build_suite, keys_to_make, sizeof(keys_to_make) / sizeof(keys_to_make[0]));
 }

@@ -562,8 +562,6 @@ int main(void)
 {
 	Suite *s = suite_create("entry");
 	TCase *tc = tcase_create("entry");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, initialize_with_null);
@@ -586,9 +584,5 @@ int main(void)
 	tcase_add_test(tc, debug_log_names_calls_and_results);
 	tcase_add_test(tc, default_level_logs_no_calls);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(s);
 }

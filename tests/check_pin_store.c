@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pkcs11/pin_store.h"
+#include "tests/check_util.h"
 
 #define SERIAL "0123456789abcdef"
 #define SERIAL_FILE "0123456789abcdef.pins"
@@ -920,11 +921,5 @@ static Suite *pin_store_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(pin_store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(pin_store_suite());
 }

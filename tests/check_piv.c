@@ -4,6 +4,7 @@
 #include "tests/apdu_script.h"
 
 #include "apdu/piv.h"
+#include "tests/check_util.h"
 
 static struct script s;
 static struct apdu_chan ch;
@@ -68,12 +69,6 @@ static struct script_step *expect_raw(const char *head, const uint8_t *data, siz
 	buf_put(&st->cmd, data, n);
 	hex_put(&st->cmd, tail);
 	return st;
-}
-
-static void resp_append(struct script_step *st, const uint8_t *data, size_t n, const char *tail)
-{
-	buf_put(&st->resp, data, n);
-	hex_put(&st->resp, tail);
 }
 
 #define PIN6 ((const uint8_t *)"123456")
@@ -321,6 +316,16 @@ START_TEST(test_get_data_invalid_tag)
 }
 END_TEST
 
+/* A data object (53 82 01 2C) holding 300 bytes made from seed. */
+static void object_of_300(uint8_t obj[304], uint8_t seed)
+{
+	obj[0] = 0x53;
+	obj[1] = 0x82;
+	obj[2] = 0x01;
+	obj[3] = 0x2C;
+	fill(obj + 4, 300, seed);
+}
+
 /* A 300-byte object arrives in two parts (61xx). */
 START_TEST(test_get_data_long_short_apdus)
 {
@@ -328,11 +333,7 @@ START_TEST(test_get_data_long_short_apdus)
 	struct script_step *st;
 	size_t len = 0;
 
-	obj[0] = 0x53;
-	obj[1] = 0x82;
-	obj[2] = 0x01;
-	obj[3] = 0x2C;
-	fill(obj + 4, 300, 3);
+	object_of_300(obj, 3);
 	st = script_add(&s, "00 CB 3F FF 05 5C 03 5F C1 05 00", "", APDU_OK);
 	resp_append(st, obj, 256, "61 30");
 	st = script_add(&s, "00 C0 00 00 30", "", APDU_OK);
@@ -349,11 +350,7 @@ START_TEST(test_get_data_extended)
 	struct script_step *st;
 	size_t len = 0;
 
-	obj[0] = 0x53;
-	obj[1] = 0x82;
-	obj[2] = 0x01;
-	obj[3] = 0x2C;
-	fill(obj + 4, 300, 5);
+	object_of_300(obj, 5);
 	piv_set_extended(&card, true);
 	st = script_add(&s, "00 CB 3F FF 00 00 05 5C 03 5F C1 05 00 00", "", APDU_OK);
 	resp_append(st, obj, sizeof(obj), "90 00");
@@ -575,14 +572,19 @@ END_TEST
 
 /* ---- GENERAL AUTHENTICATE ---- */
 
+/* The card is asked to sign hash (filled from seed 1) with the P-256 key of 9A and answers an 8-byte signature. */
+static void expect_p256_sign_9a(uint8_t hash[32])
+{
+	fill(hash, 32, 1);
+	expect_raw("00 87 11 9A 26 7C 24 82 00 81 20", hash, 32, "00", "7C 0A 82 08 30 06 02 01 01 02 01 01 90 00");
+}
+
 START_TEST(test_sign_p256)
 {
 	uint8_t hash[32], out[80];
 	size_t len = 0;
 
-	fill(hash, sizeof(hash), 1);
-	expect_raw("00 87 11 9A 26 7C 24 82 00 81 20", hash, sizeof(hash), "00",
-		   "7C 0A 82 08 30 06 02 01 01 02 01 01 90 00");
+	expect_p256_sign_9a(hash);
 	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP256, PIV_SLOT_AUTH, hash, sizeof(hash), out, sizeof(out), &len),
 			 PIV_OK);
 	ck_assert_uint_eq(len, 8);
@@ -640,9 +642,7 @@ START_TEST(test_sign_output_too_small)
 	uint8_t hash[32], out[4];
 	size_t len = 0;
 
-	fill(hash, sizeof(hash), 1);
-	expect_raw("00 87 11 9A 26 7C 24 82 00 81 20", hash, sizeof(hash), "00",
-		   "7C 0A 82 08 30 06 02 01 01 02 01 01 90 00");
+	expect_p256_sign_9a(hash);
 	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP256, PIV_SLOT_AUTH, hash, sizeof(hash), out, sizeof(out), &len),
 			 PIV_E_BUFFER_TOO_SMALL);
 }
@@ -663,12 +663,22 @@ START_TEST(test_sign_rejects_bad_input)
 }
 END_TEST
 
-/* RSA-2048 with short APDUs: chained command, answer in two parts. */
-static void rsa_sign_answer(uint8_t *answer, const uint8_t *sig)
+/*
+ * An RSA-2048 signature request for slot 9A: the block to sign, the
+ * signature the card makes, the GENERAL AUTHENTICATE data that asks for it
+ * and the card's answer holding it.
+ */
+static void rsa2048_sign_exchange(uint8_t block[256], uint8_t sig[256], uint8_t cmd[266], uint8_t answer[264])
 {
+	fill(block, 256, 0x20);
+	fill(sig, 256, 0x40);
+	memcpy(cmd, "\x7C\x82\x01\x06\x82\x00\x81\x82\x01\x00", 10);
+	memcpy(cmd + 10, block, 256);
 	memcpy(answer, "\x7C\x82\x01\x04\x82\x82\x01\x00", 8);
 	memcpy(answer + 8, sig, 256);
 }
+
+/* RSA-2048 with short APDUs: chained command, answer in two parts. */
 
 START_TEST(test_sign_rsa2048_short)
 {
@@ -676,11 +686,7 @@ START_TEST(test_sign_rsa2048_short)
 	struct script_step *st;
 	size_t len = 0;
 
-	fill(block, sizeof(block), 0x20);
-	fill(sig, sizeof(sig), 0x40);
-	memcpy(cmd, "\x7C\x82\x01\x06\x82\x00\x81\x82\x01\x00", 10);
-	memcpy(cmd + 10, block, sizeof(block));
-	rsa_sign_answer(answer, sig);
+	rsa2048_sign_exchange(block, sig, cmd, answer);
 	expect_raw("10 87 07 9A FF", cmd, 255, "", "90 00");
 	st = expect_raw("00 87 07 9A 0B", cmd + 255, 11, "00", "");
 	resp_append(st, answer, 256, "61 08");
@@ -722,11 +728,7 @@ START_TEST(test_sign_rsa2048_extended)
 	struct script_step *st;
 	size_t len = 0;
 
-	fill(block, sizeof(block), 0x20);
-	fill(sig, sizeof(sig), 0x40);
-	memcpy(cmd, "\x7C\x82\x01\x06\x82\x00\x81\x82\x01\x00", 10);
-	memcpy(cmd + 10, block, sizeof(block));
-	rsa_sign_answer(answer, sig);
+	rsa2048_sign_exchange(block, sig, cmd, answer);
 	piv_set_extended(&card, true);
 	st = expect_raw("00 87 07 9A 00 01 0A", cmd, sizeof(cmd), "00 00", "");
 	resp_append(st, answer, sizeof(answer), "90 00");
@@ -1193,17 +1195,6 @@ START_TEST(test_transport_errors)
 }
 END_TEST
 
-static uint32_t next_random(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*state = x;
-	return x;
-}
-
 /* Random card answers (shaped like TLVs often enough to go deep) give an
  * orderly result and never a crash or an out-of-bounds read. */
 START_TEST(test_random_answers)
@@ -1218,7 +1209,7 @@ START_TEST(test_random_answers)
 		struct script_step *st;
 		struct piv_pubkey pk;
 		struct piv_metadata md;
-		size_t n = next_random(&state) % 60, i, len = 0;
+		size_t n = tu_next_random(&state) % 60, i, len = 0;
 		int kind = round % 4, rc;
 
 		script_free(&s);
@@ -1227,7 +1218,7 @@ START_TEST(test_random_answers)
 		buf_reset(&st->cmd);
 		buf_put(&st->resp, lead[kind], lead[kind][1] == 0 ? 1 : 2);
 		for (i = 0; i < n; i++) {
-			uint32_t v = next_random(&state);
+			uint32_t v = tu_next_random(&state);
 
 			buf_put_u8(&st->resp, (v & 7) == 0 ? (uint8_t)(0x80 | (v >> 8 & 3)) : (uint8_t)(v >> 16));
 		}
@@ -1355,11 +1346,5 @@ static Suite *piv_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(piv_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(piv_suite());
 }

@@ -20,6 +20,7 @@
 
 #include "pkcs11/cryptoki.h"
 #include "tests/check_util.h"
+#include "tests/softhsm_fixture.h"
 
 #define SO_PIN "87654321"
 #define ADMIN_PIN "1111"
@@ -39,15 +40,10 @@ static const char *build_dir(void)
 
 static void write_configs(const char *policy)
 {
-	char shconf[4096], tokens[4096], lib[4096];
+	char lib[4096];
 
-	snprintf(shconf, sizeof(shconf), "%s/softhsm2.conf", dir);
-	snprintf(tokens, sizeof(tokens), "%s/tokens", dir);
 	snprintf(lib, sizeof(lib), "%s/tests/libsofthsm_login_counter.so", build_dir());
-	mkdir(tokens, 0700);
-	tu_write_file(shconf, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
-	tu_write_file(conf, "[card]\nenable = no\n[softhsm]\nlibrary = %s\nconfig = %s\nstate_dir = %s/state\n[module]\nlog_level = error\n%s",
-		      lib, shconf, dir, policy);
+	sf_write_signet_conf(conf, dir, lib, policy);
 }
 
 /*
@@ -70,21 +66,6 @@ static CK_ULONG login_calls(void)
 	}
 	free(text);
 	return n;
-}
-
-/* The first slot, or once there is one, the slot of the initialised token. */
-static CK_SLOT_ID first_slot(void)
-{
-	CK_SLOT_ID list[8];
-	CK_ULONG n = 8;
-	CK_TOKEN_INFO ti;
-
-	ck_assert_int_eq(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
-	ck_assert_uint_ge(n, 1);
-	for (CK_ULONG i = 0; i < n; i++)
-		if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED))
-			return list[i];
-	return list[0];
 }
 
 static CK_SESSION_HANDLE open_rw(void)
@@ -116,26 +97,17 @@ static CK_FLAGS token_flags(void)
 /* A token initialised through signet, its user PIN set by the SO (so it must be changed). */
 static void init_token_with(const char *policy)
 {
-	CK_UTF8CHAR label[32];
 	CK_SESSION_HANDLE h;
 
 	dir = tu_tempdir();
 	snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
 	snprintf(login_log, sizeof(login_log), "%s/logins", dir);
+	sf_write_softhsm_conf(dir);
 	write_configs(policy);
-	setenv("SIGNET_CONF", conf, 1);
 	setenv("SIGNET_TEST_LOGIN_LOG", login_log, 1);
-	unsetenv("SOFTHSM2_CONF");
-	ck_assert_int_eq(C_GetFunctionList(&f), CKR_OK);
-	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
-	slot = first_slot();
-	memset(label, ' ', sizeof(label));
-	memcpy(label, "policy", 6);
-	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, label), CKR_OK);
-	h = open_rw();
-	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
-	ck_assert_int_eq(f->C_InitPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4), CKR_OK);
-	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+	f = sf_initialize(conf);
+	slot = sf_initialised_slot(f);
+	h = sf_init_token(f, slot, "policy", SO_PIN, ADMIN_PIN);
 	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
 	unlink(login_log);
 }
@@ -223,7 +195,7 @@ START_TEST(pin_changed_elsewhere_unexpires_the_login)
 
 		if (f->C_Initialize(NULL) != CKR_OK)
 			_exit(10);
-		slot = first_slot();
+		slot = sf_initialised_slot(f);
 		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &c) != CKR_OK)
 			_exit(11);
 		_exit(f->C_SetPIN(c, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)USER_PIN, 6) == CKR_OK ? 0 : 12);
@@ -322,7 +294,7 @@ START_TEST(so_pin_locks_for_ever)
 	/* survives C_Finalize */
 	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
 	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
-	slot = first_slot();
+	slot = sf_initialised_slot(f);
 	ck_assert(token_flags() & CKF_SO_PIN_LOCKED);
 	ck_assert_int_eq(login(CKU_SO, SO_PIN), CKR_PIN_LOCKED);
 	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, label), CKR_PIN_LOCKED);
@@ -335,7 +307,7 @@ START_TEST(so_pin_locks_for_ever)
 
 		if (f->C_Initialize(NULL) != CKR_OK)
 			_exit(10);
-		slot = first_slot();
+		slot = sf_initialised_slot(f);
 		if (!(token_flags() & CKF_SO_PIN_LOCKED))
 			code = 1;
 		else if (login(CKU_SO, SO_PIN) != CKR_PIN_LOCKED)
@@ -365,7 +337,7 @@ START_TEST(init_pin_refused_once_so_pin_is_dead)
 	if (pid == 0) {
 		if (f->C_Initialize(NULL) != CKR_OK)
 			_exit(10);
-		slot = first_slot();
+		slot = sf_initialised_slot(f);
 		for (int i = 0; i < 5; i++)
 			if (login(CKU_SO, "00000000") != CKR_PIN_INCORRECT)
 				_exit(1);
@@ -463,7 +435,7 @@ START_TEST(concurrent_processes_get_exactly_three_tries)
 
 			if (f->C_Initialize(NULL) != CKR_OK)
 				_exit(10);
-			slot = first_slot();
+			slot = sf_initialised_slot(f);
 			if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1)
 				_exit(13);
 			for (int k = 0; k < 50; k++) {
@@ -489,7 +461,7 @@ START_TEST(concurrent_processes_get_exactly_three_tries)
 	}
 	ck_assert_uint_eq(login_calls(), 3);
 	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
-	slot = first_slot();
+	slot = sf_initialised_slot(f);
 	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
 }
 END_TEST
@@ -1076,7 +1048,7 @@ START_TEST(login_racing_the_last_close_stays_logged_in)
 	change_to_user_pin();
 	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
 	ck_assert_int_eq(f->C_Initialize(&args), CKR_OK);
-	slot = first_slot();
+	slot = sf_initialised_slot(f);
 	first = user_session();
 	sk = gen_ec_key(first, NULL);
 	ck_assert_int_eq(pthread_create(&t, NULL, close_last_session, &first), 0);
@@ -1111,7 +1083,7 @@ START_TEST(handles_are_not_reused_after_finalize)
 	gen_ec_key(old_session, &old_pub);
 	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
 	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
-	slot = first_slot();
+	slot = sf_initialised_slot(f);
 	/* as many new sessions as it takes to reach the old number */
 	for (int i = 0; i < 64; i++) {
 		h = open_rw();
@@ -1137,7 +1109,7 @@ START_TEST(pins_never_reach_the_log)
 	snprintf(policy, sizeof(policy), "[module]\nlog_level = apdu\nlog_file = %s\n", logpath);
 	write_configs(policy);
 	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
-	slot = first_slot();
+	slot = sf_initialised_slot(f);
 	ck_assert_int_eq(login(CKU_USER, "97531864"), CKR_PIN_INCORRECT);
 	change_to_user_pin();
 	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
@@ -1196,7 +1168,7 @@ START_TEST(forked_child_starts_afresh_with_softhsm)
 			_exit(1);
 		if (f->C_Initialize(NULL) != CKR_OK)
 			_exit(2);
-		slot = first_slot();
+		slot = sf_initialised_slot(f);
 		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &c) != CKR_OK)
 			_exit(3);
 		if (f->C_GetSessionInfo(c, &si) != CKR_OK || si.state != CKS_RO_PUBLIC_SESSION)
@@ -1300,8 +1272,6 @@ int main(void)
 {
 	Suite *s = suite_create("softhsm");
 	TCase *policy = tcase_create("policy");
-	SRunner *sr;
-	int failed;
 
 	if (getenv(EXIT_CHILD_ENV) != NULL)
 		return exit_handler_child();
@@ -1348,9 +1318,5 @@ int main(void)
 	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);
 	tcase_add_test(core, exit_handler_after_softhsm_destructors);
 	suite_add_tcase(s, core);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(s);
 }

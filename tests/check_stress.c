@@ -14,6 +14,7 @@
 
 #include "pkcs11/cryptoki.h"
 #include "tests/check_util.h"
+#include "tests/softhsm_fixture.h"
 
 #define SO_PIN "87654321"
 #define USER_PIN "123456"
@@ -25,20 +26,6 @@ static char *dir;
 static CK_SLOT_ID slot;
 static CK_SESSION_HANDLE anchor;   /* keeps the token logged in for the whole test */
 static atomic_bool done;
-
-static CK_SLOT_ID initialised_slot(void)
-{
-	CK_SLOT_ID list[8];
-	CK_ULONG n = 8;
-	CK_TOKEN_INFO ti;
-
-	ck_assert_int_eq(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
-	ck_assert_uint_ge(n, 1);
-	for (CK_ULONG i = 0; i < n; i++)
-		if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED))
-			return list[i];
-	return list[0];
-}
 
 static void make_key(CK_SESSION_HANDLE h)
 {
@@ -56,31 +43,17 @@ static void make_key(CK_SESSION_HANDLE h)
 
 static void setup(void)
 {
-	char conf[4096], shconf[4096], tokens[4096];
-	CK_UTF8CHAR label[32];
+	char conf[4096];
 	CK_SESSION_HANDLE h;
 
 	dir = tu_tempdir();
 	snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-	snprintf(shconf, sizeof(shconf), "%s/softhsm2.conf", dir);
-	snprintf(tokens, sizeof(tokens), "%s/tokens", dir);
-	ck_assert_int_eq(mkdir(tokens, 0700), 0);
-	tu_write_file(shconf, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
-	tu_write_file(conf, "[card]\nenable = no\n[softhsm]\nconfig = %s\nstate_dir = %s/state\n"
-			    "[module]\nlog_level = error\n", shconf, dir);
-	setenv("SIGNET_CONF", conf, 1);
-	unsetenv("SOFTHSM2_CONF");
+	sf_write_softhsm_conf(dir);
+	sf_write_signet_conf(conf, dir, NULL, "");
 	unsetenv("SIGNET_DEBUG");
-	ck_assert_int_eq(C_GetFunctionList(&f), CKR_OK);
-	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
-	slot = initialised_slot();
-	memset(label, ' ', sizeof(label));
-	memcpy(label, "stress", 6);
-	ck_assert_int_eq(f->C_InitToken(slot, (CK_UTF8CHAR_PTR)SO_PIN, 8, label), CKR_OK);
-	ck_assert_int_eq(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
-	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
-	ck_assert_int_eq(f->C_InitPIN(h, (CK_UTF8CHAR_PTR)"1111", 4), CKR_OK);
-	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+	f = sf_initialize(conf);
+	slot = sf_initialised_slot(f);
+	h = sf_init_token(f, slot, "stress", SO_PIN, "1111");
 	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)"1111", 4, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
 	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
 	make_key(h);
@@ -127,30 +100,39 @@ static CK_RV sign_once(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, CK_MECHANISM_T
 	return rv;
 }
 
+/*
+ * Opens a session, logs in, finds the key, signs with it and closes the
+ * session; returns how many of these steps went wrong. When the token is
+ * already_logged_in all along, the login must say so.
+ */
+static uintptr_t sign_in_own_session(CK_MECHANISM_TYPE type, bool already_logged_in)
+{
+	uintptr_t bad = 0;
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	CK_RV rv;
+
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK)
+		return 1;
+	rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
+	if (rv != CKR_USER_ALREADY_LOGGED_IN && (already_logged_in || rv != CKR_OK))
+		bad++;
+	key = find_key(h);
+	if (key == 0 || sign_once(h, key, type) != CKR_OK)
+		bad++;
+	if (f->C_CloseSession(h) != CKR_OK)
+		bad++;
+	return bad;
+}
+
 /* Opens, logs in (already done token-wide), finds, signs, closes: ROUNDS times. */
 static void *worker(void *arg)
 {
 	CK_MECHANISM_TYPE type = (uintptr_t)arg % 2 ? CKM_ECDSA_SHA256 : CKM_ECDSA;
 	uintptr_t failures = 0;
 
-	for (int i = 0; i < ROUNDS; i++) {
-		CK_SESSION_HANDLE h;
-		CK_OBJECT_HANDLE key;
-		CK_RV rv;
-
-		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK) {
-			failures++;
-			continue;
-		}
-		rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
-		if (rv != CKR_USER_ALREADY_LOGGED_IN)
-			failures++;
-		key = find_key(h);
-		if (key == 0 || sign_once(h, key, type) != CKR_OK)
-			failures++;
-		if (f->C_CloseSession(h) != CKR_OK)
-			failures++;
-	}
+	for (int i = 0; i < ROUNDS; i++)
+		failures += sign_in_own_session(type, true);
 	return (void *)failures;
 }
 
@@ -265,24 +247,8 @@ static void *login_cycler(void *arg)
 	uintptr_t bad = 0;
 
 	(void)arg;
-	for (int i = 0; i < ROUNDS / 4; i++) {
-		CK_SESSION_HANDLE h;
-		CK_OBJECT_HANDLE key;
-		CK_RV rv;
-
-		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK) {
-			bad++;
-			continue;
-		}
-		rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6);
-		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
-			bad++;
-		key = find_key(h);
-		if (key == 0 || sign_once(h, key, CKM_ECDSA) != CKR_OK)
-			bad++;
-		if (f->C_CloseSession(h) != CKR_OK)
-			bad++;
-	}
+	for (int i = 0; i < ROUNDS / 4; i++)
+		bad += sign_in_own_session(CKM_ECDSA, false);
 	return (void *)bad;
 }
 
@@ -305,17 +271,11 @@ int main(void)
 {
 	Suite *s = suite_create("stress");
 	TCase *tc = tcase_create("threads");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, threads_open_sign_and_close_sessions);
 	tcase_add_test(tc, threads_log_in_and_out_by_closing_sessions);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apdu/tlv.h"
+#include "tests/check_util.h"
 
 /* Parses "53 81 05 ..." into out; returns the byte count. */
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
@@ -471,18 +472,6 @@ START_TEST(test_writer_after_failure_is_noop)
 }
 END_TEST
 
-/* Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
-static uint32_t next_random(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*state = x;
-	return x;
-}
-
 /* Whatever the bytes, every item lies inside the input and the reader
  * always moves forward or stops. Under ASan this also proves no read
  * goes past the buffer (each one is allocated to its exact size). */
@@ -492,7 +481,7 @@ START_TEST(test_random_inputs_stay_in_bounds)
 	int round;
 
 	for (round = 0; round < 20000; round++) {
-		size_t n = next_random(&state) % 40, i;
+		size_t n = tu_next_random(&state) % 40, i;
 		uint8_t *in = malloc(n ? n : 1);
 		struct tlv_rd r;
 		uint32_t tag;
@@ -502,7 +491,7 @@ START_TEST(test_random_inputs_stay_in_bounds)
 
 		ck_assert_ptr_nonnull(in);
 		for (i = 0; i < n; i++) {
-			uint32_t v = next_random(&state);
+			uint32_t v = tu_next_random(&state);
 
 			/* Favour the bytes that matter to the parser. */
 			in[i] = (v & 3) == 0 ? (uint8_t)(0x80 | ((v >> 8) & 0x87)) : (uint8_t)(v >> 16);
@@ -559,11 +548,5 @@ static Suite *tlv_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(tlv_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(tlv_suite());
 }

@@ -1,10 +1,11 @@
-/* Small helpers shared by the Check suites: scratch directories, files, captured stderr. */
+/* Small helpers shared by the Check suites: scratch directories, files, captured stderr, random bytes, the runner. */
 #ifndef SIGNET_CHECK_UTIL_H
 #define SIGNET_CHECK_UTIL_H
 
 #include <check.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,33 @@ static inline void tu_restore_stderr(int saved)
 {
 	dup2(saved, STDERR_FILENO);
 	close(saved);
+}
+
+/* Deterministic pseudo-random numbers (xorshift32), so failures reproduce; state must not start at 0. */
+static inline uint32_t tu_next_random(uint32_t *state)
+{
+	uint32_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	*state = x;
+	return x;
+}
+
+/*
+ * Runs every test of s with Check's normal report, its "NN%: Checks: ..."
+ * summary included, and frees it. Returns main()'s exit status.
+ */
+static inline int tu_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 #endif

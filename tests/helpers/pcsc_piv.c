@@ -83,6 +83,17 @@ static int write_file(const char *path, const uint8_t *buf, size_t len)
 	return ok ? PIV_OK : PIV_E_INVALID;
 }
 
+/* Once rc is PIV_OK, writes data to path; then reports "step: ok N bytes" or what failed. */
+static void report_written(const char *step, int rc, const char *path, const uint8_t *data, size_t len)
+{
+	if (rc == PIV_OK)
+		rc = write_file(path, data, len);
+	if (rc == PIV_OK)
+		printf("%s: ok %zu bytes\n", step, len);
+	else
+		report(step, rc);
+}
+
 static uint32_t cert_object(unsigned slot)
 {
 	switch (slot) {
@@ -110,15 +121,16 @@ static void step_cert(struct session *s, const char *arg)
 	rc = piv_get_data(&s->piv, cert_object(slot), obj, sizeof(obj), &len);
 	if (rc == PIV_OK && tlv_find(obj, len, 0x70, &der, &der_len) != 1)
 		rc = PIV_E_MALFORMED;
-	if (rc == PIV_OK)
-		rc = write_file(path, der, der_len);
-	if (rc == PIV_OK)
-		printf("cert: ok %zu bytes\n", der_len);
-	else
-		report("cert", rc);
+	report_written("cert", rc, path, der, der_len);
 }
 
-static void step_sign(struct session *s, const char *arg)
+/*
+ * "slot:alg:in-file:out-file": op with the key in slot on up to cap bytes
+ * of in-file, the result written to out-file and wiped.
+ */
+static void step_key_op(struct session *s, const char *step, const char *arg, size_t cap,
+			int (*op)(struct piv_card *, uint8_t, uint8_t, const uint8_t *, size_t, uint8_t *, size_t,
+				  size_t *))
 {
 	uint8_t in[1024], out[1024];
 	char in_path[256], out_path[256];
@@ -126,19 +138,15 @@ static void step_sign(struct session *s, const char *arg)
 	size_t in_len = 0, out_len = 0;
 	int rc;
 
-	if (sscanf(arg, "%x:%x:%255[^:]:%255s", &slot, &alg, in_path, out_path) != 4) {
-		report("sign", PIV_E_INVALID);
+	if (cap > sizeof(in) || sscanf(arg, "%x:%x:%255[^:]:%255s", &slot, &alg, in_path, out_path) != 4) {
+		report(step, PIV_E_INVALID);
 		return;
 	}
-	rc = read_file(in_path, in, sizeof(in), &in_len);
+	rc = read_file(in_path, in, cap, &in_len);
 	if (rc == PIV_OK)
-		rc = piv_sign(&s->piv, (uint8_t)alg, (uint8_t)slot, in, in_len, out, sizeof(out), &out_len);
-	if (rc == PIV_OK)
-		rc = write_file(out_path, out, out_len);
-	if (rc == PIV_OK)
-		printf("sign: ok %zu bytes\n", out_len);
-	else
-		report("sign", rc);
+		rc = op(&s->piv, (uint8_t)alg, (uint8_t)slot, in, in_len, out, cap, &out_len);
+	report_written(step, rc, out_path, out, out_len);
+	cr_wipe(out, sizeof(out));
 }
 
 static void step_verify(struct session *s, const char *pin)
@@ -209,36 +217,7 @@ static void step_gen(struct session *s, const char *arg)
 			  resp, sizeof(resp), &pk);
 	if (rc == PIV_OK && pk.point == NULL)
 		rc = PIV_E_INVALID; /* RSA keys are not written out by this step */
-	if (rc == PIV_OK)
-		rc = write_file(path, pk.point, pk.point_len);
-	if (rc == PIV_OK)
-		printf("gen: ok %zu bytes\n", pk.point_len);
-	else
-		report("gen", rc);
-}
-
-static void step_ecdh(struct session *s, const char *arg)
-{
-	uint8_t in[256], out[256];
-	char in_path[256], out_path[256];
-	unsigned slot, alg;
-	size_t in_len = 0, out_len = 0;
-	int rc;
-
-	if (sscanf(arg, "%x:%x:%255[^:]:%255s", &slot, &alg, in_path, out_path) != 4) {
-		report("ecdh", PIV_E_INVALID);
-		return;
-	}
-	rc = read_file(in_path, in, sizeof(in), &in_len);
-	if (rc == PIV_OK)
-		rc = piv_ecdh(&s->piv, (uint8_t)alg, (uint8_t)slot, in, in_len, out, sizeof(out), &out_len);
-	if (rc == PIV_OK)
-		rc = write_file(out_path, out, out_len);
-	cr_wipe(out, sizeof(out));
-	if (rc == PIV_OK)
-		printf("ecdh: ok %zu bytes\n", out_len);
-	else
-		report("ecdh", rc);
+	report_written("gen", rc, path, pk.point, pk.point_len);
 }
 
 static void step_put(struct session *s, const char *arg)
@@ -272,12 +251,7 @@ static void step_get(struct session *s, const char *arg)
 		return;
 	}
 	rc = piv_get_data(&s->piv, tag, obj, sizeof(obj), &len);
-	if (rc == PIV_OK)
-		rc = write_file(path, obj, len);
-	if (rc == PIV_OK)
-		printf("get: ok %zu bytes\n", len);
-	else
-		report("get", rc);
+	report_written("get", rc, path, obj, len);
 }
 
 static void step_meta(struct session *s, const char *arg)
@@ -445,7 +419,7 @@ static int run_step(struct session *s, const char *step)
 	else if (starts(step, "cert:", &arg))
 		step_cert(s, arg);
 	else if (starts(step, "sign:", &arg))
-		step_sign(s, arg);
+		step_key_op(s, "sign", arg, 1024, piv_sign);
 	else if (starts(step, "mgmt:", &arg))
 		step_mgmt(s, arg, true);
 	else if (starts(step, "mgmt1:", &arg))
@@ -453,7 +427,7 @@ static int run_step(struct session *s, const char *step)
 	else if (starts(step, "gen:", &arg))
 		step_gen(s, arg);
 	else if (starts(step, "ecdh:", &arg))
-		step_ecdh(s, arg);
+		step_key_op(s, "ecdh", arg, 256, piv_ecdh);
 	else if (starts(step, "put:", &arg))
 		step_put(s, arg);
 	else if (starts(step, "get:", &arg))

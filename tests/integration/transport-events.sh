@@ -4,22 +4,8 @@
 # back: "card was reset", then it works after a new SELECT.
 set -u
 top=${SIGNET_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-export SIGNET_BUILD=${SIGNET_BUILD:-$top/build}
-
-if [ "${1:-}" != --inside ]; then
-	exec "$top/tests/with-card" -- "$0" --inside
-fi
-
-bin=$SIGNET_BUILD/tests
-t=$SIGNET_CARD_TMP
-r=$SIGNET_TEST_READER
-
-fail() { echo "FAIL: $*"; exit 1; }
-
-wait_for() { # file
-	for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.05; done
-	fail "timed out waiting for $1"
-}
+. "$top/tests/lib/transport.sh"
+transport_need_card "$@"
 
 # poll:0 records the starting state; poll:300 with nothing happening is a
 # timeout (0); poll:5000 wakes up early on the change (1).

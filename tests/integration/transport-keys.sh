@@ -5,20 +5,10 @@
 # agreement, each checked independently with OpenSSL.
 set -u
 top=${SIGNET_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-export SIGNET_BUILD=${SIGNET_BUILD:-$top/build}
-
-if [ "${1:-}" != --inside ]; then
-	exec "$top/tests/with-card" -- "$0" --inside
-fi
-
-bin=$SIGNET_BUILD/tests
-t=$SIGNET_CARD_TMP
-r=$SIGNET_TEST_READER
-pin=$SIGNET_TEST_PIN
+. "$top/tests/lib/transport.sh"
+transport_need_card "$@"
 key=$SIGNET_TEST_MGMT_KEY
 wrong_key=${key%??}FF
-
-fail() { echo "FAIL: $*"; exit 1; }
 
 # DER SubjectPublicKeyInfo headers in front of a raw P-256 point / Ed25519 key.
 spki() { # prefix-hex raw-file out-pem

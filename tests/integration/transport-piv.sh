@@ -6,19 +6,14 @@
 # APDUs, and an APDU log that keeps the PIN out.
 set -u
 top=${SIGNET_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-export SIGNET_BUILD=${SIGNET_BUILD:-$top/build}
+. "$top/tests/lib/transport.sh"
 
+# Once on a card that takes extended APDUs, once on one that does not.
 if [ "${1:-}" != --inside ]; then
 	"$top/tests/with-card" -- "$0" --inside || exit 1
 	exec "$top/tests/with-card" --no-extended -- "$0" --inside --no-extended
 fi
-
-bin=$SIGNET_BUILD/tests
-t=$SIGNET_CARD_TMP
-r=$SIGNET_TEST_READER
-pin=$SIGNET_TEST_PIN
-
-fail() { echo "FAIL: $*"; exit 1; }
+transport_need_card "$@"
 
 # The card answers every step as scripted below, line for line.
 expect_output() { # expected actual

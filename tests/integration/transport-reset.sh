@@ -6,23 +6,8 @@
 # the transaction ends, and only then do we see it.
 set -u
 top=${SIGNET_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-export SIGNET_BUILD=${SIGNET_BUILD:-$top/build}
-
-if [ "${1:-}" != --inside ]; then
-	exec "$top/tests/with-card" -- "$0" --inside
-fi
-
-bin=$SIGNET_BUILD/tests
-t=$SIGNET_CARD_TMP
-r=$SIGNET_TEST_READER
-pin=$SIGNET_TEST_PIN
-
-fail() { echo "FAIL: $*"; exit 1; }
-
-wait_for() { # file
-	for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.05; done
-	fail "timed out waiting for $1"
-}
+. "$top/tests/lib/transport.sh"
+transport_need_card "$@"
 
 "$bin/pcsc_piv" "$r" select verify:"$pin" status touch:"$t/ready" wait:"$t/go" \
 	status select status verify:"$pin" status > "$t/out" 2> "$t/err" &

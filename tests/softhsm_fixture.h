@@ -1,0 +1,95 @@
+/*
+ * A fresh SoftHSMv2 token behind signet, for the suites that need a real
+ * fallback token: its configuration files in a scratch directory, the
+ * module initialised on them, and the token initialised with an SO PIN and
+ * a first user PIN.
+ */
+#ifndef SIGNET_SOFTHSM_FIXTURE_H
+#define SIGNET_SOFTHSM_FIXTURE_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pkcs11/cryptoki.h"
+#include "tests/check_util.h"
+
+/* The SoftHSM configuration dir/softhsm2.conf and its token directory dir/tokens, which must not exist yet. */
+static inline void sf_write_softhsm_conf(const char *dir)
+{
+	char shconf[4096], tokens[4096];
+
+	snprintf(shconf, sizeof(shconf), "%s/softhsm2.conf", dir);
+	snprintf(tokens, sizeof(tokens), "%s/tokens", dir);
+	ck_assert_int_eq(mkdir(tokens, 0700), 0);
+	tu_write_file(shconf, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
+}
+
+/*
+ * signet's configuration at conf: no card, the SoftHSM token of dir, and
+ * extra appended as is. library is the SoftHSM library to load, or NULL
+ * for signet's default.
+ */
+static inline void sf_write_signet_conf(const char *conf, const char *dir, const char *library, const char *extra)
+{
+	char library_line[4200] = "";
+
+	if (library != NULL)
+		snprintf(library_line, sizeof(library_line), "library = %s\n", library);
+	tu_write_file(conf, "[card]\nenable = no\n[softhsm]\n%sconfig = %s/softhsm2.conf\nstate_dir = %s/state\n"
+			    "[module]\nlog_level = error\n%s",
+		      library_line, dir, dir, extra);
+}
+
+/* The module, initialised on the configuration at conf rather than on any SoftHSM set-up of the environment. */
+static inline CK_FUNCTION_LIST_PTR sf_initialize(const char *conf)
+{
+	CK_FUNCTION_LIST_PTR fl = NULL;
+
+	setenv("SIGNET_CONF", conf, 1);
+	unsetenv("SOFTHSM2_CONF");
+	ck_assert_int_eq(C_GetFunctionList(&fl), CKR_OK);
+	ck_assert_int_eq(fl->C_Initialize(NULL), CKR_OK);
+	return fl;
+}
+
+/* The first slot, or once there is one, the slot of the initialised token. */
+static inline CK_SLOT_ID sf_initialised_slot(CK_FUNCTION_LIST_PTR fl)
+{
+	CK_SLOT_ID list[8];
+	CK_ULONG n = 8;
+	CK_TOKEN_INFO ti;
+
+	ck_assert_int_eq(fl->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
+	ck_assert_uint_ge(n, 1);
+	for (CK_ULONG i = 0; i < n; i++)
+		if (fl->C_GetTokenInfo(list[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED))
+			return list[i];
+	return list[0];
+}
+
+/*
+ * Initialises the token in slot with label and so_pin, and has the SO set
+ * the first user PIN (which the user must then change). Returns the
+ * read-write session it used, logged out, for the caller to go on with or
+ * close.
+ */
+static inline CK_SESSION_HANDLE sf_init_token(CK_FUNCTION_LIST_PTR fl, CK_SLOT_ID slot, const char *label,
+					      const char *so_pin, const char *user_pin)
+{
+	CK_UTF8CHAR padded[32];
+	CK_SESSION_HANDLE h;
+
+	memset(padded, ' ', sizeof(padded));
+	memcpy(padded, label, strlen(label));
+	ck_assert_int_eq(fl->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin), padded), CKR_OK);
+	ck_assert_int_eq(fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
+	ck_assert_int_eq(fl->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin)), CKR_OK);
+	ck_assert_int_eq(fl->C_InitPIN(h, (CK_UTF8CHAR_PTR)user_pin, strlen(user_pin)), CKR_OK);
+	ck_assert_int_eq(fl->C_Logout(h), CKR_OK);
+	return h;
+}
+
+#endif

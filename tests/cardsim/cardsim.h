@@ -50,34 +50,8 @@
 #define SW_CLA_NOT_SUPPORTED 0x6E00
 #define SW_UNKNOWN 0x6F00
 
-/* Algorithm identifiers (P1 of GENERAL AUTHENTICATE, tag 80 of GENERATE). */
-#define ALG_3DES 0x03
-#define ALG_RSA3072 0x05
-#define ALG_RSA1024 0x06
-#define ALG_RSA2048 0x07
-#define ALG_AES128 0x08
-#define ALG_AES192 0x0A
-#define ALG_AES256 0x0C
-#define ALG_ECCP256 0x11
-#define ALG_ECCP384 0x14
-#define ALG_RSA4096 0x16
-#define ALG_ED25519 0xE0
-#define ALG_X25519 0xE1
-
-#define PIN_POLICY_DEFAULT 0
-#define PIN_POLICY_NEVER 1
-#define PIN_POLICY_ONCE 2
-#define PIN_POLICY_ALWAYS 3
-#define TOUCH_POLICY_DEFAULT 0
-#define TOUCH_POLICY_NEVER 1
-#define TOUCH_POLICY_ALWAYS 2
-#define TOUCH_POLICY_CACHED 3
-
 #define ORIGIN_GENERATED 1
 #define ORIGIN_IMPORTED 2
-
-#define SLOT_MGMT 0x9B
-#define SLOT_ATTEST 0xF9
 
 struct cs_key {
 	bool present;

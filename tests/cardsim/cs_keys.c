@@ -10,20 +10,21 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "apdu/piv.h"
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
 
 bool cs_alg_is_asym(uint8_t alg)
 {
 	switch (alg) {
-	case ALG_RSA1024:
-	case ALG_RSA2048:
-	case ALG_RSA3072:
-	case ALG_RSA4096:
-	case ALG_ECCP256:
-	case ALG_ECCP384:
-	case ALG_ED25519:
-	case ALG_X25519:
+	case PIV_ALG_RSA1024:
+	case PIV_ALG_RSA2048:
+	case PIV_ALG_RSA3072:
+	case PIV_ALG_RSA4096:
+	case PIV_ALG_ECCP256:
+	case PIV_ALG_ECCP384:
+	case PIV_ALG_ED25519:
+	case PIV_ALG_X25519:
 		return true;
 	default:
 		return false;
@@ -38,22 +39,22 @@ bool cs_slot_is_key(uint8_t slot)
 uint8_t cs_default_pin_policy(uint8_t slot)
 {
 	if (slot == 0x9C)
-		return PIN_POLICY_ALWAYS;
+		return PIV_PIN_POLICY_ALWAYS;
 	if (slot == 0x9E)
-		return PIN_POLICY_NEVER;
-	return PIN_POLICY_ONCE;
+		return PIV_PIN_POLICY_NEVER;
+	return PIV_PIN_POLICY_ONCE;
 }
 
 static unsigned rsa_bits(uint8_t alg)
 {
 	switch (alg) {
-	case ALG_RSA1024:
+	case PIV_ALG_RSA1024:
 		return 1024;
-	case ALG_RSA2048:
+	case PIV_ALG_RSA2048:
 		return 2048;
-	case ALG_RSA3072:
+	case PIV_ALG_RSA3072:
 		return 3072;
-	case ALG_RSA4096:
+	case PIV_ALG_RSA4096:
 		return 4096;
 	default:
 		return 0;
@@ -62,16 +63,16 @@ static unsigned rsa_bits(uint8_t alg)
 
 static const char *ec_group(uint8_t alg)
 {
-	if (alg == ALG_ECCP256)
+	if (alg == PIV_ALG_ECCP256)
 		return "P-256";
-	if (alg == ALG_ECCP384)
+	if (alg == PIV_ALG_ECCP384)
 		return "P-384";
 	return NULL;
 }
 
 static size_t ec_field_len(uint8_t alg)
 {
-	return alg == ALG_ECCP384 ? 48 : 32;
+	return alg == PIV_ALG_ECCP384 ? 48 : 32;
 }
 
 EVP_PKEY *cs_key_generate(uint8_t alg)
@@ -80,9 +81,9 @@ EVP_PKEY *cs_key_generate(uint8_t alg)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)rsa_bits(alg));
 	if (ec_group(alg) != NULL)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_group(alg));
-	if (alg == ALG_ED25519)
+	if (alg == PIV_ALG_ED25519)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	if (alg == ALG_X25519)
+	if (alg == PIV_ALG_X25519)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
 	return NULL;
 }
@@ -95,13 +96,13 @@ uint8_t cs_key_alg_of(EVP_PKEY *pkey)
 	case EVP_PKEY_RSA:
 		switch (EVP_PKEY_get_bits(pkey)) {
 		case 1024:
-			return ALG_RSA1024;
+			return PIV_ALG_RSA1024;
 		case 2048:
-			return ALG_RSA2048;
+			return PIV_ALG_RSA2048;
 		case 3072:
-			return ALG_RSA3072;
+			return PIV_ALG_RSA3072;
 		case 4096:
-			return ALG_RSA4096;
+			return PIV_ALG_RSA4096;
 		default:
 			return 0;
 		}
@@ -109,14 +110,14 @@ uint8_t cs_key_alg_of(EVP_PKEY *pkey)
 		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) != 1)
 			return 0;
 		if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
-			return ALG_ECCP256;
+			return PIV_ALG_ECCP256;
 		if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
-			return ALG_ECCP384;
+			return PIV_ALG_ECCP384;
 		return 0;
 	case EVP_PKEY_ED25519:
-		return ALG_ED25519;
+		return PIV_ALG_ED25519;
 	case EVP_PKEY_X25519:
-		return ALG_X25519;
+		return PIV_ALG_X25519;
 	default:
 		return 0;
 	}
@@ -180,8 +181,8 @@ static void key_install(struct cs_key *k, EVP_PKEY *pkey, uint8_t alg, uint8_t s
 	k->present = true;
 	k->pkey = pkey;
 	k->alg = alg;
-	k->pin_policy = pin_policy == PIN_POLICY_DEFAULT ? cs_default_pin_policy(slot) : pin_policy;
-	k->touch_policy = touch_policy == TOUCH_POLICY_DEFAULT ? TOUCH_POLICY_NEVER : touch_policy;
+	k->pin_policy = pin_policy == PIV_PIN_POLICY_DEFAULT ? cs_default_pin_policy(slot) : pin_policy;
+	k->touch_policy = touch_policy == PIV_TOUCH_POLICY_DEFAULT ? PIV_TOUCH_POLICY_NEVER : touch_policy;
 	k->origin = origin;
 }
 
@@ -197,7 +198,7 @@ static int read_policy(uint32_t tag, const uint8_t *v, size_t len, struct polici
 	if (len != 1)
 		return -1;
 	if (tag == 0xAA) {
-		if (v[0] > PIN_POLICY_ALWAYS)
+		if (v[0] > PIV_PIN_POLICY_ALWAYS)
 			return -1;
 		pol->pin = v[0];
 	} else {
@@ -339,7 +340,7 @@ out:
 
 static EVP_PKEY *import_ec(const struct import_parts *ip, uint8_t alg)
 {
-	EC_GROUP *group = EC_GROUP_new_by_curve_name(alg == ALG_ECCP384 ? NID_secp384r1 : NID_X9_62_prime256v1);
+	EC_GROUP *group = EC_GROUP_new_by_curve_name(alg == PIV_ALG_ECCP384 ? NID_secp384r1 : NID_X9_62_prime256v1);
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	BIGNUM *priv = NULL;
 	EC_POINT *pt = NULL;
@@ -377,9 +378,9 @@ static EVP_PKEY *import_key(const struct import_parts *ip, uint8_t alg)
 		return import_rsa(ip, alg);
 	if (ec_group(alg) != NULL)
 		return import_ec(ip, alg);
-	if (alg == ALG_ED25519 && ip->v[7] != NULL && ip->len[7] == 32)
+	if (alg == PIV_ALG_ED25519 && ip->v[7] != NULL && ip->len[7] == 32)
 		return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, ip->v[7], 32);
-	if (alg == ALG_X25519 && ip->v[8] != NULL && ip->len[8] == 32)
+	if (alg == PIV_ALG_X25519 && ip->v[8] != NULL && ip->len[8] == 32)
 		return EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, ip->v[8], 32);
 	return NULL;
 }
@@ -395,7 +396,7 @@ uint16_t cs_cmd_import(struct cs_card *c, const struct cs_cmd *cmd)
 	uint32_t tag;
 	size_t len;
 
-	if (!cs_slot_is_key(slot) && slot != SLOT_ATTEST)
+	if (!cs_slot_is_key(slot) && slot != PIV_SLOT_ATTEST)
 		return SW_REF_NOT_FOUND;
 	if (!cs_alg_is_asym(alg))
 		return SW_INCORRECT_P1P2;
@@ -423,9 +424,9 @@ uint16_t cs_cmd_import(struct cs_card *c, const struct cs_cmd *cmd)
 static bool pin_allows(const struct cs_card *c, const struct cs_key *k)
 {
 	switch (k->pin_policy) {
-	case PIN_POLICY_NEVER:
+	case PIV_PIN_POLICY_NEVER:
 		return true;
-	case PIN_POLICY_ALWAYS:
+	case PIV_PIN_POLICY_ALWAYS:
 		return c->pin_verified && c->pin_fresh_cmd;
 	default:
 		return c->pin_verified;
@@ -505,7 +506,7 @@ static EVP_PKEY *peer_key(uint8_t alg, const uint8_t *v, size_t len)
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
 
-	if (alg == ALG_X25519)
+	if (alg == PIV_ALG_X25519)
 		return len == 32 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, v, len) : NULL;
 	if (len != 1 + 2 * ec_field_len(alg) || v[0] != 0x04)
 		return NULL;
@@ -603,15 +604,15 @@ uint16_t cs_key_operation(struct cs_card *c, const struct cs_cmd *cmd, struct bu
 	if (!pin_allows(c, k))
 		return SW_SECURITY;
 	/* A YubiKey answers 6982 when the touch it waits for does not come. */
-	if (c->no_touch && (k->touch_policy == TOUCH_POLICY_ALWAYS || k->touch_policy == TOUCH_POLICY_CACHED))
+	if (c->no_touch && (k->touch_policy == PIV_TOUCH_POLICY_ALWAYS || k->touch_policy == PIV_TOUCH_POLICY_CACHED))
 		return SW_SECURITY;
 	if (rsa_bits(alg) != 0 && q.has_challenge)
 		return rsa_private(k->pkey, q.challenge, q.challenge_len, r);
 	if (ec_group(alg) != NULL && q.has_challenge)
 		return ecdsa_sign(k->pkey, alg, q.challenge, q.challenge_len, r);
-	if (alg == ALG_ED25519 && q.has_challenge)
+	if (alg == PIV_ALG_ED25519 && q.has_challenge)
 		return eddsa_sign(k->pkey, q.challenge, q.challenge_len, r);
-	if ((ec_group(alg) != NULL || alg == ALG_X25519) && q.has_exponent)
+	if ((ec_group(alg) != NULL || alg == PIV_ALG_X25519) && q.has_exponent)
 		return key_agreement(k->pkey, alg, q.exponent, q.exponent_len, r);
 	return SW_WRONG_DATA;
 }

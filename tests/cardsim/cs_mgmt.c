@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "apdu/piv.h"
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
 
@@ -14,13 +15,13 @@ static const uint8_t default_mgmt[] = { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6
 size_t cs_mgmt_key_len(uint8_t alg)
 {
 	switch (alg) {
-	case ALG_3DES:
+	case PIV_ALG_3DES:
 		return 24;
-	case ALG_AES128:
+	case PIV_ALG_AES128:
 		return 16;
-	case ALG_AES192:
+	case PIV_ALG_AES192:
 		return 24;
-	case ALG_AES256:
+	case PIV_ALG_AES256:
 		return 32;
 	default:
 		return 0;
@@ -29,19 +30,19 @@ size_t cs_mgmt_key_len(uint8_t alg)
 
 static size_t block_len(uint8_t alg)
 {
-	return alg == ALG_3DES ? 8 : 16;
+	return alg == PIV_ALG_3DES ? 8 : 16;
 }
 
 static const EVP_CIPHER *cipher_of(uint8_t alg)
 {
 	switch (alg) {
-	case ALG_3DES:
+	case PIV_ALG_3DES:
 		return EVP_des_ede3_ecb();
-	case ALG_AES128:
+	case PIV_ALG_AES128:
 		return EVP_aes_128_ecb();
-	case ALG_AES192:
+	case PIV_ALG_AES192:
 		return EVP_aes_192_ecb();
-	case ALG_AES256:
+	case PIV_ALG_AES256:
 		return EVP_aes_256_ecb();
 	default:
 		return NULL;
@@ -177,11 +178,11 @@ uint16_t cs_mgmt_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struc
 	uint16_t sw;
 
 	c->chal = CHAL_NONE;
-	if (cmd->p1 != c->mgmt_alg && !(cmd->p1 == 0 && c->mgmt_alg == ALG_3DES))
+	if (cmd->p1 != c->mgmt_alg && !(cmd->p1 == 0 && c->mgmt_alg == PIV_ALG_3DES))
 		return SW_WRONG_DATA;
 	if (parse_template(cmd, &p) != 0)
 		return SW_WRONG_DATA;
-	if (c->no_touch && c->mgmt_touch != TOUCH_POLICY_NEVER)
+	if (c->no_touch && c->mgmt_touch != PIV_TOUCH_POLICY_NEVER)
 		return SW_SECURITY;
 	if (p.has_witness && p.witness_len == 0 && !p.has_challenge)
 		return start_challenge(c, CHAL_MUTUAL, r);
@@ -206,7 +207,7 @@ uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd)
 		return SW_INCORRECT_P1P2;
 	if (!c->mgmt_authed)
 		return SW_SECURITY;
-	if (cmd->lc < 3 || cmd->data[1] != SLOT_MGMT)
+	if (cmd->lc < 3 || cmd->data[1] != PIV_SLOT_MGMT)
 		return SW_WRONG_DATA;
 	klen = cs_mgmt_key_len(cmd->data[0]);
 	if (klen == 0 || cmd->data[2] != klen || cmd->lc != 3 + klen)
@@ -215,8 +216,8 @@ uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd)
 	c->mgmt_alg = cmd->data[0];
 	memcpy(c->mgmt_key, cmd->data + 3, klen);
 	c->mgmt_len = klen;
-	c->mgmt_touch = cmd->p2 == 0xFE ? TOUCH_POLICY_ALWAYS : TOUCH_POLICY_NEVER;
-	c->mgmt_default = c->mgmt_alg == ALG_3DES && CRYPTO_memcmp(c->mgmt_key, default_mgmt, klen) == 0;
+	c->mgmt_touch = cmd->p2 == 0xFE ? PIV_TOUCH_POLICY_ALWAYS : PIV_TOUCH_POLICY_NEVER;
+	c->mgmt_default = c->mgmt_alg == PIV_ALG_3DES && CRYPTO_memcmp(c->mgmt_key, default_mgmt, klen) == 0;
 	c->dirty = true;
 	return SW_OK;
 }

@@ -142,6 +142,11 @@ void cs_card_defaults(struct cs_card *c);
 void cs_card_free(struct cs_card *c);
 struct cs_object *cs_object_find(struct cs_card *c, uint32_t tag);
 int cs_object_set(struct cs_card *c, uint32_t tag, const uint8_t *data, size_t len);
+/* The GENERAL AUTHENTICATE dynamic authentication template (7C). The walk
+ * hands each item inside it to take(), which returns -1 to refuse it. */
+int cs_dyn_auth_walk(const struct cs_cmd *cmd, int (*take)(void *ctx, uint32_t tag, const uint8_t *v, size_t len),
+		     void *ctx);
+void cs_dyn_auth_put(struct buf *r, uint8_t tag, const uint8_t *v, size_t len);
 
 /* cs_keys.c */
 bool cs_alg_is_asym(uint8_t alg);

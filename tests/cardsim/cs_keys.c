@@ -433,15 +433,6 @@ static bool pin_allows(const struct cs_card *c, const struct cs_key *k)
 	}
 }
 
-/* Wraps a result in 7C { 82 L result }. */
-static void put_result(struct buf *r, const uint8_t *v, size_t n)
-{
-	size_t mark = tlv_open(r, 0x7C);
-
-	tlv_put(r, 0x82, v, n);
-	tlv_close(r, mark);
-}
-
 static uint16_t rsa_private(EVP_PKEY *pkey, const uint8_t *in, size_t inlen, struct buf *r)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
@@ -455,7 +446,7 @@ static uint16_t rsa_private(EVP_PKEY *pkey, const uint8_t *in, size_t inlen, str
 		goto out;
 	if (EVP_PKEY_decrypt(ctx, res, &n, in, inlen) != 1)
 		goto out;
-	put_result(r, res, n);
+	cs_dyn_auth_put(r, 0x82, res, n);
 	sw = SW_OK;
 out:
 	cr_wipe(res, sizeof(res));
@@ -474,7 +465,7 @@ static uint16_t ecdsa_sign(EVP_PKEY *pkey, uint8_t alg, const uint8_t *hash, siz
 		goto out;
 	if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_sign(ctx, sig, &n, hash, hlen) != 1)
 		goto out;
-	put_result(r, sig, n);
+	cs_dyn_auth_put(r, 0x82, sig, n);
 	sw = SW_OK;
 out:
 	EVP_PKEY_CTX_free(ctx);
@@ -492,7 +483,7 @@ static uint16_t eddsa_sign(EVP_PKEY *pkey, const uint8_t *msg, size_t mlen, stru
 		goto out;
 	if (EVP_DigestSign(ctx, sig, &n, msg, mlen) != 1)
 		goto out;
-	put_result(r, sig, n);
+	cs_dyn_auth_put(r, 0x82, sig, n);
 	sw = SW_OK;
 out:
 	EVP_MD_CTX_free(ctx);
@@ -542,7 +533,7 @@ static uint16_t key_agreement(EVP_PKEY *pkey, uint8_t alg, const uint8_t *v, siz
 		goto out;
 	if (EVP_PKEY_derive(ctx, secret, &n) != 1)
 		goto out;
-	put_result(r, secret, n);
+	cs_dyn_auth_put(r, 0x82, secret, n);
 	sw = SW_OK;
 out:
 	cr_wipe(secret, sizeof(secret));
@@ -557,31 +548,27 @@ struct op_request {
 	bool has_challenge, has_exponent, wants_response;
 };
 
+static int take_op_item(void *ctx, uint32_t tag, const uint8_t *v, size_t len)
+{
+	struct op_request *q = ctx;
+
+	if (tag == 0x82 && len == 0) {
+		q->wants_response = true;
+	} else if (tag == 0x81 && !q->has_challenge) {
+		q->challenge = v, q->challenge_len = len, q->has_challenge = true;
+	} else if (tag == 0x85 && !q->has_exponent) {
+		q->exponent = v, q->exponent_len = len, q->has_exponent = true;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_op(const struct cs_cmd *cmd, struct op_request *q)
 {
-	struct tlv_rd rd = { cmd->data, cmd->lc };
-	const uint8_t *v;
-	uint32_t tag;
-	size_t len;
-
 	memset(q, 0, sizeof(*q));
-	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
+	if (cs_dyn_auth_walk(cmd, take_op_item, q) != 0)
 		return -1;
-	rd.p = v;
-	rd.left = len;
-	while (rd.left > 0) {
-		if (tlv_next(&rd, &tag, &v, &len) != 1)
-			return -1;
-		if (tag == 0x82 && len == 0) {
-			q->wants_response = true;
-		} else if (tag == 0x81 && !q->has_challenge) {
-			q->challenge = v, q->challenge_len = len, q->has_challenge = true;
-		} else if (tag == 0x85 && !q->has_exponent) {
-			q->exponent = v, q->exponent_len = len, q->has_exponent = true;
-		} else {
-			return -1;
-		}
-	}
 	if (!q->wants_response || q->has_challenge == q->has_exponent)
 		return -1;
 	return 0;

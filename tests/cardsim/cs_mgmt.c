@@ -76,40 +76,26 @@ struct auth_parts {
 	bool has_witness, has_challenge, has_response;
 };
 
-static int parse_template(const struct cs_cmd *cmd, struct auth_parts *p)
+static int take_auth_item(void *ctx, uint32_t tag, const uint8_t *v, size_t len)
 {
-	struct tlv_rd rd = { cmd->data, cmd->lc };
-	const uint8_t *v;
-	uint32_t tag;
-	size_t len;
+	struct auth_parts *p = ctx;
 
-	memset(p, 0, sizeof(*p));
-	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
+	if (tag == 0x80 && !p->has_witness) {
+		p->witness = v, p->witness_len = len, p->has_witness = true;
+	} else if (tag == 0x81 && !p->has_challenge) {
+		p->challenge = v, p->challenge_len = len, p->has_challenge = true;
+	} else if (tag == 0x82 && !p->has_response) {
+		p->response = v, p->response_len = len, p->has_response = true;
+	} else {
 		return -1;
-	rd.p = v;
-	rd.left = len;
-	while (rd.left > 0) {
-		if (tlv_next(&rd, &tag, &v, &len) != 1)
-			return -1;
-		if (tag == 0x80 && !p->has_witness) {
-			p->witness = v, p->witness_len = len, p->has_witness = true;
-		} else if (tag == 0x81 && !p->has_challenge) {
-			p->challenge = v, p->challenge_len = len, p->has_challenge = true;
-		} else if (tag == 0x82 && !p->has_response) {
-			p->response = v, p->response_len = len, p->has_response = true;
-		} else {
-			return -1;
-		}
 	}
 	return 0;
 }
 
-static void put_template(struct buf *r, uint8_t tag, const uint8_t *v, size_t len)
+static int parse_template(const struct cs_cmd *cmd, struct auth_parts *p)
 {
-	size_t mark = tlv_open(r, 0x7C);
-
-	tlv_put(r, tag, v, len);
-	tlv_close(r, mark);
+	memset(p, 0, sizeof(*p));
+	return cs_dyn_auth_walk(cmd, take_auth_item, p);
 }
 
 static uint16_t start_challenge(struct cs_card *c, enum cs_chal kind, struct buf *r)
@@ -122,11 +108,11 @@ static uint16_t start_challenge(struct cs_card *c, enum cs_chal kind, struct buf
 		goto out;
 	c->chal = kind;
 	if (kind == CHAL_ONE_WAY) {
-		put_template(r, 0x81, c->chal_value, bl);
+		cs_dyn_auth_put(r, 0x81, c->chal_value, bl);
 	} else {
 		if (mgmt_block(c, c->chal_value, witness, 1) != 0)
 			goto out;
-		put_template(r, 0x80, witness, bl);
+		cs_dyn_auth_put(r, 0x80, witness, bl);
 	}
 	sw = SW_OK;
 out:
@@ -163,7 +149,7 @@ static uint16_t finish_mutual(struct cs_card *c, const struct auth_parts *p, str
 		goto out;
 	if (mgmt_block(c, p->challenge, answer, 1) != 0)
 		goto out;
-	put_template(r, 0x82, answer, bl);
+	cs_dyn_auth_put(r, 0x82, answer, bl);
 	c->mgmt_authed = true;
 	sw = SW_OK;
 out:

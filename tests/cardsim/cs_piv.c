@@ -475,6 +475,38 @@ static uint16_t cmd_move_key(struct cs_card *c, const struct cs_cmd *cmd)
 	return SW_OK;
 }
 
+/* The template must be the whole command data, and every item in it is
+ * well formed; what each item means is the caller's to judge. */
+int cs_dyn_auth_walk(const struct cs_cmd *cmd, int (*take)(void *ctx, uint32_t tag, const uint8_t *v, size_t len),
+		     void *ctx)
+{
+	struct tlv_rd rd = { cmd->data, cmd->lc };
+	const uint8_t *v;
+	uint32_t tag;
+	size_t len;
+
+	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
+		return -1;
+	rd.p = v;
+	rd.left = len;
+	while (rd.left > 0) {
+		if (tlv_next(&rd, &tag, &v, &len) != 1)
+			return -1;
+		if (take(ctx, tag, v, len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Answers with one item wrapped in 7C. */
+void cs_dyn_auth_put(struct buf *r, uint8_t tag, const uint8_t *v, size_t len)
+{
+	size_t mark = tlv_open(r, 0x7C);
+
+	tlv_put(r, tag, v, len);
+	tlv_close(r, mark);
+}
+
 static uint16_t cmd_general_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	if (cmd->p2 == PIV_SLOT_MGMT)

@@ -252,6 +252,18 @@ static int run(struct piv_card *c, const struct cmd *k, uint8_t *out, size_t cap
 	return piv_sw_to_rc(sw, tries);
 }
 
+/* Sends the command with the data built in b; the build is checked here,
+ * once, before anything goes to the card. */
+static int run_built(struct piv_card *c, struct cmd *k, const struct buf *b, uint8_t *out, size_t cap,
+		     size_t *out_len)
+{
+	if (!buf_ok(b))
+		return PIV_E_NOMEM;
+	k->data = b->d;
+	k->lc = b->len;
+	return run(c, k, out, cap, out_len, NULL);
+}
+
 /* The input must be exactly one item with the given tag. */
 static int unwrap(const uint8_t *p, size_t n, uint32_t tag, const uint8_t **val, size_t *len)
 {
@@ -334,13 +346,11 @@ int piv_get_data(struct piv_card *c, uint32_t tag, uint8_t *out, size_t cap, siz
 	}
 	put_tag_list(&b, tag);
 	raw = malloc(raw_cap);
-	if (!buf_ok(&b) || raw == NULL) {
+	if (raw == NULL) {
 		rc = PIV_E_NOMEM;
 		goto out;
 	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, raw, raw_cap, &raw_len, NULL);
+	rc = run_built(c, &k, &b, raw, raw_cap, &raw_len);
 	if (rc != PIV_OK)
 		goto out;
 	rc = unwrap(raw, raw_len, object_wrapper(tag), &val, &vlen);
@@ -367,13 +377,7 @@ int piv_put_data(struct piv_card *c, uint32_t tag, const uint8_t *content, size_
 	}
 	put_tag_list(&b, tag);
 	tlv_put(&b, object_wrapper(tag), content, len);
-	if (!buf_ok(&b)) {
-		rc = PIV_E_NOMEM;
-		goto out;
-	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, NULL, 0, NULL, NULL);
+	rc = run_built(c, &k, &b, NULL, 0, NULL);
 out:
 	buf_free(&b);
 	return rc;
@@ -548,13 +552,7 @@ static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in
 	tlv_put(&b, TAG_RESPONSE, NULL, 0);
 	tlv_put(&b, in_tag, in, in_len);
 	tlv_close(&b, mark);
-	if (!buf_ok(&b)) {
-		rc = PIV_E_NOMEM;
-		goto out;
-	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, resp, sizeof(resp), &resp_len, NULL);
+	rc = run_built(c, &k, &b, resp, sizeof(resp), &resp_len);
 	if (rc != PIV_OK)
 		goto out;
 	rc = unwrap(resp, resp_len, TAG_DYN_AUTH, &outer, &outer_len);
@@ -662,13 +660,11 @@ static int mgmt_step(struct piv_card *c, uint8_t alg, const struct buf *body, bo
 
 	buf_init(&b);
 	tlv_put(&b, TAG_DYN_AUTH, body->d, body->len);
-	if (!buf_ok(&b) || !buf_ok(body)) {
+	if (!buf_ok(body)) {
 		rc = PIV_E_NOMEM;
 		goto out;
 	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, want_reply ? resp : NULL, want_reply ? sizeof(resp) : 0, &resp_len, NULL);
+	rc = run_built(c, &k, &b, want_reply ? resp : NULL, want_reply ? sizeof(resp) : 0, &resp_len);
 	if (rc != PIV_OK || !want_reply)
 		goto out;
 	rc = unwrap(resp, resp_len, TAG_DYN_AUTH, &outer, &outer_len);
@@ -838,13 +834,7 @@ int piv_generate(struct piv_card *c, uint8_t slot, uint8_t alg, uint8_t pin_poli
 	tlv_put(&b, 0x80, &alg, 1);
 	put_policies(&b, pin_policy, touch_policy);
 	tlv_close(&b, mark);
-	if (!buf_ok(&b)) {
-		rc = PIV_E_NOMEM;
-		goto out;
-	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, resp, cap, &resp_len, NULL);
+	rc = run_built(c, &k, &b, resp, cap, &resp_len);
 	if (rc != PIV_OK)
 		goto out;
 	rc = unwrap(resp, resp_len, TAG_PUBKEY, &val, &vlen);
@@ -1015,13 +1005,7 @@ int piv_import_key(struct piv_card *c, uint8_t slot, uint8_t alg, const struct p
 	if (rc != PIV_OK)
 		goto out;
 	put_policies(&b, pin_policy, touch_policy);
-	if (!buf_ok(&b)) {
-		rc = PIV_E_NOMEM;
-		goto out;
-	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, NULL, 0, NULL, NULL);
+	rc = run_built(c, &k, &b, NULL, 0, NULL);
 out:
 	buf_free(&b);
 	return rc;
@@ -1047,13 +1031,7 @@ int piv_set_mgmt_key(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t
 	buf_init(&b);
 	buf_put_u8(&b, alg);
 	tlv_put(&b, PIV_SLOT_MGMT, key, key_len);
-	if (buf_ok(&b)) {
-		k.data = b.d;
-		k.lc = b.len;
-		rc = run(c, &k, NULL, 0, NULL, NULL);
-	} else {
-		rc = PIV_E_NOMEM;
-	}
+	rc = run_built(c, &k, &b, NULL, 0, NULL);
 	buf_free(&b);
 	return rc;
 }

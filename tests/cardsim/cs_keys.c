@@ -274,7 +274,8 @@ struct import_parts {
 	size_t len[9];
 };
 
-static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
+/* selection: EVP_PKEY_KEYPAIR for an imported key, EVP_PKEY_PUBLIC_KEY for a peer's. */
+static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, int selection)
 {
 	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
@@ -282,7 +283,7 @@ static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
 
 	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1)
 		goto out;
-	if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
+	if (EVP_PKEY_fromdata(ctx, &pkey, selection, params) != 1)
 		pkey = NULL;
 out:
 	OSSL_PARAM_free(params);
@@ -323,7 +324,7 @@ static EVP_PKEY *import_rsa(const struct import_parts *ip, uint8_t alg)
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, b[3]) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, b[4]))
 		goto out;
-	pkey = pkey_from_params("RSA", bld);
+	pkey = pkey_from_params("RSA", bld, EVP_PKEY_KEYPAIR);
 out:
 	for (i = 0; i < 5; i++)
 		BN_clear_free(b[i]);
@@ -363,7 +364,7 @@ static EVP_PKEY *import_ec(const struct import_parts *ip, uint8_t alg)
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) ||
 	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, publen))
 		goto out;
-	pkey = pkey_from_params("EC", bld);
+	pkey = pkey_from_params("EC", bld, EVP_PKEY_KEYPAIR);
 out:
 	BN_clear_free(priv);
 	EC_POINT_free(pt);
@@ -493,8 +494,6 @@ out:
 static EVP_PKEY *peer_key(uint8_t alg, const uint8_t *v, size_t len)
 {
 	OSSL_PARAM_BLD *bld;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
 
 	if (alg == PIV_ALG_X25519)
@@ -505,15 +504,8 @@ static EVP_PKEY *peer_key(uint8_t alg, const uint8_t *v, size_t len)
 	if (bld == NULL || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, ec_group(alg), 0) ||
 	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, v, len))
 		goto out;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1)
-		goto out;
-	if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		pkey = NULL;
+	pkey = pkey_from_params("EC", bld, EVP_PKEY_PUBLIC_KEY);
 out:
-	OSSL_PARAM_free(params);
-	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_BLD_free(bld);
 	return pkey;
 }

@@ -502,8 +502,7 @@ static size_t point_bytes(uint8_t alg)
 	}
 }
 
-
-static bool asym_alg_valid(uint8_t alg)
+bool piv_alg_is_asym(uint8_t alg)
 {
 	switch (alg) {
 	case PIV_ALG_RSA1024:
@@ -543,7 +542,7 @@ static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in
 
 	*out_len = 0;
 	buf_init(&b);
-	if (!asym_alg_valid(alg) || !key_slot_valid(slot) || in == NULL || in_len == 0 ||
+	if (!piv_alg_is_asym(alg) || !key_slot_valid(slot) || in == NULL || in_len == 0 ||
 	    in_len > GA_RESP_MAX / 2) {
 		rc = PIV_E_INVALID;
 		goto out;
@@ -825,7 +824,7 @@ int piv_generate(struct piv_card *c, uint8_t slot, uint8_t alg, uint8_t pin_poli
 
 	memset(pk, 0, sizeof(*pk));
 	buf_init(&b);
-	if (!asym_alg_valid(alg) || !key_slot_valid(slot) || slot == PIV_SLOT_ATTEST ||
+	if (!piv_alg_is_asym(alg) || !key_slot_valid(slot) || slot == PIV_SLOT_ATTEST ||
 	    !policies_valid(pin_policy, touch_policy) || resp == NULL) {
 		rc = PIV_E_INVALID;
 		goto out;

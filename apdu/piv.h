@@ -124,6 +124,9 @@ void piv_init(struct piv_card *c, struct apdu_chan *chan);
 void piv_set_extended(struct piv_card *c, bool on);
 bool piv_atr_extended(const uint8_t *atr, size_t len);
 
+/* RSA, NIST curve, Ed25519 or X25519: an algorithm a key slot can hold. */
+bool piv_alg_is_asym(uint8_t alg);
+
 /* Status word → piv_rc. For 63Cx, *tries gets x; otherwise -1 (tries may be NULL). */
 int piv_sw_to_rc(uint16_t sw, int *tries);
 int piv_from_apdu_rc(int apdu_rc);

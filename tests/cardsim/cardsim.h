@@ -149,7 +149,6 @@ int cs_dyn_auth_walk(const struct cs_cmd *cmd, int (*take)(void *ctx, uint32_t t
 void cs_dyn_auth_put(struct buf *r, uint8_t tag, const uint8_t *v, size_t len);
 
 /* cs_keys.c */
-bool cs_alg_is_asym(uint8_t alg);
 bool cs_slot_is_key(uint8_t slot);
 uint8_t cs_default_pin_policy(uint8_t slot);
 EVP_PKEY *cs_key_generate(uint8_t alg);

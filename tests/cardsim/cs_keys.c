@@ -14,23 +14,6 @@
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
 
-bool cs_alg_is_asym(uint8_t alg)
-{
-	switch (alg) {
-	case PIV_ALG_RSA1024:
-	case PIV_ALG_RSA2048:
-	case PIV_ALG_RSA3072:
-	case PIV_ALG_RSA4096:
-	case PIV_ALG_ECCP256:
-	case PIV_ALG_ECCP384:
-	case PIV_ALG_ED25519:
-	case PIV_ALG_X25519:
-		return true;
-	default:
-		return false;
-	}
-}
-
 bool cs_slot_is_key(uint8_t slot)
 {
 	return slot == 0x9A || slot == 0x9C || slot == 0x9D || slot == 0x9E || (slot >= 0x82 && slot <= 0x95);
@@ -252,7 +235,7 @@ uint16_t cs_cmd_generate(struct cs_card *c, const struct cs_cmd *cmd, struct buf
 		return SW_REF_NOT_FOUND;
 	if (!c->mgmt_authed)
 		return SW_SECURITY;
-	if (parse_generate(cmd, &alg, &pol) != 0 || !cs_alg_is_asym(alg))
+	if (parse_generate(cmd, &alg, &pol) != 0 || !piv_alg_is_asym(alg))
 		return SW_WRONG_DATA;
 	pkey = cs_key_generate(alg);
 	if (pkey == NULL)
@@ -399,7 +382,7 @@ uint16_t cs_cmd_import(struct cs_card *c, const struct cs_cmd *cmd)
 
 	if (!cs_slot_is_key(slot) && slot != PIV_SLOT_ATTEST)
 		return SW_REF_NOT_FOUND;
-	if (!cs_alg_is_asym(alg))
+	if (!piv_alg_is_asym(alg))
 		return SW_INCORRECT_P1P2;
 	if (!c->mgmt_authed)
 		return SW_SECURITY;

@@ -11,23 +11,6 @@
 #include "apdu/tlv.h"
 #include "crypto/wipe.h"
 
-#define INS_VERIFY 0x20
-#define INS_CHANGE_REFERENCE 0x24
-#define INS_RESET_RETRY 0x2C
-#define INS_GENERATE 0x47
-#define INS_GENERAL_AUTHENTICATE 0x87
-#define INS_SELECT 0xA4
-#define INS_GET_DATA 0xCB
-#define INS_PUT_DATA 0xDB
-#define INS_GET_METADATA 0xF7
-#define INS_GET_SERIAL 0xF8
-#define INS_ATTEST 0xF9
-#define INS_SET_PIN_RETRIES 0xFA
-#define INS_RESET 0xFB
-#define INS_GET_VERSION 0xFD
-#define INS_IMPORT_KEY 0xFE
-#define INS_SET_MGMT_KEY 0xFF
-
 #define TAG_DYN_AUTH 0x7C
 #define TAG_WITNESS 0x80
 #define TAG_CHALLENGE 0x81
@@ -269,6 +252,18 @@ static int run(struct piv_card *c, const struct cmd *k, uint8_t *out, size_t cap
 	return piv_sw_to_rc(sw, tries);
 }
 
+/* Sends the command with the data built in b; the build is checked here,
+ * once, before anything goes to the card. */
+static int run_built(struct piv_card *c, struct cmd *k, const struct buf *b, uint8_t *out, size_t cap,
+		     size_t *out_len)
+{
+	if (!buf_ok(b))
+		return PIV_E_NOMEM;
+	k->data = b->d;
+	k->lc = b->len;
+	return run(c, k, out, cap, out_len, NULL);
+}
+
 /* The input must be exactly one item with the given tag. */
 static int unwrap(const uint8_t *p, size_t n, uint32_t tag, const uint8_t **val, size_t *len)
 {
@@ -295,7 +290,7 @@ static int copy_out(const uint8_t *src, size_t n, uint8_t *out, size_t cap, size
 
 int piv_select(struct piv_card *c, uint8_t *apt, size_t cap, size_t *apt_len)
 {
-	struct cmd k = { .ins = INS_SELECT, .p1 = 0x04, .p2 = 0x00,
+	struct cmd k = { .ins = PIV_INS_SELECT, .p1 = 0x04, .p2 = 0x00,
 			 .data = PIV_AID, .lc = sizeof(PIV_AID), .want_data = true };
 	uint8_t resp[APDU_SHORT_MAX_LE];
 	const uint8_t *val;
@@ -337,7 +332,7 @@ static bool object_tag_valid(uint32_t tag)
 int piv_get_data(struct piv_card *c, uint32_t tag, uint8_t *out, size_t cap, size_t *len)
 {
 	size_t raw_cap = (cap < PIV_OBJECT_MAX ? cap : PIV_OBJECT_MAX) + 8, raw_len = 0, vlen;
-	struct cmd k = { .ins = INS_GET_DATA, .p1 = 0x3F, .p2 = 0xFF, .want_data = true };
+	struct cmd k = { .ins = PIV_INS_GET_DATA, .p1 = 0x3F, .p2 = 0xFF, .want_data = true };
 	const uint8_t *val;
 	uint8_t *raw = NULL;
 	struct buf b;
@@ -351,13 +346,11 @@ int piv_get_data(struct piv_card *c, uint32_t tag, uint8_t *out, size_t cap, siz
 	}
 	put_tag_list(&b, tag);
 	raw = malloc(raw_cap);
-	if (!buf_ok(&b) || raw == NULL) {
+	if (raw == NULL) {
 		rc = PIV_E_NOMEM;
 		goto out;
 	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, raw, raw_cap, &raw_len, NULL);
+	rc = run_built(c, &k, &b, raw, raw_cap, &raw_len);
 	if (rc != PIV_OK)
 		goto out;
 	rc = unwrap(raw, raw_len, object_wrapper(tag), &val, &vlen);
@@ -373,7 +366,7 @@ out:
 
 int piv_put_data(struct piv_card *c, uint32_t tag, const uint8_t *content, size_t len)
 {
-	struct cmd k = { .ins = INS_PUT_DATA, .p1 = 0x3F, .p2 = 0xFF };
+	struct cmd k = { .ins = PIV_INS_PUT_DATA, .p1 = 0x3F, .p2 = 0xFF };
 	struct buf b;
 	int rc;
 
@@ -384,13 +377,7 @@ int piv_put_data(struct piv_card *c, uint32_t tag, const uint8_t *content, size_
 	}
 	put_tag_list(&b, tag);
 	tlv_put(&b, object_wrapper(tag), content, len);
-	if (!buf_ok(&b)) {
-		rc = PIV_E_NOMEM;
-		goto out;
-	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, NULL, 0, NULL, NULL);
+	rc = run_built(c, &k, &b, NULL, 0, NULL);
 out:
 	buf_free(&b);
 	return rc;
@@ -422,7 +409,7 @@ static void set_tries(int *tries, int v)
 int piv_verify(struct piv_card *c, uint8_t ref, const uint8_t *pin, size_t pin_len, int *tries)
 {
 	uint8_t padded[PIV_PIN_MAX];
-	struct cmd k = { .ins = INS_VERIFY, .p1 = 0x00, .p2 = ref, .data = padded,
+	struct cmd k = { .ins = PIV_INS_VERIFY, .p1 = 0x00, .p2 = ref, .data = padded,
 			 .lc = sizeof(padded), .flags = APDU_F_SENSITIVE };
 	int rc;
 
@@ -436,7 +423,7 @@ int piv_verify(struct piv_card *c, uint8_t ref, const uint8_t *pin, size_t pin_l
 
 int piv_pin_status(struct piv_card *c, uint8_t ref, bool *verified, int *tries)
 {
-	struct cmd k = { .ins = INS_VERIFY, .p1 = 0x00, .p2 = ref };
+	struct cmd k = { .ins = PIV_INS_VERIFY, .p1 = 0x00, .p2 = ref };
 	uint16_t sw;
 	int rc;
 
@@ -482,13 +469,13 @@ int piv_change_reference(struct piv_card *c, uint8_t ref, const uint8_t *old_pin
 		set_tries(tries, -1);
 		return PIV_E_INVALID;
 	}
-	return two_pins(c, INS_CHANGE_REFERENCE, ref, old_pin, old_len, new_pin, new_len, tries);
+	return two_pins(c, PIV_INS_CHANGE_REFERENCE, ref, old_pin, old_len, new_pin, new_len, tries);
 }
 
 int piv_reset_retry(struct piv_card *c, const uint8_t *puk, size_t puk_len,
 		    const uint8_t *new_pin, size_t new_len, int *tries)
 {
-	return two_pins(c, INS_RESET_RETRY, PIV_REF_PIN, puk, puk_len, new_pin, new_len, tries);
+	return two_pins(c, PIV_INS_RESET_RETRY, PIV_REF_PIN, puk, puk_len, new_pin, new_len, tries);
 }
 
 /* ---- GENERAL AUTHENTICATE ---- */
@@ -515,8 +502,7 @@ static size_t point_bytes(uint8_t alg)
 	}
 }
 
-
-static bool asym_alg_valid(uint8_t alg)
+bool piv_alg_is_asym(uint8_t alg)
 {
 	switch (alg) {
 	case PIV_ALG_RSA1024:
@@ -546,7 +532,7 @@ static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in
 {
 	/* An RSA block or an EC result, with the 7C / 82 headers around it. */
 	size_t expect = rsa_bytes(alg) != 0 ? rsa_bytes(alg) + 16 : 2 * 48 + 16;
-	struct cmd k = { .ins = INS_GENERAL_AUTHENTICATE, .p1 = alg, .p2 = slot, .want_data = true,
+	struct cmd k = { .ins = PIV_INS_GENERAL_AUTHENTICATE, .p1 = alg, .p2 = slot, .want_data = true,
 			 .expect = expect, .flags = flags };
 	uint8_t resp[GA_RESP_MAX];
 	const uint8_t *outer, *val;
@@ -556,7 +542,7 @@ static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in
 
 	*out_len = 0;
 	buf_init(&b);
-	if (!asym_alg_valid(alg) || !key_slot_valid(slot) || in == NULL || in_len == 0 ||
+	if (!piv_alg_is_asym(alg) || !key_slot_valid(slot) || in == NULL || in_len == 0 ||
 	    in_len > GA_RESP_MAX / 2) {
 		rc = PIV_E_INVALID;
 		goto out;
@@ -565,13 +551,7 @@ static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in
 	tlv_put(&b, TAG_RESPONSE, NULL, 0);
 	tlv_put(&b, in_tag, in, in_len);
 	tlv_close(&b, mark);
-	if (!buf_ok(&b)) {
-		rc = PIV_E_NOMEM;
-		goto out;
-	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, resp, sizeof(resp), &resp_len, NULL);
+	rc = run_built(c, &k, &b, resp, sizeof(resp), &resp_len);
 	if (rc != PIV_OK)
 		goto out;
 	rc = unwrap(resp, resp_len, TAG_DYN_AUTH, &outer, &outer_len);
@@ -669,7 +649,7 @@ static int mgmt_block(const char *cipher_name, const uint8_t *key, bool encrypt,
 static int mgmt_step(struct piv_card *c, uint8_t alg, const struct buf *body, bool want_reply,
 		     uint32_t reply_tag, uint8_t *val_out, size_t block)
 {
-	struct cmd k = { .ins = INS_GENERAL_AUTHENTICATE, .p1 = alg, .p2 = PIV_SLOT_MGMT,
+	struct cmd k = { .ins = PIV_INS_GENERAL_AUTHENTICATE, .p1 = alg, .p2 = PIV_SLOT_MGMT,
 			 .want_data = want_reply, .flags = APDU_F_SENSITIVE };
 	uint8_t resp[64];
 	const uint8_t *outer, *val;
@@ -679,13 +659,11 @@ static int mgmt_step(struct piv_card *c, uint8_t alg, const struct buf *body, bo
 
 	buf_init(&b);
 	tlv_put(&b, TAG_DYN_AUTH, body->d, body->len);
-	if (!buf_ok(&b) || !buf_ok(body)) {
+	if (!buf_ok(body)) {
 		rc = PIV_E_NOMEM;
 		goto out;
 	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, want_reply ? resp : NULL, want_reply ? sizeof(resp) : 0, &resp_len, NULL);
+	rc = run_built(c, &k, &b, want_reply ? resp : NULL, want_reply ? sizeof(resp) : 0, &resp_len);
 	if (rc != PIV_OK || !want_reply)
 		goto out;
 	rc = unwrap(resp, resp_len, TAG_DYN_AUTH, &outer, &outer_len);
@@ -838,7 +816,7 @@ static bool policies_valid(uint8_t pin_policy, uint8_t touch_policy)
 int piv_generate(struct piv_card *c, uint8_t slot, uint8_t alg, uint8_t pin_policy,
 		 uint8_t touch_policy, uint8_t *resp, size_t cap, struct piv_pubkey *pk)
 {
-	struct cmd k = { .ins = INS_GENERATE, .p1 = 0x00, .p2 = slot, .want_data = true };
+	struct cmd k = { .ins = PIV_INS_GENERATE, .p1 = 0x00, .p2 = slot, .want_data = true };
 	const uint8_t *val;
 	size_t resp_len = 0, vlen, mark;
 	struct buf b;
@@ -846,7 +824,7 @@ int piv_generate(struct piv_card *c, uint8_t slot, uint8_t alg, uint8_t pin_poli
 
 	memset(pk, 0, sizeof(*pk));
 	buf_init(&b);
-	if (!asym_alg_valid(alg) || !key_slot_valid(slot) || slot == PIV_SLOT_ATTEST ||
+	if (!piv_alg_is_asym(alg) || !key_slot_valid(slot) || slot == PIV_SLOT_ATTEST ||
 	    !policies_valid(pin_policy, touch_policy) || resp == NULL) {
 		rc = PIV_E_INVALID;
 		goto out;
@@ -855,13 +833,7 @@ int piv_generate(struct piv_card *c, uint8_t slot, uint8_t alg, uint8_t pin_poli
 	tlv_put(&b, 0x80, &alg, 1);
 	put_policies(&b, pin_policy, touch_policy);
 	tlv_close(&b, mark);
-	if (!buf_ok(&b)) {
-		rc = PIV_E_NOMEM;
-		goto out;
-	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, resp, cap, &resp_len, NULL);
+	rc = run_built(c, &k, &b, resp, cap, &resp_len);
 	if (rc != PIV_OK)
 		goto out;
 	rc = unwrap(resp, resp_len, TAG_PUBKEY, &val, &vlen);
@@ -891,13 +863,13 @@ static int fixed_answer(struct piv_card *c, uint8_t ins, uint8_t p1, uint8_t p2,
 
 int piv_get_version(struct piv_card *c, uint8_t version[3])
 {
-	return fixed_answer(c, INS_GET_VERSION, 0, 0, version, 3);
+	return fixed_answer(c, PIV_INS_GET_VERSION, 0, 0, version, 3);
 }
 
 int piv_get_serial(struct piv_card *c, uint32_t *serial)
 {
 	uint8_t be[4];
-	int rc = fixed_answer(c, INS_GET_SERIAL, 0, 0, be, sizeof(be));
+	int rc = fixed_answer(c, PIV_INS_GET_SERIAL, 0, 0, be, sizeof(be));
 
 	if (rc == PIV_OK)
 		*serial = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 | (uint32_t)be[2] << 8 | be[3];
@@ -950,7 +922,7 @@ int piv_parse_metadata(const uint8_t *p, size_t n, struct piv_metadata *md)
 
 int piv_get_metadata(struct piv_card *c, uint8_t slot, uint8_t *buf, size_t cap, struct piv_metadata *md)
 {
-	struct cmd k = { .ins = INS_GET_METADATA, .p1 = 0x00, .p2 = slot, .want_data = true };
+	struct cmd k = { .ins = PIV_INS_GET_METADATA, .p1 = 0x00, .p2 = slot, .want_data = true };
 	size_t len = 0;
 	int rc;
 
@@ -964,7 +936,7 @@ int piv_get_metadata(struct piv_card *c, uint8_t slot, uint8_t *buf, size_t cap,
 
 int piv_set_pin_retries(struct piv_card *c, uint8_t pin_tries, uint8_t puk_tries)
 {
-	struct cmd k = { .ins = INS_SET_PIN_RETRIES, .p1 = pin_tries, .p2 = puk_tries };
+	struct cmd k = { .ins = PIV_INS_SET_PIN_RETRIES, .p1 = pin_tries, .p2 = puk_tries };
 
 	if (pin_tries == 0 || puk_tries == 0)
 		return PIV_E_INVALID;
@@ -1016,7 +988,7 @@ static int put_padded_part(struct buf *b, uint8_t tag, const struct piv_bytes *p
 int piv_import_key(struct piv_card *c, uint8_t slot, uint8_t alg, const struct piv_bytes *parts,
 		   size_t nparts, uint8_t pin_policy, uint8_t touch_policy)
 {
-	struct cmd k = { .ins = INS_IMPORT_KEY, .p1 = alg, .p2 = slot, .flags = APDU_F_SENSITIVE };
+	struct cmd k = { .ins = PIV_INS_IMPORT_KEY, .p1 = alg, .p2 = slot, .flags = APDU_F_SENSITIVE };
 	uint8_t first_tag = 0;
 	size_t elem = 0, i;
 	struct buf b;
@@ -1032,13 +1004,7 @@ int piv_import_key(struct piv_card *c, uint8_t slot, uint8_t alg, const struct p
 	if (rc != PIV_OK)
 		goto out;
 	put_policies(&b, pin_policy, touch_policy);
-	if (!buf_ok(&b)) {
-		rc = PIV_E_NOMEM;
-		goto out;
-	}
-	k.data = b.d;
-	k.lc = b.len;
-	rc = run(c, &k, NULL, 0, NULL, NULL);
+	rc = run_built(c, &k, &b, NULL, 0, NULL);
 out:
 	buf_free(&b);
 	return rc;
@@ -1046,14 +1012,14 @@ out:
 
 int piv_reset(struct piv_card *c)
 {
-	struct cmd k = { .ins = INS_RESET, .p1 = 0x00, .p2 = 0x00 };
+	struct cmd k = { .ins = PIV_INS_RESET, .p1 = 0x00, .p2 = 0x00 };
 
 	return run(c, &k, NULL, 0, NULL, NULL);
 }
 
 int piv_set_mgmt_key(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t key_len, bool touch)
 {
-	struct cmd k = { .ins = INS_SET_MGMT_KEY, .p1 = 0xFF, .p2 = touch ? 0xFE : 0xFF,
+	struct cmd k = { .ins = PIV_INS_SET_MGMT_KEY, .p1 = 0xFF, .p2 = touch ? 0xFE : 0xFF,
 			 .flags = APDU_F_SENSITIVE };
 	size_t block;
 	struct buf b;
@@ -1064,20 +1030,14 @@ int piv_set_mgmt_key(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t
 	buf_init(&b);
 	buf_put_u8(&b, alg);
 	tlv_put(&b, PIV_SLOT_MGMT, key, key_len);
-	if (buf_ok(&b)) {
-		k.data = b.d;
-		k.lc = b.len;
-		rc = run(c, &k, NULL, 0, NULL, NULL);
-	} else {
-		rc = PIV_E_NOMEM;
-	}
+	rc = run_built(c, &k, &b, NULL, 0, NULL);
 	buf_free(&b);
 	return rc;
 }
 
 int piv_attest(struct piv_card *c, uint8_t slot, uint8_t *out, size_t cap, size_t *len)
 {
-	struct cmd k = { .ins = INS_ATTEST, .p1 = slot, .p2 = 0x00, .want_data = true };
+	struct cmd k = { .ins = PIV_INS_ATTEST, .p1 = slot, .p2 = 0x00, .want_data = true };
 	const uint8_t *val;
 	size_t vlen;
 	int rc;

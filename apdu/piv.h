@@ -39,6 +39,25 @@ enum piv_rc {
 	PIV_E_CRYPTO = -21,       /* host-side cipher or random source failed */
 };
 
+/* Instruction bytes (NIST SP 800-73-4 part 2, and the YubiKey extensions from F6) */
+#define PIV_INS_VERIFY 0x20
+#define PIV_INS_CHANGE_REFERENCE 0x24
+#define PIV_INS_RESET_RETRY 0x2C
+#define PIV_INS_GENERATE 0x47
+#define PIV_INS_GENERAL_AUTHENTICATE 0x87
+#define PIV_INS_SELECT 0xA4
+#define PIV_INS_GET_DATA 0xCB
+#define PIV_INS_PUT_DATA 0xDB
+#define PIV_INS_MOVE_KEY 0xF6
+#define PIV_INS_GET_METADATA 0xF7
+#define PIV_INS_GET_SERIAL 0xF8
+#define PIV_INS_ATTEST 0xF9
+#define PIV_INS_SET_PIN_RETRIES 0xFA
+#define PIV_INS_RESET 0xFB
+#define PIV_INS_GET_VERSION 0xFD
+#define PIV_INS_IMPORT_KEY 0xFE
+#define PIV_INS_SET_MGMT_KEY 0xFF
+
 /* Key references (P2) */
 #define PIV_REF_PIN 0x80
 #define PIV_REF_PUK 0x81
@@ -104,6 +123,9 @@ void piv_init(struct piv_card *c, struct apdu_chan *chan);
  * A card answering 6700 to an extended APDU turns it off again by itself. */
 void piv_set_extended(struct piv_card *c, bool on);
 bool piv_atr_extended(const uint8_t *atr, size_t len);
+
+/* RSA, NIST curve, Ed25519 or X25519: an algorithm a key slot can hold. */
+bool piv_alg_is_asym(uint8_t alg);
 
 /* Status word → piv_rc. For 63Cx, *tries gets x; otherwise -1 (tries may be NULL). */
 int piv_sw_to_rc(uint16_t sw, int *tries);

@@ -133,18 +133,33 @@ int cr_rsa_pkcs1_sign_block(enum cr_hash h, const uint8_t *hash, size_t hash_len
 	return cr_rsa_pad_pkcs1_type1(info, info_len, block, k);
 }
 
-/* Sizes shared by PSS encoding and verification (RFC 8017 9.1.1 steps 1-3). */
-static int pss_layout(enum cr_hash h, enum cr_hash mgf1_hash, size_t salt_len, size_t mod_bits,
-		      size_t mhash_len, size_t k, size_t *em_len)
-{
-	size_t hlen = cr_hash_size(h);
+/* Where the parts of a PSS encoded message lie in a k-byte block. */
+struct pss_layout {
+	size_t hlen;   /* hash and H length */
+	size_t em_len; /* EM, which ends the block */
+	size_t em_off; /* leading zero bytes before EM */
+	size_t db_len; /* DB, which starts EM */
+};
 
+/* Checks the arguments shared by PSS encoding and verification and sizes
+ * the message (RFC 8017 9.1.1 steps 1-3). */
+static int pss_layout(enum cr_hash h, enum cr_hash mgf1_hash, size_t salt_len, size_t mod_bits,
+		      const uint8_t *mhash, size_t mhash_len, const uint8_t *block, size_t k,
+		      struct pss_layout *l)
+{
+	size_t hlen = cr_hash_size(h), em_len;
+
+	if (mhash == NULL || block == NULL)
+		return CR_E_ARGS;
 	if (hlen == 0 || cr_hash_size(mgf1_hash) == 0 || mhash_len != hlen || mod_bits < 2 ||
 	    k != (mod_bits + 7) / 8 || k > CR_RSA_MAX_BYTES)
 		return CR_E_ARGS;
-	*em_len = (mod_bits - 1 + 7) / 8;
-	if (*em_len < hlen + 2 || salt_len > *em_len - hlen - 2)
+	em_len = (mod_bits - 1 + 7) / 8;
+	if (em_len < hlen + 2 || salt_len > em_len - hlen - 2)
 		return CR_E_ARGS;
+	*l = (struct pss_layout){
+		.hlen = hlen, .em_len = em_len, .em_off = k - em_len, .db_len = em_len - hlen - 1,
+	};
 	return CR_OK;
 }
 
@@ -161,66 +176,62 @@ static const uint8_t pss_zeros[8];
 int cr_rsa_pss_encode(enum cr_hash h, enum cr_hash mgf1_hash, size_t salt_len, size_t mod_bits,
 		      const uint8_t *mhash, size_t mhash_len, uint8_t *block, size_t k)
 {
-	size_t em_len, hlen = cr_hash_size(h), db_len;
 	uint8_t *salt, *em, *mprime_hash;
+	struct pss_layout l;
 	int rc;
 
-	if (mhash == NULL || block == NULL)
-		return CR_E_ARGS;
-	rc = pss_layout(h, mgf1_hash, salt_len, mod_bits, mhash_len, k, &em_len);
+	rc = pss_layout(h, mgf1_hash, salt_len, mod_bits, mhash, mhash_len, block, k, &l);
 	if (rc != CR_OK)
 		return rc;
-	em = block + (k - em_len);
-	db_len = em_len - hlen - 1;
+	em = block + l.em_off;
 	memset(block, 0, k);
 	/* DB = PS || 0x01 || salt, built in place; the salt goes straight into it. */
-	salt = em + db_len - salt_len;
-	em[db_len - salt_len - 1] = 0x01;
+	salt = em + l.db_len - salt_len;
+	em[l.db_len - salt_len - 1] = 0x01;
 	if (salt_len > 0 && RAND_bytes_ex(cr_libctx(), salt, salt_len, 0) != 1)
 		return cr_fail(CR_E_INTERNAL);
-	mprime_hash = em + db_len;
+	mprime_hash = em + l.db_len;
 	rc = hash_parts(h, pss_zeros, sizeof(pss_zeros), mhash, mhash_len, salt, salt_len, mprime_hash);
 	if (rc == CR_OK)
-		rc = mgf1_xor(mgf1_hash, mprime_hash, hlen, em, db_len);
+		rc = mgf1_xor(mgf1_hash, mprime_hash, l.hlen, em, l.db_len);
 	if (rc != CR_OK)
 		return cr_fail(rc);
-	em[0] &= pss_top_mask(mod_bits, em_len);
-	em[em_len - 1] = 0xbc;
+	em[0] &= pss_top_mask(mod_bits, l.em_len);
+	em[l.em_len - 1] = 0xbc;
 	return CR_OK;
 }
 
 int cr_rsa_pss_verify(enum cr_hash h, enum cr_hash mgf1_hash, size_t salt_len, size_t mod_bits,
 		      const uint8_t *mhash, size_t mhash_len, const uint8_t *block, size_t k)
 {
-	size_t em_len, hlen = cr_hash_size(h), db_len, ps_len;
 	uint8_t check[CR_HASH_MAX_SIZE];
 	const uint8_t *em, *hash;
+	struct pss_layout l;
 	uint8_t *db = NULL;
+	size_t ps_len;
 	int rc;
 
-	if (mhash == NULL || block == NULL)
-		return CR_E_ARGS;
-	rc = pss_layout(h, mgf1_hash, salt_len, mod_bits, mhash_len, k, &em_len);
+	rc = pss_layout(h, mgf1_hash, salt_len, mod_bits, mhash, mhash_len, block, k, &l);
 	if (rc != CR_OK)
 		return rc;
-	em = block + (k - em_len);
-	db_len = em_len - hlen - 1;
-	hash = em + db_len;
+	em = block + l.em_off;
+	hash = em + l.db_len;
 	rc = CR_E_DATA;
-	if ((k > em_len && block[0] != 0) || em[em_len - 1] != 0xbc || (em[0] & ~pss_top_mask(mod_bits, em_len)))
+	if ((l.em_off > 0 && block[0] != 0) || em[l.em_len - 1] != 0xbc ||
+	    (em[0] & ~pss_top_mask(mod_bits, l.em_len)))
 		goto out;
-	db = malloc(db_len);
+	db = malloc(l.db_len);
 	if (db == NULL) {
 		rc = CR_E_MEMORY;
 		goto out;
 	}
-	memcpy(db, em, db_len);
-	rc = mgf1_xor(mgf1_hash, hash, hlen, db, db_len);
+	memcpy(db, em, l.db_len);
+	rc = mgf1_xor(mgf1_hash, hash, l.hlen, db, l.db_len);
 	if (rc != CR_OK)
 		goto out;
-	db[0] &= pss_top_mask(mod_bits, em_len);
+	db[0] &= pss_top_mask(mod_bits, l.em_len);
 	rc = CR_E_DATA;
-	ps_len = db_len - salt_len - 1;
+	ps_len = l.db_len - salt_len - 1;
 	for (size_t i = 0; i < ps_len; i++)
 		if (db[i] != 0)
 			goto out;
@@ -229,7 +240,7 @@ int cr_rsa_pss_verify(enum cr_hash h, enum cr_hash mgf1_hash, size_t salt_len, s
 	rc = hash_parts(h, pss_zeros, sizeof(pss_zeros), mhash, mhash_len, db + ps_len + 1, salt_len, check);
 	if (rc != CR_OK)
 		goto out;
-	rc = memcmp(check, hash, hlen) == 0 ? CR_OK : CR_E_DATA;
+	rc = memcmp(check, hash, l.hlen) == 0 ? CR_OK : CR_E_DATA;
 out:
 	free(db);
 	return rc == CR_OK ? rc : cr_fail(rc);

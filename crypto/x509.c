@@ -219,6 +219,55 @@ static int check_single_der_element(const uint8_t *der, size_t len)
 	return CR_OK;
 }
 
+/*
+ * Decodes der, which must be one DER element, with decode(), which creates
+ * the object in our library context and stores it through obj; decoding has
+ * to consume every byte.
+ */
+static int decode_whole(const uint8_t *der, size_t len, int (*decode)(const unsigned char **p, long len, void *obj),
+			void *obj)
+{
+	const unsigned char *p = der;
+	int rc;
+
+	if (check_single_der_element(der, len) != CR_OK)
+		return CR_E_DATA;
+	rc = decode(&p, (long)len, obj);
+	if (rc == CR_OK && (size_t)(p - der) != len)
+		rc = CR_E_DATA;
+	return rc;
+}
+
+static int decode_x509_pubkey(const unsigned char **p, long len, void *obj)
+{
+	X509_PUBKEY **xpk = obj;
+
+	*xpk = X509_PUBKEY_new_ex(cr_libctx(), NULL);
+	if (*xpk == NULL)
+		return CR_E_MEMORY;
+	/* On failure d2i frees the object it was given. */
+	if (d2i_X509_PUBKEY(xpk, p, len) == NULL) {
+		*xpk = NULL;
+		return CR_E_DATA;
+	}
+	return CR_OK;
+}
+
+static int decode_x509(const unsigned char **p, long len, void *obj)
+{
+	X509 **x = obj;
+
+	*x = X509_new_ex(cr_libctx(), NULL);
+	if (*x == NULL)
+		return CR_E_MEMORY;
+	/* On failure d2i frees the object it was given. */
+	if (d2i_X509(x, p, len) == NULL) {
+		*x = NULL;
+		return CR_E_DATA;
+	}
+	return CR_OK;
+}
+
 void cr_pubkey_clear(struct cr_pubkey *k)
 {
 	if (k == NULL)
@@ -233,29 +282,15 @@ void cr_pubkey_clear(struct cr_pubkey *k)
 
 int cr_spki_parse(const uint8_t *der, size_t len, struct cr_pubkey *out)
 {
-	const unsigned char *p = der;
 	X509_PUBKEY *xpk = NULL;
-	int rc = CR_E_DATA;
+	int rc;
 
 	if (der == NULL || out == NULL || len > LONG_MAX)
 		return CR_E_ARGS;
 	memset(out, 0, sizeof(*out));
-	if (check_single_der_element(der, len) != CR_OK)
-		goto out;
-	rc = CR_E_MEMORY;
-	xpk = X509_PUBKEY_new_ex(cr_libctx(), NULL);
-	if (xpk == NULL)
-		goto out;
-	rc = CR_E_DATA;
-	/* On failure d2i frees the object it was given. */
-	if (d2i_X509_PUBKEY(&xpk, &p, (long)len) == NULL) {
-		xpk = NULL;
-		goto out;
-	}
-	if ((size_t)(p - der) != len)
-		goto out;
-	rc = fill_pubkey(xpk, out);
-out:
+	rc = decode_whole(der, len, decode_x509_pubkey, &xpk);
+	if (rc == CR_OK)
+		rc = fill_pubkey(xpk, out);
 	X509_PUBKEY_free(xpk);
 	if (rc != CR_OK)
 		cr_pubkey_clear(out);
@@ -415,29 +450,17 @@ void cr_cert_clear(struct cr_cert *c)
 
 int cr_cert_parse(const uint8_t *der, size_t len, struct cr_cert *out)
 {
-	const unsigned char *p = der;
 	X509 *x = NULL;
-	int rc = CR_E_DATA;
+	int rc;
 
 	if (der == NULL || out == NULL || len > LONG_MAX)
 		return CR_E_ARGS;
 	memset(out, 0, sizeof(*out));
-	if (check_single_der_element(der, len) != CR_OK)
-		goto out;
-	rc = CR_E_MEMORY;
-	x = X509_new_ex(cr_libctx(), NULL);
-	if (x == NULL)
-		goto out;
-	rc = CR_E_DATA;
-	/* On failure d2i frees the object it was given. */
-	if (d2i_X509(&x, &p, (long)len) == NULL) {
-		x = NULL;
-		goto out;
-	}
-	if ((size_t)(p - der) != len || check_reencodes(x, der, len) != CR_OK)
-		goto out;
-	rc = fill_cert(x, out);
-out:
+	rc = decode_whole(der, len, decode_x509, &x);
+	if (rc == CR_OK && check_reencodes(x, der, len) != CR_OK)
+		rc = CR_E_DATA;
+	if (rc == CR_OK)
+		rc = fill_cert(x, out);
 	X509_free(x);
 	if (rc != CR_OK)
 		cr_cert_clear(out);

@@ -50,34 +50,8 @@
 #define SW_CLA_NOT_SUPPORTED 0x6E00
 #define SW_UNKNOWN 0x6F00
 
-/* Algorithm identifiers (P1 of GENERAL AUTHENTICATE, tag 80 of GENERATE). */
-#define ALG_3DES 0x03
-#define ALG_RSA3072 0x05
-#define ALG_RSA1024 0x06
-#define ALG_RSA2048 0x07
-#define ALG_AES128 0x08
-#define ALG_AES192 0x0A
-#define ALG_AES256 0x0C
-#define ALG_ECCP256 0x11
-#define ALG_ECCP384 0x14
-#define ALG_RSA4096 0x16
-#define ALG_ED25519 0xE0
-#define ALG_X25519 0xE1
-
-#define PIN_POLICY_DEFAULT 0
-#define PIN_POLICY_NEVER 1
-#define PIN_POLICY_ONCE 2
-#define PIN_POLICY_ALWAYS 3
-#define TOUCH_POLICY_DEFAULT 0
-#define TOUCH_POLICY_NEVER 1
-#define TOUCH_POLICY_ALWAYS 2
-#define TOUCH_POLICY_CACHED 3
-
 #define ORIGIN_GENERATED 1
 #define ORIGIN_IMPORTED 2
-
-#define SLOT_MGMT 0x9B
-#define SLOT_ATTEST 0xF9
 
 struct cs_key {
 	bool present;
@@ -168,9 +142,13 @@ void cs_card_defaults(struct cs_card *c);
 void cs_card_free(struct cs_card *c);
 struct cs_object *cs_object_find(struct cs_card *c, uint32_t tag);
 int cs_object_set(struct cs_card *c, uint32_t tag, const uint8_t *data, size_t len);
+/* The GENERAL AUTHENTICATE dynamic authentication template (7C). The walk
+ * hands each item inside it to take(), which returns -1 to refuse it. */
+int cs_dyn_auth_walk(const struct cs_cmd *cmd, int (*take)(void *ctx, uint32_t tag, const uint8_t *v, size_t len),
+		     void *ctx);
+void cs_dyn_auth_put(struct buf *r, uint8_t tag, const uint8_t *v, size_t len);
 
 /* cs_keys.c */
-bool cs_alg_is_asym(uint8_t alg);
 bool cs_slot_is_key(uint8_t slot);
 uint8_t cs_default_pin_policy(uint8_t slot);
 EVP_PKEY *cs_key_generate(uint8_t alg);

@@ -10,25 +10,9 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "apdu/piv.h"
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
-
-bool cs_alg_is_asym(uint8_t alg)
-{
-	switch (alg) {
-	case ALG_RSA1024:
-	case ALG_RSA2048:
-	case ALG_RSA3072:
-	case ALG_RSA4096:
-	case ALG_ECCP256:
-	case ALG_ECCP384:
-	case ALG_ED25519:
-	case ALG_X25519:
-		return true;
-	default:
-		return false;
-	}
-}
 
 bool cs_slot_is_key(uint8_t slot)
 {
@@ -38,22 +22,22 @@ bool cs_slot_is_key(uint8_t slot)
 uint8_t cs_default_pin_policy(uint8_t slot)
 {
 	if (slot == 0x9C)
-		return PIN_POLICY_ALWAYS;
+		return PIV_PIN_POLICY_ALWAYS;
 	if (slot == 0x9E)
-		return PIN_POLICY_NEVER;
-	return PIN_POLICY_ONCE;
+		return PIV_PIN_POLICY_NEVER;
+	return PIV_PIN_POLICY_ONCE;
 }
 
 static unsigned rsa_bits(uint8_t alg)
 {
 	switch (alg) {
-	case ALG_RSA1024:
+	case PIV_ALG_RSA1024:
 		return 1024;
-	case ALG_RSA2048:
+	case PIV_ALG_RSA2048:
 		return 2048;
-	case ALG_RSA3072:
+	case PIV_ALG_RSA3072:
 		return 3072;
-	case ALG_RSA4096:
+	case PIV_ALG_RSA4096:
 		return 4096;
 	default:
 		return 0;
@@ -62,16 +46,16 @@ static unsigned rsa_bits(uint8_t alg)
 
 static const char *ec_group(uint8_t alg)
 {
-	if (alg == ALG_ECCP256)
+	if (alg == PIV_ALG_ECCP256)
 		return "P-256";
-	if (alg == ALG_ECCP384)
+	if (alg == PIV_ALG_ECCP384)
 		return "P-384";
 	return NULL;
 }
 
 static size_t ec_field_len(uint8_t alg)
 {
-	return alg == ALG_ECCP384 ? 48 : 32;
+	return alg == PIV_ALG_ECCP384 ? 48 : 32;
 }
 
 EVP_PKEY *cs_key_generate(uint8_t alg)
@@ -80,9 +64,9 @@ EVP_PKEY *cs_key_generate(uint8_t alg)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)rsa_bits(alg));
 	if (ec_group(alg) != NULL)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_group(alg));
-	if (alg == ALG_ED25519)
+	if (alg == PIV_ALG_ED25519)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	if (alg == ALG_X25519)
+	if (alg == PIV_ALG_X25519)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
 	return NULL;
 }
@@ -95,13 +79,13 @@ uint8_t cs_key_alg_of(EVP_PKEY *pkey)
 	case EVP_PKEY_RSA:
 		switch (EVP_PKEY_get_bits(pkey)) {
 		case 1024:
-			return ALG_RSA1024;
+			return PIV_ALG_RSA1024;
 		case 2048:
-			return ALG_RSA2048;
+			return PIV_ALG_RSA2048;
 		case 3072:
-			return ALG_RSA3072;
+			return PIV_ALG_RSA3072;
 		case 4096:
-			return ALG_RSA4096;
+			return PIV_ALG_RSA4096;
 		default:
 			return 0;
 		}
@@ -109,14 +93,14 @@ uint8_t cs_key_alg_of(EVP_PKEY *pkey)
 		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) != 1)
 			return 0;
 		if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
-			return ALG_ECCP256;
+			return PIV_ALG_ECCP256;
 		if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
-			return ALG_ECCP384;
+			return PIV_ALG_ECCP384;
 		return 0;
 	case EVP_PKEY_ED25519:
-		return ALG_ED25519;
+		return PIV_ALG_ED25519;
 	case EVP_PKEY_X25519:
-		return ALG_X25519;
+		return PIV_ALG_X25519;
 	default:
 		return 0;
 	}
@@ -180,8 +164,8 @@ static void key_install(struct cs_key *k, EVP_PKEY *pkey, uint8_t alg, uint8_t s
 	k->present = true;
 	k->pkey = pkey;
 	k->alg = alg;
-	k->pin_policy = pin_policy == PIN_POLICY_DEFAULT ? cs_default_pin_policy(slot) : pin_policy;
-	k->touch_policy = touch_policy == TOUCH_POLICY_DEFAULT ? TOUCH_POLICY_NEVER : touch_policy;
+	k->pin_policy = pin_policy == PIV_PIN_POLICY_DEFAULT ? cs_default_pin_policy(slot) : pin_policy;
+	k->touch_policy = touch_policy == PIV_TOUCH_POLICY_DEFAULT ? PIV_TOUCH_POLICY_NEVER : touch_policy;
 	k->origin = origin;
 }
 
@@ -197,7 +181,7 @@ static int read_policy(uint32_t tag, const uint8_t *v, size_t len, struct polici
 	if (len != 1)
 		return -1;
 	if (tag == 0xAA) {
-		if (v[0] > PIN_POLICY_ALWAYS)
+		if (v[0] > PIV_PIN_POLICY_ALWAYS)
 			return -1;
 		pol->pin = v[0];
 	} else {
@@ -251,7 +235,7 @@ uint16_t cs_cmd_generate(struct cs_card *c, const struct cs_cmd *cmd, struct buf
 		return SW_REF_NOT_FOUND;
 	if (!c->mgmt_authed)
 		return SW_SECURITY;
-	if (parse_generate(cmd, &alg, &pol) != 0 || !cs_alg_is_asym(alg))
+	if (parse_generate(cmd, &alg, &pol) != 0 || !piv_alg_is_asym(alg))
 		return SW_WRONG_DATA;
 	pkey = cs_key_generate(alg);
 	if (pkey == NULL)
@@ -273,7 +257,8 @@ struct import_parts {
 	size_t len[9];
 };
 
-static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
+/* selection: EVP_PKEY_KEYPAIR for an imported key, EVP_PKEY_PUBLIC_KEY for a peer's. */
+static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, int selection)
 {
 	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
@@ -281,7 +266,7 @@ static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
 
 	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1)
 		goto out;
-	if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
+	if (EVP_PKEY_fromdata(ctx, &pkey, selection, params) != 1)
 		pkey = NULL;
 out:
 	OSSL_PARAM_free(params);
@@ -322,7 +307,7 @@ static EVP_PKEY *import_rsa(const struct import_parts *ip, uint8_t alg)
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, b[3]) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, b[4]))
 		goto out;
-	pkey = pkey_from_params("RSA", bld);
+	pkey = pkey_from_params("RSA", bld, EVP_PKEY_KEYPAIR);
 out:
 	for (i = 0; i < 5; i++)
 		BN_clear_free(b[i]);
@@ -339,7 +324,7 @@ out:
 
 static EVP_PKEY *import_ec(const struct import_parts *ip, uint8_t alg)
 {
-	EC_GROUP *group = EC_GROUP_new_by_curve_name(alg == ALG_ECCP384 ? NID_secp384r1 : NID_X9_62_prime256v1);
+	EC_GROUP *group = EC_GROUP_new_by_curve_name(alg == PIV_ALG_ECCP384 ? NID_secp384r1 : NID_X9_62_prime256v1);
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	BIGNUM *priv = NULL;
 	EC_POINT *pt = NULL;
@@ -362,7 +347,7 @@ static EVP_PKEY *import_ec(const struct import_parts *ip, uint8_t alg)
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) ||
 	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, publen))
 		goto out;
-	pkey = pkey_from_params("EC", bld);
+	pkey = pkey_from_params("EC", bld, EVP_PKEY_KEYPAIR);
 out:
 	BN_clear_free(priv);
 	EC_POINT_free(pt);
@@ -377,9 +362,9 @@ static EVP_PKEY *import_key(const struct import_parts *ip, uint8_t alg)
 		return import_rsa(ip, alg);
 	if (ec_group(alg) != NULL)
 		return import_ec(ip, alg);
-	if (alg == ALG_ED25519 && ip->v[7] != NULL && ip->len[7] == 32)
+	if (alg == PIV_ALG_ED25519 && ip->v[7] != NULL && ip->len[7] == 32)
 		return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, ip->v[7], 32);
-	if (alg == ALG_X25519 && ip->v[8] != NULL && ip->len[8] == 32)
+	if (alg == PIV_ALG_X25519 && ip->v[8] != NULL && ip->len[8] == 32)
 		return EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, ip->v[8], 32);
 	return NULL;
 }
@@ -395,9 +380,9 @@ uint16_t cs_cmd_import(struct cs_card *c, const struct cs_cmd *cmd)
 	uint32_t tag;
 	size_t len;
 
-	if (!cs_slot_is_key(slot) && slot != SLOT_ATTEST)
+	if (!cs_slot_is_key(slot) && slot != PIV_SLOT_ATTEST)
 		return SW_REF_NOT_FOUND;
-	if (!cs_alg_is_asym(alg))
+	if (!piv_alg_is_asym(alg))
 		return SW_INCORRECT_P1P2;
 	if (!c->mgmt_authed)
 		return SW_SECURITY;
@@ -423,22 +408,13 @@ uint16_t cs_cmd_import(struct cs_card *c, const struct cs_cmd *cmd)
 static bool pin_allows(const struct cs_card *c, const struct cs_key *k)
 {
 	switch (k->pin_policy) {
-	case PIN_POLICY_NEVER:
+	case PIV_PIN_POLICY_NEVER:
 		return true;
-	case PIN_POLICY_ALWAYS:
+	case PIV_PIN_POLICY_ALWAYS:
 		return c->pin_verified && c->pin_fresh_cmd;
 	default:
 		return c->pin_verified;
 	}
-}
-
-/* Wraps a result in 7C { 82 L result }. */
-static void put_result(struct buf *r, const uint8_t *v, size_t n)
-{
-	size_t mark = tlv_open(r, 0x7C);
-
-	tlv_put(r, 0x82, v, n);
-	tlv_close(r, mark);
 }
 
 static uint16_t rsa_private(EVP_PKEY *pkey, const uint8_t *in, size_t inlen, struct buf *r)
@@ -454,7 +430,7 @@ static uint16_t rsa_private(EVP_PKEY *pkey, const uint8_t *in, size_t inlen, str
 		goto out;
 	if (EVP_PKEY_decrypt(ctx, res, &n, in, inlen) != 1)
 		goto out;
-	put_result(r, res, n);
+	cs_dyn_auth_put(r, 0x82, res, n);
 	sw = SW_OK;
 out:
 	cr_wipe(res, sizeof(res));
@@ -473,7 +449,7 @@ static uint16_t ecdsa_sign(EVP_PKEY *pkey, uint8_t alg, const uint8_t *hash, siz
 		goto out;
 	if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_sign(ctx, sig, &n, hash, hlen) != 1)
 		goto out;
-	put_result(r, sig, n);
+	cs_dyn_auth_put(r, 0x82, sig, n);
 	sw = SW_OK;
 out:
 	EVP_PKEY_CTX_free(ctx);
@@ -491,7 +467,7 @@ static uint16_t eddsa_sign(EVP_PKEY *pkey, const uint8_t *msg, size_t mlen, stru
 		goto out;
 	if (EVP_DigestSign(ctx, sig, &n, msg, mlen) != 1)
 		goto out;
-	put_result(r, sig, n);
+	cs_dyn_auth_put(r, 0x82, sig, n);
 	sw = SW_OK;
 out:
 	EVP_MD_CTX_free(ctx);
@@ -501,11 +477,9 @@ out:
 static EVP_PKEY *peer_key(uint8_t alg, const uint8_t *v, size_t len)
 {
 	OSSL_PARAM_BLD *bld;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
 
-	if (alg == ALG_X25519)
+	if (alg == PIV_ALG_X25519)
 		return len == 32 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, v, len) : NULL;
 	if (len != 1 + 2 * ec_field_len(alg) || v[0] != 0x04)
 		return NULL;
@@ -513,15 +487,8 @@ static EVP_PKEY *peer_key(uint8_t alg, const uint8_t *v, size_t len)
 	if (bld == NULL || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, ec_group(alg), 0) ||
 	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, v, len))
 		goto out;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1)
-		goto out;
-	if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		pkey = NULL;
+	pkey = pkey_from_params("EC", bld, EVP_PKEY_PUBLIC_KEY);
 out:
-	OSSL_PARAM_free(params);
-	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_BLD_free(bld);
 	return pkey;
 }
@@ -541,7 +508,7 @@ static uint16_t key_agreement(EVP_PKEY *pkey, uint8_t alg, const uint8_t *v, siz
 		goto out;
 	if (EVP_PKEY_derive(ctx, secret, &n) != 1)
 		goto out;
-	put_result(r, secret, n);
+	cs_dyn_auth_put(r, 0x82, secret, n);
 	sw = SW_OK;
 out:
 	cr_wipe(secret, sizeof(secret));
@@ -556,31 +523,27 @@ struct op_request {
 	bool has_challenge, has_exponent, wants_response;
 };
 
+static int take_op_item(void *ctx, uint32_t tag, const uint8_t *v, size_t len)
+{
+	struct op_request *q = ctx;
+
+	if (tag == 0x82 && len == 0) {
+		q->wants_response = true;
+	} else if (tag == 0x81 && !q->has_challenge) {
+		q->challenge = v, q->challenge_len = len, q->has_challenge = true;
+	} else if (tag == 0x85 && !q->has_exponent) {
+		q->exponent = v, q->exponent_len = len, q->has_exponent = true;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_op(const struct cs_cmd *cmd, struct op_request *q)
 {
-	struct tlv_rd rd = { cmd->data, cmd->lc };
-	const uint8_t *v;
-	uint32_t tag;
-	size_t len;
-
 	memset(q, 0, sizeof(*q));
-	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
+	if (cs_dyn_auth_walk(cmd, take_op_item, q) != 0)
 		return -1;
-	rd.p = v;
-	rd.left = len;
-	while (rd.left > 0) {
-		if (tlv_next(&rd, &tag, &v, &len) != 1)
-			return -1;
-		if (tag == 0x82 && len == 0) {
-			q->wants_response = true;
-		} else if (tag == 0x81 && !q->has_challenge) {
-			q->challenge = v, q->challenge_len = len, q->has_challenge = true;
-		} else if (tag == 0x85 && !q->has_exponent) {
-			q->exponent = v, q->exponent_len = len, q->has_exponent = true;
-		} else {
-			return -1;
-		}
-	}
 	if (!q->wants_response || q->has_challenge == q->has_exponent)
 		return -1;
 	return 0;
@@ -603,15 +566,15 @@ uint16_t cs_key_operation(struct cs_card *c, const struct cs_cmd *cmd, struct bu
 	if (!pin_allows(c, k))
 		return SW_SECURITY;
 	/* A YubiKey answers 6982 when the touch it waits for does not come. */
-	if (c->no_touch && (k->touch_policy == TOUCH_POLICY_ALWAYS || k->touch_policy == TOUCH_POLICY_CACHED))
+	if (c->no_touch && (k->touch_policy == PIV_TOUCH_POLICY_ALWAYS || k->touch_policy == PIV_TOUCH_POLICY_CACHED))
 		return SW_SECURITY;
 	if (rsa_bits(alg) != 0 && q.has_challenge)
 		return rsa_private(k->pkey, q.challenge, q.challenge_len, r);
 	if (ec_group(alg) != NULL && q.has_challenge)
 		return ecdsa_sign(k->pkey, alg, q.challenge, q.challenge_len, r);
-	if (alg == ALG_ED25519 && q.has_challenge)
+	if (alg == PIV_ALG_ED25519 && q.has_challenge)
 		return eddsa_sign(k->pkey, q.challenge, q.challenge_len, r);
-	if ((ec_group(alg) != NULL || alg == ALG_X25519) && q.has_exponent)
+	if ((ec_group(alg) != NULL || alg == PIV_ALG_X25519) && q.has_exponent)
 		return key_agreement(k->pkey, alg, q.exponent, q.exponent_len, r);
 	return SW_WRONG_DATA;
 }

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "apdu/piv.h"
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
 
@@ -14,13 +15,13 @@ static const uint8_t default_mgmt[] = { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6
 size_t cs_mgmt_key_len(uint8_t alg)
 {
 	switch (alg) {
-	case ALG_3DES:
+	case PIV_ALG_3DES:
 		return 24;
-	case ALG_AES128:
+	case PIV_ALG_AES128:
 		return 16;
-	case ALG_AES192:
+	case PIV_ALG_AES192:
 		return 24;
-	case ALG_AES256:
+	case PIV_ALG_AES256:
 		return 32;
 	default:
 		return 0;
@@ -29,19 +30,19 @@ size_t cs_mgmt_key_len(uint8_t alg)
 
 static size_t block_len(uint8_t alg)
 {
-	return alg == ALG_3DES ? 8 : 16;
+	return alg == PIV_ALG_3DES ? 8 : 16;
 }
 
 static const EVP_CIPHER *cipher_of(uint8_t alg)
 {
 	switch (alg) {
-	case ALG_3DES:
+	case PIV_ALG_3DES:
 		return EVP_des_ede3_ecb();
-	case ALG_AES128:
+	case PIV_ALG_AES128:
 		return EVP_aes_128_ecb();
-	case ALG_AES192:
+	case PIV_ALG_AES192:
 		return EVP_aes_192_ecb();
-	case ALG_AES256:
+	case PIV_ALG_AES256:
 		return EVP_aes_256_ecb();
 	default:
 		return NULL;
@@ -75,40 +76,26 @@ struct auth_parts {
 	bool has_witness, has_challenge, has_response;
 };
 
-static int parse_template(const struct cs_cmd *cmd, struct auth_parts *p)
+static int take_auth_item(void *ctx, uint32_t tag, const uint8_t *v, size_t len)
 {
-	struct tlv_rd rd = { cmd->data, cmd->lc };
-	const uint8_t *v;
-	uint32_t tag;
-	size_t len;
+	struct auth_parts *p = ctx;
 
-	memset(p, 0, sizeof(*p));
-	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
+	if (tag == 0x80 && !p->has_witness) {
+		p->witness = v, p->witness_len = len, p->has_witness = true;
+	} else if (tag == 0x81 && !p->has_challenge) {
+		p->challenge = v, p->challenge_len = len, p->has_challenge = true;
+	} else if (tag == 0x82 && !p->has_response) {
+		p->response = v, p->response_len = len, p->has_response = true;
+	} else {
 		return -1;
-	rd.p = v;
-	rd.left = len;
-	while (rd.left > 0) {
-		if (tlv_next(&rd, &tag, &v, &len) != 1)
-			return -1;
-		if (tag == 0x80 && !p->has_witness) {
-			p->witness = v, p->witness_len = len, p->has_witness = true;
-		} else if (tag == 0x81 && !p->has_challenge) {
-			p->challenge = v, p->challenge_len = len, p->has_challenge = true;
-		} else if (tag == 0x82 && !p->has_response) {
-			p->response = v, p->response_len = len, p->has_response = true;
-		} else {
-			return -1;
-		}
 	}
 	return 0;
 }
 
-static void put_template(struct buf *r, uint8_t tag, const uint8_t *v, size_t len)
+static int parse_template(const struct cs_cmd *cmd, struct auth_parts *p)
 {
-	size_t mark = tlv_open(r, 0x7C);
-
-	tlv_put(r, tag, v, len);
-	tlv_close(r, mark);
+	memset(p, 0, sizeof(*p));
+	return cs_dyn_auth_walk(cmd, take_auth_item, p);
 }
 
 static uint16_t start_challenge(struct cs_card *c, enum cs_chal kind, struct buf *r)
@@ -121,11 +108,11 @@ static uint16_t start_challenge(struct cs_card *c, enum cs_chal kind, struct buf
 		goto out;
 	c->chal = kind;
 	if (kind == CHAL_ONE_WAY) {
-		put_template(r, 0x81, c->chal_value, bl);
+		cs_dyn_auth_put(r, 0x81, c->chal_value, bl);
 	} else {
 		if (mgmt_block(c, c->chal_value, witness, 1) != 0)
 			goto out;
-		put_template(r, 0x80, witness, bl);
+		cs_dyn_auth_put(r, 0x80, witness, bl);
 	}
 	sw = SW_OK;
 out:
@@ -162,7 +149,7 @@ static uint16_t finish_mutual(struct cs_card *c, const struct auth_parts *p, str
 		goto out;
 	if (mgmt_block(c, p->challenge, answer, 1) != 0)
 		goto out;
-	put_template(r, 0x82, answer, bl);
+	cs_dyn_auth_put(r, 0x82, answer, bl);
 	c->mgmt_authed = true;
 	sw = SW_OK;
 out:
@@ -177,11 +164,11 @@ uint16_t cs_mgmt_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struc
 	uint16_t sw;
 
 	c->chal = CHAL_NONE;
-	if (cmd->p1 != c->mgmt_alg && !(cmd->p1 == 0 && c->mgmt_alg == ALG_3DES))
+	if (cmd->p1 != c->mgmt_alg && !(cmd->p1 == 0 && c->mgmt_alg == PIV_ALG_3DES))
 		return SW_WRONG_DATA;
 	if (parse_template(cmd, &p) != 0)
 		return SW_WRONG_DATA;
-	if (c->no_touch && c->mgmt_touch != TOUCH_POLICY_NEVER)
+	if (c->no_touch && c->mgmt_touch != PIV_TOUCH_POLICY_NEVER)
 		return SW_SECURITY;
 	if (p.has_witness && p.witness_len == 0 && !p.has_challenge)
 		return start_challenge(c, CHAL_MUTUAL, r);
@@ -206,7 +193,7 @@ uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd)
 		return SW_INCORRECT_P1P2;
 	if (!c->mgmt_authed)
 		return SW_SECURITY;
-	if (cmd->lc < 3 || cmd->data[1] != SLOT_MGMT)
+	if (cmd->lc < 3 || cmd->data[1] != PIV_SLOT_MGMT)
 		return SW_WRONG_DATA;
 	klen = cs_mgmt_key_len(cmd->data[0]);
 	if (klen == 0 || cmd->data[2] != klen || cmd->lc != 3 + klen)
@@ -215,8 +202,8 @@ uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd)
 	c->mgmt_alg = cmd->data[0];
 	memcpy(c->mgmt_key, cmd->data + 3, klen);
 	c->mgmt_len = klen;
-	c->mgmt_touch = cmd->p2 == 0xFE ? TOUCH_POLICY_ALWAYS : TOUCH_POLICY_NEVER;
-	c->mgmt_default = c->mgmt_alg == ALG_3DES && CRYPTO_memcmp(c->mgmt_key, default_mgmt, klen) == 0;
+	c->mgmt_touch = cmd->p2 == 0xFE ? PIV_TOUCH_POLICY_ALWAYS : PIV_TOUCH_POLICY_NEVER;
+	c->mgmt_default = c->mgmt_alg == PIV_ALG_3DES && CRYPTO_memcmp(c->mgmt_key, default_mgmt, klen) == 0;
 	c->dirty = true;
 	return SW_OK;
 }

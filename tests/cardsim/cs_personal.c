@@ -7,11 +7,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "apdu/piv.h"
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
 
-#define TAG_CHUID 0x5FC102
-#define TAG_CCC 0x5FC107
 #define TAG_ATTEST_CERT 0x5FFF01
 
 /* The FASC-N yubico-piv-tool writes into every CHUID. */
@@ -122,9 +121,9 @@ static int personalize_slot(struct cs_card *c, uint8_t slot, uint8_t alg, uint32
 	if (pkey == NULL)
 		goto out;
 	cs_key_clear(k);
-	*k = (struct cs_key){ true, alg, cs_default_pin_policy(slot), TOUCH_POLICY_NEVER, ORIGIN_GENERATED, pkey };
+	*k = (struct cs_key){ true, alg, cs_default_pin_policy(slot), PIV_TOUCH_POLICY_NEVER, ORIGIN_GENERATED, pkey };
 	x = make_cert(pkey, cn, NULL);
-	if (x == NULL || (slot == SLOT_ATTEST && mark_as_ca(x) != 0))
+	if (x == NULL || (slot == PIV_SLOT_ATTEST && mark_as_ca(x) != 0))
 		goto out;
 	if (sign_cert(x, pkey) != 0 || store_cert(c, cert_tag, x) != 0)
 		goto out;
@@ -150,7 +149,7 @@ static int store_chuid(struct cs_card *c)
 	tlv_put(&o, 0x3E, NULL, 0);
 	tlv_put(&o, 0xFE, NULL, 0);
 	tlv_close(&o, mark);
-	return store_built(c, TAG_CHUID, &o);
+	return store_built(c, PIV_OBJ_CHUID, &o);
 }
 
 static int store_ccc(struct cs_card *c)
@@ -169,19 +168,19 @@ static int store_ccc(struct cs_card *c)
 	tlv_put(&o, 0xF0, id, sizeof(id));
 	buf_put(&o, tail, sizeof(tail));
 	tlv_close(&o, mark);
-	return store_built(c, TAG_CCC, &o);
+	return store_built(c, PIV_OBJ_CCC, &o);
 }
 
 int cs_make_attestation_key(struct cs_card *c)
 {
-	return personalize_slot(c, SLOT_ATTEST, ALG_ECCP256, TAG_ATTEST_CERT, "Yubico PIV Attestation");
+	return personalize_slot(c, PIV_SLOT_ATTEST, PIV_ALG_ECCP256, TAG_ATTEST_CERT, "Yubico PIV Attestation");
 }
 
 int cs_personalize_default(struct cs_card *c)
 {
-	if (personalize_slot(c, 0x9A, ALG_ECCP256, 0x5FC105, "signet cardsim PIV Authentication") != 0)
+	if (personalize_slot(c, 0x9A, PIV_ALG_ECCP256, 0x5FC105, "signet cardsim PIV Authentication") != 0)
 		return -1;
-	if (personalize_slot(c, 0x9C, ALG_RSA2048, 0x5FC10A, "signet cardsim Digital Signature") != 0)
+	if (personalize_slot(c, 0x9C, PIV_ALG_RSA2048, 0x5FC10A, "signet cardsim Digital Signature") != 0)
 		return -1;
 	if (store_chuid(c) != 0 || store_ccc(c) != 0)
 		return -1;
@@ -245,7 +244,7 @@ static X509 *attestation_cert(struct cs_card *c)
 uint16_t cs_cmd_attest(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	struct cs_key *k = &c->keys[cmd->p1];
-	struct cs_key *ak = &c->keys[SLOT_ATTEST];
+	struct cs_key *ak = &c->keys[PIV_SLOT_ATTEST];
 	X509 *issuer = NULL, *x = NULL;
 	unsigned char *der = NULL;
 	char cn[64];

@@ -6,32 +6,9 @@
 
 #include <openssl/crypto.h>
 
+#include "apdu/piv.h"
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
-
-#define INS_VERIFY 0x20
-#define INS_CHANGE_REFERENCE 0x24
-#define INS_RESET_RETRY 0x2C
-#define INS_GENERATE 0x47
-#define INS_GENERAL_AUTHENTICATE 0x87
-#define INS_SELECT 0xA4
-#define INS_GET_DATA 0xCB
-#define INS_PUT_DATA 0xDB
-#define INS_MOVE_KEY 0xF6
-#define INS_GET_METADATA 0xF7
-#define INS_GET_SERIAL 0xF8
-#define INS_ATTEST 0xF9
-#define INS_SET_PIN_RETRIES 0xFA
-#define INS_RESET 0xFB
-#define INS_GET_VERSION 0xFD
-#define INS_IMPORT_KEY 0xFE
-#define INS_SET_MGMT_KEY 0xFF
-
-#define REF_PIN 0x80
-#define REF_PUK 0x81
-
-#define TAG_DISCOVERY 0x7E
-#define TAG_BIT_GROUP 0x7F61
 
 static const uint8_t piv_aid[] = { 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00 };
 static const uint8_t default_pin[] = { '1', '2', '3', '4', '5', '6', 0xFF, 0xFF };
@@ -53,11 +30,11 @@ static void set_default_pins(struct cs_card *c)
 
 static void set_default_mgmt(struct cs_card *c)
 {
-	c->mgmt_alg = ALG_3DES;
+	c->mgmt_alg = PIV_ALG_3DES;
 	cr_wipe(c->mgmt_key, sizeof(c->mgmt_key));
 	memcpy(c->mgmt_key, default_mgmt, sizeof(default_mgmt));
 	c->mgmt_len = sizeof(default_mgmt);
-	c->mgmt_touch = TOUCH_POLICY_NEVER;
+	c->mgmt_touch = PIV_TOUCH_POLICY_NEVER;
 	c->mgmt_default = true;
 }
 
@@ -146,7 +123,7 @@ static bool object_tag_valid(uint32_t tag)
 		return true;
 	if (tag >= 0x5FFF00 && tag <= 0x5FFF15)
 		return true;
-	return tag == TAG_BIT_GROUP;
+	return tag == PIV_OBJ_BITGT;
 }
 
 static bool object_needs_pin(uint32_t tag)
@@ -221,7 +198,7 @@ static void put_discovery(struct buf *r)
 {
 	static const uint8_t usage[] = { 0x40, 0x00 };
 
-	size_t mark = tlv_open(r, TAG_DISCOVERY);
+	size_t mark = tlv_open(r, PIV_OBJ_DISCOVERY);
 
 	tlv_put(r, 0x4F, piv_aid, sizeof(piv_aid));
 	tlv_put(r, 0x5F2F, usage, sizeof(usage));
@@ -238,7 +215,7 @@ static uint16_t cmd_get_data(struct cs_card *c, const struct cs_cmd *cmd, struct
 		return SW_INCORRECT_P1P2;
 	if (read_tag_list(&rd, &tag) != 0 || rd.left != 0)
 		return SW_WRONG_DATA;
-	if (tag == TAG_DISCOVERY) {
+	if (tag == PIV_OBJ_DISCOVERY) {
 		put_discovery(r);
 		return SW_OK;
 	}
@@ -302,9 +279,9 @@ static uint16_t cmd_verify(struct cs_card *c, const struct cs_cmd *cmd)
 {
 	uint16_t sw;
 
-	if (cmd->p2 == REF_PUK)
+	if (cmd->p2 == PIV_REF_PUK)
 		return SW_REF_NOT_FOUND;
-	if (cmd->p2 != REF_PIN || (cmd->p1 != 0x00 && cmd->p1 != 0xFF))
+	if (cmd->p2 != PIV_REF_PIN || (cmd->p1 != 0x00 && cmd->p1 != 0xFF))
 		return SW_INCORRECT_P1P2;
 	if (cmd->p1 == 0xFF) {
 		if (cmd->lc != 0)
@@ -327,13 +304,13 @@ static uint16_t cmd_verify(struct cs_card *c, const struct cs_cmd *cmd)
 
 static uint16_t cmd_change_reference(struct cs_card *c, const struct cs_cmd *cmd)
 {
-	bool is_puk = cmd->p2 == REF_PUK;
+	bool is_puk = cmd->p2 == PIV_REF_PUK;
 	uint8_t *ref = is_puk ? c->puk : c->pin;
 	uint8_t *left = is_puk ? &c->puk_left : &c->pin_left;
 	uint8_t total = is_puk ? c->puk_total : c->pin_total;
 	uint16_t sw;
 
-	if (cmd->p1 != 0x00 || (cmd->p2 != REF_PIN && cmd->p2 != REF_PUK))
+	if (cmd->p1 != 0x00 || (cmd->p2 != PIV_REF_PIN && cmd->p2 != PIV_REF_PUK))
 		return SW_REF_NOT_FOUND;
 	if (cmd->lc != 16)
 		return SW_WRONG_DATA;
@@ -358,7 +335,7 @@ static uint16_t cmd_reset_retry(struct cs_card *c, const struct cs_cmd *cmd)
 {
 	uint16_t sw;
 
-	if (cmd->p1 != 0x00 || cmd->p2 != REF_PIN)
+	if (cmd->p1 != 0x00 || cmd->p2 != PIV_REF_PIN)
 		return SW_REF_NOT_FOUND;
 	if (cmd->lc != 16)
 		return SW_WRONG_DATA;
@@ -395,7 +372,7 @@ static uint16_t cmd_reset(struct cs_card *c)
 	if (c->pin_left != 0 || c->puk_left != 0)
 		return SW_CONDITIONS;
 	for (i = 0; i < 256; i++)
-		if (i != SLOT_ATTEST)
+		if (i != PIV_SLOT_ATTEST)
 			cs_key_clear(&c->keys[i]);
 	for (i = 0; i < CS_MAX_OBJECTS; i++)
 		if (c->objs[i].tag != 0x5FFF01)
@@ -425,18 +402,18 @@ static uint16_t cmd_get_metadata(struct cs_card *c, const struct cs_cmd *cmd, st
 
 	if (cmd->p1 != 0)
 		return SW_INCORRECT_P1P2;
-	if (slot == REF_PIN || slot == REF_PUK) {
+	if (slot == PIV_REF_PIN || slot == PIV_REF_PUK) {
 		b = 0xFF;
 		tlv_put(r, 0x01, &b, 1);
-		b = slot == REF_PIN ? c->pin_default : c->puk_default;
+		b = slot == PIV_REF_PIN ? c->pin_default : c->puk_default;
 		tlv_put(r, 0x05, &b, 1);
-		if (slot == REF_PIN)
+		if (slot == PIV_REF_PIN)
 			put_retries(r, c->pin_total, c->pin_left);
 		else
 			put_retries(r, c->puk_total, c->puk_left);
 		return SW_OK;
 	}
-	if (slot == SLOT_MGMT) {
+	if (slot == PIV_SLOT_MGMT) {
 		tlv_put(r, 0x01, &c->mgmt_alg, 1);
 		pol[0] = 0;
 		pol[1] = c->mgmt_touch;
@@ -445,7 +422,7 @@ static uint16_t cmd_get_metadata(struct cs_card *c, const struct cs_cmd *cmd, st
 		tlv_put(r, 0x05, &b, 1);
 		return SW_OK;
 	}
-	if (!cs_slot_is_key(slot) && slot != SLOT_ATTEST)
+	if (!cs_slot_is_key(slot) && slot != PIV_SLOT_ATTEST)
 		return SW_REF_NOT_FOUND;
 	if (!k->present)
 		return SW_REF_NOT_FOUND;
@@ -463,7 +440,7 @@ static uint16_t cmd_get_metadata(struct cs_card *c, const struct cs_cmd *cmd, st
 
 static uint16_t cmd_version_serial(const struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
-	if (cmd->ins == INS_GET_VERSION) {
+	if (cmd->ins == PIV_INS_GET_VERSION) {
 		buf_put_u8(r, CS_VERSION_MAJOR);
 		buf_put_u8(r, CS_VERSION_MINOR);
 		buf_put_u8(r, CS_VERSION_PATCH);
@@ -498,50 +475,82 @@ static uint16_t cmd_move_key(struct cs_card *c, const struct cs_cmd *cmd)
 	return SW_OK;
 }
 
+/* The template must be the whole command data, and every item in it is
+ * well formed; what each item means is the caller's to judge. */
+int cs_dyn_auth_walk(const struct cs_cmd *cmd, int (*take)(void *ctx, uint32_t tag, const uint8_t *v, size_t len),
+		     void *ctx)
+{
+	struct tlv_rd rd = { cmd->data, cmd->lc };
+	const uint8_t *v;
+	uint32_t tag;
+	size_t len;
+
+	if (tlv_next(&rd, &tag, &v, &len) != 1 || tag != 0x7C || rd.left != 0)
+		return -1;
+	rd.p = v;
+	rd.left = len;
+	while (rd.left > 0) {
+		if (tlv_next(&rd, &tag, &v, &len) != 1)
+			return -1;
+		if (take(ctx, tag, v, len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Answers with one item wrapped in 7C. */
+void cs_dyn_auth_put(struct buf *r, uint8_t tag, const uint8_t *v, size_t len)
+{
+	size_t mark = tlv_open(r, 0x7C);
+
+	tlv_put(r, tag, v, len);
+	tlv_close(r, mark);
+}
+
 static uint16_t cmd_general_authenticate(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
-	if (cmd->p2 == SLOT_MGMT)
+	if (cmd->p2 == PIV_SLOT_MGMT)
 		return cs_mgmt_authenticate(c, cmd, r);
 	return cs_key_operation(c, cmd, r);
 }
 
 uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
-	if (cmd->ins == INS_SELECT)
+	if (cmd->ins == PIV_INS_SELECT)
 		return cmd_select(c, cmd, r);
 	if (!c->piv_selected)
 		return SW_INS_NOT_SUPPORTED;
 	switch (cmd->ins) {
-	case INS_GET_DATA:
+	case PIV_INS_GET_DATA:
 		return cmd_get_data(c, cmd, r);
-	case INS_PUT_DATA:
+	case PIV_INS_PUT_DATA:
 		return cmd_put_data(c, cmd);
-	case INS_VERIFY:
+	case PIV_INS_VERIFY:
 		return cmd_verify(c, cmd);
-	case INS_CHANGE_REFERENCE:
+	case PIV_INS_CHANGE_REFERENCE:
 		return cmd_change_reference(c, cmd);
-	case INS_RESET_RETRY:
+	case PIV_INS_RESET_RETRY:
 		return cmd_reset_retry(c, cmd);
-	case INS_GENERAL_AUTHENTICATE:
+	case PIV_INS_GENERAL_AUTHENTICATE:
 		return cmd_general_authenticate(c, cmd, r);
-	case INS_GENERATE:
+	case PIV_INS_GENERATE:
 		return cs_cmd_generate(c, cmd, r);
-	case INS_GET_VERSION:
-	case INS_GET_SERIAL:
+	case PIV_INS_GET_VERSION:
+	case PIV_INS_GET_SERIAL:
 		return cmd_version_serial(c, cmd, r);
-	case INS_GET_METADATA:
+	case PIV_INS_GET_METADATA:
 		return cmd_get_metadata(c, cmd, r);
-	case INS_SET_PIN_RETRIES:
+	case PIV_INS_SET_PIN_RETRIES:
 		return cmd_set_pin_retries(c, cmd);
-	case INS_RESET:
+	case PIV_INS_RESET:
 		return cmd_reset(c);
-	case INS_IMPORT_KEY:
+	case PIV_INS_IMPORT_KEY:
 		return cs_cmd_import(c, cmd);
-	case INS_SET_MGMT_KEY:
+	case PIV_INS_SET_MGMT_KEY:
 		return cs_cmd_set_mgmt_key(c, cmd);
-	case INS_ATTEST:
+	case PIV_INS_ATTEST:
 		return cs_cmd_attest(c, cmd, r);
-	case INS_MOVE_KEY:
+	case PIV_INS_MOVE_KEY:
 		return cmd_move_key(c, cmd);
 	default:
 		return SW_INS_NOT_SUPPORTED;

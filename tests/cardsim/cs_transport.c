@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apdu/piv.h"
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
 
@@ -100,7 +101,7 @@ bool cs_apdu_is_sensitive(const uint8_t *apdu, size_t n)
 	case 0xFF: /* SET MGMT KEY */
 		return true;
 	case 0x87: /* GENERAL AUTHENTICATE with the management key */
-		return apdu[3] == SLOT_MGMT;
+		return apdu[3] == PIV_SLOT_MGMT;
 	default:
 		return false;
 	}

@@ -132,7 +132,7 @@ install: all
 DEB_PACKAGES := gcc make pkg-config libc6-dev libssl-dev openssl libpcsclite-dev libp11-kit-dev \
 	check pcscd vsmartcard-vpcd softhsm2 opensc opensc-pkcs11 yubico-piv-tool util-linux \
 	procps libnss3-tools p11-kit p11-kit-modules gnutls-bin libengine-pkcs11-openssl \
-	python3 python3-pykcs11 ykcs11 iproute2 xxd
+	python3 python3-pykcs11 ykcs11 iproute2 xxd binutils mount
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

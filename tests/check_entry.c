@@ -308,7 +308,7 @@ START_TEST(get_info)
 	ck_assert_int_eq(info.cryptokiVersion.major, 2);
 	ck_assert_int_eq(info.cryptokiVersion.minor, 40);
 	ck_assert_int_eq(memcmp(info.manufacturerID, "signet                          ", 32), 0);
-	ck_assert_int_eq(memcmp(info.libraryDescription, "signet PKCS#11 module           ", 32), 0);
+	ck_assert_int_eq(memcmp((&info)->libraryDescription, "signet PKCS#11 module           ", 32), 0);
 	ck_assert_int_eq(info.flags, 0);
 	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
 }

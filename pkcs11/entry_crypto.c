@@ -31,12 +31,6 @@ static CK_RV is_active(struct session *s, enum token_op op, bool *active)
 	return rv;
 }
 
-/* The key error code PKCS#11 names for each kind of operation. */
-static CK_RV key_invalid_code(void)
-{
-	return CKR_KEY_HANDLE_INVALID;
-}
-
 /* Starts a composed operation and records it with the session. */
 static CK_RV start_host_op(struct session *s, enum token_op op, const CK_MECHANISM *mech, token_ref key)
 {
@@ -100,7 +94,7 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mec
 	if (op != TOKEN_OP_DIGEST) {
 		rv = object_ref_of(s->slot, key, &ref);
 		if (rv == CKR_OBJECT_HANDLE_INVALID)
-			rv = key_invalid_code();
+			rv = CKR_KEY_HANDLE_INVALID;
 		if (rv != CKR_OK)
 			goto out;
 	}
@@ -117,7 +111,7 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mec
 	}
 	/* The token's "no such object" is a bad key here, for its own mechanisms and composed ones alike. */
 	if (rv == CKR_OBJECT_HANDLE_INVALID && op != TOKEN_OP_DIGEST)
-		rv = key_invalid_code();
+		rv = CKR_KEY_HANDLE_INVALID;
 out:
 	session_release(s);
 	return rv;

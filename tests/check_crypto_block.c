@@ -9,19 +9,6 @@
 #include "crypto/wipe.h"
 #include "tests/check_util.h"
 
-static size_t unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t n = strlen(hex) / 2;
-
-	ck_assert_uint_le(n, cap);
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-	return n;
-}
-
 /*
  * AES: NIST SP 800-38A appendix F.1 (ECB), first block of each key size.
  * 3DES: NIST SP 800-67 Rev. 1 appendix B, first block; and the PIV default
@@ -62,10 +49,10 @@ START_TEST(test_known_answers)
 {
 	const struct kat *k = &kats[_i];
 	uint8_t key[32], plain[16], cipher[16], got[16];
-	size_t key_len = unhex(k->key, key, sizeof(key));
-	size_t block = unhex(k->plain, plain, sizeof(plain));
+	size_t key_len = tu_unhex(k->key, key, sizeof(key));
+	size_t block = tu_unhex(k->plain, plain, sizeof(plain));
 
-	ck_assert_uint_eq(unhex(k->cipher, cipher, sizeof(cipher)), block);
+	ck_assert_uint_eq(tu_unhex(k->cipher, cipher, sizeof(cipher)), block);
 	ck_assert_uint_eq(block, cr_block_size(k->alg));
 
 	memset(got, 0xAA, sizeof(got));

@@ -74,6 +74,26 @@ static inline void tu_restore_stderr(int saved)
 	close(saved);
 }
 
+/* Parses hex such as "53 81 05" or "5381" (spaces optional) into out; returns the byte count. */
+static inline size_t tu_unhex(const char *s, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (*s != '\0') {
+		unsigned v;
+
+		if (*s == ' ') {
+			s++;
+			continue;
+		}
+		ck_assert_msg(sscanf(s, "%2x", &v) == 1, "bad hex in test: %s", s);
+		ck_assert_uint_lt(n, cap);
+		out[n++] = (uint8_t)v;
+		s += 2;
+	}
+	return n;
+}
+
 /* Deterministic pseudo-random numbers (xorshift32), so failures reproduce; state must not start at 0. */
 static inline uint32_t tu_next_random(uint32_t *state)
 {

@@ -3,6 +3,7 @@
 #define SIGNET_CHECK_UTIL_H
 
 #include <check.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -86,7 +87,9 @@ static inline size_t tu_unhex(const char *s, uint8_t *out, size_t cap)
 			s++;
 			continue;
 		}
-		ck_assert_msg(sscanf(s, "%2x", &v) == 1, "bad hex in test: %s", s);
+		/* Two digits each, so that an odd string cannot step over its end. */
+		ck_assert_msg(isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1]) &&
+			      sscanf(s, "%2x", &v) == 1, "bad hex in test: %s", s);
 		ck_assert_uint_lt(n, cap);
 		out[n++] = (uint8_t)v;
 		s += 2;

@@ -7,6 +7,7 @@
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
 #include "pkcs11/mech.h"
+#include "pkcs11/mech_param.h"
 
 
 static CK_RV set_active(struct session *s, enum token_op op, bool active)
@@ -84,6 +85,9 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mec
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
+	rv = mech_param_check(mech);
+	if (rv != CKR_OK)
+		goto out;
 	rv = is_active(s, op, &active);
 	if (rv != CKR_OK)
 		goto out;

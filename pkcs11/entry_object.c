@@ -3,6 +3,7 @@
 
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
+#include "pkcs11/mech_param.h"
 
 static bool template_ok(const CK_ATTRIBUTE *t, CK_ULONG n)
 {
@@ -367,6 +368,8 @@ static CK_RV generate_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanis
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
 		;
+	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
+		;
 	else if (s->slot->ops->generate_key == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate, ulCount,
@@ -402,6 +405,8 @@ static CK_RV generate_key_pair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMec
 		rv = CKR_ARGUMENTS_BAD;
 	} else if ((rv = input_values_ok(pPublicKeyTemplate, ulPublicKeyAttributeCount)) != CKR_OK ||
 		   (rv = input_values_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)) != CKR_OK) {
+		;
+	} else if ((rv = mech_param_check(pMechanism)) != CKR_OK) {
 		;
 	} else if (s->slot->ops->generate_key_pair == NULL) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
@@ -444,6 +449,8 @@ static CK_RV wrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, C
 		return rv;
 	if (pMechanism == NULL || pulWrappedKeyLen == NULL)
 		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
+		;
 	else if ((rv = resolve(s, hWrappingKey, CKR_WRAPPING_KEY_HANDLE_INVALID, &wrapping)) != CKR_OK)
 		;
 	else if ((rv = resolve(s, hKey, CKR_KEY_HANDLE_INVALID, &key)) != CKR_OK)
@@ -482,6 +489,8 @@ static CK_RV unwrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = input_values_ok(pTemplate, ulAttributeCount)) != CKR_OK)
 		;
+	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
+		;
 	else if ((rv = resolve(s, hUnwrappingKey, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping)) != CKR_OK)
 		;
 	else if (s->slot->ops->unwrap_key == NULL)
@@ -517,6 +526,8 @@ static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	if (pMechanism == NULL || !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = input_values_ok(pTemplate, ulAttributeCount)) != CKR_OK)
+		;
+	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
 		;
 	else if ((rv = resolve(s, hBaseKey, CKR_KEY_HANDLE_INVALID, &base)) != CKR_OK)
 		;

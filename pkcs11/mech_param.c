@@ -66,7 +66,7 @@ static CK_RV copy_struct(const CK_MECHANISM *m, void *out, size_t size, const ch
 static bool known_hash(CK_MECHANISM_TYPE h)
 {
 	static const CK_MECHANISM_TYPE hashes[] = {
-		CKM_SHA_1,	    CKM_SHA224,		 CKM_SHA256,	      CKM_SHA384,	   CKM_SHA512,
+		CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512,
 		SIGNET_CKM_SHA3_224, SIGNET_CKM_SHA3_256, SIGNET_CKM_SHA3_384, SIGNET_CKM_SHA3_512,
 	};
 

@@ -137,25 +137,31 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_U
 	return trace_ret(__func__, get_object_size(hSession, hObject, pulSize));
 }
 
-/* A template's types, with their lengths when those were set (by the caller, or by the call). */
-static void trace_template(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n, bool lengths_set)
+static void trace_template(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
 	if (!log_enabled(LOG_DEBUG) || t == NULL)
 		return;
-	for (CK_ULONG i = 0; i < n; i++) {
-		if (lengths_set)
-			log_msg(LOG_DEBUG, "%s:   [%lu] %s len=%ld", fn, (unsigned long)i, attr_name(t[i].type),
-				(long)t[i].ulValueLen);
-		else
-			log_msg(LOG_DEBUG, "%s:   [%lu] %s", fn, (unsigned long)i, attr_name(t[i].type));
-	}
+	for (CK_ULONG i = 0; i < n; i++)
+		log_msg(LOG_DEBUG, "%s:   [%lu] %s len=%ld", fn, (unsigned long)i, attr_name(t[i].type),
+			(long)t[i].ulValueLen);
 }
 
-/* The answers of C_GetAttributeValue after which every ulValueLen holds a length or CK_UNAVAILABLE_INFORMATION. */
-static bool attribute_lengths_set(CK_RV rv)
+/*
+ * C_GetAttributeValue's template after the call. Going in, a length is the
+ * caller's garbage where pValue is NULL; only the answers that set every
+ * ulValueLen (to a length or CK_UNAVAILABLE_INFORMATION) have lengths to show.
+ */
+static void trace_answer(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n, CK_RV rv)
 {
-	return rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-	       rv == CKR_BUFFER_TOO_SMALL;
+	if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	    rv == CKR_BUFFER_TOO_SMALL) {
+		trace_template(fn, t, n);
+		return;
+	}
+	if (!log_enabled(LOG_DEBUG) || t == NULL)
+		return;
+	for (CK_ULONG i = 0; i < n; i++)
+		log_msg(LOG_DEBUG, "%s:   [%lu] %s", fn, (unsigned long)i, attr_name(t[i].type));
 }
 
 static CK_RV get_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
@@ -187,8 +193,7 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
 		   (unsigned long)hObject, (unsigned long)ulCount);
 	rv = get_attribute_value(hSession, hObject, pTemplate, ulCount);
-	/* Going in, a length is the caller's garbage where pValue is NULL: only the answer's lengths are traced. */
-	trace_template(__func__, pTemplate, ulCount, attribute_lengths_set(rv));
+	trace_answer(__func__, pTemplate, ulCount, rv);
 	return trace_ret(__func__, rv);
 }
 
@@ -220,7 +225,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 {
 	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
 		   (unsigned long)hObject, (unsigned long)ulCount);
-	trace_template(__func__, pTemplate, ulCount, true);
+	trace_template(__func__, pTemplate, ulCount);
 	return trace_ret(__func__, set_attribute_value(hSession, hObject, pTemplate, ulCount));
 }
 
@@ -291,7 +296,7 @@ out:
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
 	trace_call(__func__, "hSession=0x%lx ulCount=%lu", (unsigned long)hSession, (unsigned long)ulCount);
-	trace_template(__func__, pTemplate, ulCount, true);
+	trace_template(__func__, pTemplate, ulCount);
 	return trace_ret(__func__, find_objects_init(hSession, pTemplate, ulCount));
 }
 
@@ -395,7 +400,7 @@ CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_
 {
 	trace_call(__func__, "hSession=0x%lx mechanism=%s ulCount=%lu", (unsigned long)hSession,
 		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)ulCount);
-	trace_template(__func__, pTemplate, ulCount, true);
+	trace_template(__func__, pTemplate, ulCount);
 	return trace_ret(__func__, generate_key(hSession, pMechanism, pTemplate, ulCount, phKey));
 }
 
@@ -442,8 +447,8 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	trace_call(__func__, "hSession=0x%lx mechanism=%s pub=%lu priv=%lu", (unsigned long)hSession,
 		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL",
 		   (unsigned long)ulPublicKeyAttributeCount, (unsigned long)ulPrivateKeyAttributeCount);
-	trace_template(__func__, pPublicKeyTemplate, ulPublicKeyAttributeCount, true);
-	trace_template(__func__, pPrivateKeyTemplate, ulPrivateKeyAttributeCount, true);
+	trace_template(__func__, pPublicKeyTemplate, ulPublicKeyAttributeCount);
+	trace_template(__func__, pPrivateKeyTemplate, ulPrivateKeyAttributeCount);
 	return trace_ret(__func__, generate_key_pair(hSession, pMechanism, pPublicKeyTemplate,
 						     ulPublicKeyAttributeCount, pPrivateKeyTemplate,
 						     ulPrivateKeyAttributeCount, phPublicKey, phPrivateKey));
@@ -521,7 +526,7 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
 	trace_call(__func__, "hSession=0x%lx mechanism=%s unwrapping=0x%lx len=%lu", (unsigned long)hSession,
 		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hUnwrappingKey,
 		   (unsigned long)ulWrappedKeyLen);
-	trace_template(__func__, pTemplate, ulAttributeCount, true);
+	trace_template(__func__, pTemplate, ulAttributeCount);
 	return trace_ret(__func__, unwrap_key(hSession, pMechanism, hUnwrappingKey, pWrappedKey, ulWrappedKeyLen,
 					      pTemplate, ulAttributeCount, phKey));
 }
@@ -557,6 +562,6 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
 {
 	trace_call(__func__, "hSession=0x%lx mechanism=%s base=0x%lx", (unsigned long)hSession,
 		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hBaseKey);
-	trace_template(__func__, pTemplate, ulAttributeCount, true);
+	trace_template(__func__, pTemplate, ulAttributeCount);
 	return trace_ret(__func__, derive_key(hSession, pMechanism, hBaseKey, pTemplate, ulAttributeCount, phKey));
 }

@@ -498,6 +498,32 @@ START_TEST(every_mechanism_entry_point_checks_the_parameter)
 }
 END_TEST
 
+/*
+ * Every mechanism the slot lists (SoftHSM's own and those signet composes)
+ * has a rule: an unknown mechanism would let a 1-byte parameter through,
+ * which none of them takes but the DH public value.
+ */
+START_TEST(every_listed_mechanism_has_a_rule)
+{
+	CK_MECHANISM_TYPE list[256];
+	CK_ULONG n = sizeof(list) / sizeof(list[0]);
+	CK_BYTE junk[1] = { 0 };
+	char unknown[2048] = "";
+
+	ck_assert_int_eq(f->C_GetMechanismList(slot, list, &n), CKR_OK);
+	ck_assert_uint_ge(n, 60);
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_MECHANISM m = { list[i], junk, sizeof(junk) };
+		CK_RV expect = list[i] == CKM_DH_PKCS_DERIVE ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
+
+		if (mech_param_check(&m) != expect)
+			snprintf(unknown + strlen(unknown), sizeof(unknown) - strlen(unknown), " 0x%lx",
+				 (unsigned long)list[i]);
+	}
+	ck_assert_msg(unknown[0] == '\0', "mechanisms without a rule:%s", unknown);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mech_param");
@@ -513,6 +539,7 @@ int main(void)
 	tcase_add_loop_test(module, gcm_pointer_without_storage_leaves_the_host_alive, 0,
 			    sizeof(gcm_cases) / sizeof(gcm_cases[0]));
 	tcase_add_test(module, every_mechanism_entry_point_checks_the_parameter);
+	tcase_add_test(module, every_listed_mechanism_has_a_rule);
 	suite_add_tcase(s, module);
 	return tu_run_suite(s);
 }

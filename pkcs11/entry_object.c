@@ -454,6 +454,29 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 						     ulPrivateKeyAttributeCount, phPublicKey, phPrivateKey));
 }
 
+/*
+ * A key that may not leave the token cannot be wrapped, whatever the
+ * mechanism: answered here so that every token says it the same way
+ * (SoftHSM judges the mechanism first and answers CKR_MECHANISM_INVALID).
+ */
+static CK_RV check_extractable(struct session *s, token_ref key)
+{
+	CK_BBOOL extractable = CK_FALSE;
+	CK_ATTRIBUTE a = { CKA_EXTRACTABLE, &extractable, sizeof(extractable) };
+	CK_RV rv;
+
+	if (s->slot->ops->get_attributes == NULL)
+		return CKR_OK; /* the token decides */
+	rv = s->slot->ops->get_attributes(s->slot->tok, s->ss, key, &a, 1);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		return CKR_KEY_NOT_WRAPPABLE; /* not a key: nothing to wrap */
+	if (rv == CKR_OBJECT_HANDLE_INVALID)
+		return CKR_KEY_HANDLE_INVALID;
+	if (rv != CKR_OK)
+		return rv;
+	return extractable == CK_TRUE ? CKR_OK : CKR_KEY_UNEXTRACTABLE;
+}
+
 static CK_RV wrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
 		      CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
 {
@@ -470,6 +493,8 @@ static CK_RV wrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, C
 	else if ((rv = resolve(s, hWrappingKey, CKR_WRAPPING_KEY_HANDLE_INVALID, &wrapping)) != CKR_OK)
 		;
 	else if ((rv = resolve(s, hKey, CKR_KEY_HANDLE_INVALID, &key)) != CKR_OK)
+		;
+	else if ((rv = check_extractable(s, key)) != CKR_OK)
 		;
 	else if (s->slot->ops->wrap_key == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;

@@ -10,7 +10,6 @@
  * hung suite.
  */
 #include <check.h>
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pkcs11/cryptoki.h"
@@ -113,23 +111,7 @@ static void stop_loop(struct login_loop *l, pthread_t t)
 
 /* ---- children under a deadline ---- */
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/*
- * A child's own deadline: the test runner's SIGALRM handler would end the
- * whole process group, so the child gets the default action back first.
- */
-static void child_deadline(unsigned seconds)
-{
-	signal(SIGALRM, SIG_DFL);
-	alarm(seconds);
-}
 
 /* Waits for pid up to seconds; on expiry kills it and returns -1. Otherwise its wait status. */
 static int wait_deadline(pid_t pid, unsigned seconds)
@@ -142,7 +124,7 @@ static int wait_deadline(pid_t pid, unsigned seconds)
 		ck_assert_int_ne(r, -1);
 		if (r == pid)
 			return status;
-		sleep_ms(10);
+		usleep(10 * 1000);
 	}
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -161,7 +143,7 @@ static int child_uses_the_store(void)
 	struct pin_state st;
 	int code = 0;
 
-	child_deadline(CHILD_SECONDS);
+	tu_child_deadline(CHILD_SECONDS);
 	if (pin_store_open(state_dir, serial, &s) != CKR_OK)
 		return 10;
 	if (pin_store_reserve(s, PIN_USER, &lim) != CKR_OK || pin_store_settle(s, PIN_USER, PIN_TRY_OK) != CKR_OK)
@@ -183,7 +165,7 @@ START_TEST(child_forked_during_login_uses_the_store)
 	for (int i = 0; i < FORKS; i++) {
 		pid_t pid;
 
-		sleep_ms(tu_next_random(&rnd) % 15);
+		usleep(tu_next_random(&rnd) % 15 * 1000);
 		pid = fork();
 		ck_assert_int_ge(pid, 0);
 		if (pid == 0)
@@ -212,12 +194,12 @@ START_TEST(sleeping_child_holds_up_nobody)
 
 	start_loop(&loop, &t);
 	for (int i = 0; i < SLEEPERS; i++) {
-		sleep_ms(tu_next_random(&rnd) % 15);
+		usleep(tu_next_random(&rnd) % 15 * 1000);
 		sleepers[i] = fork();
 		ck_assert_int_ge(sleepers[i], 0);
 		if (sleepers[i] == 0) {
 			/* A worker that never calls the module; alarm() ends it should the parent not. */
-			child_deadline(CHILD_SECONDS * 3);
+			tu_child_deadline(CHILD_SECONDS * 3);
 			for (;;)
 				pause();
 		}
@@ -226,7 +208,7 @@ START_TEST(sleeping_child_holds_up_nobody)
 	before = atomic_load(&loop.cycles);
 	for (int waited = 0; waited < 500 && !progressed; waited++) {
 		progressed = atomic_load(&loop.cycles) >= before + 3;
-		sleep_ms(10);
+		usleep(10 * 1000);
 	}
 	for (int i = 0; i < SLEEPERS; i++) {
 		kill(sleepers[i], SIGKILL);

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pkcs11/cryptoki.h"
@@ -1364,20 +1363,7 @@ START_TEST(so_limit_reached_under_an_older_version_stays_locked)
 }
 END_TEST
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
-/* A child's deadline: the default action for SIGALRM (the test runner's handler would end the whole group). */
-static void child_deadline(unsigned seconds)
-{
-	signal(SIGALRM, SIG_DFL);
-	alarm(seconds);
-}
 
 /*
  * A child that initialises the module, opens a session, says so on
@@ -1389,7 +1375,7 @@ static void login_until_killed(int ready_fd, const char *pin)
 	CK_SESSION_HANDLE h;
 	char c = 'r';
 
-	child_deadline(20);
+	tu_child_deadline(20);
 	if (f->C_Initialize(NULL) != CKR_OK)
 		_exit(10);
 	slot = sf_initialised_slot(f);
@@ -1496,7 +1482,7 @@ START_TEST(killed_right_pin_logins_cost_nothing)
 			ck_abort_msg("child %d did not start: status %#x", i, status);
 		}
 		close(ready[0]);
-		sleep_ms(5 + tu_next_random(&rnd) % 40);
+		usleep((5 + tu_next_random(&rnd) % 40) * 1000);
 		ck_assert_int_eq(kill(pid, SIGKILL), 0);
 		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child ended with %#x", status);
@@ -1534,7 +1520,7 @@ static void wait_for_login_calls(CK_ULONG calls)
 {
 	for (int waited = 0; login_calls() < calls; waited++) {
 		ck_assert_msg(waited < 1000, "SoftHSM judged %lu PINs, not %lu", login_calls(), calls);
-		sleep_ms(10);
+		usleep(10 * 1000);
 	}
 }
 
@@ -1545,7 +1531,7 @@ static pid_t wrong_login_in_child(bool hang)
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		child_deadline(20);
+		tu_child_deadline(20);
 		if (hang)
 			setenv("SIGNET_TEST_LOGIN_HANG", "1", 1);
 		if (f->C_Initialize(NULL) != CKR_OK)

@@ -318,10 +318,7 @@ static CK_RV open_store_locked(struct token *t)
 	if (!(info.flags & CKF_TOKEN_INITIALIZED))
 		return CKR_USER_PIN_NOT_INITIALIZED;
 	memcpy(t->serial, info.serialNumber, sizeof(t->serial));
-	rv = pin_store_open(sh.conf->state_dir, t->serial, &t->store);
-	if (rv != CKR_OK)
-		log_msg(LOG_ERROR, "cannot keep PIN counters in %s: %s", sh.conf->state_dir, rv_name(rv));
-	return rv;
+	return pin_store_open(sh.conf->state_dir, t->serial, &t->store); /* it logs its failures */
 }
 
 static CK_RV read_state(struct token *t, struct pin_state *st)
@@ -384,6 +381,19 @@ static CK_RV with_pin_try(struct token *t, enum pin_who who, pin_call call, void
 	return rv;
 }
 
+/*
+ * An empty PIN is never sent: SoftHSM would judge it and spend a try on
+ * it. SoftHSM tokens have no protected authentication path that an empty
+ * PIN could stand for.
+ */
+static CK_RV refuse_empty_pin(struct token *t, CK_ULONG len, const char *what)
+{
+	if (len > 0)
+		return CKR_OK;
+	log_msg(LOG_INFO, "empty %s for SoftHSM slot %lu refused: not sent", what, (unsigned long)t->real);
+	return CKR_PIN_LEN_RANGE;
+}
+
 static CK_RV check_new_pin_length(CK_ULONG len)
 {
 	if (len < sh.conf->min_pin_length || len > sh.conf->max_pin_length) {
@@ -436,11 +446,8 @@ static CK_RV sh_token_info(struct token *t, CK_TOKEN_INFO *info)
 	info->ulMinPinLen = sh.conf->min_pin_length;
 	info->ulMaxPinLen = sh.conf->max_pin_length;
 	rv = read_state(t, &st);
-	if (rv != CKR_OK) {
-		log_msg(LOG_ERROR, "PIN state of SoftHSM slot %lu unreadable: %s", (unsigned long)t->real,
-			rv_name(rv));
-		return rv;
-	}
+	if (rv != CKR_OK)
+		return rv; /* the store said why */
 	info->flags = (info->flags & ~pin_flags) | pin_state_token_flags(&st, &lim);
 	if (!sh.conf->require_pin_change)
 		info->flags &= ~(CK_FLAGS)CKF_USER_PIN_TO_BE_CHANGED;
@@ -495,7 +502,9 @@ static CK_RV sh_init_token(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len
 
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
-	rv = sh.f->C_GetTokenInfo(t->real, &info);
+	rv = refuse_empty_pin(t, len, "SO PIN");
+	if (rv == CKR_OK)
+		rv = sh.f->C_GetTokenInfo(t->real, &info);
 	if (rv != CKR_OK)
 		return rv;
 	if (!(info.flags & CKF_TOKEN_INITIALIZED)) {
@@ -593,6 +602,9 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
+	rv = refuse_empty_pin(t, len, who == CKU_SO ? "SO PIN" : "PIN");
+	if (rv != CKR_OK)
+		return rv;
 	rv = read_state(t, &st);
 	if (rv == CKR_USER_PIN_NOT_INITIALIZED)
 		return sh.f->C_Login(a.real, who, (CK_UTF8CHAR_PTR)pin, len); /* SoftHSM explains */
@@ -629,7 +641,7 @@ static CK_RV sh_logout(struct token *t, void *ss)
 static CK_RV sh_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
 	struct pin_state st;
-	CK_RV rv = check_new_pin_length(len);
+	CK_RV rv = check_new_pin_length(len); /* at least 1: an empty PIN is never sent */
 
 	/* The SO may have logged in before another process locked the SO PIN for ever. */
 	if (rv == CKR_OK)
@@ -674,7 +686,9 @@ static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, C
 	struct pin_state st;
 	CK_RV rv;
 
-	rv = check_new_pin_length(new_len);
+	rv = refuse_empty_pin(t, old_len, "old PIN");
+	if (rv == CKR_OK)
+		rv = check_new_pin_length(new_len);
 	if (rv == CKR_OK && old_len > MAX_VALUE_LEN)
 		rv = CKR_HOST_MEMORY;
 	if (rv != CKR_OK)

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -95,6 +96,17 @@ static inline size_t tu_unhex(const char *s, uint8_t *out, size_t cap)
 		s += 2;
 	}
 	return n;
+}
+
+/*
+ * A forked child's own deadline: it dies of SIGALRM after seconds. The
+ * default action first, since Check's handler would end the whole process
+ * group, the test runner included.
+ */
+static inline void tu_child_deadline(unsigned seconds)
+{
+	signal(SIGALRM, SIG_DFL);
+	alarm(seconds);
 }
 
 /* Deterministic pseudo-random numbers (xorshift32), so failures reproduce; state must not start at 0. */

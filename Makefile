@@ -33,8 +33,12 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden
 	-DSIGNET_SYSCONFDIR='"$(SYSCONFDIR)"' -I. $(PKG_CFLAGS) $(SAN_FLAGS)
 LIBS    := $(PKG_LIBS) -ldl -lpthread
 
-# Every C file of the module's rooms goes into the module; tests and tools link the archive.
-MOD_SRC := $(sort $(wildcard pkcs11/*.c apdu/*.c crypto/*.c))
+# The rooms are enforced by the link: the core archive holds apdu/ and crypto/ only, and
+# the tool, the card simulator and the test helpers link it and nothing of pkcs11/.
+# The module archive (core + pkcs11/) is for the unit tests of pkcs11/ internals.
+CORE_SRC := $(sort $(wildcard apdu/*.c crypto/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+MOD_SRC := $(sort $(wildcard pkcs11/*.c)) $(CORE_SRC)
 MOD_OBJ := $(MOD_SRC:%.c=$(BUILD)/obj/%.o)
 SIM_SRC := $(sort $(wildcard tests/cardsim/*.c))
 SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
@@ -42,13 +46,16 @@ TOOL_SRC := $(sort $(wildcard tools/*.c))
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 CHECK_SRC := $(sort $(wildcard tests/check_*.c))
 CHECK_BIN := $(CHECK_SRC:tests/%.c=$(BUILD)/tests/%)
+# Unit tests of the core rooms link the core archive, so they show it stands alone.
+CORE_CHECK_BIN := $(filter $(addprefix $(BUILD)/tests/check_,apdu buf piv tlv crypto_%),$(CHECK_BIN))
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 SHIM_SRC := $(sort $(wildcard tests/shims/*.c))
 SHIM_LIB := $(SHIM_SRC:tests/shims/%.c=$(BUILD)/tests/lib%.so)
 
 MODULE  := $(BUILD)/signet-pkcs11.so
-ARCHIVE := $(BUILD)/libsignet.a
+CORE_ARCHIVE := $(BUILD)/libsignet-core.a
+MODULE_ARCHIVE := $(BUILD)/libsignet-module.a
 CARDSIM := $(if $(SIM_SRC),$(BUILD)/signet-cardsim)
 TOOL    := $(if $(TOOL_SRC),$(BUILD)/signet-tool)
 
@@ -74,28 +81,35 @@ $(MODULE): $(MOD_OBJ) conf/signet.map
 	$(CC) -shared $(SAN_FLAGS) -Wl,--version-script=conf/signet.map -Wl,-z,defs \
 		-Wl,-z,nodelete -o $@ $(MOD_OBJ) $(LIBS)
 
-$(ARCHIVE): $(MOD_OBJ)
+$(CORE_ARCHIVE): $(CORE_OBJ)
+$(MODULE_ARCHIVE): $(MOD_OBJ)
+$(CORE_ARCHIVE) $(MODULE_ARCHIVE):
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 
 ifneq ($(SIM_SRC),)
-$(CARDSIM): $(SIM_OBJ) $(ARCHIVE)
-	$(CC) $(SAN_FLAGS) -o $@ $(SIM_OBJ) $(ARCHIVE) $(LIBS)
+$(CARDSIM): $(SIM_OBJ) $(CORE_ARCHIVE)
+	$(CC) $(SAN_FLAGS) -o $@ $(SIM_OBJ) $(CORE_ARCHIVE) $(LIBS)
 endif
 
 ifneq ($(TOOL_SRC),)
-$(TOOL): $(TOOL_OBJ) $(ARCHIVE)
-	$(CC) $(SAN_FLAGS) -o $@ $(TOOL_OBJ) $(ARCHIVE) $(LIBS)
+$(TOOL): $(TOOL_OBJ) $(CORE_ARCHIVE)
+	$(CC) $(SAN_FLAGS) -o $@ $(TOOL_OBJ) $(CORE_ARCHIVE) $(LIBS)
 endif
 
-$(BUILD)/tests/check_%: tests/check_%.c $(ARCHIVE)
+# Each test binary links the archive its TEST_ARCHIVE names.
+$(filter-out $(CORE_CHECK_BIN),$(CHECK_BIN)): TEST_ARCHIVE := $(MODULE_ARCHIVE)
+$(CORE_CHECK_BIN): TEST_ARCHIVE := $(CORE_ARCHIVE)
+$(filter-out $(CORE_CHECK_BIN),$(CHECK_BIN)): $(MODULE_ARCHIVE)
+$(CORE_CHECK_BIN): $(CORE_ARCHIVE)
+$(BUILD)/tests/check_%: tests/check_%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(CHECK_LIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(TEST_ARCHIVE) $(CHECK_LIBS) $(LIBS)
 
-$(BUILD)/tests/%: tests/helpers/%.c $(ARCHIVE)
+$(BUILD)/tests/%: tests/helpers/%.c $(CORE_ARCHIVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(CORE_ARCHIVE) $(LIBS)
 
 # Test-only PKCS#11 libraries (e.g. SoftHSM with a C_Login counter).
 $(BUILD)/tests/lib%.so: tests/shims/%.c

@@ -2,13 +2,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "apdu/buf.h"
 #include "apdu/tlv.h"
+#include "crypto/random.h"
 #include "crypto/wipe.h"
 
 #define TAG_DYN_AUTH 0x7C
@@ -25,8 +22,6 @@
 #define SW_OK 0x9000
 #define SW_WRONG_LENGTH 0x6700
 #define SW_INS_NOT_SUPPORTED 0x6D00
-/* A mutual-authentication block is at most one AES block. */
-#define MGMT_BLOCK_MAX 16
 /* GENERAL AUTHENTICATE answers: an RSA-4096 block plus TLV headers. */
 #define GA_RESP_MAX 1024
 
@@ -35,7 +30,7 @@ static const uint8_t PIV_AID[] = { 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x1
 static int default_random(void *ctx, uint8_t *out, size_t n)
 {
 	(void)ctx;
-	return RAND_bytes(out, (int)n) == 1 ? PIV_OK : PIV_E_CRYPTO;
+	return cr_random(out, n) == 0 ? PIV_OK : PIV_E_CRYPTO;
 }
 
 void piv_init(struct piv_card *c, struct apdu_chan *chan)
@@ -686,49 +681,38 @@ int piv_ecdh(struct piv_card *c, uint8_t alg, uint8_t slot, const uint8_t *peer,
 
 /* ---- management key ---- */
 
-/* OpenSSL name of the single-block ECB cipher for a management-key
- * algorithm and key length; NULL when they do not match. */
-static const char *mgmt_cipher_name(uint8_t alg, size_t key_len, size_t *block)
+bool piv_mgmt_cipher(uint8_t alg, enum cr_block_alg *out)
 {
 	switch (alg) {
 	case PIV_ALG_3DES:
-		*block = 8;
-		return key_len == 24 ? "DES-EDE3-ECB" : NULL;
+		*out = CR_BLOCK_3DES;
+		return true;
 	case PIV_ALG_AES128:
-		*block = 16;
-		return key_len == 16 ? "AES-128-ECB" : NULL;
+		*out = CR_BLOCK_AES128;
+		return true;
 	case PIV_ALG_AES192:
-		*block = 16;
-		return key_len == 24 ? "AES-192-ECB" : NULL;
+		*out = CR_BLOCK_AES192;
+		return true;
 	case PIV_ALG_AES256:
-		*block = 16;
-		return key_len == 32 ? "AES-256-ECB" : NULL;
+		*out = CR_BLOCK_AES256;
+		return true;
 	default:
-		*block = 0;
-		return NULL;
+		return false;
 	}
 }
 
-/* One block, ECB, no padding: the whole use PIV makes of the cipher. The
- * cipher is taken from OpenSSL's default provider by name, so a PKCS#11
- * provider configured in the host process (which may be this very module)
- * is never asked to do it. */
-static int mgmt_block(const char *cipher_name, const uint8_t *key, bool encrypt,
-		      const uint8_t *in, uint8_t *out, size_t block)
+/* The cipher for a management key; false when alg is not a management-key
+ * algorithm or the key length does not fit it. */
+static bool mgmt_key_cipher(uint8_t alg, size_t key_len, enum cr_block_alg *out)
 {
-	EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, cipher_name, "provider=default");
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n = 0, ok;
+	return piv_mgmt_cipher(alg, out) && key_len == cr_block_key_size(*out);
+}
 
-	ok = cipher != NULL && ctx != NULL &&
-	     EVP_CipherInit_ex2(ctx, cipher, key, NULL, encrypt ? 1 : 0, NULL) == 1 &&
-	     EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
-	     EVP_CipherUpdate(ctx, out, &n, in, (int)block) == 1 && n == (int)block;
-	EVP_CIPHER_CTX_free(ctx);
-	EVP_CIPHER_free(cipher);
-	if (!ok)
-		ERR_clear_error();
-	return ok ? PIV_OK : PIV_E_CRYPTO;
+static int mgmt_block(enum cr_block_alg cipher, const uint8_t *key, bool encrypt,
+		      const uint8_t *in, uint8_t *out)
+{
+	return cr_block_crypt(cipher, key, cr_block_key_size(cipher), encrypt, in, out) == 0
+		? PIV_OK : PIV_E_CRYPTO;
 }
 
 /* One GENERAL AUTHENTICATE step with the management key: sends body as the
@@ -768,10 +752,11 @@ out:
 }
 
 /* Host proves the key: card challenge C, host answers E_K(C). */
-static int mgmt_one_way(struct piv_card *c, uint8_t alg, const char *cipher,
-			const uint8_t *key, size_t block)
+static int mgmt_one_way(struct piv_card *c, uint8_t alg, enum cr_block_alg cipher,
+			const uint8_t *key)
 {
-	uint8_t challenge[MGMT_BLOCK_MAX], answer[MGMT_BLOCK_MAX];
+	size_t block = cr_block_size(cipher);
+	uint8_t challenge[CR_BLOCK_MAX_SIZE], answer[CR_BLOCK_MAX_SIZE];
 	struct buf body;
 	int rc;
 
@@ -779,7 +764,7 @@ static int mgmt_one_way(struct piv_card *c, uint8_t alg, const char *cipher,
 	tlv_put(&body, TAG_CHALLENGE, NULL, 0);
 	rc = mgmt_step(c, alg, &body, true, TAG_CHALLENGE, challenge, block);
 	if (rc == PIV_OK)
-		rc = mgmt_block(cipher, key, true, challenge, answer, block);
+		rc = mgmt_block(cipher, key, true, challenge, answer);
 	if (rc == PIV_OK) {
 		buf_reset(&body);
 		tlv_put(&body, TAG_RESPONSE, answer, block);
@@ -793,11 +778,12 @@ static int mgmt_one_way(struct piv_card *c, uint8_t alg, const char *cipher,
 
 /* Both sides prove the key: the host decrypts the card's witness, and the
  * card encrypts the host's challenge, which the host checks. */
-static int mgmt_mutual(struct piv_card *c, uint8_t alg, const char *cipher,
-		       const uint8_t *key, size_t block)
+static int mgmt_mutual(struct piv_card *c, uint8_t alg, enum cr_block_alg cipher,
+		       const uint8_t *key)
 {
-	uint8_t witness[MGMT_BLOCK_MAX], plain[MGMT_BLOCK_MAX], challenge[MGMT_BLOCK_MAX];
-	uint8_t expected[MGMT_BLOCK_MAX], reply[MGMT_BLOCK_MAX];
+	size_t block = cr_block_size(cipher);
+	uint8_t witness[CR_BLOCK_MAX_SIZE], plain[CR_BLOCK_MAX_SIZE], challenge[CR_BLOCK_MAX_SIZE];
+	uint8_t expected[CR_BLOCK_MAX_SIZE], reply[CR_BLOCK_MAX_SIZE];
 	struct buf body;
 	int rc;
 
@@ -805,11 +791,11 @@ static int mgmt_mutual(struct piv_card *c, uint8_t alg, const char *cipher,
 	tlv_put(&body, TAG_WITNESS, NULL, 0);
 	rc = mgmt_step(c, alg, &body, true, TAG_WITNESS, witness, block);
 	if (rc == PIV_OK)
-		rc = mgmt_block(cipher, key, false, witness, plain, block);
+		rc = mgmt_block(cipher, key, false, witness, plain);
 	if (rc == PIV_OK)
 		rc = c->random(c->random_ctx, challenge, block);
 	if (rc == PIV_OK)
-		rc = mgmt_block(cipher, key, true, challenge, expected, block);
+		rc = mgmt_block(cipher, key, true, challenge, expected);
 	if (rc == PIV_OK) {
 		buf_reset(&body);
 		tlv_put(&body, TAG_WITNESS, plain, block);
@@ -817,7 +803,7 @@ static int mgmt_mutual(struct piv_card *c, uint8_t alg, const char *cipher,
 		tlv_put(&body, TAG_RESPONSE, NULL, 0);
 		rc = mgmt_step(c, alg, &body, true, TAG_RESPONSE, reply, block);
 	}
-	if (rc == PIV_OK && CRYPTO_memcmp(reply, expected, block) != 0)
+	if (rc == PIV_OK && !cr_secret_equal(reply, expected, block))
 		rc = PIV_E_AUTH_FAILED;
 	cr_wipe(witness, sizeof(witness));
 	cr_wipe(plain, sizeof(plain));
@@ -830,17 +816,16 @@ static int mgmt_mutual(struct piv_card *c, uint8_t alg, const char *cipher,
 
 int piv_mgmt_auth(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t key_len, bool mutual)
 {
-	size_t block;
-	const char *cipher = mgmt_cipher_name(alg, key_len, &block);
+	enum cr_block_alg cipher;
 	int rc, end_rc;
 
-	if (cipher == NULL || key == NULL)
+	if (!mgmt_key_cipher(alg, key_len, &cipher) || key == NULL)
 		return PIV_E_INVALID;
 	/* The card forgets its challenge if anyone else talks to it in between. */
 	rc = piv_begin(c);
 	if (rc != PIV_OK)
 		return rc;
-	rc = mutual ? mgmt_mutual(c, alg, cipher, key, block) : mgmt_one_way(c, alg, cipher, key, block);
+	rc = mutual ? mgmt_mutual(c, alg, cipher, key) : mgmt_one_way(c, alg, cipher, key);
 	end_rc = piv_end(c);
 	return rc != PIV_OK ? rc : end_rc;
 }
@@ -1108,11 +1093,11 @@ int piv_set_mgmt_key(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t
 {
 	struct cmd k = { .ins = PIV_INS_SET_MGMT_KEY, .p1 = 0xFF, .p2 = touch ? 0xFE : 0xFF,
 			 .flags = APDU_F_SENSITIVE };
-	size_t block;
+	enum cr_block_alg cipher;
 	struct buf b;
 	int rc;
 
-	if (mgmt_cipher_name(alg, key_len, &block) == NULL || key == NULL)
+	if (!mgmt_key_cipher(alg, key_len, &cipher) || key == NULL)
 		return PIV_E_INVALID;
 	buf_init(&b);
 	buf_put_u8(&b, alg);

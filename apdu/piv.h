@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "apdu/apdu.h"
+#include "crypto/block.h"
 
 enum piv_rc {
 	PIV_OK = 0,
@@ -117,7 +118,7 @@ struct piv_card {
 	/* PIV was selected in this card session of the channel (apdu_session()). */
 	bool selected;
 	unsigned long session;
-	/* Host challenges; OpenSSL's RAND_bytes by default. */
+	/* Host challenges; cr_random() by default. */
 	int (*random)(void *ctx, uint8_t *out, size_t n);
 	void *random_ctx;
 };
@@ -127,6 +128,9 @@ void piv_init(struct piv_card *c, struct apdu_chan *chan);
  * A card answering 6700 to an extended APDU turns it off again by itself. */
 void piv_set_extended(struct piv_card *c, bool on);
 bool piv_atr_extended(const uint8_t *atr, size_t len);
+
+/* The block cipher of a management-key algorithm (3DES, AES-128/192/256); false for any other alg. */
+bool piv_mgmt_cipher(uint8_t alg, enum cr_block_alg *out);
 
 /* RSA, NIST curve, Ed25519 or X25519: an algorithm a key slot can hold. */
 bool piv_alg_is_asym(uint8_t alg);

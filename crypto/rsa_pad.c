@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "crypto/cr.h"
 #include "crypto/cr_ctx.h"
+#include "crypto/random.h"
 #include "crypto/wipe.h"
 
 #define SIZE_BITS (sizeof(size_t) * CHAR_BIT)
@@ -188,8 +188,8 @@ int cr_rsa_pss_encode(enum cr_hash h, enum cr_hash mgf1_hash, size_t salt_len, s
 	/* DB = PS || 0x01 || salt, built in place; the salt goes straight into it. */
 	salt = em + l.db_len - salt_len;
 	em[l.db_len - salt_len - 1] = 0x01;
-	if (salt_len > 0 && RAND_bytes_ex(cr_libctx(), salt, salt_len, 0) != 1)
-		return cr_fail(CR_E_INTERNAL);
+	if (cr_random(salt, salt_len) != CR_OK)
+		return CR_E_INTERNAL;
 	mprime_hash = em + l.db_len;
 	rc = hash_parts(h, pss_zeros, sizeof(pss_zeros), mhash, mhash_len, salt, salt_len, mprime_hash);
 	if (rc == CR_OK)

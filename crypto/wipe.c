@@ -16,3 +16,8 @@ void cr_free_secret(void *p, size_t len)
 	cr_wipe(p, len);
 	free(p);
 }
+
+bool cr_secret_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}

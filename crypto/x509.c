@@ -171,6 +171,28 @@ static int fill_ed25519(const uint8_t *pk, size_t pk_len, struct cr_pubkey *out)
 	return rc;
 }
 
+/*
+ * A public key is a whole number of bytes, whatever its type. A BIT STRING
+ * that declares unused bits has OpenSSL clear them and hand back another
+ * key than the one encoded (an Ed25519 key is any 32 bytes, so nothing else
+ * would notice). The count is read from the DER the key re-encodes to,
+ * which keeps it, so certificates and bare keys are judged alike.
+ */
+static int check_whole_bytes(const struct cr_bytes *spki)
+{
+	struct cr_der outer = { spki->data, spki->len }, inner;
+	const uint8_t *val, *key;
+	size_t val_len, key_len;
+
+	if (cr_der_expect(&outer, CR_DER_SEQUENCE, &val, &val_len) != CR_OK)
+		return CR_E_DATA;
+	inner = (struct cr_der){ val, val_len };
+	if (cr_der_expect(&inner, CR_DER_SEQUENCE, &val, &val_len) != CR_OK ||
+	    cr_der_expect(&inner, CR_DER_BIT_STRING, &key, &key_len) != CR_OK)
+		return CR_E_DATA;
+	return key_len >= 1 && key[0] == 0 ? CR_OK : CR_E_DATA;
+}
+
 static int fill_pubkey(X509_PUBKEY *xpk, struct cr_pubkey *out)
 {
 	ASN1_OBJECT *alg_obj;
@@ -179,6 +201,11 @@ static int fill_pubkey(X509_PUBKEY *xpk, struct cr_pubkey *out)
 	X509_ALGOR *alg;
 	EVP_PKEY *pkey;
 
+	rc = set_i2d_pubkey(&out->spki, xpk);
+	if (rc == CR_OK)
+		rc = check_whole_bytes(&out->spki);
+	if (rc != CR_OK)
+		return rc;
 	if (!X509_PUBKEY_get0_param(&alg_obj, &pk, &pk_len, &alg, xpk) || pk_len < 0)
 		return CR_E_DATA;
 	nid = OBJ_obj2nid(alg_obj);
@@ -196,8 +223,6 @@ static int fill_pubkey(X509_PUBKEY *xpk, struct cr_pubkey *out)
 		rc = fill_ed25519(pk, (size_t)pk_len, out);
 	else
 		rc = fill_rsa(pkey, out);
-	if (rc == CR_OK)
-		rc = set_i2d_pubkey(&out->spki, xpk);
 	return rc;
 }
 

@@ -66,7 +66,8 @@ struct cr_cert {
 /*
  * Parses a DER certificate. CR_E_DATA for anything that is not exactly one
  * well-formed DER certificate (truncation, trailing bytes, BER lengths,
- * invalid extensions), CR_E_UNSUPPORTED for a key type other than RSA,
+ * invalid extensions, a public key BIT STRING with unused bits, whatever
+ * the key type), CR_E_UNSUPPORTED for a key type other than RSA,
  * named-curve EC or Ed25519. On error *out is left cleared.
  */
 int cr_cert_parse(const uint8_t *der, size_t len, struct cr_cert *out);

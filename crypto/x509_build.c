@@ -8,7 +8,6 @@
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -16,6 +15,7 @@
 #include "crypto/cr_ctx.h"
 #include "crypto/der.h"
 #include "crypto/ecdsa.h"
+#include "crypto/random.h"
 #include "crypto/x509.h"
 
 /* AlgorithmIdentifier DER per algorithm (RFC 4055, RFC 5758). */
@@ -278,7 +278,7 @@ static int set_serial(X509 *x, const uint8_t *serial, size_t serial_len)
 	int rc = CR_E_INTERNAL;
 
 	if (serial == NULL) {
-		if (RAND_bytes_ex(cr_libctx(), random, sizeof(random), 0) != 1)
+		if (cr_random(random, sizeof(random)) != CR_OK)
 			return CR_E_INTERNAL;
 		/* Positive and full length: top bit clear, next bit set. */
 		random[0] = (uint8_t)((random[0] & 0x7f) | 0x40);

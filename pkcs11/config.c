@@ -213,13 +213,30 @@ static const char *set_value(struct config *c, const struct key_spec *k, const c
 	return "unknown kind";
 }
 
-/* A malformed line is logged whole, unless it starts with the name of a secret: then only that name. */
-static const char *loggable_line(const char *s)
+/*
+ * What of a malformed line the log may show: a key or section name only
+ * when it looks like one (lower-case letters, digits and '_', not all hex
+ * digits, at most 32 characters), else "-". A value typed where a name
+ * belongs, or a misspelled line around a management key, stays out.
+ */
+#define SHOWN_NAME_MAX 32
+
+static const char *shown_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (keys[i].kind == V_HEX && strncmp(s, keys[i].key, strlen(keys[i].key)) == 0)
-			return keys[i].key;
-	return s;
+	size_t n = strlen(name);
+	bool beyond_hex = false;
+
+	if (n == 0 || n > SHOWN_NAME_MAX || !islower((unsigned char)name[0]))
+		return "-";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (!islower(ch) && !isdigit(ch) && ch != '_')
+			return "-";
+		if (!isxdigit(ch))
+			beyond_hex = true;
+	}
+	return beyond_hex ? name : "-";
 }
 
 static const struct key_spec *find_key(const char *section, const char *key)
@@ -257,21 +274,19 @@ static const char *parse_line(struct config *c, char *line, char *section, size_
 			return "malformed section header";
 		*close = '\0';
 		s = trim(s + 1);
-		*what = s;
+		*what = shown_name(s);
 		if (!known_section(s))
 			return "unknown section";
 		snprintf(section, section_size, "%s", s);
 		return NULL;
 	}
 	eq = strchr(s, '=');
-	if (eq == NULL) {
-		*what = loggable_line(s);
-		return "expected key = value";
-	}
+	if (eq == NULL)
+		return "expected key = value"; /* no text of such a line is logged: it may be all value */
 	*eq = '\0';
 	key = trim(s);
 	value = trim(eq + 1);
-	*what = key;
+	*what = shown_name(key);
 	if (section[0] == '\0')
 		return "key outside any section";
 	k = find_key(section, key);
@@ -311,6 +326,7 @@ CK_RV config_load(struct config *c, const char *path)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
+			what = "-"; /* not the previous line's key, whose text this line overwrote */
 			reason = "line too long";
 			break;
 		}

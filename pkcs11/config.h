@@ -45,7 +45,9 @@ const char *config_default_path(void);
 
 /*
  * Loads path over the defaults. A missing file is not an error. On error,
- * logs "FILE:LINE: KEY: reason" and returns CKR_GENERAL_ERROR.
+ * logs "FILE:LINE: KEY: reason" and returns CKR_GENERAL_ERROR. No value is
+ * ever logged: KEY is "-" for a line without "=" or a name that does not
+ * look like one (it may be a management key typed on the wrong line).
  */
 CK_RV config_load(struct config *c, const char *path);
 

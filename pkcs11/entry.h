@@ -14,6 +14,14 @@
 void trace_call(const char *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 CK_RV trace_ret(const char *fn, CK_RV rv);
 
+/*
+ * trace_ret() after a call with an IN/OUT count or length, logging
+ * "fn: name=value" first when the call set it (CKR_OK, CKR_BUFFER_TOO_SMALL).
+ * Before the call such a value is the caller's garbage on a length query
+ * (a NULL buffer): trace it as an argument only when the buffer is there.
+ */
+CK_RV trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len);
+
 /* CKR_CRYPTOKI_NOT_INITIALIZED unless C_Initialize ran in this process. */
 CK_RV check_ready(void);
 

@@ -7,6 +7,7 @@
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
 #include "pkcs11/mech.h"
+#include "pkcs11/mech_param.h"
 
 
 static CK_RV set_active(struct session *s, enum token_op op, bool active)
@@ -84,6 +85,9 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mec
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
+	rv = mech_param_check(mech);
+	if (rv != CKR_OK)
+		goto out;
 	rv = is_active(s, op, &active);
 	if (rv != CKR_OK)
 		goto out;
@@ -217,10 +221,20 @@ static void trace_init(const char *fn, CK_SESSION_HANDLE h, const CK_MECHANISM *
 		   (unsigned long)key);
 }
 
-static void trace_data(const char *fn, CK_SESSION_HANDLE h, CK_ULONG in_len, const CK_ULONG *out_len)
+/* A data step: the output buffer's size only when there is a buffer; the length it got after the call. */
+static void trace_data(const char *fn, CK_SESSION_HANDLE h, CK_ULONG in_len, const CK_BYTE *out,
+		       const CK_ULONG *out_len)
 {
-	trace_call(fn, "hSession=0x%lx inLen=%lu outLen=%lu", (unsigned long)h, (unsigned long)in_len,
-		   out_len ? (unsigned long)*out_len : 0UL);
+	if (out != NULL && out_len != NULL)
+		trace_call(fn, "hSession=0x%lx inLen=%lu outLen=%lu", (unsigned long)h, (unsigned long)in_len,
+			   (unsigned long)*out_len);
+	else
+		trace_call(fn, "hSession=0x%lx inLen=%lu", (unsigned long)h, (unsigned long)in_len);
+}
+
+static CK_RV trace_out(const char *fn, CK_RV rv, const CK_ULONG *out_len)
+{
+	return trace_ret_len(fn, rv, "outLen", out_len);
 }
 
 
@@ -234,21 +248,21 @@ CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 
 CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, in_len, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_ONESHOT, in, in_len, out, out_len));
+	trace_data(__func__, h, in_len, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_ONESHOT, in, in_len, out, out_len), out_len);
 }
 
 CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 		      CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, in_len, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_UPDATE, in, in_len, out, out_len));
+	trace_data(__func__, h, in_len, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_UPDATE, in, in_len, out, out_len), out_len);
 }
 
 CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, 0, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_FINAL, NULL, 0, out, out_len));
+	trace_data(__func__, h, 0, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_ENCRYPT, STEP_FINAL, NULL, 0, out, out_len), out_len);
 }
 
 CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
@@ -259,21 +273,21 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 
 CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, in_len, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_ONESHOT, in, in_len, out, out_len));
+	trace_data(__func__, h, in_len, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_ONESHOT, in, in_len, out, out_len), out_len);
 }
 
 CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 		      CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, in_len, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_UPDATE, in, in_len, out, out_len));
+	trace_data(__func__, h, in_len, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_UPDATE, in, in_len, out, out_len), out_len);
 }
 
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, 0, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_FINAL, NULL, 0, out, out_len));
+	trace_data(__func__, h, 0, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_DECRYPT, STEP_FINAL, NULL, 0, out, out_len), out_len);
 }
 
 CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m)
@@ -284,13 +298,13 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m)
 
 CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, in_len, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_DIGEST, STEP_ONESHOT, in, in_len, out, out_len));
+	trace_data(__func__, h, in_len, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_DIGEST, STEP_ONESHOT, in, in_len, out, out_len), out_len);
 }
 
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
-	trace_data(__func__, h, in_len, NULL);
+	trace_data(__func__, h, in_len, NULL, NULL);
 	return trace_ret(__func__, op_step(h, TOKEN_OP_DIGEST, STEP_UPDATE, in, in_len, NULL, NULL));
 }
 
@@ -330,8 +344,8 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
 
 CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, 0, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_DIGEST, STEP_FINAL, NULL, 0, out, out_len));
+	trace_data(__func__, h, 0, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_DIGEST, STEP_FINAL, NULL, 0, out, out_len), out_len);
 }
 
 CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
@@ -342,20 +356,20 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 
 CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, in_len, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_SIGN, STEP_ONESHOT, in, in_len, out, out_len));
+	trace_data(__func__, h, in_len, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_SIGN, STEP_ONESHOT, in, in_len, out, out_len), out_len);
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
-	trace_data(__func__, h, in_len, NULL);
+	trace_data(__func__, h, in_len, NULL, NULL);
 	return trace_ret(__func__, op_step(h, TOKEN_OP_SIGN, STEP_UPDATE, in, in_len, NULL, NULL));
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, 0, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_SIGN, STEP_FINAL, NULL, 0, out, out_len));
+	trace_data(__func__, h, 0, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_SIGN, STEP_FINAL, NULL, 0, out, out_len), out_len);
 }
 
 CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
@@ -366,8 +380,9 @@ CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDL
 
 CK_RV C_SignRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, in_len, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_SIGN_RECOVER, STEP_ONESHOT, in, in_len, out, out_len));
+	trace_data(__func__, h, in_len, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_SIGN_RECOVER, STEP_ONESHOT, in, in_len, out, out_len),
+			 out_len);
 }
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
@@ -380,13 +395,14 @@ CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR
 {
 	CK_ULONG len = sig_len;
 
-	trace_data(__func__, h, in_len, &len);
+	trace_call(__func__, "hSession=0x%lx inLen=%lu sigLen=%lu", (unsigned long)h, (unsigned long)in_len,
+		   (unsigned long)sig_len);
 	return trace_ret(__func__, op_step(h, TOKEN_OP_VERIFY, STEP_ONESHOT, in, in_len, sig, sig ? &len : NULL));
 }
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
-	trace_data(__func__, h, in_len, NULL);
+	trace_data(__func__, h, in_len, NULL, NULL);
 	return trace_ret(__func__, op_step(h, TOKEN_OP_VERIFY, STEP_UPDATE, in, in_len, NULL, NULL));
 }
 
@@ -394,7 +410,7 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
 	CK_ULONG len = sig_len;
 
-	trace_data(__func__, h, 0, &len);
+	trace_call(__func__, "hSession=0x%lx sigLen=%lu", (unsigned long)h, (unsigned long)sig_len);
 	return trace_ret(__func__, op_step(h, TOKEN_OP_VERIFY, STEP_FINAL, NULL, 0, sig, sig ? &len : NULL));
 }
 
@@ -407,8 +423,9 @@ CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HAN
 CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len, CK_BYTE_PTR out,
 		      CK_ULONG_PTR out_len)
 {
-	trace_data(__func__, h, sig_len, out_len);
-	return trace_ret(__func__, op_step(h, TOKEN_OP_VERIFY_RECOVER, STEP_ONESHOT, sig, sig_len, out, out_len));
+	trace_data(__func__, h, sig_len, out, out_len);
+	return trace_out(__func__, op_step(h, TOKEN_OP_VERIFY_RECOVER, STEP_ONESHOT, sig, sig_len, out, out_len),
+			 out_len);
 }
 
 /* The dual-function updates: no token offers them, so they are refused after the usual checks. */
@@ -428,32 +445,28 @@ static CK_RV dual_update(CK_SESSION_HANDLE h, const CK_BYTE *in, CK_ULONG in_len
 CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 			    CK_ULONG_PTR out_len)
 {
-	(void)out;
-	trace_data(__func__, h, in_len, out_len);
+	trace_data(__func__, h, in_len, out, out_len);
 	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
 }
 
 CK_RV C_DecryptDigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 			    CK_ULONG_PTR out_len)
 {
-	(void)out;
-	trace_data(__func__, h, in_len, out_len);
+	trace_data(__func__, h, in_len, out, out_len);
 	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
 }
 
 CK_RV C_SignEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 			  CK_ULONG_PTR out_len)
 {
-	(void)out;
-	trace_data(__func__, h, in_len, out_len);
+	trace_data(__func__, h, in_len, out, out_len);
 	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
 }
 
 CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 			    CK_ULONG_PTR out_len)
 {
-	(void)out;
-	trace_data(__func__, h, in_len, out_len);
+	trace_data(__func__, h, in_len, out, out_len);
 	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
 }
 

@@ -31,6 +31,13 @@ CK_RV trace_ret(const char *fn, CK_RV rv)
 	return rv;
 }
 
+CK_RV trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len)
+{
+	if (log_enabled(LOG_DEBUG) && len != NULL && (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL))
+		log_msg(LOG_DEBUG, "%s: %s=%lu", fn, name, (unsigned long)*len);
+	return trace_ret(fn, rv);
+}
+
 CK_RV check_ready(void)
 {
 	return module_ready() ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
@@ -191,14 +198,12 @@ static CK_RV get_slot_list(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_U
 
 CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PTR pulCount)
 {
-	CK_RV rv;
-
-	trace_call(__func__, "tokenPresent=%u pSlotList=%p count=%lu", tokenPresent,
-		   (void *)pSlotList, pulCount ? (unsigned long)*pulCount : 0UL);
-	rv = get_slot_list(tokenPresent, pSlotList, pulCount);
-	if (rv == CKR_OK && log_enabled(LOG_DEBUG))
-		log_msg(LOG_DEBUG, "C_GetSlotList: %lu slots", (unsigned long)*pulCount);
-	return trace_ret(__func__, rv);
+	if (pSlotList != NULL && pulCount != NULL)
+		trace_call(__func__, "tokenPresent=%u pSlotList=%p count=%lu", tokenPresent, (void *)pSlotList,
+			   (unsigned long)*pulCount);
+	else
+		trace_call(__func__, "tokenPresent=%u pSlotList=%p", tokenPresent, (void *)pSlotList);
+	return trace_ret_len(__func__, get_slot_list(tokenPresent, pSlotList, pulCount), "count", pulCount);
 }
 
 /* Looks a slot up; slot structures stay valid until C_Finalize. */
@@ -301,9 +306,12 @@ static CK_RV get_mechanism_list(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, 
 
 CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList, CK_ULONG_PTR pulCount)
 {
-	trace_call(__func__, "slotID=%lu pMechanismList=%p count=%lu", (unsigned long)slotID,
-		   (void *)pMechanismList, pulCount ? (unsigned long)*pulCount : 0UL);
-	return trace_ret(__func__, get_mechanism_list(slotID, pMechanismList, pulCount));
+	if (pMechanismList != NULL && pulCount != NULL)
+		trace_call(__func__, "slotID=%lu pMechanismList=%p count=%lu", (unsigned long)slotID,
+			   (void *)pMechanismList, (unsigned long)*pulCount);
+	else
+		trace_call(__func__, "slotID=%lu pMechanismList=%p", (unsigned long)slotID, (void *)pMechanismList);
+	return trace_ret_len(__func__, get_mechanism_list(slotID, pMechanismList, pulCount), "count", pulCount);
 }
 
 static CK_RV get_mechanism_info(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)

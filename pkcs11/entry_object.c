@@ -3,6 +3,7 @@
 
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
+#include "pkcs11/mech_param.h"
 
 static bool template_ok(const CK_ATTRIBUTE *t, CK_ULONG n)
 {
@@ -145,6 +146,24 @@ static void trace_template(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n)
 			(long)t[i].ulValueLen);
 }
 
+/*
+ * C_GetAttributeValue's template after the call. Going in, a length is the
+ * caller's garbage where pValue is NULL; only the answers that set every
+ * ulValueLen (to a length or CK_UNAVAILABLE_INFORMATION) have lengths to show.
+ */
+static void trace_answer(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n, CK_RV rv)
+{
+	if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	    rv == CKR_BUFFER_TOO_SMALL) {
+		trace_template(fn, t, n);
+		return;
+	}
+	if (!log_enabled(LOG_DEBUG) || t == NULL)
+		return;
+	for (CK_ULONG i = 0; i < n; i++)
+		log_msg(LOG_DEBUG, "%s:   [%lu] %s", fn, (unsigned long)i, attr_name(t[i].type));
+}
+
 static CK_RV get_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 				 CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
@@ -174,7 +193,7 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
 		   (unsigned long)hObject, (unsigned long)ulCount);
 	rv = get_attribute_value(hSession, hObject, pTemplate, ulCount);
-	trace_template(__func__, pTemplate, ulCount);
+	trace_answer(__func__, pTemplate, ulCount, rv);
 	return trace_ret(__func__, rv);
 }
 
@@ -318,9 +337,7 @@ CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, C
 
 	trace_call(__func__, "hSession=0x%lx max=%lu", (unsigned long)hSession, (unsigned long)ulMaxObjectCount);
 	rv = find_objects(hSession, phObject, ulMaxObjectCount, pulObjectCount);
-	if (rv == CKR_OK && log_enabled(LOG_DEBUG))
-		log_msg(LOG_DEBUG, "C_FindObjects: %lu found", (unsigned long)*pulObjectCount);
-	return trace_ret(__func__, rv);
+	return trace_ret_len(__func__, rv, "count", pulObjectCount);
 }
 
 static CK_RV find_objects_final(CK_SESSION_HANDLE hSession)
@@ -367,6 +384,8 @@ static CK_RV generate_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanis
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
 		;
+	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
+		;
 	else if (s->slot->ops->generate_key == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if ((rv = s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate, ulCount,
@@ -403,6 +422,8 @@ static CK_RV generate_key_pair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMec
 	} else if ((rv = input_values_ok(pPublicKeyTemplate, ulPublicKeyAttributeCount)) != CKR_OK ||
 		   (rv = input_values_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)) != CKR_OK) {
 		;
+	} else if ((rv = mech_param_check(pMechanism)) != CKR_OK) {
+		;
 	} else if (s->slot->ops->generate_key_pair == NULL) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	} else {
@@ -433,6 +454,29 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 						     ulPrivateKeyAttributeCount, phPublicKey, phPrivateKey));
 }
 
+/*
+ * A key that may not leave the token cannot be wrapped, whatever the
+ * mechanism: answered here so that every token says it the same way
+ * (SoftHSM judges the mechanism first and answers CKR_MECHANISM_INVALID).
+ */
+static CK_RV check_extractable(struct session *s, token_ref key)
+{
+	CK_BBOOL extractable = CK_FALSE;
+	CK_ATTRIBUTE a = { CKA_EXTRACTABLE, &extractable, sizeof(extractable) };
+	CK_RV rv;
+
+	if (s->slot->ops->get_attributes == NULL)
+		return CKR_OK; /* the token decides */
+	rv = s->slot->ops->get_attributes(s->slot->tok, s->ss, key, &a, 1);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		return CKR_KEY_NOT_WRAPPABLE; /* not a key: nothing to wrap */
+	if (rv == CKR_OBJECT_HANDLE_INVALID)
+		return CKR_KEY_HANDLE_INVALID;
+	if (rv != CKR_OK)
+		return rv;
+	return extractable == CK_TRUE ? CKR_OK : CKR_KEY_UNEXTRACTABLE;
+}
+
 static CK_RV wrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
 		      CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
 {
@@ -444,9 +488,13 @@ static CK_RV wrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, C
 		return rv;
 	if (pMechanism == NULL || pulWrappedKeyLen == NULL)
 		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
+		;
 	else if ((rv = resolve(s, hWrappingKey, CKR_WRAPPING_KEY_HANDLE_INVALID, &wrapping)) != CKR_OK)
 		;
 	else if ((rv = resolve(s, hKey, CKR_KEY_HANDLE_INVALID, &key)) != CKR_OK)
+		;
+	else if ((rv = check_extractable(s, key)) != CKR_OK)
 		;
 	else if (s->slot->ops->wrap_key == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
@@ -463,8 +511,9 @@ CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJE
 	trace_call(__func__, "hSession=0x%lx mechanism=%s wrapping=0x%lx key=0x%lx", (unsigned long)hSession,
 		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hWrappingKey,
 		   (unsigned long)hKey);
-	return trace_ret(__func__, wrap_key(hSession, pMechanism, hWrappingKey, hKey, pWrappedKey,
-					    pulWrappedKeyLen));
+	return trace_ret_len(__func__,
+			     wrap_key(hSession, pMechanism, hWrappingKey, hKey, pWrappedKey, pulWrappedKeyLen),
+			     "wrappedLen", pulWrappedKeyLen);
 }
 
 static CK_RV unwrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -481,6 +530,8 @@ static CK_RV unwrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	    !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = input_values_ok(pTemplate, ulAttributeCount)) != CKR_OK)
+		;
+	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
 		;
 	else if ((rv = resolve(s, hUnwrappingKey, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping)) != CKR_OK)
 		;
@@ -517,6 +568,8 @@ static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	if (pMechanism == NULL || !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = input_values_ok(pTemplate, ulAttributeCount)) != CKR_OK)
+		;
+	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
 		;
 	else if ((rv = resolve(s, hBaseKey, CKR_KEY_HANDLE_INVALID, &base)) != CKR_OK)
 		;

@@ -7,14 +7,18 @@
 
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
+#include "pkcs11/mech_param.h"
 
 CK_RV signet_get_info_3_0(CK_INFO_PTR pInfo);
 CK_RV signet_login_user(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
 			CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername, CK_ULONG ulUsernameLen);
 CK_RV signet_session_cancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags);
 
-/* Every message-based call checks its session, then reports that no mechanism supports it. */
-static CK_RV message_refused(const char *fn, CK_SESSION_HANDLE h)
+/*
+ * Every message-based call checks its session (and an init its mechanism,
+ * as every other init does), then reports that no mechanism supports it.
+ */
+static CK_RV message_refused_with(const char *fn, CK_SESSION_HANDLE h, const CK_MECHANISM *m, bool has_mech)
 {
 	struct session *s;
 	CK_RV rv;
@@ -23,16 +27,25 @@ static CK_RV message_refused(const char *fn, CK_SESSION_HANDLE h)
 	rv = enter_session(h, &s);
 	if (rv == CKR_OK) {
 		session_release(s);
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
+		if (has_mech && m == NULL)
+			rv = CKR_ARGUMENTS_BAD;
+		else if (has_mech)
+			rv = mech_param_check(m);
+		if (rv == CKR_OK)
+			rv = CKR_FUNCTION_NOT_SUPPORTED;
 	}
 	return trace_ret(fn, rv);
 }
 
+static CK_RV message_refused(const char *fn, CK_SESSION_HANDLE h)
+{
+	return message_refused_with(fn, h, NULL, false);
+}
+
 static CK_RV message_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
-	(void)m;
 	(void)k;
-	return message_refused("C_Message*Init", h);
+	return message_refused_with("C_Message*Init", h, m, true);
 }
 
 static CK_RV message_crypt(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR a, CK_ULONG al,

@@ -1,17 +1,27 @@
 /*
  * The PIN policy's memory for tokens that never lock a PIN themselves (the
  * SoftHSM fallback): consecutive failure counters, "user PIN must be
- * changed" and "SO PIN locked for ever", one small file per token serial
- * number in the state directory.
+ * changed", "user PIN locked" and "SO PIN locked for ever", one small file
+ * per token serial number in the state directory.
  *
  * Every change happens under an exclusive lock on a separate lock file and
  * replaces the state file atomically (temporary file, fsync, rename), so any
  * number of threads and processes share one count. A try is reserved
- * (counted and written) before the PIN goes to the token and settled after,
- * so neither a race nor a crash can yield more tries than the limit.
+ * (counted and written, with the reserving process's identity) before the
+ * PIN goes to the token and settled after, so neither a race nor a crash can
+ * yield more judged tries than the limit.
  *
- * Nothing here logs; every failure is a return code. Any code other than
- * CKR_OK from pin_store_reserve() means "send nothing to the token".
+ * A try is judged only when its answer reached the caller, that is when it
+ * was settled. A settled wrong try that reaches the limit locks that PIN:
+ * for good (SO), or until the SO sets a new user PIN or re-initialises the
+ * token (user); no later configuration with more tries undoes it. A
+ * reservation whose process died before settling it is given back at the
+ * next access: nobody learned anything from it. No number of processes or
+ * kills yields more settled wrong tries than the policy allows.
+ *
+ * Failures are logged here, one line naming the state file and the reason;
+ * callers add no line of their own. Any code other than CKR_OK from
+ * pin_store_reserve() means "send nothing to the token".
  * A store object holds no mutable state: threads may share it without a
  * lock, and a forked child may keep using it.
  */
@@ -39,10 +49,11 @@ struct pin_limits {
 };
 
 struct pin_state {
-	unsigned user_failures;  /* consecutive, including tries reserved and not yet settled */
+	unsigned user_failures;  /* consecutive, including tries of live processes not yet settled */
 	unsigned so_failures;    /* the same for the SO PIN */
 	bool user_to_be_changed; /* set by C_InitToken and C_InitPIN, cleared by C_SetPIN */
 	bool so_locked;          /* the SO PIN reached its limit: nothing ever clears this */
+	bool user_locked;        /* the user PIN reached its limit: cleared by C_InitPIN and C_InitToken */
 };
 
 struct pin_store;
@@ -57,31 +68,40 @@ struct pin_store;
 CK_RV pin_store_open(const char *state_dir, const CK_UTF8CHAR serial[16], struct pin_store **out);
 void pin_store_close(struct pin_store *s);
 
-/* A missing file reads as fresh; a corrupt or unreadable one is CKR_GENERAL_ERROR. */
+/*
+ * A missing file reads as fresh; a corrupt or unreadable one is
+ * CKR_GENERAL_ERROR. Tries reserved by processes that are gone are not
+ * counted (they are removed from the file by the next change).
+ */
 CK_RV pin_store_read(struct pin_store *s, struct pin_state *st);
 
 /*
- * Reserves one try: CKR_OK means the counter was incremented and written,
- * go ahead and send the PIN; CKR_PIN_LOCKED means the limit is reached (or
- * the SO PIN is locked for ever) and nothing may be sent.
+ * Reserves one try: CKR_OK means the try was counted and written, with this
+ * process as its holder: go ahead and send the PIN. CKR_PIN_LOCKED means
+ * the PIN is locked or the limit is taken up by tries still in flight, and
+ * nothing may be sent; CKR_FUNCTION_FAILED that more tries are in flight
+ * than the file keeps (PIN_STORE_PENDING_MAX, beyond any configurable limit).
  */
+#define PIN_STORE_PENDING_MAX 32
 CK_RV pin_store_reserve(struct pin_store *s, enum pin_who who, const struct pin_limits *lim);
 
 /*
- * Settles a try reserved with pin_store_reserve(). PIN_TRY_OK resets that
- * counter (and clears nothing else: must-change stays until C_SetPIN).
- * PIN_TRY_WRONG keeps the try; for the SO PIN, reaching the limit in force
- * at reservation marks it locked for ever. PIN_TRY_UNUSED gives the try back.
+ * Settles a try this process reserved with pin_store_reserve(). PIN_TRY_OK
+ * resets that counter to the tries still in flight (and clears nothing
+ * else: must-change stays until C_SetPIN, a lock stays). PIN_TRY_WRONG
+ * counts the try as judged; reaching the limit in force at reservation
+ * locks the PIN. PIN_TRY_UNUSED gives the try back.
  */
 CK_RV pin_store_settle(struct pin_store *s, enum pin_who who, enum pin_try result);
 
 /*
  * Events that change the state without spending a try. The first two
  * return CKR_PIN_LOCKED and change nothing once the SO PIN is locked for
- * ever, since both need the SO PIN.
+ * ever, since both need the SO PIN. Tries in flight stay counted until
+ * they are settled.
  */
-CK_RV pin_store_token_initialised(struct pin_store *s);  /* C_InitToken: counters 0, user must change */
-CK_RV pin_store_user_pin_set_by_so(struct pin_store *s); /* C_InitPIN: user counter 0, must change */
+CK_RV pin_store_token_initialised(struct pin_store *s);  /* C_InitToken: counters 0, unlocked, user must change */
+CK_RV pin_store_user_pin_set_by_so(struct pin_store *s); /* C_InitPIN: user counter 0, unlocked, must change */
 CK_RV pin_store_user_pin_changed(struct pin_store *s);   /* user's C_SetPIN: must-change cleared */
 
 /*
@@ -89,7 +109,7 @@ CK_RV pin_store_user_pin_changed(struct pin_store *s);   /* user's C_SetPIN: mus
  * CKF_SO_PIN_{COUNT_LOW,FINAL_TRY,LOCKED} token flags the state stands for.
  * COUNT_LOW: at least one failure since the last success (as PKCS#11 has
  * it, so also beside the other two); FINAL_TRY: one try left; LOCKED: none
- * left. TO_BE_CHANGED is reported whenever stored;
+ * left, or locked by an earlier limit. TO_BE_CHANGED is reported whenever stored;
  * the caller masks it when the policy does not require a change.
  */
 CK_FLAGS pin_state_token_flags(const struct pin_state *st, const struct pin_limits *lim);

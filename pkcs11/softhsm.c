@@ -318,10 +318,7 @@ static CK_RV open_store_locked(struct token *t)
 	if (!(info.flags & CKF_TOKEN_INITIALIZED))
 		return CKR_USER_PIN_NOT_INITIALIZED;
 	memcpy(t->serial, info.serialNumber, sizeof(t->serial));
-	rv = pin_store_open(sh.conf->state_dir, t->serial, &t->store);
-	if (rv != CKR_OK)
-		log_msg(LOG_ERROR, "cannot keep PIN counters in %s: %s", sh.conf->state_dir, rv_name(rv));
-	return rv;
+	return pin_store_open(sh.conf->state_dir, t->serial, &t->store); /* it logs its failures */
 }
 
 static CK_RV read_state(struct token *t, struct pin_state *st)
@@ -384,6 +381,19 @@ static CK_RV with_pin_try(struct token *t, enum pin_who who, pin_call call, void
 	return rv;
 }
 
+/*
+ * An empty PIN is never sent: SoftHSM would judge it and spend a try on
+ * it. SoftHSM tokens have no protected authentication path that an empty
+ * PIN could stand for.
+ */
+static CK_RV refuse_empty_pin(struct token *t, CK_ULONG len, const char *what)
+{
+	if (len > 0)
+		return CKR_OK;
+	log_msg(LOG_INFO, "empty %s for SoftHSM slot %lu refused: not sent", what, (unsigned long)t->real);
+	return CKR_PIN_LEN_RANGE;
+}
+
 static CK_RV check_new_pin_length(CK_ULONG len)
 {
 	if (len < sh.conf->min_pin_length || len > sh.conf->max_pin_length) {
@@ -436,11 +446,8 @@ static CK_RV sh_token_info(struct token *t, CK_TOKEN_INFO *info)
 	info->ulMinPinLen = sh.conf->min_pin_length;
 	info->ulMaxPinLen = sh.conf->max_pin_length;
 	rv = read_state(t, &st);
-	if (rv != CKR_OK) {
-		log_msg(LOG_ERROR, "PIN state of SoftHSM slot %lu unreadable: %s", (unsigned long)t->real,
-			rv_name(rv));
-		return rv;
-	}
+	if (rv != CKR_OK)
+		return rv; /* the store said why */
 	info->flags = (info->flags & ~pin_flags) | pin_state_token_flags(&st, &lim);
 	if (!sh.conf->require_pin_change)
 		info->flags &= ~(CK_FLAGS)CKF_USER_PIN_TO_BE_CHANGED;
@@ -495,7 +502,9 @@ static CK_RV sh_init_token(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len
 
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
-	rv = sh.f->C_GetTokenInfo(t->real, &info);
+	rv = refuse_empty_pin(t, len, "SO PIN");
+	if (rv == CKR_OK)
+		rv = sh.f->C_GetTokenInfo(t->real, &info);
 	if (rv != CKR_OK)
 		return rv;
 	if (!(info.flags & CKF_TOKEN_INITIALIZED)) {
@@ -593,6 +602,9 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
+	rv = refuse_empty_pin(t, len, who == CKU_SO ? "SO PIN" : "PIN");
+	if (rv != CKR_OK)
+		return rv;
 	rv = read_state(t, &st);
 	if (rv == CKR_USER_PIN_NOT_INITIALIZED)
 		return sh.f->C_Login(a.real, who, (CK_UTF8CHAR_PTR)pin, len); /* SoftHSM explains */
@@ -629,7 +641,7 @@ static CK_RV sh_logout(struct token *t, void *ss)
 static CK_RV sh_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
 	struct pin_state st;
-	CK_RV rv = check_new_pin_length(len);
+	CK_RV rv = check_new_pin_length(len); /* at least 1: an empty PIN is never sent */
 
 	/* The SO may have logged in before another process locked the SO PIN for ever. */
 	if (rv == CKR_OK)
@@ -674,13 +686,13 @@ static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, C
 	struct pin_state st;
 	CK_RV rv;
 
-	rv = check_new_pin_length(new_len);
+	rv = refuse_empty_pin(t, old_len, "old PIN");
+	if (rv == CKR_OK)
+		rv = check_new_pin_length(new_len);
 	if (rv == CKR_OK && old_len > MAX_VALUE_LEN)
 		rv = CKR_HOST_MEMORY;
 	if (rv != CKR_OK)
 		return rv;
-	if (old_len == new_len && (old_len == 0 || memcmp(old_pin, new_pin, old_len) == 0))
-		return CKR_PIN_INVALID; /* a change that changes nothing would satisfy "must change" */
 	rv = sh.f->C_GetSessionInfo(a.real, &info);
 	if (rv != CKR_OK)
 		return rv;
@@ -689,6 +701,10 @@ static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, C
 	rv = read_state(t, &st);
 	if (rv == CKR_OK && who == PIN_SO && st.so_locked)
 		rv = CKR_PIN_LOCKED;
+	/* While the PIN must be changed, a "change" to the same PIN would satisfy the rule without changing anything. */
+	if (rv == CKR_OK && who == PIN_USER && sh.conf->require_pin_change && st.user_to_be_changed &&
+	    old_len == new_len && memcmp(old_pin, new_pin, old_len) == 0)
+		rv = CKR_PIN_INVALID;
 	if (rv == CKR_OK)
 		rv = with_pin_try(t, who, call_set_pin, &a);
 	if (rv != CKR_OK || who != PIN_USER)
@@ -749,17 +765,72 @@ static CK_RV sh_get_attributes(struct token *t, void *ss, token_ref obj, CK_ATTR
 	return sh.f->C_GetAttributeValue(SS(ss), obj, tmpl, count);
 }
 
+/* Attributes that may only ever move one way; setting one to the value it has changes nothing. */
+static bool is_latching(const CK_ATTRIBUTE *a)
+{
+	static const struct { CK_ATTRIBUTE_TYPE type; CK_BBOOL towards; } latching[] = {
+		{ CKA_SENSITIVE, CK_TRUE },
+		{ CKA_EXTRACTABLE, CK_FALSE },
+		{ CKA_WRAP_WITH_TRUSTED, CK_TRUE },
+	};
+
+	for (size_t i = 0; i < sizeof(latching) / sizeof(latching[0]); i++)
+		if (a->type == latching[i].type)
+			return a->ulValueLen == sizeof(CK_BBOOL) &&
+			       *(const CK_BBOOL *)a->pValue == latching[i].towards;
+	return false;
+}
+
+static bool already_has(CK_SESSION_HANDLE real, token_ref obj, const CK_ATTRIBUTE *a)
+{
+	CK_BBOOL value;
+	CK_ATTRIBUTE now = { a->type, &value, sizeof(value) };
+
+	return sh.f->C_GetAttributeValue(real, obj, &now, 1) == CKR_OK && now.ulValueLen == sizeof(value) &&
+	       value == *(const CK_BBOOL *)a->pValue;
+}
+
+/*
+ * SoftHSM refuses to set a latching attribute even to the value it already
+ * has; PKCS#11 only forbids moving it back. Such entries are left out of
+ * what SoftHSM sees. *kept is a copy of what remains, for the caller to free.
+ */
+static CK_RV drop_unchanged_latches(CK_SESSION_HANDLE real, token_ref obj, const CK_ATTRIBUTE *tmpl,
+				    CK_ULONG count, CK_ATTRIBUTE **kept, CK_ULONG *nkept)
+{
+	*nkept = 0;
+	*kept = malloc((count + 1) * sizeof(**kept));
+	if (*kept == NULL)
+		return CKR_HOST_MEMORY;
+	for (CK_ULONG i = 0; i < count; i++)
+		if (!is_latching(&tmpl[i]) || !already_has(real, obj, &tmpl[i]))
+			(*kept)[(*nkept)++] = tmpl[i];
+	return CKR_OK;
+}
+
 static CK_RV sh_set_attributes(struct token *t, void *ss, token_ref obj, const CK_ATTRIBUTE *tmpl,
 			       CK_ULONG count)
 {
+	CK_ATTRIBUTE *kept = NULL;
+	CK_ULONG nkept = 0;
+	CK_OBJECT_CLASS cls;
+	CK_ATTRIBUTE class_attr = { CKA_CLASS, &cls, sizeof(cls) };
 	CK_RV rv = keys_check_no_weakening(tmpl, count, CKR_ATTRIBUTE_READ_ONLY);
 
 	(void)t;
 	if (rv == CKR_OK)
 		rv = check_template_size(tmpl, count);
+	if (rv == CKR_OK)
+		rv = drop_unchanged_latches(SS(ss), obj, tmpl, count, &kept, &nkept);
 	if (rv != CKR_OK)
-		return rv;
-	return sh.f->C_SetAttributeValue(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count);
+		goto out;
+	if (nkept == 0) /* nothing to change: the object must still exist */
+		rv = sh.f->C_GetAttributeValue(SS(ss), obj, &class_attr, 1);
+	else
+		rv = sh.f->C_SetAttributeValue(SS(ss), obj, kept, nkept);
+out:
+	free(kept);
+	return rv;
 }
 
 static CK_RV sh_object_size(struct token *t, void *ss, token_ref obj, CK_ULONG *size)
@@ -784,6 +855,107 @@ static CK_RV sh_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmp
 	return rv;
 }
 
+/* A data object's attributes, as far as SoftHSM stores them. */
+static const CK_ATTRIBUTE_TYPE data_attributes[] = {
+	CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_LABEL, CKA_COPYABLE, CKA_DESTROYABLE,
+	CKA_APPLICATION, CKA_OBJECT_ID, CKA_VALUE,
+};
+#define N_DATA_ATTRIBUTES (sizeof(data_attributes) / sizeof(data_attributes[0]))
+
+static bool is_data_object(CK_SESSION_HANDLE real, token_ref obj)
+{
+	CK_OBJECT_CLASS cls;
+	CK_ATTRIBUTE a = { CKA_CLASS, &cls, sizeof(cls) };
+
+	return sh.f->C_GetAttributeValue(real, obj, &a, 1) == CKR_OK && cls == CKO_DATA;
+}
+
+static bool same_value(const CK_ATTRIBUTE *a, const CK_ATTRIBUTE *b)
+{
+	return a->ulValueLen == b->ulValueLen && (a->ulValueLen == 0 || memcmp(a->pValue, b->pValue, a->ulValueLen) == 0);
+}
+
+/* A copy may set TOKEN, PRIVATE, MODIFIABLE...; the rest only where the original may be modified; never the class. */
+static bool may_change(const CK_ATTRIBUTE *attrs, CK_ULONG n, const CK_ATTRIBUTE *now, const CK_ATTRIBUTE *to)
+{
+	if (same_value(now, to))
+		return true;
+	if (to->type == CKA_CLASS)
+		return false;
+	if (to->type == CKA_TOKEN || to->type == CKA_PRIVATE || to->type == CKA_MODIFIABLE ||
+	    to->type == CKA_COPYABLE || to->type == CKA_DESTROYABLE)
+		return true;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (attrs[i].type == CKA_MODIFIABLE && attrs[i].ulValueLen == sizeof(CK_BBOOL))
+			return *(const CK_BBOOL *)attrs[i].pValue == CK_TRUE;
+	return true;
+}
+
+/* The object's data attributes (values malloc'd) with the caller's changes in place of the originals. */
+static CK_RV merged_data_template(CK_SESSION_HANDLE real, token_ref obj, const CK_ATTRIBUTE *changes,
+				  CK_ULONG nchanges, CK_ATTRIBUTE *out, CK_ULONG *nout)
+{
+	CK_RV rv = CKR_OK;
+
+	*nout = 0;
+	for (size_t i = 0; i < N_DATA_ATTRIBUTES && rv == CKR_OK; i++) {
+		CK_ATTRIBUTE a = { data_attributes[i], NULL, 0 };
+
+		if (sh.f->C_GetAttributeValue(real, obj, &a, 1) != CKR_OK)
+			continue; /* not stored for this object */
+		a.pValue = malloc(a.ulValueLen + 1);
+		if (a.pValue == NULL) {
+			rv = CKR_HOST_MEMORY;
+			break;
+		}
+		out[(*nout)++] = a;
+		rv = sh.f->C_GetAttributeValue(real, obj, &out[*nout - 1], 1);
+	}
+	for (CK_ULONG c = 0; c < nchanges && rv == CKR_OK; c++) {
+		CK_ULONG i = 0;
+
+		while (i < *nout && out[i].type != changes[c].type)
+			i++;
+		if (i == *nout)
+			return CKR_ATTRIBUTE_TYPE_INVALID; /* not an attribute of a data object */
+		if (!may_change(out, *nout, &out[i], &changes[c]))
+			return CKR_ATTRIBUTE_READ_ONLY;
+		free(out[i].pValue);
+		out[i].pValue = malloc(changes[c].ulValueLen + 1);
+		if (out[i].pValue == NULL)
+			return CKR_HOST_MEMORY;
+		if (changes[c].ulValueLen > 0)
+			memcpy(out[i].pValue, changes[c].pValue, changes[c].ulValueLen);
+		out[i].ulValueLen = changes[c].ulValueLen;
+	}
+	return rv;
+}
+
+/*
+ * PKCS#11 lets a copy change any attribute the class allows to change, a
+ * data object's CKA_VALUE among them; SoftHSM refuses all but a few. For a
+ * data object, which holds nothing secret, the copy is made as a new object
+ * from the original's attributes with the caller's changes.
+ */
+static CK_RV copy_data_object(CK_SESSION_HANDLE real, token_ref obj, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+			      token_ref *copy)
+{
+	CK_ATTRIBUTE merged[N_DATA_ATTRIBUTES];
+	CK_BBOOL copyable = CK_TRUE;
+	CK_ATTRIBUTE may_copy = { CKA_COPYABLE, &copyable, sizeof(copyable) };
+	CK_ULONG n = 0;
+	CK_RV rv = CKR_ACTION_PROHIBITED;
+
+	if (sh.f->C_GetAttributeValue(real, obj, &may_copy, 1) == CKR_OK && copyable != CK_TRUE)
+		return rv;
+	rv = merged_data_template(real, obj, tmpl, count, merged, &n);
+	if (rv == CKR_OK)
+		rv = sh.f->C_CreateObject(real, merged, n, copy);
+	for (CK_ULONG i = 0; i < n; i++)
+		free(merged[i].pValue);
+	return rv;
+}
+
 static CK_RV sh_copy_object(struct token *t, void *ss, token_ref obj, const CK_ATTRIBUTE *tmpl,
 			    CK_ULONG count, token_ref *copy)
 {
@@ -794,7 +966,10 @@ static CK_RV sh_copy_object(struct token *t, void *ss, token_ref obj, const CK_A
 		rv = check_template_size(tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
-	return sh.f->C_CopyObject(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count, copy);
+	rv = sh.f->C_CopyObject(SS(ss), obj, (CK_ATTRIBUTE_PTR)tmpl, count, copy);
+	if (rv == CKR_ATTRIBUTE_READ_ONLY && is_data_object(SS(ss), obj))
+		rv = copy_data_object(SS(ss), obj, tmpl, count, copy);
+	return rv;
 }
 
 static CK_RV sh_destroy_object(struct token *t, void *ss, token_ref obj)

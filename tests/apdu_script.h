@@ -11,6 +11,7 @@
 
 #include "apdu/apdu.h"
 #include "apdu/buf.h"
+#include "tests/check_util.h"
 
 #define SCRIPT_MAX_STEPS 64
 
@@ -30,17 +31,12 @@ struct script {
 /* Parses "00 A4 04 00" (spaces optional) and appends the bytes to b. */
 static inline void hex_put(struct buf *b, const char *s)
 {
-	while (*s != '\0') {
-		unsigned v;
+	size_t cap = strlen(s) / 2 + 1;
+	uint8_t *bytes = malloc(cap);
 
-		if (*s == ' ') {
-			s++;
-			continue;
-		}
-		ck_assert_msg(sscanf(s, "%2x", &v) == 1, "bad hex in test: %s", s);
-		buf_put_u8(b, (uint8_t)v);
-		s += 2;
-	}
+	ck_assert_ptr_nonnull(bytes);
+	buf_put(b, bytes, tu_unhex(s, bytes, cap));
+	free(bytes);
 	ck_assert(buf_ok(b));
 }
 

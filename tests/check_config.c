@@ -135,7 +135,7 @@ static const struct {
 	{ "[policy]\nrequire_pin_change = maybe\n", ":2: require_pin_change: expected yes or no" },
 	{ "[card]\nmanagement_key = 0102zz\n", ":2: management_key: expected an even number of hex digits" },
 	{ "[card]\nmanagement_key = 0102\n", ":2: management_key: expected 16, 24 or 32 bytes in hex" },
-	{ "[card]\njust some words\n", ":2: just some words: expected key = value" },
+	{ "[card]\njust some words\n", ":2: -: expected key = value" },
 	{ "[policy]\nmin_pin_length = 9\nmax_pin_length = 8\n", ":0: min_pin_length: larger than max_pin_length" },
 	{ "[module]\nlog_level = debug extra\n", ":2: log_level: expected error, warning, info, debug or apdu" },
 };
@@ -180,6 +180,63 @@ START_TEST(signet_conf_names_the_file)
 }
 END_TEST
 
+/*
+ * Malformed lines that hold a management key: the log line names file,
+ * line and (where the line has one that can be shown) the key, and never
+ * carries the value. Each text is [card], then line 2.
+ */
+#define SECRET_HEX "0102030405060708A1A2A3A4A5A6A7A8B1B2B3B4B5B6B7B8"
+static const struct {
+	const char *line2;
+	const char *expect;
+} secret_lines[] = {
+	{ SECRET_HEX "\n", ":2: -: expected key = value" },
+	{ "managment_key " SECRET_HEX "\n", ":2: -: expected key = value" },
+	{ "management_key: " SECRET_HEX "\n", ":2: -: expected key = value" },
+	{ "managment_key = " SECRET_HEX "\n", ":2: managment_key: unknown key" },
+	{ SECRET_HEX " = yes\n", ":2: -: unknown key" },
+	{ "management key " SECRET_HEX " = yes\n", ":2: -: unknown key" },
+	{ "management_key = " SECRET_HEX "ZZ\n", ":2: management_key: expected an even number of hex digits" },
+	{ "management_key = " SECRET_HEX "0A\n", ":2: management_key: expected 16, 24 or 32 bytes in hex" },
+	{ "[" SECRET_HEX "]\n", ":2: -: unknown section" },
+};
+
+START_TEST(secret_line_logs_file_line_and_key_only)
+{
+	struct config c;
+	char expect[8192];
+	char *err;
+
+	tu_write_file(path, "[card]\n%s", secret_lines[_i].line2);
+	ck_assert_int_eq(load(&c, &err), CKR_GENERAL_ERROR);
+	snprintf(expect, sizeof(expect), "%s%s\n", path, secret_lines[_i].expect);
+	ck_assert_msg(strstr(err, expect) != NULL, "log \"%s\" lacks \"%s\"", err, expect);
+	ck_assert_msg(strstr(err, "A1A2A3") == NULL && strstr(err, "0102030405") == NULL, "log: %s", err);
+	free(err);
+	config_wipe(&c);
+}
+END_TEST
+
+/* A line too long to read after a good one: the log shows neither line's text. */
+START_TEST(overlong_line_is_not_echoed)
+{
+	struct config c;
+	char long_line[9000];
+	char expect[4200];
+	char *err;
+
+	memset(long_line, '0', sizeof(long_line));
+	long_line[sizeof(long_line) - 1] = '\0';
+	memcpy(long_line, "management_key = " SECRET_HEX, strlen("management_key = " SECRET_HEX));
+	tu_write_file(path, "[card]\nreaders = *\n%s\n", long_line);
+	ck_assert_int_eq(load(&c, &err), CKR_GENERAL_ERROR);
+	snprintf(expect, sizeof(expect), "%s:3: -: line too long\n", path);
+	ck_assert_msg(strstr(err, expect) != NULL, "log \"%s\" lacks \"%s\"", err, expect);
+	ck_assert_msg(strstr(err, "A1A2A3") == NULL, "log: %s", err);
+	free(err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -192,6 +249,9 @@ int main(void)
 	tcase_add_loop_test(tc, bad_file_is_refused_with_file_line_key, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, management_key_value_is_never_logged);
 	tcase_add_test(tc, signet_conf_names_the_file);
+	tcase_add_loop_test(tc, secret_line_logs_file_line_and_key_only, 0,
+			    sizeof(secret_lines) / sizeof(secret_lines[0]));
+	tcase_add_test(tc, overlong_line_is_not_echoed);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

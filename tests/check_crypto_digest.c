@@ -18,15 +18,6 @@ static const char *const ossl_names[CR_HASH_COUNT] = {
 	"SHA3-224", "SHA3-256", "SHA3-384", "SHA3-512",
 };
 
-static void unhex(const char *hex, uint8_t *out, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned v;
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
-
 START_TEST(test_sizes)
 {
 	const size_t want[CR_HASH_COUNT] = { 20, 28, 32, 48, 64, 28, 32, 48, 64 };
@@ -44,20 +35,20 @@ START_TEST(test_known_answers)
 	uint8_t want[32], got[CR_HASH_MAX_SIZE];
 	size_t len = sizeof(got);
 
-	unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
+	tu_unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
 	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, (const uint8_t *)"abc", 3, got, &len), CR_OK);
 	ck_assert_uint_eq(len, 32);
 	ck_assert_mem_eq(got, want, 32);
 
 	len = sizeof(got);
-	unhex("3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532", want, 32);
+	tu_unhex("3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532", want, 32);
 	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA3_256, (const uint8_t *)"abc", 3, got, &len), CR_OK);
 	ck_assert_uint_eq(len, 32);
 	ck_assert_mem_eq(got, want, 32);
 
 	/* Empty input with a NULL pointer is the hash of the empty string. */
 	len = sizeof(got);
-	unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", want, 32);
+	tu_unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", want, 32);
 	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, NULL, 0, got, &len), CR_OK);
 	ck_assert_mem_eq(got, want, 32);
 }
@@ -103,7 +94,7 @@ START_TEST(test_size_query_keeps_operation)
 	uint8_t out[CR_HASH_MAX_SIZE], want[32];
 	size_t len = 0;
 
-	unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
+	tu_unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
 	ck_assert_int_eq(cr_digest_new(CR_HASH_SHA256, &d), CR_OK);
 	ck_assert_int_eq(cr_digest_update(d, (const uint8_t *)"ab", 2), CR_OK);
 	ck_assert_int_eq(cr_digest_final(d, NULL, &len), CR_E_BUFFER);

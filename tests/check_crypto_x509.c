@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto/cr.h"
+#include "crypto/der.h"
 #include "crypto/ecdsa.h"
 #include "crypto/x509.h"
 #include "tests/check_util.h"
@@ -444,6 +445,70 @@ START_TEST(test_spki_malformed)
 }
 END_TEST
 
+/* Where the unused-bits byte of the key's BIT STRING sits in a SubjectPublicKeyInfo. */
+static size_t unused_bits_at(const uint8_t *spki, size_t len)
+{
+	struct cr_der outer = { spki, len }, inner;
+	const uint8_t *val, *key;
+	size_t val_len, key_len;
+
+	ck_assert_int_eq(cr_der_expect(&outer, CR_DER_SEQUENCE, &val, &val_len), CR_OK);
+	inner = (struct cr_der){ val, val_len };
+	ck_assert_int_eq(cr_der_expect(&inner, CR_DER_SEQUENCE, &val, &val_len), CR_OK); /* the algorithm */
+	ck_assert_int_eq(cr_der_expect(&inner, CR_DER_BIT_STRING, &key, &key_len), CR_OK);
+	ck_assert_uint_ge(key_len, 1);
+	ck_assert_int_eq(key[0], 0); /* as made: whole bytes */
+	return (size_t)(key - spki);
+}
+
+/*
+ * A public key's BIT STRING with unused bits: OpenSSL would quietly clear
+ * them and hand back another key. Every key type is refused as malformed.
+ */
+START_TEST(test_spki_unused_bits_refused)
+{
+	EVP_PKEY *keys[] = { ed_key, x25519_key, rsa_key, p256_key };
+	static const uint8_t unused[] = { 1, 7 };
+	EVP_PKEY *key = keys[_i];
+	size_t len, at;
+	uint8_t *der = spki_of(key, &len);
+	struct cr_pubkey k;
+
+	at = unused_bits_at(der, len);
+	ck_assert_int_eq(cr_spki_parse(der, len, &k), key == x25519_key ? CR_E_UNSUPPORTED : CR_OK);
+	cr_pubkey_clear(&k);
+	for (size_t u = 0; u < sizeof(unused); u++) {
+		int rc;
+
+		der[at] = unused[u];
+		rc = cr_spki_parse(der, len, &k);
+		ck_assert_msg(rc == CR_E_DATA, "key %d, %u unused bits: rc %d", _i, unused[u], rc);
+		ck_assert_ptr_null(k.spki.data);
+		ck_assert_int_eq(k.type, CR_KEY_NONE);
+	}
+	OPENSSL_free(der);
+}
+END_TEST
+
+/* The same inside a certificate (whose signature no longer matches, which parsing does not look at). */
+START_TEST(test_cert_unused_bits_refused)
+{
+	X509 *x = make_cert(ed_key, ed_key, "digitalSignature");
+	size_t len, spki_len;
+	uint8_t *der = to_der(x, &len), *spki = spki_of(ed_key, &spki_len), *in_cert;
+	struct cr_cert c;
+
+	in_cert = memmem(der, len, spki, spki_len);
+	ck_assert_ptr_nonnull(in_cert);
+	in_cert[unused_bits_at(spki, spki_len)] = 1;
+	ck_assert_int_eq(cr_cert_parse(der, len, &c), CR_E_DATA);
+	ck_assert_ptr_null(c.key.spki.data);
+	OPENSSL_free(spki);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+END_TEST
+
 static Suite *x509_suite(void)
 {
 	Suite *s = suite_create("crypto_x509");
@@ -460,6 +525,8 @@ static Suite *x509_suite(void)
 	tcase_add_test(spki, test_spki_ec_both_ways);
 	tcase_add_test(spki, test_spki_ed25519_both_ways);
 	tcase_add_test(spki, test_spki_malformed);
+	tcase_add_loop_test(spki, test_spki_unused_bits_refused, 0, 4);
+	tcase_add_test(spki, test_cert_unused_bits_refused);
 	suite_add_tcase(s, spki);
 	return s;
 }

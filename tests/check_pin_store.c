@@ -1,8 +1,10 @@
 /*
  * The PIN-policy store: every row of DESIGN.md's PIN policy table at the
  * store level, the exact token flags after each try, persistence, the file
- * format, corrupt and unreadable files, the state directory, serial
- * sanitising, and many processes (and threads) racing for the same tries.
+ * format (and the old one), corrupt and unreadable files and their log
+ * line, locks that no later limit undoes, tries of dead processes given
+ * back, the state directory, serial sanitising, and many processes (and
+ * threads) racing for the same tries.
  */
 #include <check.h>
 #include <errno.h>
@@ -12,11 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
 
+#include "pkcs11/log.h"
 #include "pkcs11/pin_store.h"
 #include "tests/check_util.h"
 
@@ -27,6 +32,7 @@ static const struct pin_limits limits = { 3, 5 };
 
 static char top[256];       /* the test's temporary directory */
 static char state_dir[300]; /* top/state/signet: does not exist before the test */
+static char log_path[300];  /* top/log: what the store logged */
 
 /* ---- fixture and small helpers ---- */
 
@@ -45,10 +51,13 @@ static void setup(void)
 	snprintf(top, sizeof(top), "%s/signet-pin-store-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(top));
 	snprintf(state_dir, sizeof(state_dir), "%s/state/signet", top);
+	snprintf(log_path, sizeof(log_path), "%s/log", top);
+	ck_assert_int_eq(log_configure(LOG_WARNING, log_path), CKR_OK);
 }
 
 static void teardown(void)
 {
+	log_close();
 	nftw(top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -138,6 +147,101 @@ static unsigned mode_of(const char *path)
 
 	ck_assert_int_eq(lstat(path, &sb), 0);
 	return (unsigned)(sb.st_mode & 07777);
+}
+
+/* ---- this process as the store records it, and the log ---- */
+
+/* A /proc file (whose size stat() does not tell), NUL-terminated, on the heap. */
+static char *read_proc(const char *path)
+{
+	char *buf = calloc(1, 4096);
+	FILE *f = fopen(path, "r");
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(f);
+	fread(buf, 1, 4095, f);
+	fclose(f);
+	return buf;
+}
+
+/* Field 22 of /proc/<pid>/stat: the start time, counted after the command name's last ')'. */
+static unsigned long long start_time_of(pid_t pid)
+{
+	char path[64], *text, *p;
+	unsigned long long start = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	text = read_proc(path);
+	p = strrchr(text, ')');
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+				&start),
+			 1);
+	free(text);
+	return start;
+}
+
+#define BOOT_ID_LEN 36
+
+static void boot_id(char out[BOOT_ID_LEN + 1])
+{
+	char *text = read_proc("/proc/sys/kernel/random/boot_id");
+
+	ck_assert_uint_eq(strlen(text), BOOT_ID_LEN + 1);
+	memcpy(out, text, BOOT_ID_LEN);
+	out[BOOT_ID_LEN] = '\0';
+	free(text);
+}
+
+static unsigned long long pid_namespace(void)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(stat("/proc/self/ns/pid", &sb), 0);
+	return (unsigned long long)sb.st_ino;
+}
+
+/* "<pid> <start> <boot id> <pid namespace>" of process pid as a pending line names it. */
+static void identity_of(pid_t pid, char *out, size_t size)
+{
+	char boot[BOOT_ID_LEN + 1];
+
+	boot_id(boot);
+	snprintf(out, size, "%ld %llu %s %llu", (long)pid, start_time_of(pid), boot, pid_namespace());
+}
+
+static void self_identity(char *out, size_t size)
+{
+	identity_of(getpid(), out, size);
+}
+
+static unsigned count_lines(const char *text)
+{
+	unsigned n = 0;
+
+	for (; *text != '\0'; text++)
+		n += *text == '\n';
+	return n;
+}
+
+/* Asserts that the store logged exactly lines lines, each naming the state file and holding reason. */
+static void assert_logged(unsigned lines, const char *reason)
+{
+	char *log = tu_read_file(log_path), *line, *save = NULL;
+	char file[512];
+
+	path_in_state(file, sizeof(file), SERIAL_FILE);
+	ck_assert_msg(count_lines(log) == lines, "expected %u lines, logged: %s", lines, log);
+	for (line = strtok_r(log, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		ck_assert_msg(strstr(line, file) != NULL, "line without the file: %s", line);
+		ck_assert_msg(strstr(line, reason) != NULL, "line without \"%s\": %s", reason, line);
+	}
+	free(log);
+}
+
+static void clear_log(void)
+{
+	ck_assert_int_eq(truncate(log_path, 0), 0);
 }
 
 /* ---- the user PIN ---- */
@@ -320,9 +424,12 @@ START_TEST(test_reservation_is_written_before_settling)
 	ck_assert_int_eq(pin_store_reserve(other, PIN_USER, &limits), CKR_OK);
 	/* Three tries in flight: a fourth is refused before any answer came. */
 	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_PIN_LOCKED);
-	/* The first one was right after all. */
+	/* The first one was right after all; the two others are still in flight and still count. */
 	ck_assert_int_eq(pin_store_settle(s, PIN_USER, PIN_TRY_OK), CKR_OK);
-	ck_assert_uint_eq(state_of(other).user_failures, 0);
+	ck_assert_uint_eq(state_of(other).user_failures, 2);
+	ck_assert_int_eq(pin_store_settle(other, PIN_USER, PIN_TRY_WRONG), CKR_OK);
+	ck_assert_int_eq(pin_store_settle(other, PIN_USER, PIN_TRY_WRONG), CKR_OK);
+	ck_assert_uint_eq(flags_of(other, &limits), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
 	pin_store_close(other);
 	pin_store_close(s);
 }
@@ -378,13 +485,26 @@ START_TEST(test_flags_at_the_edges)
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct pin_state st = { rows[i].user_failures, rows[i].so_failures, rows[i].to_be_changed,
-					rows[i].so_locked };
+		struct pin_state st = { .user_failures = rows[i].user_failures,
+					.so_failures = rows[i].so_failures,
+					.user_to_be_changed = rows[i].to_be_changed,
+					.so_locked = rows[i].so_locked };
 		struct pin_limits lim = { rows[i].user_limit, rows[i].so_limit };
 
 		ck_assert_msg(pin_state_token_flags(&st, &lim) == rows[i].flags, "row %zu: flags %#lx", i,
 			      (unsigned long)pin_state_token_flags(&st, &lim));
 	}
+}
+END_TEST
+
+START_TEST(test_user_lock_flag_outlasts_the_limit)
+{
+	static const struct pin_limits generous = { 10, 10 };
+	struct pin_state st = { .user_failures = 3, .user_locked = true };
+
+	ck_assert_uint_eq(pin_state_token_flags(&st, &generous), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
+	st.user_failures = 0;
+	ck_assert_uint_eq(pin_state_token_flags(&st, &generous), CKF_USER_PIN_LOCKED);
 }
 END_TEST
 
@@ -434,20 +554,29 @@ START_TEST(test_file_format)
 	size_t len;
 	char *text;
 
+	char expected[1024], me[256];
+
 	wrong_pin(s, PIN_USER, &limits);
 	wrong_pin(s, PIN_SO, &limits);
 	ck_assert_int_eq(pin_store_reserve(s, PIN_SO, &limits), CKR_OK);
 	text = read_state_file(SERIAL_FILE, &len);
-	ck_assert_str_eq(text, "version=1\nserial=0123456789abcdef\nuser_failures=1\nso_failures=2\nso_limit=5\n"
-			       "user_to_be_changed=0\nso_locked=0\n");
+	self_identity(me, sizeof(me));
+	snprintf(expected, sizeof(expected),
+		 "version=2\nserial=0123456789abcdef\nuser_failures=1\nso_failures=1\nuser_limit=3\nso_limit=5\n"
+		 "user_to_be_changed=0\nuser_locked=0\nso_locked=0\npending=so %s\n", me);
+	ck_assert_str_eq(text, expected);
 	ck_assert_uint_eq(len, strlen(text));
 	free(text);
+	ck_assert_uint_eq(state_of(s).so_failures, 2);
 	pin_store_close(s);
 }
 END_TEST
 
 #define VALID_TAIL "user_to_be_changed=0\nso_locked=0\n"
 #define VALID_HEAD "version=1\nserial=0123456789abcdef\n"
+#define V2_HEAD "version=2\nserial=0123456789abcdef\nuser_failures=0\nso_failures=0\nuser_limit=3\nso_limit=5\n"
+#define V2_FLAGS "user_to_be_changed=0\nuser_locked=0\nso_locked=0\n"
+#define BOOT "01234567-89ab-cdef-0123-456789abcdef"
 
 static const struct {
 	const char *name;
@@ -457,7 +586,7 @@ static const struct {
 	{ "empty", "", 0 },
 	{ "garbage", "hello\n", 0 },
 	{ "no version", "serial=0123456789abcdef\nuser_failures=0\nso_failures=0\nso_limit=5\n" VALID_TAIL, 0 },
-	{ "future version", "version=2\nserial=0123456789abcdef\nuser_failures=0\nso_failures=0\nso_limit=5\n" VALID_TAIL, 0 },
+	{ "future version", "version=3\nserial=0123456789abcdef\nuser_failures=0\nso_failures=0\nso_limit=5\n" VALID_TAIL, 0 },
 	{ "other serial", "version=1\nserial=0123456789abcdee\nuser_failures=0\nso_failures=0\nso_limit=5\n" VALID_TAIL, 0 },
 	{ "truncated", VALID_HEAD "user_failures=0\nso_failures=0\n", 0 },
 	{ "no final newline", VALID_HEAD "user_failures=0\nso_failures=0\nso_limit=5\nuser_to_be_changed=0\nso_locked=0", 0 },
@@ -474,6 +603,20 @@ static const struct {
 		  "user_to_be_changed=0\r\nso_locked=0\r\n", 0 },
 	{ "NUL", VALID_HEAD "user_failures=0\0\nso_failures=0\nso_limit=5\n" VALID_TAIL,
 	  sizeof(VALID_HEAD "user_failures=0\0\nso_failures=0\nso_limit=5\n" VALID_TAIL) - 1 },
+	{ "version 1 body as 2", "version=2\nserial=0123456789abcdef\nuser_failures=0\nso_failures=0\nso_limit=5\n"
+				 VALID_TAIL, 0 },
+	{ "2: no user_locked", V2_HEAD "user_to_be_changed=0\nso_locked=0\n", 0 },
+	{ "2: user_locked of 2", V2_HEAD "user_to_be_changed=0\nuser_locked=2\nso_locked=0\n", 0 },
+	{ "2: pending for nobody", V2_HEAD V2_FLAGS "pending=admin 42 7 " BOOT " 4026531836\n", 0 },
+	{ "2: pending pid 0", V2_HEAD V2_FLAGS "pending=user 0 7 " BOOT " 4026531836\n", 0 },
+	{ "2: pending pid too large", V2_HEAD V2_FLAGS "pending=user 4194305 7 " BOOT " 4026531836\n", 0 },
+	{ "2: pending start too large", V2_HEAD V2_FLAGS "pending=user 42 18446744073709551616 " BOOT " 4026531836\n", 0 },
+	{ "2: pending boot id in capitals", V2_HEAD V2_FLAGS "pending=user 42 7 01234567-89AB-cdef-0123-456789abcdef 1\n", 0 },
+	{ "2: pending boot id short", V2_HEAD V2_FLAGS "pending=user 42 7 01234567-89ab-cdef-0123-456789abcde 1\n", 0 },
+	{ "2: pending without namespace", V2_HEAD V2_FLAGS "pending=so 42 7 " BOOT "\n", 0 },
+	{ "2: pending with a trailing blank", V2_HEAD V2_FLAGS "pending=so 42 7 " BOOT " 1 \n", 0 },
+	{ "2: pending negative", V2_HEAD V2_FLAGS "pending=so -42 7 " BOOT " 1\n", 0 },
+	{ "2: line after pending", V2_HEAD V2_FLAGS "pending=so 42 7 " BOOT " 1\nso_locked=1\n", 0 },
 };
 
 START_TEST(test_corrupt_file_is_an_error)
@@ -492,6 +635,8 @@ START_TEST(test_corrupt_file_is_an_error)
 	ck_assert_msg(pin_store_token_initialised(s) == CKR_GENERAL_ERROR, "%s", corrupt[_i].name);
 	ck_assert_msg(pin_store_user_pin_set_by_so(s) == CKR_GENERAL_ERROR, "%s", corrupt[_i].name);
 	ck_assert_msg(pin_store_user_pin_changed(s) == CKR_GENERAL_ERROR, "%s", corrupt[_i].name);
+	/* One line for each call, naming the file. */
+	assert_logged(7, ": corrupt");
 	/* Left exactly as found, for someone to look at. */
 	after = read_state_file(SERIAL_FILE, &after_len);
 	ck_assert_uint_eq(after_len, len);
@@ -550,19 +695,379 @@ START_TEST(test_unreadable_file_is_an_error)
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	ck_assert_int_eq(pin_store_read(s, &st), CKR_GENERAL_ERROR);
 	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_GENERAL_ERROR);
+	assert_logged(2, ": not a regular file");
 	ck_assert_int_eq(rmdir(path), 0);
 	/* A FIFO: refused at once, not waited on. */
+	clear_log();
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	ck_assert_int_eq(pin_store_read(s, &st), CKR_GENERAL_ERROR);
 	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_GENERAL_ERROR);
+	assert_logged(2, ": not a regular file");
 	ck_assert_int_eq(unlink(path), 0);
 	/* A symbolic link, even to a valid file: state files are never followed. */
 	wrong_pin(s, PIN_USER, &limits);
 	path_in_state(target, sizeof(target), "elsewhere");
 	ck_assert_int_eq(rename(path, target), 0);
 	ck_assert_int_eq(symlink(target, path), 0);
+	clear_log();
 	ck_assert_int_eq(pin_store_read(s, &st), CKR_GENERAL_ERROR);
 	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_GENERAL_ERROR);
+	assert_logged(2, ": cannot open: a symbolic link");
+	pin_store_close(s);
+}
+END_TEST
+
+START_TEST(test_unwritable_file_is_an_error)
+{
+	char tmp[512];
+	struct pin_store *s = open_default();
+	size_t len;
+	char *before, *after;
+
+	wrong_pin(s, PIN_USER, &limits);
+	before = read_state_file(SERIAL_FILE, &len);
+	/* A directory where the new state is written first. */
+	path_in_state(tmp, sizeof(tmp), "0123456789abcdef.tmp");
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	clear_log();
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_GENERAL_ERROR);
+	assert_logged(1, ": cannot write 0123456789abcdef.tmp: Is a directory");
+	after = read_state_file(SERIAL_FILE, &len);
+	ck_assert_str_eq(after, before);
+	ck_assert_uint_eq(state_of(s).user_failures, 1);
+	free(before);
+	free(after);
+	pin_store_close(s);
+}
+END_TEST
+
+/* ---- locks that no later limit undoes ---- */
+
+START_TEST(test_user_lock_outlasts_a_raised_limit)
+{
+	static const struct pin_limits generous = { 10, 10 };
+	struct pin_store *s = open_default();
+
+	for (int i = 0; i < 3; i++)
+		wrong_pin(s, PIN_USER, &limits);
+	ck_assert(state_of(s).user_locked);
+	/* A configuration that now allows ten tries finds it locked all the same. */
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &generous), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(flags_of(s, &generous), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
+	ck_assert_uint_eq(state_of(s).user_failures, 3);
+	/* Only the SO unlocks it. */
+	right_pin(s, PIN_SO, &limits);
+	ck_assert_int_eq(pin_store_user_pin_set_by_so(s), CKR_OK);
+	ck_assert(!state_of(s).user_locked);
+	right_pin(s, PIN_USER, &generous);
+	pin_store_close(s);
+}
+END_TEST
+
+START_TEST(test_token_initialised_unlocks_the_user_pin)
+{
+	static const struct pin_limits generous = { 10, 10 };
+	struct pin_store *s = open_default();
+
+	for (int i = 0; i < 3; i++)
+		wrong_pin(s, PIN_USER, &limits);
+	ck_assert_int_eq(pin_store_token_initialised(s), CKR_OK);
+	ck_assert(!state_of(s).user_locked);
+	ck_assert_uint_eq(flags_of(s, &generous), CKF_USER_PIN_TO_BE_CHANGED);
+	right_pin(s, PIN_USER, &limits);
+	pin_store_close(s);
+}
+END_TEST
+
+/* Judged tries that reach a lowered limit lock the PIN: raising the limit again does not undo it. */
+START_TEST(test_lowered_limit_reached_is_a_lock)
+{
+	static const struct pin_limits strict = { 2, 2 };
+	struct pin_store *s = open_default();
+
+	for (int i = 0; i < 2; i++) {
+		wrong_pin(s, PIN_USER, &limits);
+		wrong_pin(s, PIN_SO, &limits);
+	}
+	ck_assert(!state_of(s).user_locked && !state_of(s).so_locked);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &strict), CKR_PIN_LOCKED);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_SO, &strict), CKR_PIN_LOCKED);
+	ck_assert(state_of(s).user_locked && state_of(s).so_locked);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_PIN_LOCKED);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_SO, &limits), CKR_PIN_LOCKED);
+	pin_store_close(s);
+}
+END_TEST
+
+START_TEST(test_version_1_file_is_read)
+{
+	static const char v1[] = VALID_HEAD "user_failures=2\nso_failures=3\nso_limit=5\nuser_to_be_changed=1\nso_locked=0\n";
+	struct pin_store *s;
+	struct pin_state st;
+	size_t len;
+	char *text;
+
+	s = open_default();
+	write_state_file(SERIAL_FILE, v1, sizeof(v1) - 1);
+	st = state_of(s);
+	ck_assert_uint_eq(st.user_failures, 2);
+	ck_assert_uint_eq(st.so_failures, 3);
+	ck_assert(st.user_to_be_changed && !st.user_locked && !st.so_locked);
+	/* The next change writes version 2 with the same counts. */
+	wrong_pin(s, PIN_SO, &limits);
+	text = read_state_file(SERIAL_FILE, &len);
+	ck_assert_str_eq(text, "version=2\nserial=0123456789abcdef\nuser_failures=2\nso_failures=4\nuser_limit=0\n"
+			       "so_limit=5\nuser_to_be_changed=1\nuser_locked=0\nso_locked=0\n");
+	free(text);
+	pin_store_close(s);
+}
+END_TEST
+
+/*
+ * An older signet judged the fifth wrong SO PIN and died before writing the
+ * lock: the limit reached is the lock, whatever the flag and any later
+ * configuration say.
+ */
+START_TEST(test_version_1_so_limit_reached_is_locked)
+{
+	static const char v1[] = VALID_HEAD "user_failures=0\nso_failures=5\nso_limit=5\n" VALID_TAIL;
+	static const struct pin_limits generous = { 10, 10 };
+	struct pin_store *s = open_default();
+
+	write_state_file(SERIAL_FILE, v1, sizeof(v1) - 1);
+	ck_assert(state_of(s).so_locked);
+	ck_assert_uint_eq(flags_of(s, &generous), CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_LOCKED);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_SO, &generous), CKR_PIN_LOCKED);
+	ck_assert_int_eq(pin_store_token_initialised(s), CKR_PIN_LOCKED);
+	ck_assert_int_eq(pin_store_user_pin_set_by_so(s), CKR_PIN_LOCKED);
+	pin_store_close(s);
+}
+END_TEST
+
+START_TEST(test_version_1_user_limit_reached_is_locked)
+{
+	static const char v1[] = VALID_HEAD "user_failures=3\nso_failures=0\nso_limit=5\n" VALID_TAIL;
+	static const struct pin_limits generous = { 10, 10 };
+	struct pin_store *s = open_default();
+
+	write_state_file(SERIAL_FILE, v1, sizeof(v1) - 1);
+	/* Version 1 kept no user limit: the first reservation under the limit in force records the lock. */
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_PIN_LOCKED);
+	ck_assert(state_of(s).user_locked);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &generous), CKR_PIN_LOCKED);
+	pin_store_close(s);
+}
+END_TEST
+
+/* ---- tries of processes that died before settling ---- */
+
+/*
+ * A child reserves one try of who and exits without settling it, as a
+ * killed login would. Returns its pid once it has exited: reaped, or a
+ * zombie still.
+ */
+static pid_t reserve_and_die(enum pin_who who, const struct pin_limits *lim, bool reap)
+{
+	siginfo_t info;
+	int ready[2], status;
+	char c = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct pin_store *own = NULL;
+
+		c = pin_store_open(state_dir, ser(SERIAL), &own) == CKR_OK && pin_store_reserve(own, who, lim) == CKR_OK
+			    ? 'r'
+			    : 'x';
+		_exit(write(ready[1], &c, 1) == 1 ? 0 : 1);
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'r');
+	close(ready[0]);
+	if (reap) {
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	} else {
+		ck_assert_int_eq(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT), 0);
+	}
+	return pid;
+}
+
+static bool file_names_pending(pid_t pid)
+{
+	char needle[64];
+	size_t len;
+	char *text = read_state_file(SERIAL_FILE, &len);
+	bool found;
+
+	snprintf(needle, sizeof(needle), " %ld ", (long)pid);
+	found = strstr(text, needle) != NULL && strstr(text, "pending=") != NULL;
+	free(text);
+	return found;
+}
+
+START_TEST(test_dead_reservation_is_given_back)
+{
+	struct pin_store *s = open_default();
+	pid_t dead;
+
+	wrong_pin(s, PIN_USER, &limits);
+	dead = reserve_and_die(PIN_USER, &limits, true);
+	/* Still in the file, but nobody counts it. */
+	ck_assert(file_names_pending(dead));
+	ck_assert_uint_eq(state_of(s).user_failures, 1);
+	ck_assert_uint_eq(flags_of(s, &limits), CKF_USER_PIN_COUNT_LOW);
+	/* The next change removes it for good; both remaining tries are there to be had. */
+	wrong_pin(s, PIN_USER, &limits);
+	ck_assert(!file_names_pending(dead));
+	wrong_pin(s, PIN_USER, &limits);
+	ck_assert(state_of(s).user_locked);
+	ck_assert_uint_eq(state_of(s).user_failures, 3);
+	pin_store_close(s);
+}
+END_TEST
+
+START_TEST(test_dead_final_so_try_does_not_lock)
+{
+	struct pin_store *s = open_default();
+
+	for (int i = 0; i < 4; i++)
+		wrong_pin(s, PIN_SO, &limits);
+	reserve_and_die(PIN_SO, &limits, true);
+	ck_assert(!state_of(s).so_locked);
+	ck_assert_uint_eq(state_of(s).so_failures, 4);
+	right_pin(s, PIN_SO, &limits);
+	ck_assert_uint_eq(state_of(s).so_failures, 0);
+	pin_store_close(s);
+}
+END_TEST
+
+START_TEST(test_zombie_reservation_is_given_back)
+{
+	struct pin_store *s = open_default();
+	pid_t zombie = reserve_and_die(PIN_USER, &limits, false);
+	int status;
+
+	ck_assert_uint_eq(state_of(s).user_failures, 0);
+	for (int i = 0; i < 3; i++)
+		wrong_pin(s, PIN_USER, &limits);
+	ck_assert_uint_eq(state_of(s).user_failures, 3);
+	ck_assert_int_eq(waitpid(zombie, &status, 0), zombie);
+	pin_store_close(s);
+}
+END_TEST
+
+START_TEST(test_live_reservation_counts_until_its_process_dies)
+{
+	struct pin_store *s = open_default();
+	int ready[2], hold[2], status;
+	char c = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(hold[1]);
+		c = pin_store_reserve(s, PIN_USER, &limits) == CKR_OK ? 'r' : 'x';
+		if (write(ready[1], &c, 1) != 1 || read(hold[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0); /* the parent closed or died: never settled */
+	}
+	close(hold[0]);
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'r');
+	/* While it lives its try counts: two more and the limit is taken up. */
+	ck_assert_uint_eq(state_of(s).user_failures, 1);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_OK);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_OK);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_PIN_LOCKED);
+	ck_assert(!state_of(s).user_locked);
+	/* Killed mid-login: its try comes back. */
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_uint_eq(state_of(s).user_failures, 2);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &limits), CKR_OK);
+	close(hold[1]);
+	close(ready[0]);
+	pin_store_close(s);
+}
+END_TEST
+
+/*
+ * A reused pid (same number, another start time), another boot and a pid
+ * that no longer exists are gone; a holder in another pid namespace cannot
+ * be judged from here and keeps its try.
+ */
+START_TEST(test_holders_told_apart)
+{
+	char boot[BOOT_ID_LEN + 1], other_boot[BOOT_ID_LEN + 1], text[2048];
+	unsigned long long start = start_time_of(getpid()), ns = pid_namespace();
+	long me = (long)getpid();
+	struct pin_store *s = open_default();
+	size_t len;
+	char *after;
+	int n;
+
+	boot_id(boot);
+	memcpy(other_boot, boot, sizeof(boot));
+	other_boot[0] = other_boot[0] == '0' ? '1' : '0';
+	n = snprintf(text, sizeof(text),
+		     V2_HEAD V2_FLAGS "pending=user %ld %llu %s %llu\n" /* pid reused */
+		     "pending=user %ld %llu %s %llu\n"                 /* another boot */
+		     "pending=user 4194304 %llu %s %llu\n"             /* no such process */
+		     "pending=user %ld %llu %s %llu\n"                 /* another pid namespace */
+		     "pending=so %ld %llu %s %llu\n",                  /* this process */
+		     me, start + 1, boot, ns, me, start, other_boot, ns, start, boot, ns, me, start, boot, ns + 1, me,
+		     start, boot, ns);
+	ck_assert_int_lt(n, (int)sizeof(text));
+	write_state_file(SERIAL_FILE, text, (size_t)n);
+	ck_assert_uint_eq(state_of(s).user_failures, 1);
+	ck_assert_uint_eq(state_of(s).so_failures, 1);
+	/* The next change writes only the two that may still be in flight. */
+	ck_assert_int_eq(pin_store_user_pin_changed(s), CKR_OK);
+	after = read_state_file(SERIAL_FILE, &len);
+	n = snprintf(text, sizeof(text),
+		     V2_HEAD V2_FLAGS "pending=user %ld %llu %s %llu\npending=so %ld %llu %s %llu\n", me, start, boot,
+		     ns + 1, me, start, boot, ns);
+	ck_assert_str_eq(after, text);
+	free(after);
+	/* This process settles its own. */
+	ck_assert_int_eq(pin_store_settle(s, PIN_SO, PIN_TRY_UNUSED), CKR_OK);
+	ck_assert_uint_eq(state_of(s).so_failures, 0);
+	ck_assert_uint_eq(state_of(s).user_failures, 1);
+	pin_store_close(s);
+}
+END_TEST
+
+START_TEST(test_pending_list_is_bounded)
+{
+	static const struct pin_limits wide = { 40, 40 };
+	char text[8192], me[256];
+	struct pin_store *s = open_default();
+	struct pin_state st;
+	size_t n;
+
+	for (int i = 0; i < PIN_STORE_PENDING_MAX; i++)
+		ck_assert_int_eq(pin_store_reserve(s, i % 2 ? PIN_SO : PIN_USER, &wide), CKR_OK);
+	clear_log();
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &wide), CKR_FUNCTION_FAILED);
+	assert_logged(1, "tries in flight");
+	ck_assert_uint_eq(state_of(s).user_failures, PIN_STORE_PENDING_MAX / 2);
+	/* A file with more than that is not ours. */
+	self_identity(me, sizeof(me));
+	n = (size_t)snprintf(text, sizeof(text), "%s", V2_HEAD V2_FLAGS);
+	for (int i = 0; i <= PIN_STORE_PENDING_MAX; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "pending=user %s\n", me);
+	ck_assert_uint_lt(n, sizeof(text));
+	write_state_file(SERIAL_FILE, text, n);
+	ck_assert_int_eq(pin_store_read(s, &st), CKR_GENERAL_ERROR);
 	pin_store_close(s);
 }
 END_TEST
@@ -886,6 +1391,7 @@ static Suite *pin_store_suite(void)
 	tcase_add_test(tc, test_reservation_is_written_before_settling);
 	tcase_add_test(tc, test_unused_try_is_given_back);
 	tcase_add_test(tc, test_flags_at_the_edges);
+	tcase_add_test(tc, test_user_lock_flag_outlasts_the_limit);
 	tcase_add_test(tc, test_zero_limit_refuses_everything);
 	tcase_add_test(tc, test_bad_arguments);
 	suite_add_tcase(s, tc);
@@ -897,6 +1403,27 @@ static Suite *pin_store_suite(void)
 	tcase_add_test(tc, test_oversized_file_is_an_error);
 	tcase_add_test(tc, test_damaged_lock_does_not_unlock);
 	tcase_add_test(tc, test_unreadable_file_is_an_error);
+	tcase_add_test(tc, test_unwritable_file_is_an_error);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("locks");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_user_lock_outlasts_a_raised_limit);
+	tcase_add_test(tc, test_token_initialised_unlocks_the_user_pin);
+	tcase_add_test(tc, test_lowered_limit_reached_is_a_lock);
+	tcase_add_test(tc, test_version_1_file_is_read);
+	tcase_add_test(tc, test_version_1_so_limit_reached_is_locked);
+	tcase_add_test(tc, test_version_1_user_limit_reached_is_locked);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pending");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_dead_reservation_is_given_back);
+	tcase_add_test(tc, test_dead_final_so_try_does_not_lock);
+	tcase_add_test(tc, test_zombie_reservation_is_given_back);
+	tcase_add_test(tc, test_live_reservation_counts_until_its_process_dies);
+	tcase_add_test(tc, test_holders_told_apart);
+	tcase_add_test(tc, test_pending_list_is_bounded);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("names");

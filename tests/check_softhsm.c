@@ -12,13 +12,17 @@
 #include <openssl/evp.h>
 #include <openssl/ecdsa.h>
 #include <openssl/x509.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "pkcs11/cryptoki.h"
+#include "pkcs11/pin_store.h"
 #include "tests/check_util.h"
 #include "tests/softhsm_fixture.h"
 
@@ -1268,6 +1272,390 @@ START_TEST(exit_handler_after_softhsm_destructors)
 }
 END_TEST
 
+/* ---- the counter store behind C_Login: empty PINs, locks, killed logins, unusable files ---- */
+
+START_TEST(empty_pin_spends_no_try)
+{
+	CK_UTF8CHAR label[32];
+	CK_SESSION_HANDLE h;
+
+	change_to_user_pin();
+	unlink(login_log);
+	memset(label, ' ', sizeof(label));
+	h = open_rw();
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR) "", 0), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, NULL, 0), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, NULL, 0), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR) "", 0, (CK_UTF8CHAR_PTR) "5678", 4), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(f->C_SetPIN(h, NULL, 0, (CK_UTF8CHAR_PTR) "5678", 4), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)USER_PIN, 6, NULL, 0), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	ck_assert_int_eq(f->C_InitToken(slot, NULL, 0, label), CKR_PIN_LEN_RANGE);
+	/* No counter moved, and SoftHSM heard nothing. */
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_SO_PIN_COUNT_LOW), 0);
+	ck_assert_uint_eq(login_calls(), 0);
+	h = open_rw();
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
+	ck_assert_int_eq(f->C_InitPIN(h, NULL, 0), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	/* The user PIN is still the user's. */
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_SO_PIN_COUNT_LOW), 0);
+}
+END_TEST
+
+/* The module again, on the same token, under another [policy]. */
+static void reinitialize_with(const char *policy)
+{
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	write_configs(policy);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = sf_initialised_slot(f);
+}
+
+START_TEST(locked_user_pin_outlasts_a_raised_limit)
+{
+	CK_SESSION_HANDLE h;
+
+	change_to_user_pin();
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	reinitialize_with("[policy]\nuser_pin_retries = 5\n");
+	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(login_calls(), 3);
+	/* The SO unlocks it. */
+	h = open_rw();
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
+	ck_assert_int_eq(f->C_InitPIN(h, (CK_UTF8CHAR_PTR) "4321", 4), CKR_OK);
+	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
+	ck_assert_int_eq(login(CKU_USER, "4321"), CKR_OK);
+}
+END_TEST
+
+/* The file's stem: its name without ".pins". */
+static void counter_stem(char *out, size_t size)
+{
+	char pins[4096];
+	const char *base;
+
+	counter_file(pins, sizeof(pins));
+	base = strrchr(pins, '/') + 1;
+	ck_assert_int_lt(snprintf(out, size, "%.*s", (int)(strlen(base) - strlen(".pins")), base), (int)size);
+}
+
+/*
+ * An older signet judged the fifth wrong SO PIN and died before it wrote
+ * the lock: a configuration that allows more tries must not revive it.
+ */
+START_TEST(so_limit_reached_under_an_older_version_stays_locked)
+{
+	char pins[4096], stem[256];
+
+	counter_file(pins, sizeof(pins));
+	counter_stem(stem, sizeof(stem));
+	tu_write_file(pins, "version=1\nserial=%s\nuser_failures=0\nso_failures=5\nso_limit=5\n"
+			    "user_to_be_changed=1\nso_locked=0\n", stem);
+	reinitialize_with("[policy]\nso_pin_retries = 10\n");
+	ck_assert(token_flags() & CKF_SO_PIN_LOCKED);
+	ck_assert_int_eq(login(CKU_SO, SO_PIN), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(login_calls(), 0);
+}
+END_TEST
+
+
+
+/*
+ * A child that initialises the module, opens a session, says so on
+ * ready_fd and logs in with pin over and over (logging out after each
+ * success) until it is killed. Never returns.
+ */
+static void login_until_killed(int ready_fd, const char *pin)
+{
+	CK_SESSION_HANDLE h;
+	char c = 'r';
+
+	tu_child_deadline(20);
+	if (f->C_Initialize(NULL) != CKR_OK)
+		_exit(10);
+	slot = sf_initialised_slot(f);
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h) != CKR_OK)
+		_exit(11);
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(12);
+	for (;;) {
+		CK_RV rv = f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
+
+		if (rv == CKR_OK)
+			rv = f->C_Logout(h);
+		if (rv != CKR_OK && rv != CKR_PIN_INCORRECT)
+			_exit(13);
+	}
+}
+
+#define KILLED_LOGINS 30
+
+/*
+ * SoftHSM rewrites its token file in place (truncate, then write) on every
+ * login; a process killed between the two leaves it empty and the token
+ * gone. That is SoftHSM's own weakness, not what these tests are about:
+ * they put the file back as it was, so that the next process finds the
+ * token and the counters can be judged.
+ */
+struct token_file {
+	char path[4200];
+	char *bytes;
+	size_t len;
+};
+
+static void keep_token_file(struct token_file *tf)
+{
+	char pattern[4200];
+	FILE *in;
+	glob_t g;
+	long n;
+
+	snprintf(pattern, sizeof(pattern), "%s/tokens/*/token.object", dir);
+	ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+	ck_assert_uint_eq(g.gl_pathc, 1);
+	snprintf(tf->path, sizeof(tf->path), "%s", g.gl_pathv[0]);
+	globfree(&g);
+	in = fopen(tf->path, "rb");
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(fseek(in, 0, SEEK_END), 0);
+	n = ftell(in);
+	ck_assert_int_gt(n, 0);
+	rewind(in);
+	tf->len = (size_t)n;
+	tf->bytes = malloc(tf->len);
+	ck_assert_ptr_nonnull(tf->bytes);
+	ck_assert_uint_eq(fread(tf->bytes, 1, tf->len, in), tf->len);
+	fclose(in);
+}
+
+/* Puts the token file back when a kill cut it short. */
+static void restore_token_file(const struct token_file *tf)
+{
+	struct stat sb;
+	FILE *out;
+
+	ck_assert_int_eq(stat(tf->path, &sb), 0);
+	if ((size_t)sb.st_size == tf->len)
+		return;
+	out = fopen(tf->path, "wb");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(fwrite(tf->bytes, 1, tf->len, out), tf->len);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+/*
+ * Hosts killed in the middle of a login with the right PIN (hung in
+ * another library and killed by their user): whatever the moment of the
+ * kill, nothing is spent.
+ */
+START_TEST(killed_right_pin_logins_cost_nothing)
+{
+	uint32_t rnd = 0x2545f491;
+	int in_flight = 0, status;
+	struct token_file tf;
+	char pins[4096];
+
+	change_to_user_pin();
+	counter_file(pins, sizeof(pins));
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	keep_token_file(&tf);
+	for (int i = 0; i < KILLED_LOGINS; i++) {
+		int ready[2];
+		char c = 0, *text;
+		pid_t pid;
+
+		ck_assert_int_eq(pipe(ready), 0);
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			close(ready[0]);
+			login_until_killed(ready[1], USER_PIN);
+		}
+		close(ready[1]);
+		if (read(ready[0], &c, 1) != 1) {
+			ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+			ck_abort_msg("child %d did not start: status %#x", i, status);
+		}
+		close(ready[0]);
+		usleep((5 + tu_next_random(&rnd) % 40) * 1000);
+		ck_assert_int_eq(kill(pid, SIGKILL), 0);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child ended with %#x", status);
+		text = tu_read_file(pins);
+		in_flight += strstr(text, "pending=") != NULL;
+		free(text);
+		restore_token_file(&tf);
+	}
+	free(tf.bytes);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = sf_initialised_slot(f);
+	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED), 0);
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
+	/* The kills did land inside logins, between reserving a try and settling it. */
+	ck_assert_int_gt(in_flight, 0);
+}
+END_TEST
+
+/* Tries judged or reserved on this token, as the store counts them now. */
+static struct pin_state store_state(const CK_UTF8CHAR serial[16])
+{
+	char state_dir[4200];
+	struct pin_store *s = NULL;
+	struct pin_state st;
+
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	ck_assert_int_eq(pin_store_open(state_dir, serial, &s), CKR_OK);
+	ck_assert_int_eq(pin_store_read(s, &st), CKR_OK);
+	pin_store_close(s);
+	return st;
+}
+
+/* Waits (up to 10 s) until SoftHSM has judged calls PINs in all. */
+static void wait_for_login_calls(CK_ULONG calls)
+{
+	for (int waited = 0; login_calls() < calls; waited++) {
+		ck_assert_msg(waited < 1000, "SoftHSM judged %lu PINs, not %lu", login_calls(), calls);
+		usleep(10 * 1000);
+	}
+}
+
+/* A child that logs in once with a wrong PIN; hangs after SoftHSM judged it when hang is set. */
+static pid_t wrong_login_in_child(bool hang)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		tu_child_deadline(20);
+		if (hang)
+			setenv("SIGNET_TEST_LOGIN_HANG", "1", 1);
+		if (f->C_Initialize(NULL) != CKR_OK)
+			_exit(10);
+		slot = sf_initialised_slot(f);
+		_exit(login(CKU_USER, "000000") == CKR_PIN_INCORRECT ? 0 : 11);
+	}
+	return pid;
+}
+
+/*
+ * Wrong PINs, alternately killed after SoftHSM judged them (before the
+ * answer reached the caller) and answered: the killed ones are given back,
+ * the answered ones count, and the third answered one locks the PIN.
+ */
+START_TEST(killed_wrong_pin_logins_are_given_back)
+{
+	CK_UTF8CHAR serial[16];
+	CK_TOKEN_INFO ti;
+	struct pin_state st;
+	int status;
+	pid_t pid;
+
+	change_to_user_pin();
+	ck_assert_int_eq(f->C_GetTokenInfo(slot, &ti), CKR_OK);
+	memcpy(serial, ti.serialNumber, sizeof(serial));
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	unlink(login_log);
+	for (unsigned settled = 0; settled < 3; settled++) {
+		pid = wrong_login_in_child(true);
+		wait_for_login_calls(2 * settled + 1);
+		ck_assert_int_eq(kill(pid, SIGKILL), 0);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		st = store_state(serial);
+		ck_assert_uint_eq(st.user_failures, settled);
+		ck_assert(!st.user_locked);
+		pid = wrong_login_in_child(false);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child ended with %#x", status);
+		st = store_state(serial);
+		ck_assert_uint_eq(st.user_failures, settled + 1);
+		ck_assert(st.user_locked == (settled + 1 == 3));
+	}
+	/* Locked after exactly three answered: nothing more reaches SoftHSM, killed or not. */
+	ck_assert_uint_eq(login_calls(), 6);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	slot = sf_initialised_slot(f);
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(login_calls(), 6);
+}
+END_TEST
+
+/* C_Login with stderr captured: asserts the answer and that one line naming the counter file holds reason. */
+static void assert_login_logs(const char *reason)
+{
+	char errpath[4200], pins[4096];
+	char *err;
+	int saved;
+
+	counter_file(pins, sizeof(pins));
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	saved = tu_capture_stderr(errpath);
+	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_GENERAL_ERROR);
+	tu_restore_stderr(saved);
+	err = tu_read_file(errpath);
+	ck_assert_msg(strchr(err, '\n') != NULL && strchr(err, '\n')[1] == '\0', "not one line: %s", err);
+	ck_assert_msg(strstr(err, pins) != NULL, "the line does not name %s: %s", pins, err);
+	ck_assert_msg(strstr(err, reason) != NULL, "the line does not say \"%s\": %s", reason, err);
+	free(err);
+	ck_assert_uint_eq(login_calls(), 0);
+}
+
+START_TEST(corrupt_counter_file_is_logged)
+{
+	char pins[4096];
+
+	change_to_user_pin();
+	counter_file(pins, sizeof(pins));
+	tu_write_file(pins, "version=2\nserial=x\n");
+	assert_login_logs(": corrupt");
+}
+END_TEST
+
+START_TEST(directory_in_place_of_the_counter_file_is_logged)
+{
+	char pins[4096];
+
+	change_to_user_pin();
+	counter_file(pins, sizeof(pins));
+	ck_assert_int_eq(unlink(pins), 0);
+	ck_assert_int_eq(mkdir(pins, 0700), 0);
+	assert_login_logs(": not a regular file");
+}
+END_TEST
+
+/*
+ * Makes path read-only for this process: a read-only bind mount in a
+ * private mount namespace for root (whom permissions do not stop), the
+ * permissions for anyone else.
+ */
+static void make_read_only(const char *path)
+{
+	if (geteuid() != 0) {
+		ck_assert_int_eq(chmod(path, 0500), 0);
+		return;
+	}
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mount(path, path, NULL, MS_BIND, NULL), 0);
+	ck_assert_int_eq(mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0);
+}
+
+START_TEST(read_only_state_directory_is_logged)
+{
+	char state[4200];
+
+	change_to_user_pin();
+	snprintf(state, sizeof(state), "%s/state", dir);
+	make_read_only(state);
+	reinitialize_with(""); /* the counters' directory as it is now, not as it was opened */
+	assert_login_logs(geteuid() == 0 ? "Read-only file system" : "Permission denied");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("softhsm");
@@ -1318,5 +1706,18 @@ int main(void)
 	tcase_add_test(core, forked_child_starts_afresh_with_softhsm);
 	tcase_add_test(core, exit_handler_after_softhsm_destructors);
 	suite_add_tcase(s, core);
+
+	TCase *store = tcase_create("store");
+	tcase_set_timeout(store, 120);
+	tcase_add_checked_fixture(store, setup, teardown);
+	tcase_add_test(store, empty_pin_spends_no_try);
+	tcase_add_test(store, locked_user_pin_outlasts_a_raised_limit);
+	tcase_add_test(store, so_limit_reached_under_an_older_version_stays_locked);
+	tcase_add_test(store, killed_right_pin_logins_cost_nothing);
+	tcase_add_test(store, killed_wrong_pin_logins_are_given_back);
+	tcase_add_test(store, corrupt_counter_file_is_logged);
+	tcase_add_test(store, directory_in_place_of_the_counter_file_is_logged);
+	tcase_add_test(store, read_only_state_directory_is_logged);
+	suite_add_tcase(s, store);
 	return tu_run_suite(s);
 }

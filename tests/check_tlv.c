@@ -7,26 +7,6 @@
 #include "apdu/tlv.h"
 #include "tests/check_util.h"
 
-/* Parses "53 81 05 ..." into out; returns the byte count. */
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-
-	while (*s != '\0') {
-		unsigned v;
-
-		if (*s == ' ') {
-			s++;
-			continue;
-		}
-		ck_assert_msg(sscanf(s, "%2x", &v) == 1, "bad hex in test table: %s", s);
-		ck_assert_uint_lt(n, cap);
-		out[n++] = (uint8_t)v;
-		s += 2;
-	}
-	return n;
-}
-
 struct read_case {
 	const char *in;
 	int rc;
@@ -74,7 +54,7 @@ START_TEST(test_read_table)
 {
 	const struct read_case *c = &read_cases[_i];
 	uint8_t in[64];
-	size_t n = unhex(c->in, in, sizeof(in));
+	size_t n = tu_unhex(c->in, in, sizeof(in));
 	struct tlv_rd r;
 	uint32_t tag = 0xDEAD;
 	const uint8_t *val = NULL;
@@ -152,7 +132,7 @@ END_TEST
 START_TEST(test_read_sequence_then_error)
 {
 	uint8_t in[32];
-	size_t n = unhex("80 01 11 AA 01 02 5F C1 05 00 53 05 01", in, sizeof(in));
+	size_t n = tu_unhex("80 01 11 AA 01 02 5F C1 05 00 53 05 01", in, sizeof(in));
 	struct tlv_rd r;
 	uint32_t tag;
 	const uint8_t *val;
@@ -181,7 +161,7 @@ END_TEST
 START_TEST(test_read_nested_length_overrun)
 {
 	uint8_t in[16];
-	size_t n = unhex("7C 04 82 05 01 02 03 04 05", in, sizeof(in));
+	size_t n = tu_unhex("7C 04 82 05 01 02 03 04 05", in, sizeof(in));
 	struct tlv_rd r, inner;
 	uint32_t tag;
 	const uint8_t *val;
@@ -212,7 +192,7 @@ END_TEST
 START_TEST(test_find)
 {
 	uint8_t in[32];
-	size_t n = unhex("70 02 30 00 71 01 00 FE 00", in, sizeof(in));
+	size_t n = tu_unhex("70 02 30 00 71 01 00 FE 00", in, sizeof(in));
 	const uint8_t *val = NULL;
 	size_t len = 99;
 
@@ -233,7 +213,7 @@ END_TEST
 START_TEST(test_find_strict)
 {
 	uint8_t in[32];
-	size_t n = unhex("80 01 01 81 01 02 80 01 03", in, sizeof(in));
+	size_t n = tu_unhex("80 01 01 81 01 02 80 01 03", in, sizeof(in));
 	const uint8_t *val = NULL;
 	size_t len = 0;
 
@@ -273,7 +253,7 @@ START_TEST(test_put_tag_table)
 		ck_assert(!buf_ok(&b));
 		ck_assert_uint_eq(b.len, 0);
 	} else {
-		size_t n = unhex(c->out, want, sizeof(want));
+		size_t n = tu_unhex(c->out, want, sizeof(want));
 
 		ck_assert(buf_ok(&b));
 		ck_assert_uint_eq(b.len, n);
@@ -314,7 +294,7 @@ START_TEST(test_put_len_table)
 		ck_assert(!buf_ok(&b));
 		ck_assert_uint_eq(tlv_len_size(c->len), 0);
 	} else {
-		size_t n = unhex(c->out, want, sizeof(want));
+		size_t n = tu_unhex(c->out, want, sizeof(want));
 
 		ck_assert(buf_ok(&b));
 		ck_assert_uint_eq(b.len, n);
@@ -328,7 +308,7 @@ END_TEST
 START_TEST(test_put_exact)
 {
 	uint8_t want[16];
-	size_t n = unhex("5C 03 5F C1 05 53 00", want, sizeof(want));
+	size_t n = tu_unhex("5C 03 5F C1 05 53 00", want, sizeof(want));
 	struct buf b;
 
 	buf_init(&b);
@@ -365,7 +345,7 @@ END_TEST
 START_TEST(test_open_close_nested_short)
 {
 	uint8_t want[32];
-	size_t n = unhex("AC 09 80 01 11 AA 01 02 AB 01 02", want, sizeof(want));
+	size_t n = tu_unhex("AC 09 80 01 11 AA 01 02 AB 01 02", want, sizeof(want));
 	struct buf b;
 	size_t mark;
 

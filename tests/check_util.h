@@ -3,7 +3,9 @@
 #define SIGNET_CHECK_UTIL_H
 
 #include <check.h>
+#include <ctype.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -72,6 +74,39 @@ static inline void tu_restore_stderr(int saved)
 {
 	dup2(saved, STDERR_FILENO);
 	close(saved);
+}
+
+/* Parses hex such as "53 81 05" or "5381" (spaces optional) into out; returns the byte count. */
+static inline size_t tu_unhex(const char *s, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (*s != '\0') {
+		unsigned v;
+
+		if (*s == ' ') {
+			s++;
+			continue;
+		}
+		/* Two digits each, so that an odd string cannot step over its end. */
+		ck_assert_msg(isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1]) &&
+			      sscanf(s, "%2x", &v) == 1, "bad hex in test: %s", s);
+		ck_assert_uint_lt(n, cap);
+		out[n++] = (uint8_t)v;
+		s += 2;
+	}
+	return n;
+}
+
+/*
+ * A forked child's own deadline: it dies of SIGALRM after seconds. The
+ * default action first, since Check's handler would end the whole process
+ * group, the test runner included.
+ */
+static inline void tu_child_deadline(unsigned seconds)
+{
+	signal(SIGALRM, SIG_DFL);
+	alarm(seconds);
 }
 
 /* Deterministic pseudo-random numbers (xorshift32), so failures reproduce; state must not start at 0. */

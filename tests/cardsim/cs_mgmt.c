@@ -2,11 +2,9 @@
  * authentication with 3DES or AES, and the YubiKey SET MGMT KEY command. */
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include "apdu/piv.h"
+#include "crypto/block.h"
+#include "crypto/random.h"
 #include "crypto/wipe.h"
 #include "tests/cardsim/cardsim.h"
 
@@ -14,60 +12,26 @@ static const uint8_t default_mgmt[] = { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6
 
 size_t cs_mgmt_key_len(uint8_t alg)
 {
-	switch (alg) {
-	case PIV_ALG_3DES:
-		return 24;
-	case PIV_ALG_AES128:
-		return 16;
-	case PIV_ALG_AES192:
-		return 24;
-	case PIV_ALG_AES256:
-		return 32;
-	default:
-		return 0;
-	}
+	enum cr_block_alg cipher;
+
+	return piv_mgmt_cipher(alg, &cipher) ? cr_block_key_size(cipher) : 0;
 }
 
 static size_t block_len(uint8_t alg)
 {
-	return alg == PIV_ALG_3DES ? 8 : 16;
-}
+	enum cr_block_alg cipher;
 
-static const EVP_CIPHER *cipher_of(uint8_t alg)
-{
-	switch (alg) {
-	case PIV_ALG_3DES:
-		return EVP_des_ede3_ecb();
-	case PIV_ALG_AES128:
-		return EVP_aes_128_ecb();
-	case PIV_ALG_AES192:
-		return EVP_aes_192_ecb();
-	case PIV_ALG_AES256:
-		return EVP_aes_256_ecb();
-	default:
-		return NULL;
-	}
+	return piv_mgmt_cipher(alg, &cipher) ? cr_block_size(cipher) : 0;
 }
 
 /* One ECB block with the card's management key; enc 1 encrypts, 0 decrypts. */
 static int mgmt_block(const struct cs_card *c, const uint8_t *in, uint8_t *out, int enc)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n = 0, rc = -1;
+	enum cr_block_alg cipher;
 
-	if (ctx == NULL)
-		goto out;
-	if (EVP_CipherInit_ex(ctx, cipher_of(c->mgmt_alg), NULL, c->mgmt_key, NULL, enc) != 1)
-		goto out;
-	EVP_CIPHER_CTX_set_padding(ctx, 0);
-	if (EVP_CipherUpdate(ctx, out, &n, in, (int)block_len(c->mgmt_alg)) != 1)
-		goto out;
-	if ((size_t)n != block_len(c->mgmt_alg))
-		goto out;
-	rc = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	return rc;
+	if (!piv_mgmt_cipher(c->mgmt_alg, &cipher))
+		return -1;
+	return cr_block_crypt(cipher, c->mgmt_key, c->mgmt_len, enc != 0, in, out) == 0 ? 0 : -1;
 }
 
 struct auth_parts {
@@ -104,7 +68,7 @@ static uint16_t start_challenge(struct cs_card *c, enum cs_chal kind, struct buf
 	uint8_t witness[16];
 	uint16_t sw = SW_UNKNOWN;
 
-	if (RAND_bytes(c->chal_value, (int)bl) != 1)
+	if (cr_random(c->chal_value, bl) != 0)
 		goto out;
 	c->chal = kind;
 	if (kind == CHAL_ONE_WAY) {
@@ -128,7 +92,7 @@ static uint16_t finish_one_way(struct cs_card *c, const struct auth_parts *p)
 
 	if (p->response_len != bl || mgmt_block(c, c->chal_value, expect, 1) != 0)
 		goto out;
-	if (CRYPTO_memcmp(expect, p->response, bl) != 0)
+	if (!cr_secret_equal(expect, p->response, bl))
 		goto out;
 	c->mgmt_authed = true;
 	sw = SW_OK;
@@ -145,7 +109,7 @@ static uint16_t finish_mutual(struct cs_card *c, const struct auth_parts *p, str
 
 	if (p->witness_len != bl || p->challenge_len != bl)
 		goto out;
-	if (CRYPTO_memcmp(c->chal_value, p->witness, bl) != 0)
+	if (!cr_secret_equal(c->chal_value, p->witness, bl))
 		goto out;
 	if (mgmt_block(c, p->challenge, answer, 1) != 0)
 		goto out;
@@ -203,7 +167,7 @@ uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd)
 	memcpy(c->mgmt_key, cmd->data + 3, klen);
 	c->mgmt_len = klen;
 	c->mgmt_touch = cmd->p2 == 0xFE ? PIV_TOUCH_POLICY_ALWAYS : PIV_TOUCH_POLICY_NEVER;
-	c->mgmt_default = c->mgmt_alg == PIV_ALG_3DES && CRYPTO_memcmp(c->mgmt_key, default_mgmt, klen) == 0;
+	c->mgmt_default = c->mgmt_alg == PIV_ALG_3DES && cr_secret_equal(c->mgmt_key, default_mgmt, klen);
 	c->dirty = true;
 	return SW_OK;
 }

@@ -4,7 +4,9 @@
  * line "PID USER-TYPE RV" in the file named by SIGNET_TEST_LOGIN_LOG (one
  * O_APPEND write per call, so concurrent processes are counted exactly).
  * Tests point [softhsm] library at it to prove how many PIN tries got
- * through signet's policy.
+ * through signet's policy. With SIGNET_TEST_LOGIN_HANG set, a login hangs
+ * once SoftHSM has judged the PIN and its line is written, as a host hung
+ * inside another library would, for the test to kill it there.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -42,6 +44,9 @@ static CK_RV counting_login(CK_SESSION_HANDLE h, CK_USER_TYPE who, CK_UTF8CHAR_P
 	CK_RV rv = real->C_Login(h, who, pin, len);
 
 	record_login(who, rv);
+	if (getenv("SIGNET_TEST_LOGIN_HANG") != NULL)
+		for (;;)
+			pause();
 	return rv;
 }
 

@@ -175,8 +175,9 @@ const char *piv_rc_name(int rc)
 	}
 }
 
-/* A card that lost its state has nothing selected any more. */
-static int unless_reset(struct piv_card *c, int apdu_rc)
+/* Maps a framing result; a card that lost its state has nothing selected
+ * any more. */
+static int note_reset(struct piv_card *c, int apdu_rc)
 {
 	if (apdu_rc == APDU_E_CARD_RESET)
 		c->selected = false;
@@ -185,12 +186,12 @@ static int unless_reset(struct piv_card *c, int apdu_rc)
 
 int piv_begin(struct piv_card *c)
 {
-	return unless_reset(c, apdu_begin(c->chan));
+	return note_reset(c, apdu_begin(c->chan));
 }
 
 int piv_end(struct piv_card *c)
 {
-	return unless_reset(c, apdu_end(c->chan));
+	return note_reset(c, apdu_end(c->chan));
 }
 
 /* ---- one command ---- */
@@ -242,7 +243,7 @@ static int exchange(struct piv_card *c, const struct cmd *k, uint8_t *out, size_
 		rc = apdu_transmit(c->chan, &a, out, cap, out_len, sw);
 	}
 	if (rc != APDU_OK)
-		return unless_reset(c, rc);
+		return note_reset(c, rc);
 	c->last_sw = *sw;
 	return PIV_OK;
 }

@@ -358,6 +358,11 @@ int apdu_end(struct apdu_chan *c)
 	return c->tp->end != NULL ? c->tp->end(c->tp_ctx) : APDU_OK;
 }
 
+unsigned long apdu_session(const struct apdu_chan *c)
+{
+	return c->tp->session != NULL ? c->tp->session(c->tp_ctx) : 0;
+}
+
 static int transmit_locked(struct apdu_chan *c, const struct apdu *a,
 			   uint8_t *out, size_t cap, size_t *out_len, uint16_t *sw)
 {

@@ -59,11 +59,16 @@ struct apdu {
  * capacity of resp in *resp_len and returns the received length there.
  * begin/end bracket an exchange of several APDUs so no other program can
  * interleave its own; they may be NULL and must nest. All return
- * enum apdu_rc. */
+ * enum apdu_rc. session() names the card session: it changes whenever the
+ * card lost its state (reset, pulled and put back, reconnected after a
+ * service restart), so that what a layer above keeps about the card, such
+ * as the selected application, is known to be stale. It may be NULL: the
+ * session then never changes. */
 struct apdu_transport {
 	int (*transmit)(void *ctx, const uint8_t *cmd, size_t n, uint8_t *resp, size_t *resp_len);
 	int (*begin)(void *ctx);
 	int (*end)(void *ctx);
+	unsigned long (*session)(void *ctx);
 };
 
 /* A transport plus what the caller wants to observe of the traffic. */
@@ -97,6 +102,9 @@ int apdu_transmit(struct apdu_chan *c, const struct apdu *a,
 /* Brackets several apdu_transmit() calls into one exclusive exchange. */
 int apdu_begin(struct apdu_chan *c);
 int apdu_end(struct apdu_chan *c);
+
+/* The transport's card session (see struct apdu_transport), 0 without one. */
+unsigned long apdu_session(const struct apdu_chan *c);
 
 const char *apdu_rc_name(int rc);
 

@@ -37,6 +37,7 @@ struct pcsc_card {
 	int depth;   /* pcsc_begin() nesting */
 	bool locked; /* a service transaction is held */
 	enum card_need need;
+	unsigned long session; /* counts the connections restored after a loss of state */
 	long last_error;
 };
 
@@ -436,30 +437,44 @@ long pcsc_card_last_error(const struct pcsc_card *card)
 	return card->last_error;
 }
 
+unsigned long pcsc_card_session(const struct pcsc_card *card)
+{
+	return card->session;
+}
+
+/* SCardReconnect keeps the handle; it works after a reset, not after the
+ * service connection was lost. */
+static bool card_reconnect(struct pcsc_card *card)
+{
+	LONG e;
+
+	if (card->need != NEED_RECONNECT || !card->connected)
+		return false;
+	e = SCardReconnect(card->h, SCARD_SHARE_SHARED, PROTOCOLS, SCARD_LEAVE_CARD, &card->proto);
+	if (e != SCARD_S_SUCCESS)
+		card->last_error = e;
+	return e == SCARD_S_SUCCESS;
+}
+
 /* Brings the connection back after a reset, a removal or a service restart.
- * The card's state is lost in every case, hence APDU_E_CARD_RESET. */
+ * The card's state is lost in every case: a new session, APDU_E_CARD_RESET. */
 static int card_recover(struct pcsc_card *card)
 {
-	LONG e = SCARD_E_INVALID_HANDLE;
+	LONG e;
 
 	card->locked = false;
-	if (card->need == NEED_RECONNECT && card->connected) {
-		e = SCardReconnect(card->h, SCARD_SHARE_SHARED, PROTOCOLS, SCARD_LEAVE_CARD, &card->proto);
-		if (e == SCARD_S_SUCCESS) {
-			card->need = NEED_NOTHING;
-			return APDU_E_CARD_RESET;
+	if (!card_reconnect(card)) {
+		/* A fresh connection also finds a card inserted since the removal. */
+		card_detach(card, SCARD_LEAVE_CARD);
+		e = card_attach(card);
+		if (e != SCARD_S_SUCCESS) {
+			card->last_error = e;
+			card->need = NEED_REESTABLISH;
+			return map_error(e);
 		}
-		card->last_error = e;
-	}
-	/* A fresh connection also finds a card inserted since the removal. */
-	card_detach(card, SCARD_LEAVE_CARD);
-	e = card_attach(card);
-	if (e != SCARD_S_SUCCESS) {
-		card->last_error = e;
-		card->need = NEED_REESTABLISH;
-		return map_error(e);
 	}
 	card->need = NEED_NOTHING;
+	card->session++;
 	return APDU_E_CARD_RESET;
 }
 
@@ -570,8 +585,14 @@ static int transport_end(void *ctx)
 	return pcsc_end(ctx);
 }
 
+static unsigned long transport_session(void *ctx)
+{
+	return pcsc_card_session(ctx);
+}
+
 const struct apdu_transport pcsc_transport = {
 	.transmit = transport_transmit,
 	.begin = transport_begin,
 	.end = transport_end,
+	.session = transport_session,
 };

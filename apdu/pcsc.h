@@ -65,13 +65,19 @@ int pcsc_transmit(struct pcsc_card *card, const uint8_t *cmd, size_t n, uint8_t 
 
 /* The transport for apdu_chan_init(&chan, &pcsc_transport, card).
  *
- * Recovery contract of begin and transmit: after another program reset the
- * card, or the service was restarted, the connection is re-established and
- * the call returns APDU_E_CARD_RESET once; the caller then selects its
- * application again and forgets every login before retrying. A removed card
- * gives APDU_E_CARD_REMOVED; an unreachable service APDU_E_NO_SERVICE (the
- * next call tries again). */
+ * Recovery contract of begin and transmit (and pcsc_card_atr): after
+ * another program reset the card, or the service was restarted, the
+ * connection is re-established, the card session changes, and the call
+ * returns APDU_E_CARD_RESET once; the caller then forgets every login and
+ * selects its application again before retrying (the PIV layer selects by
+ * itself when it sees the new session). A removed card gives
+ * APDU_E_CARD_REMOVED; an unreachable service APDU_E_NO_SERVICE (the next
+ * call tries again). */
 extern const struct apdu_transport pcsc_transport;
+
+/* The card session: a number that changes each time the connection is
+ * restored after the card lost its state (see the recovery contract). */
+unsigned long pcsc_card_session(const struct pcsc_card *card);
 
 /* The pcsc-lite error behind the last failure on card (0 if none), for logs. */
 long pcsc_card_last_error(const struct pcsc_card *card);

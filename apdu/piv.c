@@ -21,6 +21,7 @@
 
 #define SW_OK 0x9000
 #define SW_WRONG_LENGTH 0x6700
+#define SW_INS_NOT_SUPPORTED 0x6D00
 /* GENERAL AUTHENTICATE answers: an RSA-4096 block plus TLV headers. */
 #define GA_RESP_MAX 1024
 
@@ -37,6 +38,8 @@ void piv_init(struct piv_card *c, struct apdu_chan *chan)
 	c->chan = chan;
 	c->extended = false;
 	c->last_sw = 0;
+	c->selected = false;
+	c->session = 0;
 	c->random = default_random;
 	c->random_ctx = NULL;
 }
@@ -167,18 +170,28 @@ const char *piv_rc_name(int rc)
 	case PIV_E_BUFFER_TOO_SMALL: return "buffer too small";
 	case PIV_E_TIMEOUT: return "timeout";
 	case PIV_E_CRYPTO: return "host crypto failure";
+	case PIV_E_NO_APPLICATION: return "no PIV application on the card";
 	default: return "unknown error";
 	}
 }
 
+/* Maps a framing result; a card that lost its state has nothing selected
+ * any more. */
+static int note_reset(struct piv_card *c, int apdu_rc)
+{
+	if (apdu_rc == APDU_E_CARD_RESET)
+		c->selected = false;
+	return piv_from_apdu_rc(apdu_rc);
+}
+
 int piv_begin(struct piv_card *c)
 {
-	return piv_from_apdu_rc(apdu_begin(c->chan));
+	return note_reset(c, apdu_begin(c->chan));
 }
 
 int piv_end(struct piv_card *c)
 {
-	return piv_from_apdu_rc(apdu_end(c->chan));
+	return note_reset(c, apdu_end(c->chan));
 }
 
 /* ---- one command ---- */
@@ -212,8 +225,8 @@ static void cmd_to_apdu(const struct cmd *k, bool extended, struct apdu *a)
 /* Extended length only where it saves round trips: long data, or an answer
  * that may exceed 256 bytes. A card that refuses it (6700) is then spoken
  * to in short APDUs only. */
-static int xfer(struct piv_card *c, const struct cmd *k, uint8_t *out, size_t cap,
-		size_t *out_len, uint16_t *sw)
+static int exchange(struct piv_card *c, const struct cmd *k, uint8_t *out, size_t cap,
+		    size_t *out_len, uint16_t *sw)
 {
 	size_t expect = k->expect != 0 ? k->expect : cap, ignored;
 	bool ext = c->extended && (k->lc > APDU_SHORT_MAX_LC || (k->want_data && expect > APDU_SHORT_MAX_LE));
@@ -230,9 +243,83 @@ static int xfer(struct piv_card *c, const struct cmd *k, uint8_t *out, size_t ca
 		rc = apdu_transmit(c->chan, &a, out, cap, out_len, sw);
 	}
 	if (rc != APDU_OK)
-		return piv_from_apdu_rc(rc);
+		return note_reset(c, rc);
 	c->last_sw = *sw;
 	return PIV_OK;
+}
+
+/* SELECT; whether PIV is selected afterwards follows the status word. */
+static int send_select(struct piv_card *c, uint8_t *resp, size_t cap, size_t *len, uint16_t *sw)
+{
+	struct cmd k = { .ins = PIV_INS_SELECT, .p1 = 0x04, .p2 = 0x00,
+			 .data = PIV_AID, .lc = sizeof(PIV_AID), .want_data = true };
+	int rc = exchange(c, &k, resp, cap, len, sw);
+
+	c->selected = rc == PIV_OK && *sw == SW_OK;
+	c->session = apdu_session(c->chan);
+	return rc;
+}
+
+static bool piv_is_selected(const struct piv_card *c)
+{
+	return c->selected && c->session == apdu_session(c->chan);
+}
+
+/* Instructions every PIV card has. Answered 6D00, they mean that another
+ * program selected another application; the YubiKey extensions may just be
+ * missing from older firmware. */
+static bool is_core_instruction(uint8_t ins)
+{
+	switch (ins) {
+	case PIV_INS_VERIFY:
+	case PIV_INS_CHANGE_REFERENCE:
+	case PIV_INS_RESET_RETRY:
+	case PIV_INS_GENERATE:
+	case PIV_INS_GENERAL_AUTHENTICATE:
+	case PIV_INS_GET_DATA:
+	case PIV_INS_PUT_DATA:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The first command of a card session: SELECT and the command in one
+ * transaction, so that no other program comes in between. */
+static int select_then_exchange(struct piv_card *c, const struct cmd *k, uint8_t *out, size_t cap,
+				size_t *out_len, uint16_t *sw)
+{
+	uint8_t apt[APDU_SHORT_MAX_LE];
+	size_t apt_len = 0;
+	int rc, end_rc;
+
+	rc = piv_begin(c);
+	if (rc != PIV_OK)
+		return rc;
+	rc = send_select(c, apt, sizeof(apt), &apt_len, sw);
+	if (rc == PIV_OK && *sw != SW_OK)
+		rc = PIV_E_NO_APPLICATION;
+	if (rc == PIV_OK)
+		rc = exchange(c, k, out, cap, out_len, sw);
+	end_rc = piv_end(c);
+	return rc != PIV_OK ? rc : end_rc;
+}
+
+/* One command in the current card session, selecting PIV only when the
+ * session has not got it selected (see piv.h). */
+static int xfer(struct piv_card *c, const struct cmd *k, uint8_t *out, size_t cap,
+		size_t *out_len, uint16_t *sw)
+{
+	int rc;
+
+	if (!piv_is_selected(c))
+		return select_then_exchange(c, k, out, cap, out_len, sw);
+	rc = exchange(c, k, out, cap, out_len, sw);
+	if (rc == PIV_OK && *sw == SW_INS_NOT_SUPPORTED && is_core_instruction(k->ins)) {
+		c->selected = false;
+		return PIV_E_CARD_RESET;
+	}
+	return rc;
 }
 
 /* Sends k and maps the status word. */
@@ -285,16 +372,17 @@ static int copy_out(const uint8_t *src, size_t n, uint8_t *out, size_t cap, size
 
 int piv_select(struct piv_card *c, uint8_t *apt, size_t cap, size_t *apt_len)
 {
-	struct cmd k = { .ins = PIV_INS_SELECT, .p1 = 0x04, .p2 = 0x00,
-			 .data = PIV_AID, .lc = sizeof(PIV_AID), .want_data = true };
 	uint8_t resp[APDU_SHORT_MAX_LE];
 	const uint8_t *val;
 	size_t len = 0, vlen;
+	uint16_t sw = 0;
 	int rc;
 
 	if (apt_len != NULL)
 		*apt_len = 0;
-	rc = run(c, &k, resp, sizeof(resp), &len, NULL);
+	rc = send_select(c, resp, sizeof(resp), &len, &sw);
+	if (rc == PIV_OK)
+		rc = piv_sw_to_rc(sw, NULL);
 	if (rc != PIV_OK)
 		return rc;
 	/* Some cards answer a bare 90 00. */

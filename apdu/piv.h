@@ -38,6 +38,7 @@ enum piv_rc {
 	PIV_E_BUFFER_TOO_SMALL = -19,
 	PIV_E_TIMEOUT = -20,
 	PIV_E_CRYPTO = -21,       /* host-side cipher or random source failed */
+	PIV_E_NO_APPLICATION = -22, /* the card refused to select PIV */
 };
 
 /* Instruction bytes (NIST SP 800-73-4 part 2, and the YubiKey extensions from F6) */
@@ -114,6 +115,9 @@ struct piv_card {
 	struct apdu_chan *chan;
 	bool extended;      /* send extended-length APDUs when they save round trips */
 	uint16_t last_sw;   /* status word of the last command, for logs */
+	/* PIV was selected in this card session of the channel (apdu_session()). */
+	bool selected;
+	unsigned long session;
 	/* Host challenges; cr_random() by default. */
 	int (*random)(void *ctx, uint8_t *out, size_t n);
 	void *random_ctx;
@@ -140,8 +144,22 @@ const char *piv_rc_name(int rc);
 int piv_begin(struct piv_card *c);
 int piv_end(struct piv_card *c);
 
-/* SELECT the PIV application; the application property template (the
- * content of tag 61) is copied to apt when apt is not NULL. */
+/*
+ * Selection. Every command below selects the PIV application first when it
+ * is not selected in the current card session: once per connection, and
+ * again only after the card lost its state (reset by another program,
+ * pulled and put back, service restart; the command that finds out returns
+ * PIV_E_CARD_RESET) or after another program selected another application
+ * on the shared card (a standard PIV command answered 6D00, also reported
+ * as PIV_E_CARD_RESET). The SELECT goes in one transaction with the command.
+ * Never more: a YubiKey drops the PIN status when PIV is selected again.
+ * When that SELECT is refused, the command is not sent and the answer is
+ * PIV_E_NO_APPLICATION.
+ *
+ * piv_select() sends SELECT whenever it is called (logging the user out on
+ * a YubiKey); the application property template (the content of tag 61) is
+ * copied to apt when apt is not NULL. Its status word maps as usual.
+ */
 int piv_select(struct piv_card *c, uint8_t *apt, size_t cap, size_t *apt_len);
 
 /* GET DATA: the content of the 53 (or 7E / 7F61) wrapper. */

@@ -579,6 +579,24 @@ START_TEST(test_rc_names)
 }
 END_TEST
 
+/* The card session comes from the transport; without one it never changes. */
+START_TEST(test_session)
+{
+	struct apdu_chan ch;
+	struct script s;
+
+	script_init(&s);
+	apdu_chan_init(&ch, &script_transport, &s);
+	s.session = 7;
+	ck_assert_uint_eq(apdu_session(&ch), 0);
+	apdu_chan_init(&ch, &script_session_transport, &s);
+	ck_assert_uint_eq(apdu_session(&ch), 7);
+	s.session = 8;
+	ck_assert_uint_eq(apdu_session(&ch), 8);
+	script_free(&s);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *apdu_suite(void)
@@ -612,6 +630,7 @@ static Suite *apdu_suite(void)
 	tcase_add_test(tc, test_log_plain_and_long);
 	tcase_add_test(tc, test_count_and_reset);
 	tcase_add_test(tc, test_rc_names);
+	tcase_add_test(tc, test_session);
 	suite_add_tcase(s, tc);
 	return s;
 }

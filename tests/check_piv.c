@@ -36,14 +36,22 @@ static int fixed_random(void *ctx, uint8_t *out, size_t n)
 	return PIV_OK;
 }
 
+#define SELECT_PIV "00 A4 04 00 0B A0 00 00 03 08 00 00 10 00 01 00 00"
+
+/* Each test starts with PIV selected, as after the first command of a card
+ * session, so that it sees only the APDUs of what it calls. */
 static void setup(void)
 {
 	script_init(&s);
 	apdu_chan_init(&ch, &script_transport, &s);
-	memset(&logged, 0, sizeof(logged));
-	apdu_set_logger(&ch, capture_line, &logged);
 	piv_init(&card, &ch);
 	card.random = fixed_random;
+	script_expect(&s, SELECT_PIV, "90 00");
+	ck_assert_int_eq(piv_select(&card, NULL, 0, NULL), PIV_OK);
+	apdu_count_reset(&ch);
+	s.begins = s.ends = 0;
+	memset(&logged, 0, sizeof(logged));
+	apdu_set_logger(&ch, capture_line, &logged);
 }
 
 static void teardown(void)
@@ -482,7 +490,7 @@ static const struct status_case status_cases[] = {
 	{ "63 C0", PIV_OK, false, 0 },
 	{ "69 83", PIV_OK, false, 0 },
 	{ "6A 88", PIV_E_NOT_FOUND, false, -1 },
-	{ "6D 00", PIV_E_NOT_SUPPORTED, false, -1 },
+	{ "6D 00", PIV_E_CARD_RESET, false, -1 }, /* another application got selected */
 };
 
 /* The empty VERIFY reads the counter without spending a try. */
@@ -1185,6 +1193,8 @@ START_TEST(test_transport_errors)
 	int tries;
 
 	script_add(&s, "00 20 00 80 08 31 32 33 34 35 36 FF FF", "", APDU_E_CARD_RESET);
+	/* The reset took the selection with it. */
+	script_expect(&s, SELECT_PIV, "90 00");
 	script_add(&s, "00 FD 00 00 00", "", APDU_E_CARD_REMOVED);
 	ck_assert_int_eq(piv_verify(&card, PIV_REF_PIN, PIN6, 6, &tries), PIV_E_CARD_RESET);
 	{
@@ -1244,6 +1254,174 @@ START_TEST(test_random_answers)
 		}
 		ck_assert_msg(rc == PIV_OK || rc == PIV_E_MALFORMED, "round %d: rc %d", round, rc);
 		ck_assert_uint_le(len, sizeof(out));
+	}
+}
+END_TEST
+
+/* ---- selection: once per card session ---- */
+
+#define GET_VERSION "00 FD 00 00 00"
+#define VERSION_OK "05 07 02 90 00"
+#define PIN_STATUS "00 20 00 80"
+
+/* A new connection on the same script: nothing selected yet. */
+static void new_connection(const struct apdu_transport *tp)
+{
+	apdu_chan_init(&ch, tp, &s);
+	piv_init(&card, &ch);
+	s.begins = s.ends = 0;
+}
+
+/* The first command selects PIV in its own transaction; the ones after it
+ * do not select again. */
+START_TEST(test_first_command_selects_once)
+{
+	uint8_t v[3];
+	uint32_t serial = 0;
+	bool verified;
+	int tries;
+
+	new_connection(&script_transport);
+	script_expect(&s, SELECT_PIV, "61 11 4F 06 00 00 10 00 01 00 79 07 4F 05 A0 00 00 03 08 90 00");
+	script_expect(&s, GET_VERSION, VERSION_OK);
+	script_expect(&s, "00 F8 00 00 00", "00 BC 61 4E 90 00");
+	script_expect(&s, PIN_STATUS, "63 C3");
+	ck_assert_int_eq(piv_get_version(&card, v), PIV_OK);
+	/* One bracket around both, and one inside it for each exchange. */
+	ck_assert_int_eq(s.begins, 3);
+	ck_assert_int_eq(s.depth, 0);
+	ck_assert_int_eq(piv_get_serial(&card, &serial), PIV_OK);
+	ck_assert_uint_eq(serial, 12345678);
+	ck_assert_int_eq(piv_pin_status(&card, PIV_REF_PIN, &verified, &tries), PIV_OK);
+	ck_assert_int_eq(tries, 3);
+	ck_assert_int_eq(s.begins, 5);
+}
+END_TEST
+
+/* After the transport reported a reset, the next command selects first. */
+START_TEST(test_reset_selects_again)
+{
+	bool verified;
+	int tries;
+
+	script_add(&s, PIN_STATUS, "", APDU_E_CARD_RESET);
+	script_expect(&s, SELECT_PIV, "90 00");
+	script_expect(&s, PIN_STATUS, "63 C3");
+	script_expect(&s, PIN_STATUS, "63 C3");
+	ck_assert_int_eq(piv_pin_status(&card, PIV_REF_PIN, &verified, &tries), PIV_E_CARD_RESET);
+	ck_assert_int_eq(piv_pin_status(&card, PIV_REF_PIN, &verified, &tries), PIV_OK);
+	ck_assert(!verified);
+	ck_assert_int_eq(piv_pin_status(&card, PIV_REF_PIN, &verified, &tries), PIV_OK);
+}
+END_TEST
+
+/* So does a reset that shows only as a new card session, and one found by
+ * the transaction that would have held the SELECT. */
+START_TEST(test_new_session_selects_again)
+{
+	uint8_t v[3];
+
+	new_connection(&script_session_transport);
+	script_expect(&s, SELECT_PIV, "90 00");
+	script_expect(&s, GET_VERSION, VERSION_OK);
+	script_expect(&s, GET_VERSION, VERSION_OK);
+	script_expect(&s, SELECT_PIV, "90 00");
+	script_expect(&s, GET_VERSION, VERSION_OK);
+	ck_assert_int_eq(piv_get_version(&card, v), PIV_OK);
+	ck_assert_int_eq(piv_get_version(&card, v), PIV_OK);
+	s.session++;
+	ck_assert_int_eq(piv_get_version(&card, v), PIV_OK);
+	ck_assert_uint_eq(apdu_count(&ch), 5);
+}
+END_TEST
+
+/* A reset seen by the SELECT itself: the command is not sent, and the next
+ * one selects again. */
+START_TEST(test_reset_during_select)
+{
+	uint8_t v[3];
+
+	new_connection(&script_transport);
+	script_add(&s, SELECT_PIV, "", APDU_E_CARD_RESET);
+	script_expect(&s, SELECT_PIV, "90 00");
+	script_expect(&s, GET_VERSION, VERSION_OK);
+	ck_assert_int_eq(piv_get_version(&card, v), PIV_E_CARD_RESET);
+	ck_assert_int_eq(s.depth, 0);
+	ck_assert_int_eq(piv_get_version(&card, v), PIV_OK);
+}
+END_TEST
+
+/* 6D00 to a standard PIV command means another program selected another
+ * application: the state on the card is gone (reported as a reset) and the
+ * next command selects again. A YubiKey extension answering 6D00 is just
+ * missing from the firmware. */
+START_TEST(test_other_application_selected)
+{
+	uint8_t buf[64];
+	struct piv_metadata md;
+	size_t len = 0;
+	uint8_t v[3];
+
+	script_expect(&s, "00 F7 00 9A 00", "6D 00");
+	script_expect(&s, GET_VERSION, VERSION_OK);
+	script_expect(&s, "00 CB 3F FF 05 5C 03 5F C1 02 00", "6D 00");
+	script_expect(&s, SELECT_PIV, "90 00");
+	script_expect(&s, "00 CB 3F FF 05 5C 03 5F C1 02 00", "53 00 90 00");
+	ck_assert_int_eq(piv_get_metadata(&card, PIV_SLOT_AUTH, buf, sizeof(buf), &md), PIV_E_NOT_SUPPORTED);
+	ck_assert_int_eq(piv_get_version(&card, v), PIV_OK);
+	ck_assert_int_eq(piv_get_data(&card, PIV_OBJ_CHUID, buf, sizeof(buf), &len), PIV_E_CARD_RESET);
+	ck_assert_int_eq(piv_get_data(&card, PIV_OBJ_CHUID, buf, sizeof(buf), &len), PIV_OK);
+	ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
+/* Right after a SELECT the card has PIV selected: 6D00 there is its answer
+ * to the command, not a lost selection, so no SELECT loop follows. */
+START_TEST(test_not_supported_right_after_select)
+{
+	uint8_t buf[64];
+	size_t len = 0;
+
+	new_connection(&script_transport);
+	script_expect(&s, SELECT_PIV, "90 00");
+	script_expect(&s, "00 CB 3F FF 05 5C 03 5F C1 02 00", "6D 00");
+	ck_assert_int_eq(piv_get_data(&card, PIV_OBJ_CHUID, buf, sizeof(buf), &len), PIV_E_NOT_SUPPORTED);
+}
+END_TEST
+
+/* A card without PIV: the command is never sent. */
+START_TEST(test_select_refused)
+{
+	uint8_t sig[80], hash[32];
+	size_t len = 0;
+
+	fill(hash, sizeof(hash), 3);
+	new_connection(&script_transport);
+	script_expect(&s, SELECT_PIV, "6A 82");
+	script_expect(&s, SELECT_PIV, "6D 00");
+	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP256, PIV_SLOT_AUTH, hash, sizeof(hash), sig, sizeof(sig), &len),
+			 PIV_E_NO_APPLICATION);
+	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP256, PIV_SLOT_AUTH, hash, sizeof(hash), sig, sizeof(sig), &len),
+			 PIV_E_NO_APPLICATION);
+	ck_assert_int_eq(s.depth, 0);
+	ck_assert_str_eq(piv_rc_name(PIV_E_NO_APPLICATION), "no PIV application on the card");
+}
+END_TEST
+
+/* piv_select() always sends SELECT: it is how the template is read. */
+START_TEST(test_explicit_select_always_sent)
+{
+	script_expect(&s, SELECT_PIV, "90 00");
+	script_expect(&s, SELECT_PIV, "6A 82");
+	script_expect(&s, SELECT_PIV, "90 00");
+	script_expect(&s, GET_VERSION, VERSION_OK);
+	ck_assert_int_eq(piv_select(&card, NULL, 0, NULL), PIV_OK);
+	ck_assert_int_eq(piv_select(&card, NULL, 0, NULL), PIV_E_NOT_FOUND);
+	/* The failed SELECT left nothing selected. */
+	{
+		uint8_t v[3];
+
+		ck_assert_int_eq(piv_get_version(&card, v), PIV_OK);
 	}
 }
 END_TEST
@@ -1340,6 +1518,17 @@ static Suite *piv_suite(void)
 	tcase_add_test(tc, test_import_strips_leading_zero);
 	tcase_add_test(tc, test_set_mgmt_key);
 	tcase_add_test(tc, test_attest);
+	suite_add_tcase(su, tc);
+
+	tc = fixture_case("selection");
+	tcase_add_test(tc, test_first_command_selects_once);
+	tcase_add_test(tc, test_reset_selects_again);
+	tcase_add_test(tc, test_new_session_selects_again);
+	tcase_add_test(tc, test_reset_during_select);
+	tcase_add_test(tc, test_other_application_selected);
+	tcase_add_test(tc, test_not_supported_right_after_select);
+	tcase_add_test(tc, test_select_refused);
+	tcase_add_test(tc, test_explicit_select_always_sent);
 	suite_add_tcase(su, tc);
 	return su;
 }

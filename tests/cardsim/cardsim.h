@@ -94,7 +94,9 @@ struct cs_card {
 	struct cs_key keys[256]; /* indexed by key reference */
 	struct cs_object objs[CS_MAX_OBJECTS];
 
-	/* Volatile security state (lost on reset, re-select, power cycle). */
+	/* Volatile state, lost on power-on and reset: the selected application
+	 * and the security status, which a YubiKey also drops when PIV is
+	 * selected again or another application is selected. */
 	bool piv_selected;
 	bool pin_verified;
 	bool pin_fresh;     /* the previous command was a successful VERIFY */
@@ -114,6 +116,11 @@ struct cs_card {
 	/* Behaviour switches. */
 	bool no_extended;
 	bool no_touch; /* nobody touches: operations that need a touch time out */
+	/* SP 800-73-4 instead of the YubiKey: PIV is selected from power-on
+	 * and stays selected when another AID is not found ... */
+	bool preselected;
+	/* ... and selecting PIV again keeps PIN and management-key status. */
+	bool keep_status_on_reselect;
 	enum cs_fault fault;
 	int fault_ins; /* -1 = every command */
 	bool trace;
@@ -131,7 +138,12 @@ struct cs_cmd {
 };
 
 /* cs_transport.c */
+/* Power-on, power-off or reset: only the persistent part is left, and no
+ * application is selected (unless preselected). */
 void cs_card_power_event(struct cs_card *c);
+/* Forgets PIN verification, management-key authentication and any pending
+ * management-key challenge. */
+void cs_card_forget_security(struct cs_card *c);
 /* Handles one raw command APDU; writes the raw response (data + SW) to out. */
 void cs_card_process(struct cs_card *c, const uint8_t *apdu, size_t n, struct buf *out);
 bool cs_apdu_is_sensitive(const uint8_t *apdu, size_t n);

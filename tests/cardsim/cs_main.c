@@ -51,6 +51,8 @@ struct options {
 	long latency_ms;
 	bool no_extended;
 	bool no_touch;
+	bool preselected;
+	bool keep_status_on_reselect;
 	const char *fault;
 	bool trace;
 	const char *wait_reader;
@@ -412,7 +414,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: signet-cardsim --state FILE [--port N] [--personalize empty|default]\n"
 	      "                      [--latency MS] [--no-extended] [--no-touch] [--fault MODE[:INS]]\n"
-	      "                      [--trace]\n"
+	      "                      [--trace] [--preselected] [--keep-status-on-reselect]\n"
 	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS] [--absent]\n"
 	      "       signet-cardsim --apdu READER [HEX-APDU...]   (none: one per stdin line)\n"
 	      "fault modes: none truncate bad-length garbage-sw short no-data drop\n",
@@ -436,7 +438,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "no-extended", no_argument, NULL, 'n' },	{ "no-touch", no_argument, NULL, 'N' },	{ "fault", required_argument, NULL, 'f' },
 		{ "trace", no_argument, NULL, 't' },		{ "wait-reader", required_argument, NULL, 'w' },
 		{ "cards", required_argument, NULL, 'c' },	{ "timeout", required_argument, NULL, 'T' },
-		{ "apdu", required_argument, NULL, 'a' },	{ "absent", no_argument, NULL, 'A' },	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 }
+		{ "apdu", required_argument, NULL, 'a' },	{ "absent", no_argument, NULL, 'A' },	{ "help", no_argument, NULL, 'h' },
+		{ "preselected", no_argument, NULL, 'S' },	{ "keep-status-on-reselect", no_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
 	};
 	enum cs_fault mode;
 	long v;
@@ -467,6 +471,12 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'N':
 			opt->no_touch = true;
+			break;
+		case 'S':
+			opt->preselected = true;
+			break;
+		case 'K':
+			opt->keep_status_on_reselect = true;
 			break;
 		case 'f':
 			if (parse_fault(optarg, &mode, &ins) != 0)
@@ -527,6 +537,8 @@ int main(int argc, char **argv)
 	card.state_path = opt.state;
 	card.no_extended = opt.no_extended;
 	card.no_touch = opt.no_touch;
+	card.preselected = opt.preselected;
+	card.keep_status_on_reselect = opt.keep_status_on_reselect;
 	card.trace = opt.trace;
 	card.fault_ins = -1;
 	if (opt.fault != NULL)

@@ -122,19 +122,21 @@ static int send_one(SCARDHANDLE h, DWORD proto, const char *hex)
 	/* vpcd carries a 1-byte message as a control byte, never as an APDU. */
 	if (n < 2) {
 		printf("BADAPDU\n");
+		fflush(stdout);
 		return -1;
 	}
 	rv = SCardTransmit(h, proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1, cmd, (DWORD)n, NULL, resp,
 			   &rlen);
 	if (rv != SCARD_S_SUCCESS) {
 		printf("ERR %08lX\n", (unsigned long)rv);
-		return 0;
+	} else {
+		if (rlen == 0)
+			printf("EMPTY");
+		for (i = 0; i < rlen; i++)
+			printf("%02X", resp[i]);
+		printf("\n");
 	}
-	if (rlen == 0)
-		printf("EMPTY");
-	for (i = 0; i < rlen; i++)
-		printf("%02X", resp[i]);
-	printf("\n");
+	/* A script waits for each answer before it sends the next APDU. */
 	fflush(stdout);
 	return 0;
 }

@@ -44,7 +44,6 @@ void cs_card_defaults(struct cs_card *c)
 	c->puk_total = DEFAULT_PUK_TRIES;
 	set_default_pins(c);
 	set_default_mgmt(c);
-	c->piv_selected = true;
 }
 
 static void object_clear(struct cs_object *o)
@@ -158,18 +157,31 @@ static bool pin_format_ok(const uint8_t *v)
 	return n >= 6;
 }
 
+static bool is_piv_aid(const struct cs_cmd *cmd)
+{
+	/* A right-truncated AID of at least the RID selects PIV. */
+	return cmd->lc >= 5 && cmd->lc <= sizeof(piv_aid) && memcmp(cmd->data, piv_aid, cmd->lc) == 0;
+}
+
+/* A YubiKey deselects PIV when another AID is selected, even one it does
+ * not have, and selecting PIV again drops the PIN and management-key status
+ * (OpenSC PR 624, issue 1460). SP 800-73-4 keeps both; so do the switches. */
 static uint16_t cmd_select(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	size_t apt, authority;
 
 	if (cmd->p1 != 0x04)
 		return SW_INCORRECT_P1P2;
-	/* A right-truncated AID of at least the RID selects PIV; a failed
-	 * SELECT leaves the current application selected. */
-	if (cmd->lc < 5 || cmd->lc > sizeof(piv_aid) || memcmp(cmd->data, piv_aid, cmd->lc) != 0)
+	if (!is_piv_aid(cmd)) {
+		if (!c->preselected) {
+			c->piv_selected = false;
+			cs_card_forget_security(c);
+		}
 		return SW_NOT_FOUND;
-	/* Like a YubiKey, a new SELECT forgets PIN and management-key status. */
-	cs_card_power_event(c);
+	}
+	if (!c->piv_selected || !c->keep_status_on_reselect)
+		cs_card_forget_security(c);
+	c->piv_selected = true;
 	apt = tlv_open(r, 0x61);
 	tlv_put(r, 0x4F, piv_aid + 5, 6);
 	authority = tlv_open(r, 0x79);
@@ -381,7 +393,8 @@ static uint16_t cmd_reset(struct cs_card *c)
 	c->puk_total = DEFAULT_PUK_TRIES;
 	set_default_pins(c);
 	set_default_mgmt(c);
-	cs_card_power_event(c);
+	/* PIV stays selected: a client goes on after the reset. */
+	cs_card_forget_security(c);
 	c->dirty = true;
 	return SW_OK;
 }
@@ -518,6 +531,7 @@ uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct buf
 {
 	if (cmd->ins == PIV_INS_SELECT)
 		return cmd_select(c, cmd, r);
+	/* What a YubiKey answers while no application or another one is selected. */
 	if (!c->piv_selected)
 		return SW_INS_NOT_SUPPORTED;
 	switch (cmd->ins) {

@@ -29,16 +29,21 @@ static void drop_pending(struct cs_card *c)
 	c->pending_off = 0;
 }
 
-void cs_card_power_event(struct cs_card *c)
+void cs_card_forget_security(struct cs_card *c)
 {
-	drop_chain(c);
-	drop_pending(c);
-	c->piv_selected = true;
 	c->pin_verified = false;
 	c->pin_fresh = false;
 	c->mgmt_authed = false;
 	c->chal = CHAL_NONE;
 	cr_wipe(c->chal_value, sizeof(c->chal_value));
+}
+
+void cs_card_power_event(struct cs_card *c)
+{
+	drop_chain(c);
+	drop_pending(c);
+	cs_card_forget_security(c);
+	c->piv_selected = c->preselected;
 }
 
 /* Splits a raw APDU into header, data and Le. Returns 0 or a status word. */

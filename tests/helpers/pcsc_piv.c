@@ -8,7 +8,9 @@
  *   atr                 print the ATR; use extended APDUs if it offers them
  *   extended:on|off     force extended APDUs on or off
  *   log                 write the APDU log to stderr
- *   select              SELECT the PIV application
+ *   select              SELECT the PIV application now (the PIV layer selects it
+ *                       by itself before the first command of each card session;
+ *                       on a YubiKey this SELECT logs the PIN out)
  *   verify:PIN          VERIFY the PIN
  *   status              empty VERIFY: is the PIN verified, how many tries left
  *   begin / end         hold / release exclusive access to the card

@@ -6,26 +6,11 @@
 . "$(dirname "$0")/../lib/card-harness.sh"
 need_card
 
-sel=00A4040005A000000308
 mgmt=$SIGNET_TEST_MGMT_KEY
 hex() { od -An -v -tx1 | tr -d ' \n' | tr a-f A-F; }
 unhex() { xxd -r -p; }
 pin_block=313233343536FFFF
 
-# One pcsc connection kept open, so authentication state lasts between APDUs.
-open_card() {
-	coproc CARD { "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER"; }
-	# bash unsets CARD_PID as soon as the coprocess ends: keep a copy.
-	card_pid=$CARD_PID
-}
-send() { # hex-apdu -> $reply
-	echo "$1" >&"${CARD[1]}"
-	read -r reply <&"${CARD[0]}" || fail "no reply to $1"
-}
-close_card() {
-	eval "exec ${CARD[1]}>&-"
-	wait "$card_pid" 2> /dev/null || true
-}
 ecb() { # mode(-e/-d) cipher key hex
 	printf '%s' "$4" | unhex | openssl enc "$1" "-$2" -K "$3" -nopad | hex
 }
@@ -47,45 +32,45 @@ check "SELECT RID" "$apt" "$(apdu $sel)"
 check "SELECT 9-byte AID" "$apt" "$(apdu 00A4040009A00000030800001000)"
 check "SELECT full AID, Le" "$apt" "$(apdu 00A404000BA00000030800001000010000)"
 check "SELECT another AID" "6A82" "$(apdu 00A4040008A000000527471117)"
-check "GET VERSION" "0507029000" "$(apdu 00FD0000)"
+check "GET VERSION" "0507029000" "$(piv_apdu 00FD0000)"
 serial=$(sed -n 's/^serial //p' "$SIGNET_CARDSIM_STATE")
-check "GET SERIAL" "$(printf '%08X' "$serial")9000" "$(apdu 00F8000000)"
-check "discovery object" "7E124F0BA0000003080000100001005F2F0240009000" "$(apdu 00CB3FFF035C017E00)"
+check "GET SERIAL" "$(printf '%08X' "$serial")9000" "$(piv_apdu 00F8000000)"
+check "discovery object" "7E124F0BA0000003080000100001005F2F0240009000" "$(piv_apdu 00CB3FFF035C017E00)"
 
 # Malformed APDUs get status words, never a crash.
-check "2-byte APDU" "6700" "$(apdu 00CB)"
-check "3-byte APDU" "6700" "$(apdu 00CB3F)"
-check "Lc longer than data" "6700" "$(apdu 00CB3FFF055C035F)"
-check "data longer than Lc+Le" "6700" "$(apdu 00CB3FFF025C035FC10200)"
-check "extended marker only" "6700" "$(apdu 00CB3FFF0000)"
-check "extended Lc longer than data" "6700" "$(apdu 00CB3FFF0000055C03)"
-check "unknown CLA" "6E00" "$(apdu 80CB3FFF055C035FC102)"
-check "unknown INS" "6D00" "$(apdu 0012000000)"
-check "GET DATA bad P1P2" "6A86" "$(apdu 00CB3FF0055C035FC102)"
-check "GET DATA tag list overruns" "6A80" "$(apdu 00CB3FFF055C045FC102)"
-check "GET DATA no tag list" "6A80" "$(apdu 00CB3FFF035301AA)"
-check "GET DATA unknown object" "6A82" "$(apdu 00CB3FFF055C035FC1FF)"
-check "GET DATA PIN-protected" "6982" "$(apdu 00CB3FFF055C035FC109)"
-check "GA truncated template" "6A80" "$(apdu 00870A9A037C0582)"
-check "GA length too large" "6A80" "$(apdu 0087119A077C8400FFFFFF82)"
-check "GA empty slot" "6A88" "$(apdu 00871182047C028200)"
-check "GA wrong algorithm for 9a" "6A80" "$(apdu 0087079A047C028200)"
-check "GENERATE without management key" "6982" "$(apdu 0047009A05AC03800111)"
-check "PUT DATA without management key" "6982" "$(apdu 00DB3FFF095C035FC1095302AABB)"
-check "VERIFY with 7 bytes" "6A80" "$(apdu 002000800731323334353637)"
-check "VERIFY PUK reference" "6A88" "$(apdu 0020008108$pin_block)"
-check "GET RESPONSE with nothing pending" "6985" "$(apdu 00C0000000)"
-check "reset refused" "6985" "$(apdu 00FB0000)"
-check "PIN status after all that" "63C3" "$(apdu 0020008000)"
+check "2-byte APDU" "6700" "$(piv_apdu 00CB)"
+check "3-byte APDU" "6700" "$(piv_apdu 00CB3F)"
+check "Lc longer than data" "6700" "$(piv_apdu 00CB3FFF055C035F)"
+check "data longer than Lc+Le" "6700" "$(piv_apdu 00CB3FFF025C035FC10200)"
+check "extended marker only" "6700" "$(piv_apdu 00CB3FFF0000)"
+check "extended Lc longer than data" "6700" "$(piv_apdu 00CB3FFF0000055C03)"
+check "unknown CLA" "6E00" "$(piv_apdu 80CB3FFF055C035FC102)"
+check "unknown INS" "6D00" "$(piv_apdu 0012000000)"
+check "GET DATA bad P1P2" "6A86" "$(piv_apdu 00CB3FF0055C035FC102)"
+check "GET DATA tag list overruns" "6A80" "$(piv_apdu 00CB3FFF055C045FC102)"
+check "GET DATA no tag list" "6A80" "$(piv_apdu 00CB3FFF035301AA)"
+check "GET DATA unknown object" "6A82" "$(piv_apdu 00CB3FFF055C035FC1FF)"
+check "GET DATA PIN-protected" "6982" "$(piv_apdu 00CB3FFF055C035FC109)"
+check "GA truncated template" "6A80" "$(piv_apdu 00870A9A037C0582)"
+check "GA length too large" "6A80" "$(piv_apdu 0087119A077C8400FFFFFF82)"
+check "GA empty slot" "6A88" "$(piv_apdu 00871182047C028200)"
+check "GA wrong algorithm for 9a" "6A80" "$(piv_apdu 0087079A047C028200)"
+check "GENERATE without management key" "6982" "$(piv_apdu 0047009A05AC03800111)"
+check "PUT DATA without management key" "6982" "$(piv_apdu 00DB3FFF095C035FC1095302AABB)"
+check "VERIFY with 7 bytes" "6A80" "$(piv_apdu 002000800731323334353637)"
+check "VERIFY PUK reference" "6A88" "$(piv_apdu 0020008108$pin_block)"
+check "GET RESPONSE with nothing pending" "6985" "$(piv_apdu 00C0000000)"
+check "reset refused" "6985" "$(piv_apdu 00FB0000)"
+check "PIN status after all that" "63C3" "$(piv_apdu 0020008000)"
 
 # Responses over 256 bytes come in 61xx pieces; GET RESPONSE fetches the rest.
-mapfile -t parts < <(apdu 00CB3FFF055C035FC10A00 00C0000000 00C0000000 00C0000000)
+mapfile -t parts < <(piv_apdu 00CB3FFF055C035FC10A00 00C0000000 00C0000000 00C0000000)
 check_match "first piece" '^5382[0-9A-F]{508}61[0-9A-F]{2}$' "${parts[0]}"
 whole=${parts[0]%????}${parts[1]%????}${parts[2]%????}
 check "last piece ends 9000" "9000" "${parts[2]: -4}"
 check "no more pieces" "6985" "${parts[3]}"
 check "reassembled object has its declared length" $(( (4 + 0x${whole:4:4}) * 2 )) "${#whole}"
-check "extended Le: whole object at once" "${whole}9000" "$(apdu 00CB3FFF0000055C035FC10A0000)"
+check "extended Le: whole object at once" "${whole}9000" "$(piv_apdu 00CB3FFF0000055C035FC10A0000)"
 
 # Management key: 3DES mutual authentication, then chained PUT DATA.
 open_card
@@ -232,30 +217,31 @@ check "APDU counter" $((before + 3)) "$(apdu_count)"
 # Fault injection through the control script.
 check_rc "fault garbage-sw on GET VERSION" 0 "$SIGNET_CARDSIM_CTL" fault garbage-sw:FD
 sleep 0.3
-check "garbage status word" "050702A55A" "$(apdu 00FD0000)"
+check "garbage status word" "050702A55A" "$(piv_apdu 00FD0000)"
 check "other instructions untouched" "$apt" "$(apdu $sel)"
 "$SIGNET_CARDSIM_CTL" fault truncate:CB; sleep 0.3
 check_match "truncated object" '^533B3019D4E739DA739CED39CE739D8368582108421084[0-9A-F]{14}9000$' \
-	"$(apdu 00CB3FFF055C035FC10200)"
+	"$(piv_apdu 00CB3FFF055C035FC10200)"
 "$SIGNET_CARDSIM_CTL" fault bad-length:CB; sleep 0.3
-check_match "bad length" '^537F3019' "$(apdu 00CB3FFF055C035FC10200)"
+check_match "bad length" '^537F3019' "$(piv_apdu 00CB3FFF055C035FC10200)"
 "$SIGNET_CARDSIM_CTL" fault short:FD; sleep 0.3
-check "one-byte response" "90" "$(apdu 00FD0000)"
+check "one-byte response" "90" "$(piv_apdu 00FD0000)"
 "$SIGNET_CARDSIM_CTL" fault drop:FD; sleep 0.3
 check_match "dropped connection" '^(EMPTY|ERR 8010[0-9A-F]{4})$' "$(apdu 00FD0000)"
 check_rc "card out after the drop" 0 "$SIGNET_CARDSIM_BIN" --wait-reader "$SIGNET_TEST_READER" --absent --timeout 3000
 check_rc "card back after the drop" 0 "$SIGNET_CARDSIM_CTL" wait
 check "other instructions still answered" "$apt" "$(apdu $sel)"
 "$SIGNET_CARDSIM_CTL" fault none; sleep 0.3
-check "faults off" "0507029000" "$(apdu 00FD0000)"
+check "faults off" "0507029000" "$(piv_apdu 00FD0000)"
 
-# Random APDUs: the card answers each one and keeps working.
+# Random APDUs after a SELECT: the card answers each one and keeps working.
+echo $sel > "$work/random.apdus"
 for _ in $(seq 300); do
 	n=$(( 4 + RANDOM % 300 ))
 	head -c $n /dev/urandom | hex
 	echo
-done > "$work/random.apdus"
+done >> "$work/random.apdus"
 "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER" < "$work/random.apdus" > "$work/random.out"
-check "an answer for every random APDU" 300 "$(grep -c '^[0-9A-F]\{4,\}$' "$work/random.out")"
+check "an answer for every random APDU" 301 "$(grep -c '^[0-9A-F]\{4,\}$' "$work/random.out")"
 check_rc "simulator alive" 0 kill -0 "$("$SIGNET_CARDSIM_CTL" pid)"
 check "SELECT after random APDUs" "$apt" "$(apdu $sel)"

@@ -6,7 +6,6 @@
 . "$(dirname "$0")/../lib/card-harness.sh"
 need_card
 
-sel=00A4040005A000000308
 mgmt=$SIGNET_TEST_MGMT_KEY
 hex() { od -An -v -tx1 | tr -d ' \n' | tr a-f A-F; }
 unhex() { xxd -r -p; }
@@ -18,12 +17,7 @@ ber_len() { # byte count -> BER length in hex
 	elif [ "$1" -lt 256 ]; then printf '81%02X' "$1"
 	else printf '82%04X' "$1"; fi
 }
-coproc CARD { "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER"; }
-card_pid=$CARD_PID # bash unsets CARD_PID as soon as the coprocess ends
-send() { # hex-apdu -> $reply
-	echo "$1" >&"${CARD[1]}"
-	read -r reply <&"${CARD[0]}" || fail "no reply to $1"
-}
+open_card
 # Sends INS P1 P2 with data in 255-byte chained pieces, then collects 61xx
 # pieces with GET RESPONSE; $reply ends up as all the data plus the last SW.
 send_long() { # ins-p1-p2 data
@@ -115,5 +109,4 @@ send "00870C9B287C268010$(printf '%032X' 0)8110${host}8200"
 check "wrong AES witness" 6982 "$reply"
 send 0047009A05AC03800111
 check "no GENERATE after a failed authentication" 6982 "$reply"
-eval "exec ${CARD[1]}>&-"
-wait "$card_pid" 2> /dev/null || true
+close_card

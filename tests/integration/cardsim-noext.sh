@@ -8,7 +8,7 @@ need_card --no-extended --no-touch --latency 20 --trace
 
 check "extended GET DATA refused" "6700" "$(apdu 00CB3FFF0000055C035FC1020000)"
 check "extended case 2 refused" "6700" "$(apdu 00FD0000000000)"
-check_match "short GET DATA served" '^533B3019[0-9A-F]+9000$' "$(apdu 00CB3FFF055C035FC10200)"
+check_match "short GET DATA served" '^533B3019[0-9A-F]+9000$' "$(piv_apdu 00CB3FFF055C035FC10200)"
 check_rc "yubico-piv-tool status" 0 piv -a status
 check_match "certificate read by short APDUs" $'Slot 9c:' "$out"
 check_rc "pkcs11-tool objects" 0 p11 -O

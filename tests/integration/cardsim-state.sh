@@ -5,13 +5,12 @@
 . "$(dirname "$0")/../lib/card-harness.sh"
 need_card --cards 2
 
-sel=00A4040005A000000308
 check "two readers" "Signet Cardsim 00 01" "$SIGNET_TEST_READER_2"
 serial1=$(sed -n 's/^serial //p' "$SIGNET_CARDSIM_STATE_1")
 serial2=$(sed -n 's/^serial //p' "$SIGNET_CARDSIM_STATE_2")
 [ "$serial1" != "$serial2" ] || fail "both cards have serial $serial1"
 check "card 2 serial" "$(printf '%08X' "$serial2")9000" \
-	"$("$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER_2" 00F8000000)"
+	"$("$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER_2" $sel 00F8000000 | tail -n 1)"
 
 # Change things, restart the simulator, find them again.
 check_rc "change-pin" 0 piv -a change-pin -P 123456 -N 13572468
@@ -21,7 +20,7 @@ check_rc "write printed information" 0 piv -a write-object --id 0x5fc109 -f hex 
 pid_before=$("$SIGNET_CARDSIM_CTL" pid)
 check_rc "restart" 0 "$SIGNET_CARDSIM_CTL" restart
 [ "$("$SIGNET_CARDSIM_CTL" pid)" != "$pid_before" ] || fail "simulator PID unchanged after restart"
-check_rc "old simulator gone" 1 kill -0 "$pid_before"
+check_rc "old simulator gone" 1 running "$pid_before"
 check_rc "status after restart" 0 piv -a status
 check_match "PIN counter kept" $'^PIN tries left:\t2$' "$out"
 check_rc "new PIN kept" 0 piv -a verify-pin -P 13572468
@@ -47,18 +46,18 @@ old_pcscd=$(cat "$SIGNET_PCSCD_PIDFILE")
 check "pcscd PID exported" "$SIGNET_PCSCD_PID" "$old_pcscd"
 check_rc "restart pcscd" 0 "$SIGNET_PCSCD_RESTART"
 [ "$(cat "$SIGNET_PCSCD_PIDFILE")" != "$old_pcscd" ] || fail "pcscd PID unchanged"
-check_rc "old pcscd gone" 1 kill -0 "$old_pcscd"
+check_rc "old pcscd gone" 1 running "$old_pcscd"
 check_rc "status through the new pcscd" 0 piv -a status
 check_match "card 1 serial" $'^Serial Number:\t'"$serial1"'$' "$out"
 check "card 2 after pcscd restart" "$(printf '%08X' "$serial2")9000" \
-	"$("$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER_2" 00F8000000)"
+	"$("$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER_2" $sel 00F8000000 | tail -n 1)"
 
 # pcscd away for a while: no service, then everything back.
 check_rc "stop pcscd" 0 "$SIGNET_PCSCD_STOP"
 check_rc "no pcscd" 1 "$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER" 00FD0000
 sleep 0.5
 check_rc "start pcscd" 0 "$SIGNET_PCSCD_START"
-check "GET VERSION after pcscd came back" "0507029000" "$(apdu 00FD0000)"
+check "GET VERSION after pcscd came back" "0507029000" "$(piv_apdu 00FD0000)"
 
 # The state file is rewritten atomically: no temporary files stay behind.
 check "no temporary state files" "" "$(find "$SIGNET_CARD_TMP" -maxdepth 1 -name '*.tmp*')"

@@ -19,7 +19,7 @@ tmp=$(cat "$work/tmp")
 check_match "temporary directory named" '^/tmp/signet-card\.' "$tmp"
 [ ! -e "$tmp" ] || fail "$tmp left behind"
 for pid in $(cat "$work/pids"); do
-	check_rc "process $pid stopped" 1 kill -0 "$pid"
+	check_rc "process $pid stopped" 1 running "$pid"
 done
 
 # Two cards, then an interrupt while COMMAND runs.
@@ -36,7 +36,7 @@ wait $runner
 check "exit status after SIGTERM" 143 "$?"
 [ ! -e "$(cat "$work/tmp2")" ] || fail "temporary directory left behind after SIGTERM"
 for pid in $(cat "$work/pids2"); do
-	check_rc "process $pid stopped after SIGTERM" 1 kill -0 "$pid"
+	check_rc "process $pid stopped after SIGTERM" 1 running "$pid"
 done
 
 check "machine's pcscd socket untouched" "$host_socket" \

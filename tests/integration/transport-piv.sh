@@ -35,13 +35,12 @@ openssl dgst -sha256 -binary "$t/data" > "$t/hash"
 if [ "${2:-}" = --no-extended ]; then
 	# The ATR offers extended APDUs; this card refuses them (6700), so the
 	# first signature falls back to chained short APDUs.
-	"$bin/pcsc_piv" "$r" atr select verify:"$pin" count0 sign:9c:07:"$t/block":"$t/sig9c" count \
+	"$bin/pcsc_piv" "$r" atr verify:"$pin" count0 sign:9c:07:"$t/block":"$t/sig9c" count \
 		verify:"$pin" count0 sign:9c:07:"$t/block":"$t/sig9c2" count \
 		> "$t/out" 2> "$t/err" || fail "pcsc_piv failed: $(cat "$t/err")"
 	sed -i 's/^atr: .* extended=/atr: extended=/' "$t/out"
 	cat > "$t/want" <<-EOF
 	atr: extended=1
-	select: ok
 	verify: ok
 	sign: ok 256 bytes
 	count: 4
@@ -58,7 +57,7 @@ if [ "${2:-}" = --no-extended ]; then
 	exit 0
 fi
 
-"$bin/pcsc_piv" "$r" log atr select status verify:99999999 status verify:"$pin" status \
+"$bin/pcsc_piv" "$r" log atr status verify:99999999 status verify:"$pin" status \
 	cert:9a:"$t/c9a.der" cert:9c:"$t/c9c.der" \
 	sign:9a:11:"$t/hash":"$t/sig9a" \
 	verify:"$pin" count0 sign:9c:07:"$t/block":"$t/sig9c" count \
@@ -70,7 +69,6 @@ sed -i -e 's/^atr: .* extended=/atr: extended=/' -e 's/^cert: ok [0-9]* bytes/ce
 	-e 's/^sign: ok 7[0-2] bytes/sign: ok ecdsa/' "$t/out"
 cat > "$t/want" <<EOF
 atr: extended=1
-select: ok
 status: verified=0 tries=3
 verify: wrong PIN tries=2
 status: verified=0 tries=2
@@ -103,6 +101,8 @@ fi
 pin_hex=$(printf '%s' "$pin" | xxd -p | sed 's/../& /g; s/ $//' | tr a-f A-F)
 grep -q "apdu > 00 20 00 80 08 \[8 data bytes hidden\]" "$t/log" || fail "VERIFY not logged as hidden"
 grep -q "apdu > 00 87 11 9A" "$t/log" || fail "signing APDU not logged"
+# The PIV layer selected the application once, before the first command.
+[ "$(grep -c '^apdu > 00 A4 04 00' "$t/log")" = 1 ] || fail "not exactly one SELECT in the APDU log"
 if grep -qi "$pin_hex" "$t/log"; then
 	fail "PIN bytes in the APDU log"
 fi

@@ -13,14 +13,15 @@ transport_need_card "$@"
 [ -x "${SIGNET_PCSCD_RESTART:-}" ] || fail "the card harness offers no pcscd restart"
 old_pcscd=$(cat "$SIGNET_PCSCD_PIDFILE")
 
-"$bin/pcsc_piv" "$r" readers poll:0 poll:100 select verify:"$pin" status touch:"$t/ready" wait:"$t/go" \
-	status select status readers poll:0 poll:100 verify:"$pin" status > "$t/out" 2> "$t/err" &
+"$bin/pcsc_piv" "$r" readers poll:0 poll:100 verify:"$pin" status touch:"$t/ready" wait:"$t/go" \
+	status status readers poll:0 poll:100 verify:"$pin" status > "$t/out" 2> "$t/err" &
 session=$!
 wait_for "$t/ready"
 "$SIGNET_PCSCD_RESTART" || fail "pcscd restart failed"
 new_pcscd=$(cat "$SIGNET_PCSCD_PIDFILE")
 [ "$old_pcscd" != "$new_pcscd" ] || fail "pcscd was not restarted"
-kill -0 "$old_pcscd" 2>/dev/null && fail "old pcscd still running"
+# A zombie waiting for the machine's init to reap it does not run.
+[ -n "$(ps -o stat= -p "$old_pcscd" | grep -v '^Z')" ] && fail "old pcscd still running"
 touch "$t/go"
 wait $session || fail "pcsc_piv failed: $(cat "$t/err")"
 
@@ -30,13 +31,11 @@ reader: Signet Cardsim 00 00
 reader: Signet Cardsim 00 01
 poll: 1
 poll: 0
-select: ok
 verify: ok
 status: verified=1 tries=-1
 touch: ok
 wait: ok
 status: card was reset
-select: ok
 status: verified=0 tries=3
 readers: 2
 reader: Signet Cardsim 00 00

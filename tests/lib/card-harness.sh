@@ -8,8 +8,18 @@
 #   check_rc NAME RC CMD...         runs CMD, compares its exit status; output in $out
 #   piv ARGS...                     yubico-piv-tool on the simulated card's reader
 #   apdu HEX...                     raw APDUs; one hex response (data + SW) per line
+#   piv_apdu HEX...                 the same after a SELECT of PIV on that connection
+#                                   (whose response is not printed)
+#   open_card [READER]              one PC/SC connection kept open (a coprocess), so the
+#                                   card's state lasts between the APDUs sent on it
+#   send HEX                        one APDU on that connection; the response in $reply
+#   close_card                      end that connection
 #   p11 ARGS...                     pkcs11-tool with OpenSC's PKCS#11 module
 #   apdu_count                      APDUs the card has processed since it started
+#   running PID                     whether the process runs (a zombie does not: what
+#                                   with-card starts is reaped late by the machine's init)
+#   sel                             SELECT of the PIV AID (the RID, as yubico-piv-tool
+#                                   sends it); a card selects nothing at power-on
 # The script stops at the first failed check with a message naming it.
 set -u
 
@@ -67,10 +77,37 @@ apdu() {
 	"$SIGNET_CARDSIM_BIN" --apdu "$SIGNET_TEST_READER" "$@"
 }
 
+piv_apdu() {
+	apdu "$sel" "$@" | tail -n +2
+}
+
 p11() {
 	pkcs11-tool --module "$OPENSC_MODULE" "$@"
 }
 
 apdu_count() {
 	"$SIGNET_CARDSIM_CTL" count
+}
+
+running() { # pid
+	[ -n "$(ps -o stat= -p "$1" 2> /dev/null | grep -v '^Z')" ]
+}
+
+# shellcheck disable=SC2034
+sel=00A4040005A000000308
+
+open_card() { # [reader]
+	coproc CARD { "$SIGNET_CARDSIM_BIN" --apdu "${1:-$SIGNET_TEST_READER}"; }
+	# bash unsets CARD_PID as soon as the coprocess ends: keep a copy.
+	card_pid=$CARD_PID
+}
+
+send() { # hex-apdu -> $reply
+	echo "$1" >&"${CARD[1]}"
+	read -r -t 30 reply <&"${CARD[0]}" || fail "no reply to $1 within 30 s"
+}
+
+close_card() {
+	eval "exec ${CARD[1]}>&-"
+	wait "$card_pid" 2> /dev/null || true
 }

@@ -103,9 +103,12 @@ $(filter-out $(CORE_CHECK_BIN),$(CHECK_BIN)): TEST_ARCHIVE := $(MODULE_ARCHIVE)
 $(CORE_CHECK_BIN): TEST_ARCHIVE := $(CORE_ARCHIVE)
 $(filter-out $(CORE_CHECK_BIN),$(CHECK_BIN)): $(MODULE_ARCHIVE)
 $(CORE_CHECK_BIN): $(CORE_ARCHIVE)
+# The core's suite runs on the in-memory mock token.
+$(BUILD)/tests/check_core: TEST_EXTRA := $(BUILD)/obj/tests/mock_token.o
+$(BUILD)/tests/check_core: $(BUILD)/obj/tests/mock_token.o
 $(BUILD)/tests/check_%: tests/check_%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(TEST_ARCHIVE) $(CHECK_LIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(TEST_EXTRA) $(TEST_ARCHIVE) $(CHECK_LIBS) $(LIBS)
 
 $(BUILD)/tests/%: tests/helpers/%.c $(CORE_ARCHIVE)
 	@mkdir -p $(dir $@)

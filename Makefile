@@ -85,6 +85,8 @@ $(CARDSIM): $(SIM_OBJ) $(ARCHIVE)
 endif
 
 ifneq ($(TOOL_SRC),)
+# The tool finds the installed module when it does not run from the build tree.
+$(TOOL_OBJ): ALL_CFLAGS += -DSIGNET_LIBDIR='"$(LIBDIR)"'
 $(TOOL): $(TOOL_OBJ) $(ARCHIVE)
 	$(CC) $(SAN_FLAGS) -o $@ $(TOOL_OBJ) $(ARCHIVE) $(LIBS)
 endif

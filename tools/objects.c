@@ -1,0 +1,224 @@
+#include "tools/objects.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+#include "crypto/cr.h"
+#include "crypto/ecdsa.h"
+#include "crypto/p11uri.h"
+#include "tools/tool.h"
+
+void key_desc_pubkey(const struct cr_pubkey *k, struct key_desc *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->bits = (unsigned)k->bits;
+	switch (k->type) {
+	case CR_KEY_RSA:
+		d->type = "rsa";
+		snprintf(d->text, sizeof(d->text), "RSA %u", d->bits);
+		return;
+	case CR_KEY_EC:
+		d->type = "ec";
+		d->curve = cr_curve_name(k->curve);
+		snprintf(d->text, sizeof(d->text), "EC %s", d->curve);
+		return;
+	case CR_KEY_ED25519:
+		d->type = "ed25519";
+		d->bits = 256;
+		snprintf(d->text, sizeof(d->text), "Ed25519");
+		return;
+	case CR_KEY_NONE:
+		break;
+	}
+	d->type = "unknown";
+	snprintf(d->text, sizeof(d->text), "unknown key type");
+}
+
+static void ec_desc(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, struct key_desc *d)
+{
+	struct cr_bytes params;
+	enum cr_curve curve = CR_CURVE_NONE;
+
+	if (attr_read_rv(m, s, o, CKA_EC_PARAMS, &params) == CKR_OK && params.len > 0 &&
+	    cr_curve_from_params(params.data, params.len, &curve) != CR_OK)
+		curve = CR_CURVE_NONE;
+	bytes_free(&params);
+	d->type = "ec";
+	d->curve = cr_curve_name(curve);
+	d->bits = (unsigned)cr_curve_order_bits(curve);
+	snprintf(d->text, sizeof(d->text), "EC %s", d->curve);
+}
+
+void key_desc_object(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, struct key_desc *d)
+{
+	CK_ULONG type = CK_UNAVAILABLE_INFORMATION, bits = 0;
+	struct cr_bytes modulus;
+
+	memset(d, 0, sizeof(*d));
+	d->type = "unknown";
+	snprintf(d->text, sizeof(d->text), "unknown key type");
+	if (!attr_ulong(m, s, o, CKA_KEY_TYPE, &type))
+		return;
+	switch (type) {
+	case CKK_RSA:
+		if (!attr_ulong(m, s, o, CKA_MODULUS_BITS, &bits) &&
+		    attr_read_rv(m, s, o, CKA_MODULUS, &modulus) == CKR_OK) {
+			bits = modulus.len * 8;
+			bytes_free(&modulus);
+		}
+		d->type = "rsa";
+		d->bits = (unsigned)bits;
+		snprintf(d->text, sizeof(d->text), "RSA %u", d->bits);
+		break;
+	case CKK_EC:
+		ec_desc(m, s, o, d);
+		break;
+	case CKK_EC_EDWARDS:
+		d->type = "ed25519";
+		d->bits = 256;
+		snprintf(d->text, sizeof(d->text), "Ed25519");
+		break;
+	case CKK_EC_MONTGOMERY:
+		d->type = "x25519";
+		d->bits = 256;
+		snprintf(d->text, sizeof(d->text), "X25519");
+		break;
+	default:
+		break;
+	}
+}
+
+static void name_text(const X509_NAME *name, char *out, size_t size)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	out[0] = '\0';
+	if (bio == NULL)
+		return;
+	/* RFC 2253 order and escaping, with UTF-8 left readable. */
+	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0)
+		n = BIO_read(bio, out, (int)size - 1);
+	out[n > 0 ? n : 0] = '\0';
+	BIO_free(bio);
+}
+
+static void date_text(const ASN1_TIME *t, char *out, size_t size)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, size, "%Y-%m-%d", &tm) == 0)
+		snprintf(out, size, "?");
+}
+
+int cert_info_read(const uint8_t *der, size_t len, struct cert_info *ci)
+{
+	const unsigned char *p = der;
+	X509 *x;
+	int days = 0, secs = 0;
+
+	memset(ci, 0, sizeof(*ci));
+	if (cr_cert_parse(der, len, &ci->cert) != CR_OK)
+		return EXIT_ERROR;
+	x = d2i_X509(NULL, &p, (long)len);
+	if (x == NULL) {
+		cr_cert_clear(&ci->cert);
+		return EXIT_ERROR;
+	}
+	name_text(X509_get_subject_name(x), ci->subject, sizeof(ci->subject));
+	name_text(X509_get_issuer_name(x), ci->issuer, sizeof(ci->issuer));
+	date_text(X509_get0_notBefore(x), ci->not_before, sizeof(ci->not_before));
+	date_text(X509_get0_notAfter(x), ci->not_after, sizeof(ci->not_after));
+	if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) == 1)
+		ci->days_left = days - (secs < 0 ? 1 : 0);
+	key_desc_pubkey(&ci->cert.key, &ci->key);
+	X509_free(x);
+	return EXIT_OK;
+}
+
+void cert_info_clear(struct cert_info *ci)
+{
+	cr_cert_clear(&ci->cert);
+}
+
+static CK_RV spki_from_parts(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, uint8_t **spki,
+			     size_t *spki_len)
+{
+	struct cr_bytes a = { 0 }, b = { 0 };
+	enum cr_curve curve;
+	CK_ULONG type;
+	CK_RV rv = CKR_OK;
+	int rc = CR_E_UNSUPPORTED;
+
+	if (!attr_ulong(m, s, o, CKA_KEY_TYPE, &type))
+		return CKR_OK;
+	if (type == CKK_RSA) {
+		rv = attr_read_rv(m, s, o, CKA_MODULUS, &a);
+		if (rv == CKR_OK)
+			rv = attr_read_rv(m, s, o, CKA_PUBLIC_EXPONENT, &b);
+		if (rv == CKR_OK && a.len > 0 && b.len > 0)
+			rc = cr_spki_from_rsa(a.data, a.len, b.data, b.len, spki, spki_len);
+	} else if (type == CKK_EC || type == CKK_EC_EDWARDS) {
+		rv = attr_read_rv(m, s, o, CKA_EC_PARAMS, &a);
+		if (rv == CKR_OK)
+			rv = attr_read_rv(m, s, o, CKA_EC_POINT, &b);
+		if (rv == CKR_OK && a.len > 0 && b.len > 0 && cr_curve_from_params(a.data, a.len, &curve) == CR_OK)
+			rc = cr_spki_from_ec(curve, b.data, b.len, spki, spki_len);
+	}
+	bytes_free(&a);
+	bytes_free(&b);
+	if (rv == CKR_OK && rc != CR_OK)
+		*spki = NULL;
+	return rv;
+}
+
+CK_RV object_pubkey_rv(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, struct cr_pubkey *k)
+{
+	struct cr_bytes info;
+	uint8_t *spki = NULL;
+	size_t spki_len = 0;
+	CK_RV rv = attr_read_rv(m, s, o, CKA_PUBLIC_KEY_INFO, &info);
+
+	memset(k, 0, sizeof(*k));
+	if (rv != CKR_OK)
+		return rv;
+	if (info.len > 0 && cr_spki_parse(info.data, info.len, k) == CR_OK) {
+		bytes_free(&info);
+		return CKR_OK;
+	}
+	bytes_free(&info);
+	rv = spki_from_parts(m, s, o, &spki, &spki_len);
+	if (rv == CKR_OK && spki != NULL && cr_spki_parse(spki, spki_len, k) != CR_OK)
+		memset(k, 0, sizeof(*k));
+	free(spki);
+	return rv;
+}
+
+static bool bytes_equal(const struct cr_bytes *a, const struct cr_bytes *b)
+{
+	return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+bool pubkeys_equal(const struct cr_pubkey *a, const struct cr_pubkey *b)
+{
+	if (a->type == CR_KEY_NONE || a->type != b->type)
+		return false;
+	if (a->type == CR_KEY_RSA)
+		return bytes_equal(&a->modulus, &b->modulus) && bytes_equal(&a->exponent, &b->exponent);
+	return a->curve == b->curve && bytes_equal(&a->ec_point, &b->ec_point);
+}
+
+void object_uri(const struct token *tok, const uint8_t *id, size_t id_len, const char *type, char *out,
+		size_t size)
+{
+	char label[3 * 32 + 1], serial[3 * 16 + 1], idtext[3 * 64 + 1];
+
+	p11uri_encode(tok->label, strlen(tok->label), label, sizeof(label));
+	p11uri_encode(tok->serial, strlen(tok->serial), serial, sizeof(serial));
+	p11uri_encode(id, id_len < 64 ? id_len : 64, idtext, sizeof(idtext));
+	snprintf(out, size, "pkcs11:token=%s;serial=%s;id=%s;type=%s", label, serial, idtext, type);
+}

@@ -32,7 +32,7 @@ static void read_id(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, s
 {
 	struct cr_bytes id;
 
-	if (attr_read_rv(m, s, o, CKA_ID, &id) == CKR_OK && id.len <= sizeof(so->id)) {
+	if (attr_read_rv(m, s, o, CKA_ID, &id) == CKR_OK && id.len > 0 && id.len <= sizeof(so->id)) {
 		memcpy(so->id, id.data, id.len);
 		so->id_len = id.len;
 	}

@@ -100,8 +100,10 @@ static void name_text(const X509_NAME *name, char *out, size_t size)
 	out[0] = '\0';
 	if (bio == NULL)
 		return;
-	/* RFC 2253 order and escaping, with UTF-8 left readable. */
-	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0)
+	/* RFC 2253 escaping, UTF-8 left readable, in the certificate's order: "CN=Alice, O=Example". */
+	if (X509_NAME_print_ex(bio, name, 0,
+			       (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN |
+				       XN_FLAG_DUMP_UNKNOWN_FIELDS) >= 0)
 		n = BIO_read(bio, out, (int)size - 1);
 	out[n > 0 ? n : 0] = '\0';
 	BIO_free(bio);

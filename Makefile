@@ -5,11 +5,12 @@
 #   make check SAN=address,undefined   the same, sanitized, in build/san/
 #   make demo         the main job on the SoftHSM fallback token
 #   make deps         install the Debian packages everything needs (as root)
-#   make install      PREFIX, DESTDIR, LIBDIR, SYSCONFDIR
+#   make install      PREFIX, DESTDIR, LIBDIR, SYSCONFDIR, BINDIR, MANDIR
 
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 # p11-kit reads packaged modules from /usr/share/p11-kit/modules and the administrator's from /etc/pkcs11/modules.
 P11KIT_MODULE_DIR ?= $(if $(filter /usr,$(PREFIX)),/usr/share/p11-kit/modules,/etc/pkcs11/modules)
@@ -129,6 +130,7 @@ install: all
 		> $(DESTDIR)$(P11KIT_MODULE_DIR)/signet.module
 	install -m 0644 conf/signet.conf $(DESTDIR)$(SYSCONFDIR)/signet/signet.conf
 	$(if $(TOOL),install -D -m 0755 $(TOOL) $(DESTDIR)$(BINDIR)/signet-tool)
+	$(if $(TOOL),install -D -m 0644 tools/signet-tool.1 $(DESTDIR)$(MANDIR)/man1/signet-tool.1)
 
 # Everything the build, the tests and the demo use, from Debian 12's archive.
 DEB_PACKAGES := gcc make pkg-config libc6-dev libssl-dev openssl libpcsclite-dev libp11-kit-dev \

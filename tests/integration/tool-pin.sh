@@ -191,6 +191,7 @@ for c in status change-pin change-admin-pin unblock init set-retries keygen csr 
 	tool "$c" --help
 	expect_rc 0 "$c --help"
 	expect_in "usage: signet-tool $c" out "$c --help"
+	grep -qE "^\.BI? \"?$c( |\"|$)" "$top/tools/signet-tool.1" || fail "signet-tool.1 does not describe $c"
 done
 tool --help
 expect_in "Exit status" out "--help lists the exit codes"

@@ -135,15 +135,13 @@ int cmd_export_cert(struct tool *t)
 	CK_SESSION_HANDLE s;
 	struct token tok;
 	CK_RV rv;
-	int code = select_token(t, true, &tok);
+	int code;
 
-	if (code != EXIT_OK)
-		return code;
 	if (t->o.json && (t->o.der || t->o.out != NULL))
 		return fail(EXIT_USAGE, "--json writes to standard output, as text: no --der or --out with it");
-	rv = session_open_rv(t->mod, &tok, false, &s);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "opening a session");
+	code = select_token_session(t, false, &tok, &s);
+	if (code != EXIT_OK)
+		return code;
 	code = select_one(t, s, CKO_CERTIFICATE, "certificate", &cert);
 	if (code == EXIT_OK) {
 		rv = attr_read_rv(t->mod, s, cert, CKA_VALUE, &der);

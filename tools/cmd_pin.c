@@ -39,51 +39,11 @@ static void wipe_pair(struct pin_pair *p)
 	secret_wipe(&p->new_pin);
 }
 
-/* The token, a read-write session on it and the guard for who's PIN. */
-static int start(struct tool *t, CK_USER_TYPE who, struct token *tok, CK_SESSION_HANDLE *s)
-{
-	int code = select_token(t, true, tok);
-	CK_RV rv;
-
-	if (code != EXIT_OK)
-		return code;
-	code = pin_guard(t, tok, who);
-	if (code != EXIT_OK)
-		return code;
-	rv = session_open_rv(t->mod, tok, true, s);
-	return rv == CKR_OK ? EXIT_OK : fail_rv(rv, "opening a session");
-}
-
 static void user_pin_must_change_hint(struct tool *t, struct token *tok)
 {
 	if (token_refresh_rv(t->mod, tok) == CKR_OK && (tok->info.flags & CKF_USER_PIN_TO_BE_CHANGED))
 		printf("Its owner must change it before the keys can be used: signet-tool change-pin --token '%s'\n",
 		       tok->label);
-}
-
-int cmd_change_pin(struct tool *t)
-{
-	struct token tok;
-	struct pin_pair p;
-	CK_SESSION_HANDLE s;
-	CK_RV rv;
-	int code = start(t, CKU_USER, &tok, &s);
-
-	if (code != EXIT_OK)
-		return code;
-	code = read_pair(t, &tok, SECRET_USER_PIN, SECRET_NEW_PIN, "current user PIN", "new user PIN", &p);
-	if (code == EXIT_OK) {
-		/* Without a login, C_SetPIN changes the user PIN, checking the old one (one try). */
-		rv = t->mod->f->C_SetPIN(s, (CK_UTF8CHAR_PTR)p.old_pin.v, p.old_pin.len, (CK_UTF8CHAR_PTR)p.new_pin.v,
-					 p.new_pin.len);
-		wipe_pair(&p);
-		if (rv == CKR_OK)
-			printf("The user PIN of '%s' is changed.\n", tok.label);
-		else
-			code = pin_refused(t, &tok, CKU_USER, rv, "changing the user PIN");
-	}
-	session_close(t->mod, s);
-	return code;
 }
 
 /* Logs the SO in with the PIN already read; a refusal is reported in words. */
@@ -94,60 +54,104 @@ static int so_login(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, cons
 	return rv == CKR_OK ? EXIT_OK : pin_refused(t, tok, CKU_SO, rv, "logging in as administrator");
 }
 
-int cmd_change_admin_pin(struct tool *t)
+static CK_RV set_pin(struct tool *t, CK_SESSION_HANDLE s, const struct pin_pair *p)
+{
+	return t->mod->f->C_SetPIN(s, (CK_UTF8CHAR_PTR)p->old_pin.v, p->old_pin.len, (CK_UTF8CHAR_PTR)p->new_pin.v,
+				   p->new_pin.len);
+}
+
+static int change_user_pin(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, const struct pin_pair *p)
+{
+	/* Without a login, C_SetPIN changes the user PIN, checking the old one (one try). */
+	CK_RV rv = set_pin(t, s, p);
+
+	if (rv != CKR_OK)
+		return pin_refused(t, tok, CKU_USER, rv, "changing the user PIN");
+	printf("The user PIN of '%s' is changed.\n", tok->label);
+	return EXIT_OK;
+}
+
+static int change_admin_pin(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, const struct pin_pair *p)
+{
+	int code = so_login(t, tok, s, &p->old_pin);
+	CK_RV rv;
+
+	if (code != EXIT_OK)
+		return code;
+	rv = set_pin(t, s, p);
+	t->mod->f->C_Logout(s);
+	if (rv != CKR_OK)
+		return pin_refused(t, tok, CKU_SO, rv, "changing the administrator PIN");
+	printf("The administrator PIN of '%s' is changed.\n", tok->label);
+	return EXIT_OK;
+}
+
+static int unblock_user_pin(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, const struct pin_pair *p)
+{
+	int code = so_login(t, tok, s, &p->old_pin);
+	CK_RV rv;
+
+	if (code != EXIT_OK)
+		return code;
+	rv = t->mod->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)p->new_pin.v, p->new_pin.len);
+	t->mod->f->C_Logout(s);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "setting the user PIN");
+	printf("The user PIN of '%s' is set again; its tries are back.\n", tok->label);
+	user_pin_must_change_hint(t, tok);
+	return EXIT_OK;
+}
+
+/* A command that takes a PIN and a new one: whose try it spends, what it asks for, what it does. */
+struct pin_command {
+	CK_USER_TYPE spends;
+	enum secret_role old_role, new_role;
+	const char *old_name, *new_name;
+	int (*act)(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, const struct pin_pair *p);
+};
+
+static int run_pin_command(struct tool *t, const struct pin_command *pc)
 {
 	struct token tok;
 	struct pin_pair p;
 	CK_SESSION_HANDLE s;
-	CK_RV rv;
-	int code = start(t, CKU_SO, &tok, &s);
+	int code = select_token_session(t, true, &tok, &s);
 
 	if (code != EXIT_OK)
 		return code;
-	code = read_pair(t, &tok, SECRET_ADMIN_PIN, SECRET_NEW_ADMIN_PIN, "current administrator PIN",
-			 "new administrator PIN", &p);
+	code = pin_guard(t, &tok, pc->spends);
 	if (code == EXIT_OK)
-		code = so_login(t, &tok, s, &p.old_pin);
+		code = read_pair(t, &tok, pc->old_role, pc->new_role, pc->old_name, pc->new_name, &p);
 	if (code == EXIT_OK) {
-		rv = t->mod->f->C_SetPIN(s, (CK_UTF8CHAR_PTR)p.old_pin.v, p.old_pin.len, (CK_UTF8CHAR_PTR)p.new_pin.v,
-					 p.new_pin.len);
-		t->mod->f->C_Logout(s);
-		if (rv == CKR_OK)
-			printf("The administrator PIN of '%s' is changed.\n", tok.label);
-		else
-			code = pin_refused(t, &tok, CKU_SO, rv, "changing the administrator PIN");
+		code = pc->act(t, &tok, s, &p);
+		wipe_pair(&p);
 	}
-	wipe_pair(&p);
 	session_close(t->mod, s);
 	return code;
 }
 
+int cmd_change_pin(struct tool *t)
+{
+	static const struct pin_command pc = { CKU_USER, SECRET_USER_PIN, SECRET_NEW_PIN, "current user PIN",
+					       "new user PIN", change_user_pin };
+
+	return run_pin_command(t, &pc);
+}
+
+int cmd_change_admin_pin(struct tool *t)
+{
+	static const struct pin_command pc = { CKU_SO, SECRET_ADMIN_PIN, SECRET_NEW_ADMIN_PIN,
+					       "current administrator PIN", "new administrator PIN", change_admin_pin };
+
+	return run_pin_command(t, &pc);
+}
+
 int cmd_unblock(struct tool *t)
 {
-	struct token tok;
-	struct pin_pair p;
-	CK_SESSION_HANDLE s;
-	CK_RV rv;
-	int code = start(t, CKU_SO, &tok, &s);
+	static const struct pin_command pc = { CKU_SO, SECRET_ADMIN_PIN, SECRET_NEW_PIN, "administrator PIN",
+					       "new user PIN", unblock_user_pin };
 
-	if (code != EXIT_OK)
-		return code;
-	code = read_pair(t, &tok, SECRET_ADMIN_PIN, SECRET_NEW_PIN, "administrator PIN", "new user PIN", &p);
-	if (code == EXIT_OK)
-		code = so_login(t, &tok, s, &p.old_pin);
-	if (code == EXIT_OK) {
-		rv = t->mod->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)p.new_pin.v, p.new_pin.len);
-		t->mod->f->C_Logout(s);
-		if (rv == CKR_OK) {
-			printf("The user PIN of '%s' is set again; its tries are back.\n", tok.label);
-			user_pin_must_change_hint(t, &tok);
-		} else {
-			code = fail_rv(rv, "setting the user PIN");
-		}
-	}
-	wipe_pair(&p);
-	session_close(t->mod, s);
-	return code;
+	return run_pin_command(t, &pc);
 }
 
 /* ---- init ---- */

@@ -141,12 +141,6 @@ static int checker_from_cert(struct checker *c)
 	return EXIT_OK;
 }
 
-static CK_RV token_objects(struct tool *t, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE **list,
-			   size_t *n)
-{
-	return select_objects_rv(t->mod, s, &t->sel, cls, list, n);
-}
-
 static int checker_from_token(struct tool *t, struct checker *c)
 {
 	CK_OBJECT_HANDLE *certs = NULL, *keys = NULL, pick;
@@ -154,16 +148,13 @@ static int checker_from_token(struct tool *t, struct checker *c)
 	CK_SESSION_HANDLE s;
 	struct token tok;
 	CK_RV rv;
-	int code = select_token(t, true, &tok);
+	int code = select_token_session(t, false, &tok, &s);
 
 	if (code != EXIT_OK)
 		return code;
-	rv = session_open_rv(t->mod, &tok, false, &s);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "opening a session");
-	rv = token_objects(t, s, CKO_CERTIFICATE, &certs, &ncerts);
+	rv = select_objects_rv(t->mod, s, &t->sel, CKO_CERTIFICATE, &certs, &ncerts);
 	if (rv == CKR_OK && ncerts == 0)
-		rv = token_objects(t, s, CKO_PUBLIC_KEY, &keys, &nkeys);
+		rv = select_objects_rv(t->mod, s, &t->sel, CKO_PUBLIC_KEY, &keys, &nkeys);
 	if (rv != CKR_OK) {
 		code = fail_rv(rv, "reading the token");
 	} else if (ncerts + nkeys == 0) {

@@ -9,16 +9,12 @@
 
 int job_open(struct tool *t, struct token *tok, struct key_job *job)
 {
-	CK_RV rv;
 	int code;
 
 	memset(job, 0, sizeof(*job));
-	code = select_token(t, true, tok);
+	code = select_token_session(t, true, tok, &job->session);
 	if (code != EXIT_OK)
 		return code;
-	rv = session_open_rv(t->mod, tok, true, &job->session);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "opening a session");
 	job->open = true;
 	code = login(t, tok, job->session, CKU_USER);
 	job->logged_in = code == EXIT_OK;

@@ -12,33 +12,44 @@
 #include "crypto/p11uri.h"
 #include "tools/tool.h"
 
-void key_desc_pubkey(const struct cr_pubkey *k, struct key_desc *d)
+/* Fills d and words it: "RSA 2048", "EC P-256", "Ed25519". */
+static void set_desc(struct key_desc *d, const char *type, unsigned bits, const char *curve)
 {
 	memset(d, 0, sizeof(*d));
-	d->bits = (unsigned)k->bits;
+	d->type = type;
+	d->bits = bits;
+	d->curve = curve;
+	if (strcmp(type, "rsa") == 0)
+		snprintf(d->text, sizeof(d->text), "RSA %u", bits);
+	else if (strcmp(type, "ec") == 0)
+		snprintf(d->text, sizeof(d->text), "EC %s", curve);
+	else if (strcmp(type, "ed25519") == 0)
+		snprintf(d->text, sizeof(d->text), "Ed25519");
+	else if (strcmp(type, "x25519") == 0)
+		snprintf(d->text, sizeof(d->text), "X25519");
+	else
+		snprintf(d->text, sizeof(d->text), "unknown key type");
+}
+
+void key_desc_pubkey(const struct cr_pubkey *k, struct key_desc *d)
+{
 	switch (k->type) {
 	case CR_KEY_RSA:
-		d->type = "rsa";
-		snprintf(d->text, sizeof(d->text), "RSA %u", d->bits);
+		set_desc(d, "rsa", (unsigned)k->bits, NULL);
 		return;
 	case CR_KEY_EC:
-		d->type = "ec";
-		d->curve = cr_curve_name(k->curve);
-		snprintf(d->text, sizeof(d->text), "EC %s", d->curve);
+		set_desc(d, "ec", (unsigned)k->bits, cr_curve_name(k->curve));
 		return;
 	case CR_KEY_ED25519:
-		d->type = "ed25519";
-		d->bits = 256;
-		snprintf(d->text, sizeof(d->text), "Ed25519");
+		set_desc(d, "ed25519", 256, NULL);
 		return;
 	case CR_KEY_NONE:
 		break;
 	}
-	d->type = "unknown";
-	snprintf(d->text, sizeof(d->text), "unknown key type");
+	set_desc(d, "unknown", 0, NULL);
 }
 
-static void ec_desc(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, struct key_desc *d)
+static enum cr_curve object_curve(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
 {
 	struct cr_bytes params;
 	enum cr_curve curve = CR_CURVE_NONE;
@@ -47,48 +58,44 @@ static void ec_desc(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, s
 	    cr_curve_from_params(params.data, params.len, &curve) != CR_OK)
 		curve = CR_CURVE_NONE;
 	bytes_free(&params);
-	d->type = "ec";
-	d->curve = cr_curve_name(curve);
-	d->bits = (unsigned)cr_curve_order_bits(curve);
-	snprintf(d->text, sizeof(d->text), "EC %s", d->curve);
+	return curve;
+}
+
+static unsigned object_modulus_bits(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+	struct cr_bytes modulus;
+	CK_ULONG bits = 0;
+
+	if (!attr_ulong(m, s, o, CKA_MODULUS_BITS, &bits) && attr_read_rv(m, s, o, CKA_MODULUS, &modulus) == CKR_OK) {
+		bits = modulus.len * 8;
+		bytes_free(&modulus);
+	}
+	return (unsigned)bits;
 }
 
 void key_desc_object(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, struct key_desc *d)
 {
-	CK_ULONG type = CK_UNAVAILABLE_INFORMATION, bits = 0;
-	struct cr_bytes modulus;
+	CK_ULONG type = CK_UNAVAILABLE_INFORMATION;
+	enum cr_curve curve;
 
-	memset(d, 0, sizeof(*d));
-	d->type = "unknown";
-	snprintf(d->text, sizeof(d->text), "unknown key type");
 	if (!attr_ulong(m, s, o, CKA_KEY_TYPE, &type))
-		return;
+		type = CK_UNAVAILABLE_INFORMATION;
 	switch (type) {
 	case CKK_RSA:
-		if (!attr_ulong(m, s, o, CKA_MODULUS_BITS, &bits) &&
-		    attr_read_rv(m, s, o, CKA_MODULUS, &modulus) == CKR_OK) {
-			bits = modulus.len * 8;
-			bytes_free(&modulus);
-		}
-		d->type = "rsa";
-		d->bits = (unsigned)bits;
-		snprintf(d->text, sizeof(d->text), "RSA %u", d->bits);
-		break;
+		set_desc(d, "rsa", object_modulus_bits(m, s, o), NULL);
+		return;
 	case CKK_EC:
-		ec_desc(m, s, o, d);
-		break;
+		curve = object_curve(m, s, o);
+		set_desc(d, "ec", (unsigned)cr_curve_order_bits(curve), cr_curve_name(curve));
+		return;
 	case CKK_EC_EDWARDS:
-		d->type = "ed25519";
-		d->bits = 256;
-		snprintf(d->text, sizeof(d->text), "Ed25519");
-		break;
+		set_desc(d, "ed25519", 256, NULL);
+		return;
 	case CKK_EC_MONTGOMERY:
-		d->type = "x25519";
-		d->bits = 256;
-		snprintf(d->text, sizeof(d->text), "X25519");
-		break;
+		set_desc(d, "x25519", 256, NULL);
+		return;
 	default:
-		break;
+		set_desc(d, "unknown", 0, NULL);
 	}
 }
 

@@ -156,6 +156,17 @@ int select_token(struct tool *t, bool need_initialized, struct token *out)
 	return code;
 }
 
+int select_token_session(struct tool *t, bool rw, struct token *tok, CK_SESSION_HANDLE *s)
+{
+	int code = select_token(t, true, tok);
+	CK_RV rv;
+
+	if (code != EXIT_OK)
+		return code;
+	rv = session_open_rv(t->mod, tok, rw, s);
+	return rv == CKR_OK ? EXIT_OK : fail_rv(rv, "opening a session");
+}
+
 bool selector_names_object(const struct selector *sel)
 {
 	return sel->has_id || sel->label != NULL || (sel->has_uri && p11uri_names_object(&sel->uri));

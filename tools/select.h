@@ -27,6 +27,9 @@ int parse_hex_id(const char *hex, uint8_t *out, size_t cap, size_t *len);
  */
 int select_token(struct tool *t, bool need_initialized, struct token *out);
 
+/* The selected initialised token and a session on it (read-write when rw). */
+int select_token_session(struct tool *t, bool rw, struct token *tok, CK_SESSION_HANDLE *s);
+
 /* Whether the options name an object (ID, label, or URI object attributes). */
 bool selector_names_object(const struct selector *sel);
 

@@ -32,14 +32,19 @@ tool_setup() {
 # turns that off for the foreign programs of the other tests).
 export ASAN_OPTIONS=detect_leaks=1
 
-tool() {
+# Runs a command and keeps its output in $out / $err and its status in $rc.
+capture() {
 	set +e
-	"$TOOL" "$@" </dev/null >"$work/out" 2>"$work/err"
+	"$@" >"$work/out" 2>"$work/err"
 	rc=$?
 	set -e
 	out=$(cat "$work/out")
 	err=$(cat "$work/err")
 	cat "$work/out" "$work/err" >> "$seen"
+}
+
+tool() {
+	capture "$TOOL" "$@" </dev/null
 }
 
 # expect_rc N WHAT: the last tool run exited with N.
@@ -62,13 +67,7 @@ json_get() {
 
 # pty_run ARGS... with the script on stdin: signet-tool on a terminal (tests/lib/pty-drive.py).
 pty_run() {
-	set +e
-	python3 "$PTY_DRIVE" --timeout 20 -- "$TOOL" "$@" >"$work/out" 2>"$work/err"
-	rc=$?
-	set -e
-	out=$(cat "$work/out")
-	err=$(cat "$work/err")
-	cat "$work/out" "$work/err" >> "$seen"
+	capture python3 "$PTY_DRIVE" --timeout 20 -- "$TOOL" "$@"
 }
 
 tool_no_secrets_shown() {

@@ -278,7 +278,7 @@ static int init_software(struct tool *t, struct token *tok, const char *label)
 	if (code != EXIT_OK)
 		return code;
 	memset(&p, 0, sizeof(p));
-	snprintf(what, sizeof(what), again ? "administrator PIN of '%s'" : "administrator PIN for '%s'", label);
+	snprintf(what, sizeof(what), again ? "administrator PIN of '%s'" : "new administrator PIN for '%s'", label);
 	code = secret_get(t, SECRET_ADMIN_PIN, what, !again, &p.old_pin);
 	if (code == EXIT_OK) {
 		snprintf(what, sizeof(what), "initial user PIN for '%s'", label);

@@ -179,6 +179,16 @@ expect_in "token:      alice" out "selection by slot"
 tool status --token "pkcs11:token=bob;colour=blue"
 expect_rc 2 "a URI with an attribute RFC 7512 does not define"
 
+# ---- the module ----
+tool status --module "$work/no-such-module.so"
+expect_rc 1 "a module that cannot be loaded"
+expect_in "--module or SIGNET_MODULE" err "the message says how to name the module"
+SIGNET_MODULE=$work/no-such-module.so tool status
+expect_rc 1 "SIGNET_MODULE naming a missing module"
+SIGNET_MODULE=$work/no-such-module.so tool status --module "$MODULE" --json
+expect_rc 0 "--module wins over SIGNET_MODULE"
+[ "$(json_get 'j["module"]')" = "$MODULE" ] || fail "json module path: $out"
+
 # ---- usage ----
 tool frobnicate
 expect_rc 2 "an unknown command"

@@ -5,11 +5,12 @@
 #   make check SAN=address,undefined   the same, sanitized, in build/san/
 #   make demo         the main job on the SoftHSM fallback token
 #   make deps         install the Debian packages everything needs (as root)
-#   make install      PREFIX, DESTDIR, LIBDIR, SYSCONFDIR
+#   make install      PREFIX, DESTDIR, LIBDIR, SYSCONFDIR, BINDIR, MANDIR
 
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 # p11-kit reads packaged modules from /usr/share/p11-kit/modules and the administrator's from /etc/pkcs11/modules.
 P11KIT_MODULE_DIR ?= $(if $(filter /usr,$(PREFIX)),/usr/share/p11-kit/modules,/etc/pkcs11/modules)
@@ -47,7 +48,7 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 CHECK_SRC := $(sort $(wildcard tests/check_*.c))
 CHECK_BIN := $(CHECK_SRC:tests/%.c=$(BUILD)/tests/%)
 # Unit tests of the core rooms link the core archive, so they show it stands alone.
-CORE_CHECK_BIN := $(filter $(addprefix $(BUILD)/tests/check_,apdu buf piv tlv crypto_%),$(CHECK_BIN))
+CORE_CHECK_BIN := $(filter $(addprefix $(BUILD)/tests/check_,apdu buf piv tlv uri crypto_%),$(CHECK_BIN))
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 SHIM_SRC := $(sort $(wildcard tests/shims/*.c))
@@ -94,6 +95,8 @@ $(CARDSIM): $(SIM_OBJ) $(CORE_ARCHIVE)
 endif
 
 ifneq ($(TOOL_SRC),)
+# The tool finds the installed module when it does not run from the build tree.
+$(TOOL_OBJ): ALL_CFLAGS += -DSIGNET_LIBDIR='"$(LIBDIR)"'
 $(TOOL): $(TOOL_OBJ) $(CORE_ARCHIVE)
 	$(CC) $(SAN_FLAGS) -o $@ $(TOOL_OBJ) $(CORE_ARCHIVE) $(LIBS)
 endif
@@ -144,6 +147,7 @@ install: all
 		> $(DESTDIR)$(P11KIT_MODULE_DIR)/signet.module
 	install -m 0644 conf/signet.conf $(DESTDIR)$(SYSCONFDIR)/signet/signet.conf
 	$(if $(TOOL),install -D -m 0755 $(TOOL) $(DESTDIR)$(BINDIR)/signet-tool)
+	$(if $(TOOL),install -D -m 0644 tools/signet-tool.1 $(DESTDIR)$(MANDIR)/man1/signet-tool.1)
 
 # Everything the build, the tests and the demo use, from Debian 12's archive.
 DEB_PACKAGES := gcc make pkg-config libc6-dev libssl-dev openssl libpcsclite-dev libp11-kit-dev \

@@ -204,3 +204,36 @@ out:
 	EVP_PKEY_free(pkey);
 	return rc == CR_OK ? rc : cr_fail(rc);
 }
+
+int cr_verify_hash(const uint8_t *spki, size_t spki_len, enum cr_sig_scheme scheme, enum cr_hash h,
+		   const uint8_t *hash, size_t hash_len, const uint8_t *sig, size_t sig_len)
+{
+	uint8_t di[CR_DIGESTINFO_MAX_SIZE], raw[CR_ECDSA_MAX_RAW_SIZE];
+	size_t di_len = sizeof(di), raw_len = sizeof(raw), field;
+	struct cr_pubkey pub;
+	int rc;
+
+	if (hash_len != cr_hash_size(h))
+		return CR_E_ARGS;
+	switch (scheme) {
+	case CR_SCHEME_RSA_PKCS1:
+		rc = cr_rsa_digestinfo(h, hash, hash_len, di, &di_len);
+		return rc != CR_OK ? rc : cr_verify_rsa_pkcs1(spki, spki_len, di, di_len, sig, sig_len);
+	case CR_SCHEME_RSA_PSS:
+		return cr_verify_rsa_pss(spki, spki_len, h, h, hash_len, hash, hash_len, sig, sig_len);
+	case CR_SCHEME_ECDSA:
+		rc = cr_spki_parse(spki, spki_len, &pub);
+		if (rc != CR_OK)
+			return rc;
+		field = (pub.bits + 7) / 8;
+		rc = pub.type == CR_KEY_EC ? CR_OK : CR_E_ARGS;
+		cr_pubkey_clear(&pub);
+		if (rc != CR_OK)
+			return rc;
+		/* A signature that is not even DER is one that does not verify. */
+		if (cr_ecdsa_der_to_raw(sig, sig_len, field, raw, &raw_len) != CR_OK)
+			return CR_E_SIGNATURE;
+		return cr_verify_ecdsa(spki, spki_len, hash, hash_len, raw, raw_len);
+	}
+	return CR_E_ARGS;
+}

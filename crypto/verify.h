@@ -42,4 +42,19 @@ int cr_verify_ecdsa(const uint8_t *spki, size_t spki_len, const uint8_t *hash, s
 int cr_verify_ed25519(const uint8_t *spki, size_t spki_len, const uint8_t *msg, size_t msg_len,
 		      const uint8_t *sig, size_t sig_len);
 
+/* How a signature is made, for cr_verify_hash(). */
+enum cr_sig_scheme {
+	CR_SCHEME_RSA_PKCS1, /* RSASSA-PKCS1-v1_5 */
+	CR_SCHEME_RSA_PSS,   /* RSASSA-PSS, MGF1 with the same hash, salt as long as the hash */
+	CR_SCHEME_ECDSA,     /* ECDSA, the signature in DER */
+};
+
+/*
+ * Verifies a signature in the form files, X.509 and CMS carry it (what
+ * openssl dgst writes and checks) over the hash of a message made with h.
+ * A malformed ECDSA signature gives CR_E_SIGNATURE like a wrong one.
+ */
+int cr_verify_hash(const uint8_t *spki, size_t spki_len, enum cr_sig_scheme scheme, enum cr_hash h,
+		   const uint8_t *hash, size_t hash_len, const uint8_t *sig, size_t sig_len);
+
 #endif

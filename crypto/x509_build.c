@@ -168,28 +168,49 @@ static void end_build(struct build *b)
 	X509_NAME_free(b->subject);
 }
 
-/*
- * Calls the signer and returns the signature as X.509 carries it: RSA as
- * is, ECDSA as DER (from r||s, or re-encoded from DER to normalise it).
- */
-static int sign_tbs(const struct build *b, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, size_t *sig_len)
+int cr_sig_alg_id(enum cr_sig_alg alg, const uint8_t **der, size_t *len)
 {
-	uint8_t raw[CR_ECDSA_MAX_RAW_SIZE];
-	size_t field, raw_len = sizeof(raw), cap = *sig_len;
+	const struct sig_alg_info *info = sig_alg_info(alg);
 
-	if (b->req->sign(b->req->sign_ctx, b->req->alg, tbs, tbs_len, sig, sig_len) != 0 || *sig_len == 0 ||
-	    *sig_len > cap)
+	if (info == NULL || der == NULL || len == NULL)
+		return CR_E_ARGS;
+	*der = info->algid;
+	*len = info->algid_len;
+	return CR_OK;
+}
+
+enum cr_hash cr_sig_alg_hash(enum cr_sig_alg alg)
+{
+	return alg == CR_SIG_ECDSA_SHA384 ? CR_HASH_SHA384 : CR_HASH_SHA256;
+}
+
+int cr_sig_value(cr_sign_fn sign, void *ctx, enum cr_sig_alg alg, size_t field_size, const uint8_t *tbs,
+		 size_t tbs_len, uint8_t *sig, size_t *sig_len)
+{
+	const struct sig_alg_info *info = sig_alg_info(alg);
+	uint8_t raw[CR_ECDSA_MAX_RAW_SIZE];
+	size_t raw_len = sizeof(raw), cap = *sig_len;
+
+	if (info == NULL || (info->key_type == CR_KEY_EC && (field_size == 0 || field_size > CR_EC_MAX_FIELD_SIZE)))
+		return CR_E_ARGS;
+	if (sign(ctx, alg, tbs, tbs_len, sig, sig_len) != 0 || *sig_len == 0 || *sig_len > cap)
 		return CR_E_SIGN;
-	if (b->alg->key_type != CR_KEY_EC)
+	if (info->key_type != CR_KEY_EC)
 		return CR_OK;
-	field = (b->pub.bits + 7) / 8;
-	if (*sig_len == 2 * field) {
+	if (*sig_len == 2 * field_size) {
 		memcpy(raw, sig, *sig_len);
-	} else if (cr_ecdsa_der_to_raw(sig, *sig_len, field, raw, &raw_len) != CR_OK) {
+	} else if (cr_ecdsa_der_to_raw(sig, *sig_len, field_size, raw, &raw_len) != CR_OK) {
 		return CR_E_SIGN;
 	}
 	*sig_len = cap;
-	return cr_ecdsa_raw_to_der(raw, 2 * field, sig, sig_len) == CR_OK ? CR_OK : CR_E_SIGN;
+	return cr_ecdsa_raw_to_der(raw, 2 * field_size, sig, sig_len) == CR_OK ? CR_OK : CR_E_SIGN;
+}
+
+static int sign_tbs(const struct build *b, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, size_t *sig_len)
+{
+	size_t field = b->alg->key_type == CR_KEY_EC ? (b->pub.bits + 7) / 8 : 0;
+
+	return cr_sig_value(b->req->sign, b->req->sign_ctx, b->req->alg, field, tbs, tbs_len, sig, sig_len);
 }
 
 /* SEQUENCE { tbs, AlgorithmIdentifier, BIT STRING { 0 unused bits, signature } } */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/digest.h"
+
 enum cr_sig_alg {
 	CR_SIG_RSA_PKCS1_SHA256, /* sha256WithRSAEncryption: CKM_SHA256_RSA_PKCS */
 	CR_SIG_RSA_PSS_SHA256,   /* RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32: CKM_SHA256_RSA_PKCS_PSS */
@@ -59,5 +61,21 @@ int cr_x509_build_self_signed(const struct cr_x509_request *req, uint8_t **der, 
  * and returned as for cr_x509_build_self_signed().
  */
 int cr_x509_build_csr(const struct cr_x509_request *req, uint8_t **der, size_t *der_len);
+
+/* The DER AlgorithmIdentifier of alg, as X.509 and CMS carry it; *der is static. CR_E_ARGS for no such alg. */
+int cr_sig_alg_id(enum cr_sig_alg alg, const uint8_t **der, size_t *len);
+
+/* The hash alg signs with. */
+enum cr_hash cr_sig_alg_hash(enum cr_sig_alg alg);
+
+/*
+ * Calls sign over tbs and returns the signature as X.509 and CMS carry it:
+ * RSA as it is, ECDSA as DER (from r||s, or re-encoded from DER to
+ * normalise it). field_size is the EC key's field size in bytes (ignored
+ * for RSA). *sig_len: capacity in, length out. CR_E_SIGN when the callback
+ * fails or answers something that is no signature of that size.
+ */
+int cr_sig_value(cr_sign_fn sign, void *ctx, enum cr_sig_alg alg, size_t field_size, const uint8_t *tbs,
+		 size_t tbs_len, uint8_t *sig, size_t *sig_len);
 
 #endif

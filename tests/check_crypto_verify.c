@@ -182,6 +182,47 @@ START_TEST(test_verify_ed25519)
 }
 END_TEST
 
+/* cr_verify_hash: signatures as files and CMS carry them, one scheme each, over a host hash. */
+START_TEST(test_verify_hash)
+{
+	struct spki r = spki_of(rsa_key), e = spki_of(p384_key);
+	uint8_t pkcs1[256], pss[256], ecdsa[CR_ECDSA_MAX_DER_SIZE], h256[32], h384[48];
+	size_t l256 = sizeof(h256), l384 = sizeof(h384), ecdsa_len;
+
+	openssl_sign(rsa_key, EVP_sha256(), 0, pkcs1, sizeof(pkcs1));
+	openssl_sign(rsa_key, EVP_sha256(), 1, pss, sizeof(pss));
+	ecdsa_len = openssl_sign(p384_key, EVP_sha384(), 0, ecdsa, sizeof(ecdsa));
+	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, msg, sizeof(msg), h256, &l256), CR_OK);
+	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA384, msg, sizeof(msg), h384, &l384), CR_OK);
+
+	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pkcs1, 256), CR_OK);
+	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PSS, CR_HASH_SHA256, h256, 32, pss, 256), CR_OK);
+	ck_assert_int_eq(cr_verify_hash(e.der, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
+			 CR_OK);
+	/* the other scheme, another hash, a changed signature: no */
+	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PSS, CR_HASH_SHA256, h256, 32, pkcs1, 256),
+			 CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pss, 256),
+			 CR_E_SIGNATURE);
+	h256[3] ^= 1;
+	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pkcs1, 256),
+			 CR_E_SIGNATURE);
+	ecdsa[ecdsa_len - 1] ^= 1;
+	ck_assert_int_eq(cr_verify_hash(e.der, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
+			 CR_E_SIGNATURE);
+	/* not DER at all is not a signature either */
+	ck_assert_int_eq(cr_verify_hash(e.der, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, 5),
+			 CR_E_SIGNATURE);
+	/* a hash of the wrong size, a key of the wrong type */
+	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA384, h256, 32, pkcs1, 256),
+			 CR_E_ARGS);
+	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
+			 CR_E_ARGS);
+	OPENSSL_free(r.der);
+	OPENSSL_free(e.der);
+}
+END_TEST
+
 static Suite *verify_suite(void)
 {
 	Suite *s = suite_create("crypto_verify");
@@ -192,6 +233,7 @@ static Suite *verify_suite(void)
 	tcase_add_test(tc, test_verify_rsa_pss);
 	tcase_add_test(tc, test_verify_ecdsa);
 	tcase_add_test(tc, test_verify_ed25519);
+	tcase_add_test(tc, test_verify_hash);
 	suite_add_tcase(s, tc);
 	return s;
 }

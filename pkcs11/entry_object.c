@@ -27,23 +27,59 @@ static CK_RV resolve(const struct session *s, CK_OBJECT_HANDLE h, CK_RV invalid,
 	return rv == CKR_OBJECT_HANDLE_INVALID ? invalid : rv;
 }
 
-static CK_RV create_object(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
-			   CK_OBJECT_HANDLE_PTR phObject)
+/* What an object call hands to the checks every such call starts with. */
+struct call_args {
+	bool pointers_ok;              /* the pointers the call cannot do without are there */
+	const CK_ATTRIBUTE *tmpl[2];   /* templates the token reads values from */
+	CK_ULONG count[2];
+	const CK_MECHANISM *mech;      /* its parameter is checked when set */
+};
+
+/*
+ * The checks every object call starts with, in one order: the session, the
+ * pointers, the templates' values, the mechanism's parameter. On CKR_OK the
+ * caller holds the session and releases it.
+ */
+static CK_RV begin_call(CK_SESSION_HANDLE h, const struct call_args *a, struct session **s)
 {
-	struct session *s;
-	token_ref ref = 0;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = enter_session(h, s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!template_ok(pTemplate, ulCount) || phObject == NULL)
+	if (!a->pointers_ok || !template_ok(a->tmpl[0], a->count[0]) || !template_ok(a->tmpl[1], a->count[1]))
 		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
-		;
-	else if (s->slot->ops->create_object == NULL)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else if ((rv = s->slot->ops->create_object(s->slot->tok, s->ss, pTemplate, ulCount, &ref)) == CKR_OK)
+	for (int i = 0; i < 2 && rv == CKR_OK; i++)
+		rv = input_values_ok(a->tmpl[i], a->count[i]);
+	if (rv == CKR_OK && a->mech != NULL)
+		rv = mech_param_check(a->mech);
+	if (rv != CKR_OK)
+		session_release(*s);
+	return rv;
+}
+
+/* CKR_OK when the token offers the operation, otherwise the answer PKCS#11 gives for its absence. */
+static CK_RV offered(bool present, CK_RV absent)
+{
+	return present ? CKR_OK : absent;
+}
+
+static CK_RV create_object(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+			   CK_OBJECT_HANDLE_PTR phObject)
+{
+	struct call_args a = { phObject != NULL, { pTemplate }, { ulCount }, NULL };
+	struct session *s;
+	token_ref ref = 0;
+	CK_RV rv = begin_call(hSession, &a, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = offered(s->slot->ops->create_object != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv != CKR_OK)
+		goto out;
+	rv = s->slot->ops->create_object(s->slot->tok, s->ss, pTemplate, ulCount, &ref);
+	if (rv == CKR_OK)
 		rv = object_handle_for_new(s, ref, phObject);
+out:
 	session_release(s);
 	return rv;
 }
@@ -58,22 +94,22 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
 static CK_RV copy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
 			 CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
 {
+	struct call_args a = { phNewObject != NULL, { pTemplate }, { ulCount }, NULL };
 	struct session *s;
 	token_ref ref, copy = 0;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!template_ok(pTemplate, ulCount) || phNewObject == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
-		;
-	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
-		;
-	else if (s->slot->ops->copy_object == NULL)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else if ((rv = s->slot->ops->copy_object(s->slot->tok, s->ss, ref, pTemplate, ulCount, &copy)) == CKR_OK)
+	rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref);
+	if (rv == CKR_OK)
+		rv = offered(s->slot->ops->copy_object != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv != CKR_OK)
+		goto out;
+	rv = s->slot->ops->copy_object(s->slot->tok, s->ss, ref, pTemplate, ulCount, &copy);
+	if (rv == CKR_OK)
 		rv = object_handle_for_new(s, copy, phNewObject);
+out:
 	session_release(s);
 	return rv;
 }
@@ -88,19 +124,22 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTR
 
 static CK_RV destroy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 {
+	struct call_args a = { true, { NULL }, { 0 }, NULL };
 	struct session *s;
 	token_ref ref;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref);
-	if (rv == CKR_OK && s->slot->ops->destroy_object == NULL)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	if (rv == CKR_OK)
-		rv = s->slot->ops->destroy_object(s->slot->tok, s->ss, ref);
+		rv = offered(s->slot->ops->destroy_object != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv != CKR_OK)
+		goto out;
+	rv = s->slot->ops->destroy_object(s->slot->tok, s->ss, ref);
 	if (rv == CKR_OK)
 		object_forget(s->slot, hObject);
+out:
 	session_release(s);
 	return rv;
 }
@@ -113,19 +152,17 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 
 static CK_RV get_object_size(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
 {
+	struct call_args a = { pulSize != NULL, { NULL }, { 0 }, NULL };
 	struct session *s;
 	token_ref ref;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pulSize == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
-		;
-	else if (s->slot->ops->object_size == NULL)
-		rv = CKR_INFORMATION_SENSITIVE;
-	else
+	rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref);
+	if (rv == CKR_OK)
+		rv = offered(s->slot->ops->object_size != NULL, CKR_INFORMATION_SENSITIVE);
+	if (rv == CKR_OK)
 		rv = s->slot->ops->object_size(s->slot->tok, s->ss, ref, pulSize);
 	session_release(s);
 	return rv;
@@ -167,19 +204,18 @@ static void trace_answer(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n, CK_R
 static CK_RV get_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 				 CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
+	/* The template is written to, not read: its values may be NULL with any length. */
+	struct call_args a = { template_ok(pTemplate, ulCount), { NULL }, { 0 }, NULL };
 	struct session *s;
 	token_ref ref;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!template_ok(pTemplate, ulCount))
-		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
-		;
-	else if (s->slot->ops->get_attributes == NULL)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
+	rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref);
+	if (rv == CKR_OK)
+		rv = offered(s->slot->ops->get_attributes != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv == CKR_OK)
 		rv = s->slot->ops->get_attributes(s->slot->tok, s->ss, ref, pTemplate, ulCount);
 	session_release(s);
 	return rv;
@@ -200,21 +236,17 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 static CK_RV set_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 				 CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
+	struct call_args a = { true, { pTemplate }, { ulCount }, NULL };
 	struct session *s;
 	token_ref ref;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!template_ok(pTemplate, ulCount))
-		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
-		;
-	else if ((rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref)) != CKR_OK)
-		;
-	else if (s->slot->ops->set_attributes == NULL)
-		rv = CKR_ACTION_PROHIBITED;
-	else
+	rv = resolve(s, hObject, CKR_OBJECT_HANDLE_INVALID, &ref);
+	if (rv == CKR_OK)
+		rv = offered(s->slot->ops->set_attributes != NULL, CKR_ACTION_PROHIBITED);
+	if (rv == CKR_OK)
 		rv = s->slot->ops->set_attributes(s->slot->tok, s->ss, ref, pTemplate, ulCount);
 	session_release(s);
 	return rv;
@@ -254,17 +286,11 @@ static CK_RV find_objects_init(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTem
 	CK_OBJECT_HANDLE *handles = NULL;
 	CK_ULONG found = 0;
 	bool busy;
-	CK_RV rv = enter_session(hSession, &s);
+	struct call_args a = { true, { pTemplate }, { ulCount }, NULL };
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!template_ok(pTemplate, ulCount)) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	rv = input_values_ok(pTemplate, ulCount);
-	if (rv != CKR_OK)
-		goto out;
 	rv = module_lock();
 	if (rv != CKR_OK)
 		goto out;
@@ -374,23 +400,20 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 static CK_RV generate_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pTemplate,
 			  CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
 {
+	struct call_args a = { pMechanism != NULL && phKey != NULL, { pTemplate }, { ulCount }, pMechanism };
 	struct session *s;
 	token_ref key = 0;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pMechanism == NULL || !template_ok(pTemplate, ulCount) || phKey == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = input_values_ok(pTemplate, ulCount)) != CKR_OK)
-		;
-	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
-		;
-	else if (s->slot->ops->generate_key == NULL)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else if ((rv = s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate, ulCount,
-						    &key)) == CKR_OK)
+	rv = offered(s->slot->ops->generate_key != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv != CKR_OK)
+		goto out;
+	rv = s->slot->ops->generate_key(s->slot->tok, s->ss, pMechanism, pTemplate, ulCount, &key);
+	if (rv == CKR_OK)
 		rv = object_handle_for_new(s, key, phKey);
+out:
 	session_release(s);
 	return rv;
 }
@@ -409,32 +432,26 @@ static CK_RV generate_key_pair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMec
 			       CK_ATTRIBUTE_PTR pPrivateKeyTemplate, CK_ULONG ulPrivateKeyAttributeCount,
 			       CK_OBJECT_HANDLE_PTR phPublicKey, CK_OBJECT_HANDLE_PTR phPrivateKey)
 {
+	struct call_args a = { pMechanism != NULL && phPublicKey != NULL && phPrivateKey != NULL,
+			       { pPublicKeyTemplate, pPrivateKeyTemplate },
+			       { ulPublicKeyAttributeCount, ulPrivateKeyAttributeCount }, pMechanism };
 	struct session *s;
 	token_ref pub = 0, priv = 0;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pMechanism == NULL || !template_ok(pPublicKeyTemplate, ulPublicKeyAttributeCount) ||
-	    !template_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount) || phPublicKey == NULL ||
-	    phPrivateKey == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-	} else if ((rv = input_values_ok(pPublicKeyTemplate, ulPublicKeyAttributeCount)) != CKR_OK ||
-		   (rv = input_values_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)) != CKR_OK) {
-		;
-	} else if ((rv = mech_param_check(pMechanism)) != CKR_OK) {
-		;
-	} else if (s->slot->ops->generate_key_pair == NULL) {
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	} else {
-		rv = s->slot->ops->generate_key_pair(s->slot->tok, s->ss, pMechanism, pPublicKeyTemplate,
-						     ulPublicKeyAttributeCount, pPrivateKeyTemplate,
-						     ulPrivateKeyAttributeCount, &pub, &priv);
-		if (rv == CKR_OK)
-			rv = object_handle_for_new(s, pub, phPublicKey);
-		if (rv == CKR_OK)
-			rv = object_handle_for_new(s, priv, phPrivateKey);
-	}
+	rv = offered(s->slot->ops->generate_key_pair != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv != CKR_OK)
+		goto out;
+	rv = s->slot->ops->generate_key_pair(s->slot->tok, s->ss, pMechanism, pPublicKeyTemplate,
+					     ulPublicKeyAttributeCount, pPrivateKeyTemplate,
+					     ulPrivateKeyAttributeCount, &pub, &priv);
+	if (rv == CKR_OK)
+		rv = object_handle_for_new(s, pub, phPublicKey);
+	if (rv == CKR_OK)
+		rv = object_handle_for_new(s, priv, phPrivateKey);
+out:
 	session_release(s);
 	return rv;
 }
@@ -480,25 +497,21 @@ static CK_RV check_extractable(struct session *s, token_ref key)
 static CK_RV wrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
 		      CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
 {
+	struct call_args a = { pMechanism != NULL && pulWrappedKeyLen != NULL, { NULL }, { 0 }, pMechanism };
 	struct session *s;
 	token_ref wrapping, key;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pMechanism == NULL || pulWrappedKeyLen == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
-		;
-	else if ((rv = resolve(s, hWrappingKey, CKR_WRAPPING_KEY_HANDLE_INVALID, &wrapping)) != CKR_OK)
-		;
-	else if ((rv = resolve(s, hKey, CKR_KEY_HANDLE_INVALID, &key)) != CKR_OK)
-		;
-	else if ((rv = check_extractable(s, key)) != CKR_OK)
-		;
-	else if (s->slot->ops->wrap_key == NULL)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
+	rv = resolve(s, hWrappingKey, CKR_WRAPPING_KEY_HANDLE_INVALID, &wrapping);
+	if (rv == CKR_OK)
+		rv = resolve(s, hKey, CKR_KEY_HANDLE_INVALID, &key);
+	if (rv == CKR_OK)
+		rv = check_extractable(s, key);
+	if (rv == CKR_OK)
+		rv = offered(s->slot->ops->wrap_key != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv == CKR_OK)
 		rv = s->slot->ops->wrap_key(s->slot->tok, s->ss, pMechanism, wrapping, key, pWrappedKey,
 					    pulWrappedKeyLen);
 	session_release(s);
@@ -520,26 +533,24 @@ static CK_RV unwrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 			CK_OBJECT_HANDLE hUnwrappingKey, CK_BYTE_PTR pWrappedKey, CK_ULONG ulWrappedKeyLen,
 			CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
 {
+	struct call_args a = { pMechanism != NULL && (pWrappedKey != NULL || ulWrappedKeyLen == 0) && phKey != NULL,
+			       { pTemplate }, { ulAttributeCount }, pMechanism };
 	struct session *s;
 	token_ref unwrapping, key = 0;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pMechanism == NULL || (pWrappedKey == NULL && ulWrappedKeyLen > 0) ||
-	    !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = input_values_ok(pTemplate, ulAttributeCount)) != CKR_OK)
-		;
-	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
-		;
-	else if ((rv = resolve(s, hUnwrappingKey, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping)) != CKR_OK)
-		;
-	else if (s->slot->ops->unwrap_key == NULL)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else if ((rv = s->slot->ops->unwrap_key(s->slot->tok, s->ss, pMechanism, unwrapping, pWrappedKey,
-						  ulWrappedKeyLen, pTemplate, ulAttributeCount, &key)) == CKR_OK)
+	rv = resolve(s, hUnwrappingKey, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &unwrapping);
+	if (rv == CKR_OK)
+		rv = offered(s->slot->ops->unwrap_key != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv != CKR_OK)
+		goto out;
+	rv = s->slot->ops->unwrap_key(s->slot->tok, s->ss, pMechanism, unwrapping, pWrappedKey, ulWrappedKeyLen,
+				      pTemplate, ulAttributeCount, &key);
+	if (rv == CKR_OK)
 		rv = object_handle_for_new(s, key, phKey);
+out:
 	session_release(s);
 	return rv;
 }
@@ -559,25 +570,22 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
 static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
 			CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
 {
+	struct call_args a = { pMechanism != NULL && phKey != NULL, { pTemplate }, { ulAttributeCount }, pMechanism };
 	struct session *s;
 	token_ref base, key = 0;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pMechanism == NULL || !template_ok(pTemplate, ulAttributeCount) || phKey == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if ((rv = input_values_ok(pTemplate, ulAttributeCount)) != CKR_OK)
-		;
-	else if ((rv = mech_param_check(pMechanism)) != CKR_OK)
-		;
-	else if ((rv = resolve(s, hBaseKey, CKR_KEY_HANDLE_INVALID, &base)) != CKR_OK)
-		;
-	else if (s->slot->ops->derive_key == NULL)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else if ((rv = s->slot->ops->derive_key(s->slot->tok, s->ss, pMechanism, base, pTemplate,
-						  ulAttributeCount, &key)) == CKR_OK)
+	rv = resolve(s, hBaseKey, CKR_KEY_HANDLE_INVALID, &base);
+	if (rv == CKR_OK)
+		rv = offered(s->slot->ops->derive_key != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv != CKR_OK)
+		goto out;
+	rv = s->slot->ops->derive_key(s->slot->tok, s->ss, pMechanism, base, pTemplate, ulAttributeCount, &key);
+	if (rv == CKR_OK)
 		rv = object_handle_for_new(s, key, phKey);
+out:
 	session_release(s);
 	return rv;
 }

@@ -132,7 +132,7 @@ static bool token_present(struct slot *s)
 {
 	CK_SLOT_INFO info;
 
-	if (s->removed || s->ops->slot_info == NULL)
+	if (!slot_token_there(s) || s->ops->slot_info == NULL)
 		return false;
 	return s->ops->slot_info(s->tok, &info) == CKR_OK && (info.flags & CKF_TOKEN_PRESENT);
 }
@@ -233,7 +233,7 @@ static CK_RV get_slot_info(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 	if (s->ops->slot_info == NULL)
 		return CKR_FUNCTION_FAILED;
 	rv = s->ops->slot_info(s->tok, pInfo);
-	if (rv == CKR_OK && s->removed)
+	if (rv == CKR_OK && !slot_token_there(s))
 		pInfo->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
 	return rv;
 }
@@ -253,7 +253,7 @@ static CK_RV find_token_slot(CK_SLOT_ID slotID, const void *needed, struct slot 
 		return rv;
 	if (needed == NULL)
 		return CKR_ARGUMENTS_BAD;
-	return (*out)->removed ? CKR_TOKEN_NOT_PRESENT : CKR_OK;
+	return slot_token_there(*out) ? CKR_OK : CKR_TOKEN_NOT_PRESENT;
 }
 
 static CK_RV get_token_info(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
@@ -340,7 +340,7 @@ static CK_RV init_token(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinL
 		return rv;
 	if (pLabel == NULL || (pPin == NULL && ulPinLen > 0))
 		return CKR_ARGUMENTS_BAD;
-	if (s->removed)
+	if (!slot_token_there(s))
 		return CKR_TOKEN_NOT_PRESENT;
 	rv = module_lock();
 	if (rv != CKR_OK)

@@ -20,7 +20,7 @@ static CK_RV open_session(CK_SLOT_ID slotID, CK_FLAGS flags, CK_SESSION_HANDLE_P
 	s = slot_find_locked(slotID);
 	if (s == NULL)
 		rv = CKR_SLOT_ID_INVALID;
-	else if (s->removed)
+	else if (s->removed || !s->present)
 		rv = CKR_TOKEN_NOT_PRESENT;
 	else if (!(flags & CKF_SERIAL_SESSION))
 		rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;

@@ -17,6 +17,7 @@
 
 struct object_entry {
 	CK_SLOT_ID slot;
+	CK_ULONG epoch;            /* the token the handle was made for */
 	token_ref ref;
 };
 
@@ -276,7 +277,35 @@ CK_RV module_finalize(void)
 
 /* ---- slots ---- */
 
-CK_RV slot_add(struct token *tok, const struct token_ops *ops, CK_SLOT_ID *id)
+/* The lowest free ID of the range; 0 with *id unset when the range is full. Caller holds the lock. */
+static bool next_free_id_locked(enum slot_range range, CK_SLOT_ID *id)
+{
+	CK_SLOT_ID first = range == SLOT_RANGE_CARD ? 0 : SLOT_RANGE_SIZE;
+	CK_SLOT_ID last = range == SLOT_RANGE_CARD ? SLOT_RANGE_SIZE - 1 : (CK_SLOT_ID)-2;
+
+	for (CK_SLOT_ID candidate = first; candidate <= last; candidate++) {
+		if (slot_find_locked(candidate) == NULL) {
+			*id = candidate;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The table stays in ID order, which is the order of every slot list. Caller holds the lock. */
+static void insert_in_id_order_locked(struct slot *s)
+{
+	CK_ULONG at = m.nslots;
+
+	while (at > 0 && m.slots[at - 1]->id > s->id) {
+		m.slots[at] = m.slots[at - 1];
+		at--;
+	}
+	m.slots[at] = s;
+	m.nslots++;
+}
+
+CK_RV slot_add(struct token *tok, const struct token_ops *ops, enum slot_range range, CK_SLOT_ID *id)
 {
 	struct slot *s, **grown;
 	CK_RV rv;
@@ -287,6 +316,7 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, CK_SLOT_ID *id)
 	s->tok = tok;
 	s->ops = ops;
 	s->login = NO_LOGIN;
+	s->present = true;
 	rv = mutex_create(&s->login_lock);
 	if (rv != CKR_OK) {
 		free(s);
@@ -299,15 +329,16 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, CK_SLOT_ID *id)
 		return rv;
 	}
 	grown = realloc(m.slots, (m.nslots + 1) * sizeof(*m.slots));
-	if (grown == NULL) {
+	if (grown != NULL)
+		m.slots = grown;
+	if (grown == NULL || !next_free_id_locked(range, &s->id)) {
+		log_msg(LOG_ERROR, "no slot left for another %s token", ops->kind);
 		rv = CKR_HOST_MEMORY;
 		mutex_destroy(s->login_lock);
 		free(s);
 		goto out;
 	}
-	m.slots = grown;
-	s->id = m.nslots;
-	m.slots[m.nslots++] = s;
+	insert_in_id_order_locked(s);
 	if (id != NULL)
 		*id = s->id;
 out:
@@ -315,18 +346,123 @@ out:
 	return rv;
 }
 
-void slot_set_removed(CK_SLOT_ID id, bool removed)
+struct slot_handles { CK_SLOT_ID slot; CK_OBJECT_HANDLE *list; CK_ULONG n, cap; };
+
+static void collect_slot_handle(struct hmap_key k, void *value, void *ctx)
 {
+	struct object_entry *e = value;
+	struct slot_handles *c = ctx;
+
+	if (e->slot == c->slot && c->n < c->cap)
+		c->list[c->n++] = k.a;
+}
+
+/* Forgets every handle of the slot's current token. Caller holds the lock. */
+static void forget_slot_handles_locked(const struct slot *slot)
+{
+	struct slot_handles c = { slot->id, NULL, 0, m.objects.used };
+
+	c.list = malloc((c.cap + 1) * sizeof(*c.list));
+	if (c.list == NULL)
+		return; /* the epoch check still refuses them; they merely stay in the map */
+	hmap_each(&m.objects, collect_slot_handle, &c);
+	for (CK_ULONG i = 0; i < c.n; i++) {
+		struct object_entry *e = hmap_remove(&m.objects, (struct hmap_key){ c.list[i], 0 });
+
+		if (e != NULL)
+			hmap_remove(&m.object_refs, (struct hmap_key){ e->slot, e->ref });
+		free(e);
+	}
+	free(c.list);
+}
+
+/* A new token epoch for the slot: no login, no handle of the old token. Returns the slot or NULL. */
+static struct slot *start_new_epoch(CK_SLOT_ID id)
+{
+	struct slot *slot;
+
+	if (module_lock() != CKR_OK)
+		return NULL;
+	slot = slot_find_locked(id);
+	if (slot != NULL) {
+		slot->epoch++;
+		slot->login = NO_LOGIN;
+		forget_slot_handles_locked(slot);
+	}
+	module_unlock();
+	return slot;
+}
+
+void slot_token_changed(CK_SLOT_ID id)
+{
+	struct slot *slot = start_new_epoch(id);
+
+	if (slot == NULL)
+		return;
+	session_close_all_gone(slot);
+	mech_forget(slot);
+	log_msg(LOG_INFO, "slot %lu: a different token", (unsigned long)id);
+}
+
+void slot_set_present(CK_SLOT_ID id, enum slot_presence presence)
+{
+	struct slot *slot;
+	bool was_present, present = presence == SLOT_TOKEN_PRESENT;
+
 	if (module_lock() != CKR_OK)
 		return;
-	if (id < m.nslots)
-		m.slots[id]->removed = removed;
+	slot = slot_find_locked(id);
+	if (slot != NULL) {
+		was_present = slot->present;
+		slot->present = present;
+		slot->removed = presence == SLOT_GONE;
+	}
 	module_unlock();
+	if (slot != NULL && was_present != present)
+		slot_token_changed(id);
+}
+
+void slot_login_lost(CK_SLOT_ID id)
+{
+	struct slot *slot;
+
+	if (module_lock() != CKR_OK)
+		return;
+	slot = slot_find_locked(id);
+	if (slot != NULL && slot->login != NO_LOGIN) {
+		slot->login = NO_LOGIN;
+		log_msg(LOG_INFO, "slot %lu: the token forgot the login", (unsigned long)id);
+	}
+	module_unlock();
+}
+
+bool slot_token_there(struct slot *s)
+{
+	bool there = false;
+
+	if (module_lock() == CKR_OK) {
+		there = s->present && !s->removed;
+		module_unlock();
+	}
+	return there;
+}
+
+bool slot_host_exiting(void)
+{
+	return module_exiting();
+}
+
+void slot_note_host_exiting(void)
+{
+	module_set_exiting();
 }
 
 struct slot *slot_find_locked(CK_SLOT_ID id)
 {
-	return id < m.nslots ? m.slots[id] : NULL;
+	for (CK_ULONG i = 0; i < m.nslots; i++)
+		if (m.slots[i]->id == id)
+			return m.slots[i];
+	return NULL;
 }
 
 CK_ULONG slot_count_locked(void)
@@ -463,9 +599,11 @@ static void finish_close(struct session *s)
 	if (s->flags & CKF_RW_SESSION)
 		slot->rw_sessions--;
 	module_unlock();
-	logout_if_last(slot, s->ss);
+	/* A session whose token left the slot has nothing to log out and no device to talk to. */
+	if (!s->token_gone)
+		logout_if_last(slot, s->ss);
 	if (slot->ops->session_close != NULL)
-		slot->ops->session_close(slot->tok, s->ss, module_exiting());
+		slot->ops->session_close(slot->tok, s->ss, s->token_gone || module_exiting());
 	for (CK_ULONG i = 0; i < s->n_own_objects; i++)
 		object_forget(slot, s->own_objects[i]);
 	free_session(s);
@@ -483,8 +621,9 @@ void session_release(struct session *s)
 }
 
 /* Caller holds the lock; returns with the lock released. */
-static void close_locked(struct session *s)
+static void close_locked(struct session *s, bool token_gone)
 {
+	s->token_gone = token_gone;
 	hmap_remove(&m.sessions, session_key(s->handle));
 	s->closing = true;
 	if (s->refs == 0)
@@ -493,7 +632,7 @@ static void close_locked(struct session *s)
 		module_unlock();
 }
 
-CK_RV session_close(CK_SESSION_HANDLE handle)
+static CK_RV close_session(CK_SESSION_HANDLE handle, bool token_gone)
 {
 	struct session *s;
 	CK_RV rv = module_lock();
@@ -505,8 +644,13 @@ CK_RV session_close(CK_SESSION_HANDLE handle)
 		module_unlock();
 		return CKR_SESSION_HANDLE_INVALID;
 	}
-	close_locked(s);
+	close_locked(s, token_gone);
 	return CKR_OK;
+}
+
+CK_RV session_close(CK_SESSION_HANDLE handle)
+{
+	return close_session(handle, false);
 }
 
 struct collect { const struct slot *slot; CK_SESSION_HANDLE *handles; CK_ULONG n; };
@@ -520,7 +664,7 @@ static void collect_slot_sessions(struct hmap_key k, void *value, void *ctx)
 		c->handles[c->n++] = k.a;
 }
 
-CK_RV session_close_all(struct slot *slot)
+static CK_RV close_slot_sessions(struct slot *slot, bool token_gone)
 {
 	struct collect c = { slot, NULL, 0 };
 	CK_RV rv = module_lock();
@@ -535,9 +679,19 @@ CK_RV session_close_all(struct slot *slot)
 	hmap_each(&m.sessions, collect_slot_sessions, &c);
 	module_unlock();
 	for (CK_ULONG i = 0; i < c.n; i++)
-		session_close(c.handles[i]); /* a concurrent close of the same handle is fine */
+		close_session(c.handles[i], token_gone); /* a concurrent close of the same handle is fine */
 	free(c.handles);
 	return CKR_OK;
+}
+
+CK_RV session_close_all(struct slot *slot)
+{
+	return close_slot_sessions(slot, false);
+}
+
+void session_close_all_gone(struct slot *slot)
+{
+	close_slot_sessions(slot, true);
 }
 
 /* ---- object handles ---- */
@@ -562,6 +716,7 @@ CK_RV object_handle_for(const struct slot *slot, token_ref ref, CK_OBJECT_HANDLE
 		goto out;
 	}
 	e->slot = slot->id;
+	e->epoch = slot->epoch;
 	e->ref = ref;
 	*out = m.next_object;
 	if (!hmap_put(&m.objects, (struct hmap_key){ *out, 0 }, e)) {
@@ -588,7 +743,8 @@ CK_RV object_ref_of(const struct slot *slot, CK_OBJECT_HANDLE handle, token_ref 
 	if (rv != CKR_OK)
 		return rv;
 	e = hmap_get(&m.objects, (struct hmap_key){ handle, 0 });
-	if (e == NULL || e->slot != slot->id)
+	/* A handle of a token that has left the slot never names an object of the one there now. */
+	if (e == NULL || e->slot != slot->id || e->epoch != slot->epoch)
 		rv = CKR_OBJECT_HANDLE_INVALID;
 	else
 		*out = e->ref;

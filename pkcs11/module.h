@@ -13,6 +13,7 @@
 
 #include "pkcs11/config.h"
 #include "pkcs11/cryptoki.h"
+#include "pkcs11/slot.h"
 #include "pkcs11/token.h"
 
 struct host_op;
@@ -24,6 +25,9 @@ struct slot {
 	struct token *tok;
 	const struct token_ops *ops;
 	bool removed;            /* its reader went away: keep the id, show no token */
+	/* guarded by the module lock */
+	bool present;            /* a token is in the slot (slot_set_present) */
+	CK_ULONG epoch;          /* which token: a new one in the slot gets the next epoch */
 	/*
 	 * Held from deciding a login state change to recording it, across the
 	 * token's login or logout (order: login_lock, then the module lock).
@@ -52,6 +56,7 @@ struct session {
 	/* guarded by the module lock */
 	unsigned refs;
 	bool closing;
+	bool token_gone;             /* closed because its token left the slot */
 	bool finding;
 	struct find_state find;
 	bool op_active[TOKEN_OP_COUNT];
@@ -74,13 +79,13 @@ void module_set_exiting(void);
 CK_RV module_lock(void);
 void module_unlock(void);
 
-/* Slots: drivers add them from start()/refresh(). */
-CK_RV slot_add(struct token *tok, const struct token_ops *ops, CK_SLOT_ID *id);
-void slot_set_removed(CK_SLOT_ID id, bool removed);
+/* Slots: drivers add them from start()/refresh() through pkcs11/slot.h. */
 /* Caller holds the module lock. */
 struct slot *slot_find_locked(CK_SLOT_ID id);
 CK_ULONG slot_count_locked(void);
 struct slot *slot_at_locked(CK_ULONG index);
+/* Whether a token is in the slot, as the driver last said (no device I/O). */
+bool slot_token_there(struct slot *s);
 /* Asks the drivers to look for new or vanished devices. */
 void slots_refresh(void);
 
@@ -90,6 +95,8 @@ CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out);
 void session_release(struct session *s);
 CK_RV session_close(CK_SESSION_HANDLE handle);
 CK_RV session_close_all(struct slot *slot);
+/* The slot's token left: its sessions close without a logout or a word to the device. */
+void session_close_all_gone(struct slot *slot);
 CK_STATE session_state_locked(const struct session *s);
 
 /* Object handles: stable, never reused, mapped to (slot, token_ref). */

@@ -13,7 +13,7 @@
 #include "pkcs11/config.h"
 #include "pkcs11/lock.h"
 #include "pkcs11/log.h"
-#include "pkcs11/module.h"
+#include "pkcs11/slot.h"
 #include "pkcs11/pin_store.h"
 #include "pkcs11/key_policy.h"
 
@@ -153,7 +153,7 @@ static CK_RV initialize_softhsm(void)
 /* The host's exit handlers may finalize us after SoftHSM's destructors ran: from then on, leave it alone. */
 static void note_process_exit(void)
 {
-	module_set_exiting();
+	slot_note_host_exiting();
 }
 
 static CK_RV load_library(void)
@@ -221,7 +221,7 @@ static CK_RV add_token(CK_SLOT_ID real)
 		goto fail;
 	}
 	sh.tokens = grown;
-	rv = slot_add(t, &softhsm_ops, NULL);
+	rv = slot_add(t, &softhsm_ops, SLOT_RANGE_SOFTHSM, NULL);
 	if (rv != CKR_OK)
 		goto fail;
 	sh.tokens[sh.ntokens++] = t;
@@ -238,7 +238,7 @@ static void refresh_slots(void)
 	CK_SLOT_ID list[64];
 	CK_ULONG n = sizeof(list) / sizeof(list[0]);
 
-	if (!sh.running || module_exiting())
+	if (!sh.running || slot_host_exiting())
 		return;
 	if (sh.f->C_GetSlotList(CK_FALSE, list, &n) != CKR_OK)
 		return;
@@ -279,7 +279,7 @@ static void softhsm_stop(bool process_exiting)
 		return;
 	sh.running = false;
 	/* Slots and sessions are gone already; SoftHSM itself only if it is still alive. */
-	if (!process_exiting && !module_exiting())
+	if (!process_exiting && !slot_host_exiting())
 		sh.f->C_Finalize(NULL);
 	for (size_t i = 0; i < sh.ntokens; i++)
 		free_token(sh.tokens[i]);
@@ -413,7 +413,7 @@ static CK_RV check_new_pin_length(CK_ULONG len)
  */
 static CK_RV gone_check(void)
 {
-	return module_exiting() ? CKR_DEVICE_REMOVED : CKR_OK;
+	return slot_host_exiting() ? CKR_DEVICE_REMOVED : CKR_OK;
 }
 
 static CK_RV sh_slot_info(struct token *t, CK_SLOT_INFO *info)
@@ -633,7 +633,7 @@ static CK_RV sh_logout(struct token *t, void *ss)
 		mutex_unlock(t->lock);
 	}
 	/* From the host's exit handlers SoftHSM may be torn down already; the process takes the login with it. */
-	if (module_exiting())
+	if (slot_host_exiting())
 		return CKR_OK;
 	return sh.f->C_Logout(((struct sess *)ss)->real);
 }
@@ -1173,7 +1173,7 @@ static void sh_op_abort(struct token *t, void *ss, enum token_op op)
 	CK_BYTE scratch[8192], none[1] = { 0 };
 	CK_ULONG len = sizeof(scratch);
 
-	if (module_exiting())
+	if (slot_host_exiting())
 		return;
 	switch (op) {
 	case TOKEN_OP_SIGN:

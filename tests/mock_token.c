@@ -20,7 +20,7 @@
 #include <openssl/x509.h>
 
 #include "pkcs11/attrs.h"
-#include "pkcs11/module.h" /* slot_add: the driver API that moves to pkcs11/slot.h */
+#include "pkcs11/slot.h"
 
 /* The objects every mock token starts with, at the same refs on every token, as a card's key slots. */
 enum {
@@ -1227,7 +1227,7 @@ void mock_token_free(struct token *t)
 CK_RV mock_token_add_slot(struct token *t, CK_SLOT_ID *slot)
 {
 	CK_SLOT_ID id;
-	CK_RV rv = slot_add(t, &mock_token_ops, &id);
+	CK_RV rv = slot_add(t, &mock_token_ops, SLOT_RANGE_CARD, &id);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -1261,7 +1261,6 @@ static void tell_core(struct token *t, enum device_event ev)
 	pthread_mutex_unlock(&t->lock);
 	if (!in_slot)
 		return;
-#if 0 /* waits for pkcs11/slot.h: slot_login_lost, slot_token_changed, slot_set_present */
 	switch (ev) {
 	case EVENT_LOGIN_LOST:
 		slot_login_lost(slot);
@@ -1270,16 +1269,12 @@ static void tell_core(struct token *t, enum device_event ev)
 		slot_token_changed(slot);
 		break;
 	case EVENT_PRESENT:
-		slot_set_present(slot, true);
+		slot_set_present(slot, SLOT_TOKEN_PRESENT);
 		break;
 	case EVENT_ABSENT:
-		slot_set_present(slot, false);
+		slot_set_present(slot, SLOT_EMPTY);
 		break;
 	}
-#else
-	(void)slot;
-	(void)ev;
-#endif
 }
 
 void mock_fail_next(struct token *t, enum mock_fn fn, CK_RV rv)

@@ -5,6 +5,13 @@
  * Lock rule: take the module lock only around table look-ups and updates,
  * copy what is needed, and release it before calling into a token, which
  * may block on a card or on SoftHSM.
+ *
+ * Lock order, outermost first:
+ *   1. the gate, shared by every call in flight (module_enter/module_leave);
+ *      C_Finalize and fork take it exclusively;
+ *   2. the slot's login_lock;
+ *   3. the drivers' and tokens' own locks;
+ *   4. the module lock, which is never held while anything else is taken.
  */
 #ifndef SIGNET_MODULE_H
 #define SIGNET_MODULE_H
@@ -65,11 +72,18 @@ struct session {
 	CK_ULONG n_own_objects;
 };
 
-/* C_Initialize / C_Finalize. */
+/* C_Initialize / C_Finalize. C_Finalize waits for the calls in flight to leave. */
 CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args);
 CK_RV module_finalize(void);
 /* Initialised in this process (a forked child is not until it calls C_Initialize). */
 bool module_ready(void);
+/*
+ * A call that uses the module's state enters first (CKR_CRYPTOKI_NOT_INITIALIZED
+ * once C_Finalize has begun) and leaves when done with it; C_Finalize frees
+ * nothing while a call is inside. Once per call: never nested.
+ */
+CK_RV module_enter(void);
+void module_leave(void);
 const struct config *module_config(void);
 
 /* The host is running its exit handlers: tokens must not call into libraries being torn down. */
@@ -89,7 +103,11 @@ bool slot_token_there(struct slot *s);
 /* Asks the drivers to look for new or vanished devices. */
 void slots_refresh(void);
 
-/* Sessions: acquire takes a reference the caller drops with session_release. */
+/*
+ * A call on a session: session_acquire enters the module and takes a
+ * reference; session_release gives both back. A session closed meanwhile
+ * by another thread stays allocated until its last reference is dropped.
+ */
 CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle);
 CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out);
 void session_release(struct session *s);

@@ -88,16 +88,17 @@ CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 	return trace_ret(__func__, close_all_sessions(slotID));
 }
 
+/* Reads the module's tables only: it does not wait behind another thread's token call on the session. */
 static CK_RV get_session_info(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 {
 	struct session *s;
 	CK_RV rv;
 
-	rv = enter_session(hSession, &s);
+	rv = session_peek(hSession, &s);
 	if (rv != CKR_OK)
 		return rv;
 	if (pInfo == NULL) {
-		session_release(s);
+		session_unpeek(s);
 		return CKR_ARGUMENTS_BAD;
 	}
 	rv = module_lock();
@@ -108,7 +109,7 @@ static CK_RV get_session_info(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pI
 		pInfo->ulDeviceError = 0;
 		module_unlock();
 	}
-	session_release(s);
+	session_unpeek(s);
 	return rv;
 }
 
@@ -122,11 +123,11 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 static CK_RV operation_state(CK_SESSION_HANDLE hSession, bool pointer_ok)
 {
 	struct session *s;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = session_peek(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	session_release(s);
+	session_unpeek(s);
 	return pointer_ok ? CKR_FUNCTION_NOT_SUPPORTED : CKR_ARGUMENTS_BAD;
 }
 
@@ -350,9 +351,9 @@ CK_RV signet_session_cancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
 
 	trace_call("C_SessionCancel", "hSession=0x%lx flags=0x%lx", (unsigned long)hSession,
 		   (unsigned long)flags);
-	rv = enter_session(hSession, &s);
+	rv = session_peek(hSession, &s);
 	if (rv == CKR_OK) {
-		session_release(s);
+		session_unpeek(s);
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	}
 	return trace_ret("C_SessionCancel", rv);

@@ -199,6 +199,7 @@ static void free_session(struct session *s)
 		host_op_free(s->host[i]);
 	free(s->find.handles);
 	free(s->own_objects);
+	mutex_destroy(s->call_lock);
 	free(s);
 }
 
@@ -615,8 +616,14 @@ CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return CKR_HOST_MEMORY;
+	rv = mutex_create(&s->call_lock);
+	if (rv != CKR_OK) {
+		free(s);
+		return rv;
+	}
 	rv = slot->ops->session_open(slot->tok, flags, &ss);
 	if (rv != CKR_OK) {
+		mutex_destroy(s->call_lock);
 		free(s);
 		return rv;
 	}
@@ -645,11 +652,12 @@ CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle)
 		return CKR_OK;
 fail:
 	slot->ops->session_close(slot->tok, ss, false);
+	mutex_destroy(s->call_lock);
 	free(s);
 	return rv;
 }
 
-CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
+CK_RV session_peek(CK_SESSION_HANDLE handle, struct session **out)
 {
 	struct session *s;
 	CK_RV rv = module_enter();
@@ -660,7 +668,7 @@ CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
 	if (rv != CKR_OK)
 		goto out;
 	s = hmap_get(&m.sessions, session_key(handle));
-	if (s == NULL || s->closing) {
+	if (s == NULL || atomic_load(&s->closing)) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 	} else {
 		s->refs++;
@@ -671,6 +679,28 @@ out:
 	if (rv != CKR_OK)
 		module_leave();
 	return rv;
+}
+
+CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
+{
+	struct session *s;
+	CK_RV rv = session_peek(handle, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = mutex_lock(s->call_lock);
+	if (rv != CKR_OK) {
+		session_unpeek(s);
+		return rv;
+	}
+	/* LOCKED: session call */
+	if (atomic_load(&s->closing)) {
+		/* Closed by another thread while this call waited for the one before it. */
+		session_release(s);
+		return CKR_SESSION_HANDLE_INVALID;
+	}
+	*out = s;
+	return CKR_OK;
 }
 
 /*
@@ -716,10 +746,10 @@ static void finish_close(struct session *s)
 	free_session(s);
 }
 
-void session_release(struct session *s)
+void session_unpeek(struct session *s)
 {
 	if (module_lock() == CKR_OK) {
-		if (--s->refs == 0 && s->closing)
+		if (--s->refs == 0 && atomic_load(&s->closing))
 			finish_close(s); /* unlocks */
 		else
 			module_unlock();
@@ -727,12 +757,18 @@ void session_release(struct session *s)
 	module_leave();
 }
 
+void session_release(struct session *s)
+{
+	mutex_unlock(s->call_lock);
+	session_unpeek(s);
+}
+
 /* Caller holds the lock; returns with the lock released. */
 static void close_locked(struct session *s, bool token_gone)
 {
 	s->token_gone = token_gone;
 	hmap_remove(&m.sessions, session_key(s->handle));
-	s->closing = true;
+	atomic_store(&s->closing, true);
 	if (s->refs == 0)
 		finish_close(s);
 	else

@@ -9,13 +9,15 @@
  * Lock order, outermost first:
  *   1. the gate, shared by every call in flight (module_enter/module_leave);
  *      C_Finalize and fork take it exclusively;
- *   2. the slot's login_lock;
- *   3. the drivers' and tokens' own locks;
- *   4. the module lock, which is never held while anything else is taken.
+ *   2. one session's call lock (session_acquire), held across the token call;
+ *   3. the slot's login_lock;
+ *   4. the drivers' and tokens' own locks;
+ *   5. the module lock, which is never held while anything else is taken.
  */
 #ifndef SIGNET_MODULE_H
 #define SIGNET_MODULE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "pkcs11/config.h"
@@ -60,12 +62,19 @@ struct session {
 	struct slot *slot;
 	CK_FLAGS flags;
 	void *ss;                    /* the token's per-session state */
+	/*
+	 * Held by a call on this session from before it reads or changes the
+	 * token's session state or its operations until it is done with them:
+	 * threads sharing a session take turns. Table readers do without it.
+	 */
+	void *call_lock;
+	atomic_bool closing;         /* written under the module lock */
 	/* guarded by the module lock */
 	unsigned refs;
-	bool closing;
 	bool token_gone;             /* closed because its token left the slot */
 	bool finding;
 	struct find_state find;
+	/* written with the call lock and the module lock held: either is enough to read */
 	bool op_active[TOKEN_OP_COUNT];
 	struct host_op *host[TOKEN_OP_COUNT];   /* composed operations (pkcs11/mech.c) */
 	CK_OBJECT_HANDLE *own_objects;          /* session objects it made: they die with it */
@@ -104,13 +113,17 @@ bool slot_token_there(struct slot *s);
 void slots_refresh(void);
 
 /*
- * A call on a session: session_acquire enters the module and takes a
- * reference; session_release gives both back. A session closed meanwhile
- * by another thread stays allocated until its last reference is dropped.
+ * A call on a session: session_acquire enters the module, takes a reference
+ * and then the session's call lock (waiting for another thread's call on
+ * it); session_release gives all three back. A session closed meanwhile by
+ * another thread stays allocated until its last reference is dropped.
  */
 CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle);
 CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out);
 void session_release(struct session *s);
+/* For calls that read only the module's tables: no waiting behind a token call. */
+CK_RV session_peek(CK_SESSION_HANDLE handle, struct session **out);
+void session_unpeek(struct session *s);
 CK_RV session_close(CK_SESSION_HANDLE handle);
 CK_RV session_close_all(struct slot *slot);
 /* The slot's token left: its sessions close without a logout or a word to the device. */

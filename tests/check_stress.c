@@ -1,10 +1,10 @@
 /*
  * Threads on the fallback token at once: sessions opened, signed with and
  * closed concurrently, a session closed while another thread signs with
- * it, and a thread reading slot and token information all along;
- * C_Finalize while other threads are inside the module; and forks while
- * other threads hold SoftHSM's locks. Meant to run under
- * `make check SAN=address,undefined` as much as without.
+ * it, and a thread reading slot and token information all along; many
+ * threads sharing one session; C_Finalize while other threads are inside
+ * the module; and forks while other threads hold SoftHSM's locks. Meant to
+ * run under `make check SAN=address,undefined` as much as without.
  */
 #include <check.h>
 #include <pthread.h>
@@ -270,6 +270,112 @@ START_TEST(threads_log_in_and_out_by_closing_sessions)
 }
 END_TEST
 
+/* ---- many threads on one session ---- */
+
+#define SHARERS 16
+#define SHARED_ROUNDS 150
+
+struct shared_use {
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	atomic_uint bad;            /* answers outside the allowed set */
+	atomic_ulong first_bad;     /* the first of them, for the failure message */
+	atomic_uint signatures;     /* complete signatures of the right length */
+};
+
+/* What a call on a session that other threads use at the same time may answer. */
+static bool shared_answer_allowed(CK_RV rv)
+{
+	return rv == CKR_OK || rv == CKR_OPERATION_ACTIVE || rv == CKR_OPERATION_NOT_INITIALIZED;
+}
+
+static void note_shared(struct shared_use *u, CK_RV rv)
+{
+	unsigned long none = CKR_OK;
+
+	if (shared_answer_allowed(rv))
+		return;
+	atomic_fetch_add(&u->bad, 1);
+	atomic_compare_exchange_strong(&u->first_bad, &none, (unsigned long)rv);
+}
+
+/* One of three uses of the session, each step's answer checked: sign in one part, in several, or digest. */
+static void shared_round(struct shared_use *u, int kind)
+{
+	CK_MECHANISM sign = { CKM_ECDSA_SHA256, NULL, 0 }, digest = { CKM_SHA256, NULL, 0 };
+	CK_BYTE data[48] = { 7 }, out[64];
+	CK_ULONG len = sizeof(out);
+	CK_RV rv;
+
+	switch (kind) {
+	case 0:
+		note_shared(u, f->C_SignInit(u->h, &sign, u->key));
+		rv = f->C_Sign(u->h, data, sizeof(data), out, &len);
+		note_shared(u, rv);
+		if (rv == CKR_OK && len == 64)
+			atomic_fetch_add(&u->signatures, 1);
+		break;
+	case 1:
+		note_shared(u, f->C_SignInit(u->h, &sign, u->key));
+		note_shared(u, f->C_SignUpdate(u->h, data, 16));
+		note_shared(u, f->C_SignUpdate(u->h, data + 16, 32));
+		rv = f->C_SignFinal(u->h, out, &len);
+		note_shared(u, rv);
+		if (rv == CKR_OK && len == 64)
+			atomic_fetch_add(&u->signatures, 1);
+		break;
+	default:
+		note_shared(u, f->C_DigestInit(u->h, &digest));
+		note_shared(u, f->C_DigestUpdate(u->h, data, sizeof(data)));
+		note_shared(u, f->C_DigestFinal(u->h, out, &len));
+		break;
+	}
+}
+
+static void *sharer(void *arg)
+{
+	struct shared_use *u = arg;
+	static atomic_int next;
+	int me = atomic_fetch_add(&next, 1);
+
+	for (int i = 0; i < SHARED_ROUNDS; i++)
+		shared_round(u, (me + i) % 3);
+	return NULL;
+}
+
+/*
+ * Sharing a session between threads is the caller's mistake, but it must
+ * not corrupt memory: every call answers as one of the calls would alone.
+ */
+START_TEST(threads_share_one_session)
+{
+	struct shared_use u = { .h = anchor };
+	pthread_t t[SHARERS];
+	CK_SESSION_INFO si;
+
+	u.key = find_key(anchor);
+	ck_assert_uint_ne(u.key, 0);
+	for (int i = 0; i < SHARERS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, sharer, &u), 0);
+	for (int i = 0; i < SHARERS; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	ck_assert_msg(atomic_load(&u.bad) == 0, "%u answers outside the allowed set, the first 0x%lx",
+		      atomic_load(&u.bad), atomic_load(&u.first_bad));
+	ck_assert_uint_gt(atomic_load(&u.signatures), 0);
+	/* The session is still sound: after ending what a thread left active, it signs. */
+	ck_assert_int_eq(f->C_GetSessionInfo(anchor, &si), CKR_OK);
+	{
+		CK_BYTE out[64];
+		CK_ULONG len = sizeof(out);
+
+		f->C_SignFinal(anchor, out, &len);
+		len = sizeof(out);
+		f->C_DigestFinal(anchor, out, &len);
+	}
+	ck_assert_int_eq(sign_once(anchor, u.key, CKM_ECDSA_SHA256), CKR_OK);
+}
+END_TEST
+
 /* ---- C_Finalize while other threads are inside the module ---- */
 
 static atomic_bool finalized;          /* set once C_Finalize has returned */
@@ -483,6 +589,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, threads_open_sign_and_close_sessions);
 	tcase_add_test(tc, threads_log_in_and_out_by_closing_sessions);
+	tcase_add_test(tc, threads_share_one_session);
 	tcase_add_test(tc, finalize_while_threads_are_inside);
 	tcase_add_test(tc, forked_children_use_the_token_while_threads_work);
 	suite_add_tcase(s, tc);

@@ -246,6 +246,60 @@ out:
 	return rc == CR_OK ? rc : cr_fail(rc);
 }
 
+int cr_rsa_pad_pkcs1_type2(const uint8_t *data, size_t len, uint8_t *block, size_t k)
+{
+	size_t ps_len;
+
+	if (block == NULL || (data == NULL && len > 0) || k > CR_RSA_MAX_BYTES || k < 11 || len > k - 11)
+		return CR_E_ARGS;
+	ps_len = k - len - 3;
+	block[0] = 0x00;
+	block[1] = 0x02;
+	if (cr_random(block + 2, ps_len) != CR_OK)
+		return cr_fail(CR_E_INTERNAL);
+	/* A zero would end the padding early: draw again until none is left. */
+	for (size_t i = 2; i < 2 + ps_len; i++)
+		while (block[i] == 0)
+			if (cr_random(block + i, 1) != CR_OK)
+				return cr_fail(CR_E_INTERNAL);
+	block[k - len - 1] = 0x00;
+	if (len > 0)
+		memcpy(block + k - len, data, len);
+	return CR_OK;
+}
+
+int cr_rsa_oaep_encode(enum cr_hash h, enum cr_hash mgf1_hash, const uint8_t *label, size_t label_len,
+		       const uint8_t *data, size_t len, uint8_t *block, size_t k)
+{
+	size_t hlen = cr_hash_size(h), db_len;
+	uint8_t *seed, *db;
+	int rc;
+
+	if (hlen == 0 || cr_hash_size(mgf1_hash) == 0 || block == NULL || (label == NULL && label_len > 0) ||
+	    (data == NULL && len > 0) || k > CR_RSA_MAX_BYTES || k < 2 * hlen + 2 || len > k - 2 * hlen - 2)
+		return CR_E_ARGS;
+	/* RFC 8017 7.1.1 step 2: 00 || maskedSeed || maskedDB, DB = lHash || PS || 01 || M. */
+	seed = block + 1;
+	db = block + 1 + hlen;
+	db_len = k - hlen - 1;
+	memset(block, 0, k);
+	rc = hash_parts(h, label, label_len, NULL, 0, NULL, 0, db);
+	if (rc != CR_OK)
+		goto out;
+	db[db_len - len - 1] = 0x01;
+	if (len > 0)
+		memcpy(db + db_len - len, data, len);
+	rc = cr_random(seed, hlen) == CR_OK ? CR_OK : CR_E_INTERNAL;
+	if (rc == CR_OK)
+		rc = mgf1_xor(mgf1_hash, seed, hlen, db, db_len);
+	if (rc == CR_OK)
+		rc = mgf1_xor(mgf1_hash, db, db_len, seed, hlen);
+out:
+	if (rc != CR_OK)
+		cr_wipe(block, k);
+	return rc == CR_OK ? rc : cr_fail(rc);
+}
+
 /* Copies the message found by a constant-time check, once its validity is public. */
 static int deliver(size_t good, const uint8_t *msg, size_t msg_len, uint8_t *out, size_t *out_len)
 {

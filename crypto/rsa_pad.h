@@ -54,6 +54,21 @@ int cr_rsa_pss_verify(enum cr_hash h, enum cr_hash mgf1_hash, size_t salt_len, s
 		      const uint8_t *mhash, size_t mhash_len, const uint8_t *block, size_t k);
 
 /*
+ * RSAES-PKCS1-v1_5 encoding (block type 2) of a message for encryption:
+ * 00 02 PS 00 data with at least 8 random non-zero bytes of PS, so
+ * len <= k - 11 (CR_E_ARGS otherwise).
+ */
+int cr_rsa_pad_pkcs1_type2(const uint8_t *data, size_t len, uint8_t *block, size_t k);
+
+/*
+ * RSAES-OAEP encoding of a message with hash h, MGF1 over mgf1_hash, an
+ * optional label and a fresh random seed: len <= k - 2 * hash size - 2
+ * (CR_E_ARGS otherwise).
+ */
+int cr_rsa_oaep_encode(enum cr_hash h, enum cr_hash mgf1_hash, const uint8_t *label, size_t label_len,
+		       const uint8_t *data, size_t len, uint8_t *block, size_t k);
+
+/*
  * RSAES-PKCS1-v1_5 decoding (block type 2) of a decrypted k-byte block.
  * The padding check runs in constant time; its outcome is revealed once,
  * as CR_E_DATA. On success the message goes to out (capacity in *out_len,

@@ -12,7 +12,6 @@
 #include "pkcs11/hmap.h"
 #include "pkcs11/lock.h"
 #include "pkcs11/log.h"
-#include "pkcs11/mech.h"
 #include "pkcs11/pin_store.h"
 
 /* Handles start above small numbers so that a caller mixing them up with indexes is caught. */
@@ -195,8 +194,8 @@ static CK_RV check_init_args(const CK_C_INITIALIZE_ARGS *args)
 
 static void free_session(struct session *s)
 {
-	for (int i = 0; i < TOKEN_OP_COUNT; i++)
-		host_op_free(s->host[i]);
+	if (s->op_state_free != NULL)
+		s->op_state_free(s->op_state);
 	free(s->find.handles);
 	free(s->own_objects);
 	mutex_destroy(s->call_lock);
@@ -231,7 +230,7 @@ static void free_tables(bool quietly)
 	hmap_free(&m.objects);
 	hmap_free(&m.object_refs);
 	for (CK_ULONG i = 0; i < m.nslots; i++) {
-		free(m.slots[i]->native);
+		free(m.slots[i]->mechs);
 		mutex_destroy(m.slots[i]->login_lock);
 		free(m.slots[i]);
 	}
@@ -478,7 +477,10 @@ static void forget_slot_handles_locked(const struct slot *slot)
 	free(c.list);
 }
 
-/* A new token epoch for the slot: no login, no handle of the old token. Returns the slot or NULL. */
+/*
+ * A new token epoch for the slot: no login, no handle of the old token, and
+ * the mechanisms pkcs11/mech.c read are the old token's. Returns the slot or NULL.
+ */
 static struct slot *start_new_epoch(CK_SLOT_ID id)
 {
 	struct slot *slot;
@@ -502,7 +504,6 @@ void slot_token_changed(CK_SLOT_ID id)
 	if (slot == NULL)
 		return;
 	session_close_all_gone(slot);
-	mech_forget(slot);
 	log_msg(LOG_INFO, "slot %lu: a different token", (unsigned long)id);
 }
 

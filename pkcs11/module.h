@@ -25,7 +25,8 @@
 #include "pkcs11/slot.h"
 #include "pkcs11/token.h"
 
-struct host_op;
+struct mech_cache;
+struct op_state;
 
 #define NO_LOGIN ((CK_USER_TYPE)-1)
 
@@ -46,10 +47,8 @@ struct slot {
 	CK_USER_TYPE login;      /* NO_LOGIN, CKU_USER or CKU_SO */
 	CK_ULONG sessions;
 	CK_ULONG rw_sessions;
-	/* the token's own mechanisms, loaded on first use (pkcs11/mech.c) */
-	bool native_loaded;
-	CK_MECHANISM_TYPE *native;
-	CK_ULONG nnative;
+	/* the token's own mechanisms, read on first use (pkcs11/mech.c); one allocation, freed with free() */
+	struct mech_cache *mechs;
 };
 
 struct find_state {
@@ -69,14 +68,17 @@ struct session {
 	 */
 	void *call_lock;
 	atomic_bool closing;         /* written under the module lock */
+	/*
+	 * Its cryptographic operations, touched only by the calls made on the
+	 * session (pkcs11/op.c), and how to free them when the session goes.
+	 */
+	struct op_state *op_state;
+	void (*op_state_free)(struct op_state *st);
 	/* guarded by the module lock */
 	unsigned refs;
 	bool token_gone;             /* closed because its token left the slot */
 	bool finding;
 	struct find_state find;
-	/* written with the call lock and the module lock held: either is enough to read */
-	bool op_active[TOKEN_OP_COUNT];
-	struct host_op *host[TOKEN_OP_COUNT];   /* composed operations (pkcs11/mech.c) */
 	CK_OBJECT_HANDLE *own_objects;          /* session objects it made: they die with it */
 	CK_ULONG n_own_objects;
 };

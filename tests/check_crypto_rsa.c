@@ -465,6 +465,95 @@ START_TEST(test_oaep_structure)
 }
 END_TEST
 
+/* OpenSSL's decryption of ct with the given padding (and OAEP hashes and label). */
+static size_t private_decrypt(int padding, enum cr_hash h, enum cr_hash mgf1, const char *label, const uint8_t *ct,
+			      uint8_t *out)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key2048, NULL);
+	size_t out_len = key_bytes(key2048);
+
+	ck_assert_int_eq(EVP_PKEY_decrypt_init(ctx), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(ctx, padding), 1);
+	if (padding == RSA_PKCS1_OAEP_PADDING) {
+		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md_of(h)), 1);
+		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md_of(mgf1)), 1);
+		if (label != NULL)
+			ck_assert_int_eq(EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, OPENSSL_strdup(label), (int)strlen(label)),
+					 1);
+	}
+	ck_assert_int_eq(EVP_PKEY_decrypt(ctx, out, &out_len, ct, key_bytes(key2048)), 1);
+	EVP_PKEY_CTX_free(ctx);
+	return out_len;
+}
+
+/* The message, then more bytes after it: plaintexts as long as a key takes. */
+static void long_message(uint8_t *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		out[i] = i < sizeof(message) ? message[i] : (uint8_t)(i * 13 + 7);
+}
+
+/* Type 2 encoding: OpenSSL decrypts it; the padding is random and never holds a zero. */
+START_TEST(test_type2_encodes_for_openssl)
+{
+	uint8_t block[256], again[256], ct[256], out[256], data[256];
+	size_t k = key_bytes(key2048);
+
+	long_message(data, sizeof(data));
+
+	ck_assert_int_eq(cr_rsa_pad_pkcs1_type2(data, 40, block, k), CR_OK);
+	ck_assert_int_eq(block[0], 0x00);
+	ck_assert_int_eq(block[1], 0x02);
+	for (size_t i = 2; i < k - 41; i++)
+		ck_assert_int_ne(block[i], 0x00);
+	ck_assert_int_eq(block[k - 41], 0x00);
+	raw_public(key2048, block, ct); /* the public-key operation a host encrypting for a token does */
+	ck_assert_uint_eq(private_decrypt(RSA_PKCS1_PADDING, 0, 0, NULL, ct, out), 40);
+	ck_assert_mem_eq(out, data, 40);
+	ck_assert_int_eq(cr_rsa_pad_pkcs1_type2(data, 40, again, k), CR_OK);
+	ck_assert_int_ne(memcmp(block, again, k), 0);
+
+	ck_assert_int_eq(cr_rsa_pad_pkcs1_type2(data, k - 11, block, k), CR_OK);
+	ck_assert_int_eq(cr_rsa_pad_pkcs1_type2(data, k - 10, block, k), CR_E_ARGS);
+	ck_assert_int_eq(cr_rsa_pad_pkcs1_type2(NULL, 1, block, k), CR_E_ARGS);
+	ck_assert_int_eq(cr_rsa_pad_pkcs1_type2(data, 0, block, 10), CR_E_ARGS);
+}
+END_TEST
+
+static void oaep_encode_for_openssl(enum cr_hash h, enum cr_hash mgf1, const char *label, size_t msg_len)
+{
+	uint8_t block[256], ct[256], out[256], data[256];
+	size_t k = key_bytes(key2048), label_len = label ? strlen(label) : 0;
+
+	long_message(data, sizeof(data));
+
+	ck_assert_int_eq(cr_rsa_oaep_encode(h, mgf1, (const uint8_t *)label, label_len, data, msg_len, block, k),
+			 CR_OK);
+	ck_assert_int_eq(block[0], 0x00);
+	raw_public(key2048, block, ct);
+	ck_assert_uint_eq(private_decrypt(RSA_PKCS1_OAEP_PADDING, h, mgf1, label, ct, out), msg_len);
+	ck_assert_mem_eq(out, data, msg_len);
+}
+
+/* OAEP encoding: OpenSSL decrypts it, with every hash pairing and label tried. */
+START_TEST(test_oaep_encodes_for_openssl)
+{
+	size_t k = key_bytes(key2048);
+	uint8_t block[256], data[256];
+
+	long_message(data, sizeof(data));
+
+	oaep_encode_for_openssl(CR_HASH_SHA1, CR_HASH_SHA1, NULL, 40);
+	oaep_encode_for_openssl(CR_HASH_SHA256, CR_HASH_SHA256, "signet label", 44);
+	oaep_encode_for_openssl(CR_HASH_SHA512, CR_HASH_SHA1, NULL, 1);
+	oaep_encode_for_openssl(CR_HASH_SHA256, CR_HASH_SHA384, "l", k - 2 * 32 - 2);
+	ck_assert_int_eq(cr_rsa_oaep_encode(CR_HASH_SHA256, CR_HASH_SHA256, NULL, 0, data, k - 2 * 32 - 1, block, k),
+			 CR_E_ARGS);
+	ck_assert_int_eq(cr_rsa_oaep_encode(CR_HASH_SHA1, CR_HASH_SHA1, NULL, 3, data, 4, block, k), CR_E_ARGS);
+	ck_assert_int_eq(cr_rsa_oaep_encode(CR_HASH_COUNT, CR_HASH_SHA1, NULL, 0, data, 4, block, k), CR_E_ARGS);
+}
+END_TEST
+
 static Suite *rsa_suite(void)
 {
 	Suite *s = suite_create("crypto_rsa_pad");
@@ -488,6 +577,8 @@ static Suite *rsa_suite(void)
 	tcase_add_test(decrypt, test_oaep_mixed_hashes);
 	tcase_add_test(decrypt, test_oaep_args);
 	tcase_add_test(decrypt, test_oaep_structure);
+	tcase_add_test(decrypt, test_type2_encodes_for_openssl);
+	tcase_add_test(decrypt, test_oaep_encodes_for_openssl);
 	suite_add_tcase(s, decrypt);
 	return s;
 }

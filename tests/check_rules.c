@@ -17,7 +17,6 @@
 
 static CK_FUNCTION_LIST_PTR f;
 static char *dir;
-static char conf[4096];
 static CK_SLOT_ID slot;
 static CK_SESSION_HANDLE h;
 
@@ -27,19 +26,8 @@ static CK_BBOOL no = CK_FALSE;
 /* A token whose PIN policy is `policy`, with a user session logged in once the PIN was changed. */
 static void start(const char *policy)
 {
-	CK_SESSION_HANDLE init;
-
 	dir = tu_tempdir();
-	snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-	sf_write_softhsm_conf(dir);
-	sf_write_signet_conf(conf, dir, NULL, policy);
-	f = sf_initialize(conf);
-	slot = sf_initialised_slot(f);
-	init = sf_init_token(f, slot, "rules", SO_PIN, ADMIN_PIN);
-	ck_assert_int_eq(f->C_CloseSession(init), CKR_OK);
-	ck_assert_int_eq(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
-	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)ADMIN_PIN, 4, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
-	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	h = sf_user_session(dir, policy, "rules", SO_PIN, USER_PIN, &f, &slot);
 }
 
 static void setup(void)
@@ -55,17 +43,7 @@ static void teardown(void)
 
 static CK_OBJECT_HANDLE aes_key(CK_ATTRIBUTE_TYPE use)
 {
-	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
-	CK_ULONG len = 32;
-	CK_ATTRIBUTE t[] = {
-		{ CKA_VALUE_LEN, &len, sizeof(len) },
-		{ CKA_TOKEN, &no, sizeof(no) },
-		{ use, &yes, sizeof(yes) },
-	};
-	CK_OBJECT_HANDLE k;
-
-	ck_assert_int_eq(f->C_GenerateKey(h, &gen, t, 3, &k), CKR_OK);
-	return k;
+	return sf_secret_key(f, h, CKM_AES_KEY_GEN, &use, 1);
 }
 
 static CK_OBJECT_HANDLE rsa_public_wrapping_key(void)

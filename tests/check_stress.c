@@ -46,19 +46,10 @@ static void make_key(CK_SESSION_HANDLE h)
 
 static void setup(void)
 {
-	char conf[4096];
 	CK_SESSION_HANDLE h;
 
 	dir = tu_tempdir();
-	snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-	sf_write_softhsm_conf(dir);
-	sf_write_signet_conf(conf, dir, NULL, "");
-	unsetenv("SIGNET_DEBUG");
-	f = sf_initialize(conf);
-	slot = sf_initialised_slot(f);
-	h = sf_init_token(f, slot, "stress", SO_PIN, "1111");
-	ck_assert_int_eq(f->C_SetPIN(h, (CK_UTF8CHAR_PTR)"1111", 4, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
-	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	h = sf_user_session(dir, "", "stress", SO_PIN, USER_PIN, &f, &slot);
 	make_key(h);
 	anchor = h;
 	done = false;

@@ -92,4 +92,54 @@ static inline CK_SESSION_HANDLE sf_init_token(CK_FUNCTION_LIST_PTR fl, CK_SLOT_I
 	return h;
 }
 
+/*
+ * The fixture most suites want, in dir (a fresh scratch directory): both
+ * configurations (signet's with extra appended), the module initialised on
+ * them, the token initialised with label and so_pin, its first user PIN
+ * changed to user_pin as the policy wants, and a read-write session logged
+ * in with it, which is returned. *fl and *slot get the module and the slot.
+ */
+static inline CK_SESSION_HANDLE sf_user_session(const char *dir, const char *extra, const char *label,
+						const char *so_pin, const char *user_pin, CK_FUNCTION_LIST_PTR *fl,
+						CK_SLOT_ID *slot)
+{
+	static const char first_pin[] = "1111";
+	char conf[4096];
+	CK_SESSION_HANDLE h;
+
+	snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
+	sf_write_softhsm_conf(dir);
+	sf_write_signet_conf(conf, dir, NULL, extra);
+	unsetenv("SIGNET_DEBUG");
+	*fl = sf_initialize(conf);
+	*slot = sf_initialised_slot(*fl);
+	h = sf_init_token(*fl, *slot, label, so_pin, first_pin);
+	ck_assert_int_eq((*fl)->C_SetPIN(h, (CK_UTF8CHAR_PTR)first_pin, strlen(first_pin), (CK_UTF8CHAR_PTR)user_pin,
+					 strlen(user_pin)),
+			 CKR_OK);
+	ck_assert_int_eq((*fl)->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)user_pin, strlen(user_pin)), CKR_OK);
+	return h;
+}
+
+/*
+ * A 32-byte session key made with gen_type (CKM_AES_KEY_GEN,
+ * CKM_GENERIC_SECRET_KEY_GEN) in session h, allowed the n uses given
+ * (CKA_ENCRYPT, CKA_SIGN, ...).
+ */
+static inline CK_OBJECT_HANDLE sf_secret_key(CK_FUNCTION_LIST_PTR fl, CK_SESSION_HANDLE h, CK_MECHANISM_TYPE gen_type,
+					     const CK_ATTRIBUTE_TYPE *uses, CK_ULONG n)
+{
+	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_MECHANISM gen = { gen_type, NULL, 0 };
+	CK_ULONG len = 32;
+	CK_ATTRIBUTE t[8] = { { CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_TOKEN, &no, sizeof(no) } };
+	CK_OBJECT_HANDLE k;
+
+	ck_assert_uint_le(n, 6);
+	for (CK_ULONG i = 0; i < n; i++)
+		t[2 + i] = (CK_ATTRIBUTE){ uses[i], &yes, sizeof(yes) };
+	ck_assert_int_eq(fl->C_GenerateKey(h, &gen, t, 2 + n, &k), CKR_OK);
+	return k;
+}
+
 #endif

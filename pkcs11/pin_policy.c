@@ -438,6 +438,19 @@ static CK_RV refuse_locked(const struct pin_policy *p, enum pin_who who)
 	return CKR_PIN_LOCKED;
 }
 
+/* Reads the counters of who; CKR_PIN_LOCKED (with its log line) when they leave no try. */
+static CK_RV read_unlocked(struct pin_policy *p, enum pin_who who, struct reading *r)
+{
+	struct pin_view v;
+	CK_RV rv = read_counters(p, who, false, r);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (view_of(p, r, who, &v) != COUNT_NONE && tries_left(&v) == 0)
+		return refuse_locked(p, who);
+	return CKR_OK;
+}
+
 static enum pin_try try_result(CK_RV rv)
 {
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
@@ -504,12 +517,10 @@ static CK_RV judge(struct pin_policy *p, enum pin_who who, const CK_UTF8CHAR *pi
 	bool reserved = false;
 	CK_RV rv, settled;
 
-	rv = read_counters(p, who, false, &r);
+	rv = read_unlocked(p, who, &r);
 	if (rv != CKR_OK)
 		return rv;
 	counting = view_of(p, &r, who, &v);
-	if (counting != COUNT_NONE && tries_left(&v) == 0)
-		return refuse_locked(p, who);
 	if (r.have_id) {
 		rv = pin_hash(pin, len, hash);
 		if (rv != CKR_OK)
@@ -600,13 +611,10 @@ static CK_RV check_changes_something(struct pin_policy *p, const CK_UTF8CHAR *ol
 				     const CK_UTF8CHAR *new_pin, CK_ULONG new_len)
 {
 	struct reading r;
-	struct pin_view v;
-	CK_RV rv = read_counters(p, PIN_USER, false, &r);
+	CK_RV rv = read_unlocked(p, PIN_USER, &r);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (view_of(p, &r, PIN_USER, &v) != COUNT_NONE && tries_left(&v) == 0)
-		return refuse_locked(p, PIN_USER);
 	if (must_change(p, &r) && old_len == new_len && cr_secret_equal(old_pin, new_pin, old_len)) {
 		log_msg(LOG_WARNING, "the user PIN of %s must be changed to a different one", p->name);
 		return CKR_PIN_INVALID;
@@ -653,14 +661,8 @@ CK_RV pin_policy_set_pin(struct pin_policy *p, enum pin_who who, const CK_UTF8CH
 static CK_RV check_so_alive(struct pin_policy *p)
 {
 	struct reading r;
-	struct pin_view v;
-	CK_RV rv = read_counters(p, PIN_SO, false, &r);
 
-	if (rv != CKR_OK)
-		return rv;
-	if (view_of(p, &r, PIN_SO, &v) != COUNT_NONE && tries_left(&v) == 0)
-		return refuse_locked(p, PIN_SO);
-	return CKR_OK;
+	return read_unlocked(p, PIN_SO, &r);
 }
 
 static CK_RV record_user_pin_set_by_so(struct pin_policy *p)

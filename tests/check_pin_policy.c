@@ -286,6 +286,18 @@ static struct pin_state store_state(const char *serial)
 	return st;
 }
 
+/* A user PIN try another process made in the store and settled with result. */
+static void store_try_elsewhere(enum pin_try result)
+{
+	struct pin_limits lim = { 3, 5 };
+	struct pin_store *s;
+
+	ck_assert_int_eq(pin_store_open(conf.state_dir, (const CK_UTF8CHAR *)SERIAL, &s), CKR_OK);
+	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &lim), CKR_OK);
+	ck_assert_int_eq(pin_store_settle(s, PIN_USER, result), CKR_OK);
+	pin_store_close(s);
+}
+
 /* ---- DESIGN.md's table, row by row, for each source ---- */
 
 /* Wrong user PINs: COUNT_LOW after the first, FINAL_TRY with one left, LOCKED after the third; then nothing is sent. */
@@ -708,6 +720,14 @@ START_TEST(success_forgets_the_refused_pin)
 }
 END_TEST
 
+/* From now on the card reports its counters as they are now, whatever happens. */
+static void freeze_counters(void)
+{
+	card.stale = true;
+	card.reported_left[PIN_USER] = card.left[PIN_USER];
+	card.reported_left[PIN_SO] = card.left[PIN_SO];
+}
+
 /*
  * A driver may answer the counter from its cache (a card's APDU budget):
  * the refused PIN is forgotten on a success even when the counter read
@@ -717,9 +737,7 @@ START_TEST(success_forgets_even_with_a_stale_counter)
 {
 	start(SRC_CARD_3);
 	ck_assert_int_eq(login(CKU_USER, wrong_user(0)), CKR_PIN_INCORRECT);
-	card.stale = true;
-	card.reported_left[PIN_USER] = card.left[PIN_USER];
-	card.reported_left[PIN_SO] = card.left[PIN_SO];
+	freeze_counters();
 	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
 	pin_policy_logout(pol);
 	ck_assert_int_eq(login(CKU_USER, wrong_user(0)), CKR_PIN_INCORRECT);
@@ -731,9 +749,7 @@ START_TEST(unblock_forgets_even_with_a_stale_counter)
 {
 	start(SRC_CARD_3);
 	ck_assert_int_eq(login(CKU_USER, "4321"), CKR_PIN_INCORRECT);
-	card.stale = true;
-	card.reported_left[PIN_USER] = card.left[PIN_USER];
-	card.reported_left[PIN_SO] = card.left[PIN_SO];
+	freeze_counters();
 	ck_assert_int_eq(login(CKU_SO, SO_PIN), CKR_OK);
 	ck_assert_int_eq(init_pin("4321"), CKR_OK);
 	pin_policy_logout(pol);
@@ -777,19 +793,12 @@ END_TEST
 /* A counter reset elsewhere (a right PIN in another process) means the refused PIN may be right now. */
 START_TEST(counter_reset_elsewhere_forgets_the_refused_pin)
 {
-	struct pin_limits lim = { 3, 5 };
-	struct pin_store *s;
-
 	start(_i);
 	ck_assert_int_eq(login(CKU_USER, wrong_user(0)), CKR_PIN_INCORRECT);
-	if (_i == SRC_CARD_3) {
+	if (_i == SRC_CARD_3)
 		card.left[PIN_USER] = card.max[PIN_USER];
-	} else {
-		ck_assert_int_eq(pin_store_open(conf.state_dir, (const CK_UTF8CHAR *)SERIAL, &s), CKR_OK);
-		ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &lim), CKR_OK);
-		ck_assert_int_eq(pin_store_settle(s, PIN_USER, PIN_TRY_OK), CKR_OK);
-		pin_store_close(s);
-	}
+	else
+		store_try_elsewhere(PIN_TRY_OK);
 	ck_assert_uint_eq(user_flags(), 0);
 	ck_assert_int_eq(login(CKU_USER, wrong_user(0)), CKR_PIN_INCORRECT);
 	ck_assert_uint_eq(card.calls, 2);
@@ -799,15 +808,9 @@ END_TEST
 /* More failures elsewhere (a second process looping on the same PIN) do not make it worth sending again. */
 START_TEST(failures_elsewhere_keep_the_refused_pin)
 {
-	struct pin_limits lim = { 3, 5 };
-	struct pin_store *s;
-
 	start(SRC_STORE);
 	ck_assert_int_eq(login(CKU_USER, wrong_user(0)), CKR_PIN_INCORRECT);
-	ck_assert_int_eq(pin_store_open(conf.state_dir, (const CK_UTF8CHAR *)SERIAL, &s), CKR_OK);
-	ck_assert_int_eq(pin_store_reserve(s, PIN_USER, &lim), CKR_OK);
-	ck_assert_int_eq(pin_store_settle(s, PIN_USER, PIN_TRY_WRONG), CKR_OK);
-	pin_store_close(s);
+	store_try_elsewhere(PIN_TRY_WRONG);
 	ck_assert_int_eq(login(CKU_USER, wrong_user(0)), CKR_PIN_INCORRECT);
 	ck_assert_uint_eq(card.calls, 1);
 	ck_assert_uint_eq(user_flags(), CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);

@@ -37,7 +37,11 @@ struct pin_counter {
 	bool is_default; /* the user PIN is still the token's factory default (user PIN only) */
 };
 
-/* What the policy asks of a token; ctx is handed back on every call. */
+/*
+ * What the policy asks of a token; ctx is handed back on every call. The
+ * policy may hold its own locks while it calls these and a pin_send, so
+ * none of them may call back into the policy.
+ */
 struct pin_token {
 	const char *kind; /* "softhsm", "card": with the serial, names the token in this process */
 	void *ctx;
@@ -103,7 +107,12 @@ CK_RV pin_policy_key_use(struct pin_policy *p);
 /* The PIN flags and length limits of an initialised token, in place of what the token said. */
 CK_RV pin_policy_token_info(struct pin_policy *p, CK_TOKEN_INFO *info);
 
-/* A different token is now behind this policy: its counters, its login and the PIN refused last are forgotten. */
+/*
+ * A different token is now behind this policy: its counters, its login and
+ * the PIN refused last are forgotten. Waits for a PIN operation in progress,
+ * so never from inside a pin_send: a driver that learns of the change there
+ * fails the call and reports the change after it.
+ */
 void pin_policy_token_changed(struct pin_policy *p);
 
 /* The token flags the policy owns. */

@@ -22,10 +22,14 @@ CK_RV trace_ret(const char *fn, CK_RV rv);
  */
 CK_RV trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len);
 
-/* CKR_CRYPTOKI_NOT_INITIALIZED unless C_Initialize ran in this process. */
+/* CKR_CRYPTOKI_NOT_INITIALIZED unless C_Initialize ran in this process: for calls that use no state. */
 CK_RV check_ready(void);
 
-/* Ready check plus a session reference, released with session_release(). */
+/*
+ * A call on a session: the module entered, a reference and the session's
+ * call lock, all released with session_release(). Calls that only read the
+ * module's tables use session_peek() instead.
+ */
 CK_RV enter_session(CK_SESSION_HANDLE h, struct session **s);
 
 /* Copies a string into a blank-padded, unterminated PKCS#11 field. */

@@ -432,11 +432,11 @@ CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len, CK
 static CK_RV dual_update(CK_SESSION_HANDLE h, const CK_BYTE *in, CK_ULONG in_len, const CK_ULONG *out_len)
 {
 	struct session *s;
-	CK_RV rv = enter_session(h, &s);
+	CK_RV rv = session_peek(h, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	session_release(s);
+	session_unpeek(s);
 	if ((in == NULL && in_len > 0) || out_len == NULL)
 		return CKR_ARGUMENTS_BAD;
 	return CKR_FUNCTION_NOT_SUPPORTED;
@@ -507,11 +507,11 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, CK_ULONG ul
 static CK_RV legacy_parallel(CK_SESSION_HANDLE h)
 {
 	struct session *s;
-	CK_RV rv = enter_session(h, &s);
+	CK_RV rv = session_peek(h, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	session_release(s);
+	session_unpeek(s);
 	return CKR_FUNCTION_NOT_PARALLEL;
 }
 

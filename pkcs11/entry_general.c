@@ -45,10 +45,6 @@ CK_RV check_ready(void)
 
 CK_RV enter_session(CK_SESSION_HANDLE h, struct session **s)
 {
-	CK_RV rv = check_ready();
-
-	if (rv != CKR_OK)
-		return rv;
 	return session_acquire(h, s);
 }
 
@@ -168,17 +164,19 @@ static CK_RV get_slot_list(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_U
 {
 	struct slot **list = NULL;
 	CK_ULONG n = 0, k = 0;
-	CK_RV rv = check_ready();
+	CK_RV rv = module_enter();
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pulCount == NULL)
-		return CKR_ARGUMENTS_BAD;
+	if (pulCount == NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
 	/* Card readers come and go: look when the application asks, no watcher thread. */
 	slots_refresh();
 	rv = snapshot_slots(&list, &n);
 	if (rv != CKR_OK)
-		return rv;
+		goto out;
 	for (CK_ULONG i = 0; i < n; i++)
 		if (!tokenPresent || token_present(list[i]))
 			list[k++] = list[i];
@@ -193,6 +191,8 @@ static CK_RV get_slot_list(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_U
 		*pulCount = k;
 	}
 	free(list);
+out:
+	module_leave();
 	return rv;
 }
 
@@ -206,35 +206,44 @@ CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PT
 	return trace_ret_len(__func__, get_slot_list(tokenPresent, pSlotList, pulCount), "count", pulCount);
 }
 
-/* Looks a slot up; slot structures stay valid until C_Finalize. */
-static CK_RV find_slot(CK_SLOT_ID id, struct slot **out)
+/*
+ * Enters the module and looks a slot up; on success the caller leaves with
+ * module_leave(). Slot structures stay valid until C_Finalize, which waits.
+ */
+static CK_RV enter_slot(CK_SLOT_ID id, struct slot **out)
 {
-	CK_RV rv = check_ready();
+	CK_RV rv = module_enter();
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = module_lock();
+	if (rv == CKR_OK) {
+		*out = slot_find_locked(id);
+		module_unlock();
+		if (*out == NULL)
+			rv = CKR_SLOT_ID_INVALID;
+	}
 	if (rv != CKR_OK)
-		return rv;
-	*out = slot_find_locked(id);
-	module_unlock();
-	return *out != NULL ? CKR_OK : CKR_SLOT_ID_INVALID;
+		module_leave();
+	return rv;
 }
 
 static CK_RV get_slot_info(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 {
 	struct slot *s;
-	CK_RV rv = find_slot(slotID, &s);
+	CK_RV rv = enter_slot(slotID, &s);
 
 	if (rv != CKR_OK)
 		return rv;
 	if (pInfo == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (s->ops->slot_info == NULL)
-		return CKR_FUNCTION_FAILED;
-	rv = s->ops->slot_info(s->tok, pInfo);
+		rv = CKR_ARGUMENTS_BAD;
+	else if (s->ops->slot_info == NULL)
+		rv = CKR_FUNCTION_FAILED;
+	else
+		rv = s->ops->slot_info(s->tok, pInfo);
 	if (rv == CKR_OK && !slot_token_there(s))
 		pInfo->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
+	module_leave();
 	return rv;
 }
 
@@ -244,28 +253,35 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 	return trace_ret(__func__, get_slot_info(slotID, pInfo));
 }
 
-/* A slot with its token there, once the pointer the call cannot do without is checked. */
-static CK_RV find_token_slot(CK_SLOT_ID slotID, const void *needed, struct slot **out)
+/*
+ * Enters the module for a slot with its token there, once the pointer the
+ * call cannot do without is checked; on success the caller leaves.
+ */
+static CK_RV enter_token_slot(CK_SLOT_ID slotID, const void *needed, struct slot **out)
 {
-	CK_RV rv = find_slot(slotID, out);
+	CK_RV rv = enter_slot(slotID, out);
 
 	if (rv != CKR_OK)
 		return rv;
 	if (needed == NULL)
-		return CKR_ARGUMENTS_BAD;
-	return slot_token_there(*out) ? CKR_OK : CKR_TOKEN_NOT_PRESENT;
+		rv = CKR_ARGUMENTS_BAD;
+	else if (!slot_token_there(*out))
+		rv = CKR_TOKEN_NOT_PRESENT;
+	if (rv != CKR_OK)
+		module_leave();
+	return rv;
 }
 
 static CK_RV get_token_info(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
 	struct slot *s;
-	CK_RV rv = find_token_slot(slotID, pInfo, &s);
+	CK_RV rv = enter_token_slot(slotID, pInfo, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (s->ops->token_info == NULL)
-		return CKR_FUNCTION_FAILED;
-	return s->ops->token_info(s->tok, pInfo);
+	rv = s->ops->token_info != NULL ? s->ops->token_info(s->tok, pInfo) : CKR_FUNCTION_FAILED;
+	module_leave();
+	return rv;
 }
 
 CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
@@ -276,16 +292,20 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 
 static CK_RV wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
-	CK_RV rv = check_ready();
+	CK_RV rv = module_enter();
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pSlot == NULL || pReserved != NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (!(flags & CKF_DONT_BLOCK))
-		return CKR_FUNCTION_NOT_SUPPORTED;
-	slots_refresh();
-	return CKR_NO_EVENT;
+	if (pSlot == NULL || pReserved != NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+	} else if (!(flags & CKF_DONT_BLOCK)) {
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	} else {
+		slots_refresh();
+		rv = CKR_NO_EVENT;
+	}
+	module_leave();
+	return rv;
 }
 
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
@@ -297,11 +317,13 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
 static CK_RV get_mechanism_list(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, CK_ULONG_PTR pulCount)
 {
 	struct slot *s;
-	CK_RV rv = find_token_slot(slotID, pulCount, &s);
+	CK_RV rv = enter_token_slot(slotID, pulCount, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	return mech_list(s, pList, pulCount);
+	rv = mech_list(s, pList, pulCount);
+	module_leave();
+	return rv;
 }
 
 CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList, CK_ULONG_PTR pulCount)
@@ -317,11 +339,13 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList
 static CK_RV get_mechanism_info(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
 {
 	struct slot *s;
-	CK_RV rv = find_token_slot(slotID, pInfo, &s);
+	CK_RV rv = enter_token_slot(slotID, pInfo, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	return mech_info(s, type, pInfo);
+	rv = mech_info(s, type, pInfo);
+	module_leave();
+	return rv;
 }
 
 CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
@@ -333,25 +357,33 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
 static CK_RV init_token(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pLabel)
 {
 	struct slot *s;
-	CK_ULONG open;
-	CK_RV rv = find_slot(slotID, &s);
+	CK_ULONG open = 0;
+	CK_RV rv = enter_slot(slotID, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pLabel == NULL || (pPin == NULL && ulPinLen > 0))
-		return CKR_ARGUMENTS_BAD;
-	if (!slot_token_there(s))
-		return CKR_TOKEN_NOT_PRESENT;
+	if (pLabel == NULL || (pPin == NULL && ulPinLen > 0)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if (!slot_token_there(s)) {
+		rv = CKR_TOKEN_NOT_PRESENT;
+		goto out;
+	}
 	rv = module_lock();
 	if (rv != CKR_OK)
-		return rv;
+		goto out;
 	open = s->sessions;
 	module_unlock();
 	if (open > 0)
-		return CKR_SESSION_EXISTS;
-	if (s->ops->init_token == NULL)
-		return CKR_FUNCTION_NOT_SUPPORTED;
-	return s->ops->init_token(s->tok, pPin, ulPinLen, pLabel);
+		rv = CKR_SESSION_EXISTS;
+	else if (s->ops->init_token == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = s->ops->init_token(s->tok, pPin, ulPinLen, pLabel);
+out:
+	module_leave();
+	return rv;
 }
 
 CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pLabel)

@@ -326,11 +326,12 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, 
 	return trace_ret(__func__, find_objects_init(hSession, pTemplate, ulCount));
 }
 
+/* Reads the search's results from the module's tables: no token call, no call lock. */
 static CK_RV find_objects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
 			  CK_ULONG_PTR pulObjectCount)
 {
 	struct session *s;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = session_peek(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -352,7 +353,7 @@ static CK_RV find_objects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObj
 	}
 	module_unlock();
 out:
-	session_release(s);
+	session_unpeek(s);
 	return rv;
 }
 

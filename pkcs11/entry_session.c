@@ -8,15 +8,17 @@
 static CK_RV open_session(CK_SLOT_ID slotID, CK_FLAGS flags, CK_SESSION_HANDLE_PTR phSession)
 {
 	struct slot *s;
-	CK_RV rv = check_ready();
+	CK_RV rv = module_enter();
 
 	if (rv != CKR_OK)
 		return rv;
-	if (phSession == NULL)
-		return CKR_ARGUMENTS_BAD;
+	if (phSession == NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
 	rv = module_lock();
 	if (rv != CKR_OK)
-		return rv;
+		goto out;
 	s = slot_find_locked(slotID);
 	if (s == NULL)
 		rv = CKR_SLOT_ID_INVALID;
@@ -27,9 +29,11 @@ static CK_RV open_session(CK_SLOT_ID slotID, CK_FLAGS flags, CK_SESSION_HANDLE_P
 	else if (s->login == CKU_SO && !(flags & CKF_RW_SESSION))
 		rv = CKR_SESSION_READ_WRITE_SO_EXISTS;
 	module_unlock();
-	if (rv != CKR_OK)
-		return rv;
-	return session_open(s, flags, phSession);
+	if (rv == CKR_OK)
+		rv = session_open(s, flags, phSession);
+out:
+	module_leave();
+	return rv;
 }
 
 CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, CK_NOTIFY Notify,
@@ -51,27 +55,31 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 	CK_RV rv;
 
 	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
-	rv = check_ready();
-	if (rv == CKR_OK)
+	rv = module_enter();
+	if (rv == CKR_OK) {
+		/* Calls in flight on the session keep it alive until they leave; this one does not wait for them. */
 		rv = session_close(hSession);
+		module_leave();
+	}
 	return trace_ret(__func__, rv);
 }
 
 static CK_RV close_all_sessions(CK_SLOT_ID slotID)
 {
 	struct slot *s;
-	CK_RV rv = check_ready();
+	CK_RV rv = module_enter();
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = module_lock();
 	if (rv != CKR_OK)
-		return rv;
+		goto out;
 	s = slot_find_locked(slotID);
 	module_unlock();
-	if (s == NULL)
-		return CKR_SLOT_ID_INVALID;
-	return session_close_all(s);
+	rv = s != NULL ? session_close_all(s) : CKR_SLOT_ID_INVALID;
+out:
+	module_leave();
+	return rv;
 }
 
 CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
@@ -80,16 +88,17 @@ CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 	return trace_ret(__func__, close_all_sessions(slotID));
 }
 
+/* Reads the module's tables only: it does not wait behind another thread's token call on the session. */
 static CK_RV get_session_info(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 {
 	struct session *s;
 	CK_RV rv;
 
-	rv = enter_session(hSession, &s);
+	rv = session_peek(hSession, &s);
 	if (rv != CKR_OK)
 		return rv;
 	if (pInfo == NULL) {
-		session_release(s);
+		session_unpeek(s);
 		return CKR_ARGUMENTS_BAD;
 	}
 	rv = module_lock();
@@ -100,7 +109,7 @@ static CK_RV get_session_info(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pI
 		pInfo->ulDeviceError = 0;
 		module_unlock();
 	}
-	session_release(s);
+	session_unpeek(s);
 	return rv;
 }
 
@@ -114,11 +123,11 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 static CK_RV operation_state(CK_SESSION_HANDLE hSession, bool pointer_ok)
 {
 	struct session *s;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = session_peek(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	session_release(s);
+	session_unpeek(s);
 	return pointer_ok ? CKR_FUNCTION_NOT_SUPPORTED : CKR_ARGUMENTS_BAD;
 }
 
@@ -342,9 +351,9 @@ CK_RV signet_session_cancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
 
 	trace_call("C_SessionCancel", "hSession=0x%lx flags=0x%lx", (unsigned long)hSession,
 		   (unsigned long)flags);
-	rv = enter_session(hSession, &s);
+	rv = session_peek(hSession, &s);
 	if (rv == CKR_OK) {
-		session_release(s);
+		session_unpeek(s);
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	}
 	return trace_ret("C_SessionCancel", rv);

@@ -24,9 +24,9 @@ static CK_RV message_refused_with(const char *fn, CK_SESSION_HANDLE h, const CK_
 	CK_RV rv;
 
 	trace_call(fn, "hSession=0x%lx", (unsigned long)h);
-	rv = enter_session(h, &s);
+	rv = session_peek(h, &s);
 	if (rv == CKR_OK) {
-		session_release(s);
+		session_unpeek(s);
 		if (has_mech && m == NULL)
 			rv = CKR_ARGUMENTS_BAD;
 		else if (has_mech)

@@ -1,9 +1,11 @@
 #include "pkcs11/module.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pkcs11/drivers.h"
@@ -11,9 +13,18 @@
 #include "pkcs11/lock.h"
 #include "pkcs11/log.h"
 #include "pkcs11/mech.h"
+#include "pkcs11/pin_store.h"
 
 /* Handles start above small numbers so that a caller mixing them up with indexes is caught. */
 #define FIRST_HANDLE 0x10
+
+/*
+ * How long a fork waits for calls in flight (a call blocked on a device
+ * delays a fork by this much at most), and how long C_Finalize waits before
+ * it says so in the log; from the host's exit handlers it waits no longer.
+ */
+#define FORK_WAIT_SECONDS 2
+#define FINALIZE_WAIT_SECONDS 1
 
 struct object_entry {
 	CK_SLOT_ID slot;
@@ -22,7 +33,7 @@ struct object_entry {
 };
 
 static struct {
-	bool initialized;
+	atomic_bool initialized;
 	bool stale;                /* a forked child inherited this state */
 	void *lock;
 	struct config conf;
@@ -36,7 +47,7 @@ static struct {
 	bool drivers_started[16];
 } m;
 
-static volatile bool exiting;
+static atomic_bool exiting;
 
 /*
  * Serialises C_Initialize and C_Finalize: each checks, then builds or tears
@@ -45,40 +56,106 @@ static volatile bool exiting;
  */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Every call that uses the module's state holds the gate shared, from
+ * module_enter() to module_leave(). C_Finalize takes it exclusively, to
+ * wait for the calls in flight before it frees what they use; so does a
+ * fork, so that the child does not inherit the locks of a call half done
+ * (SoftHSM's, OpenSSL's, the PIN counters'). Writers first: a stream of
+ * new calls cannot keep either out. Not re-entrant: a call enters once.
+ * An operating-system lock, as init_lock is: it outlives the locking that
+ * C_Initialize chooses, and the fork handlers need it.
+ */
+static pthread_rwlock_t gate = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+static bool gate_closed_for_fork;
+
 bool module_exiting(void)
 {
-	return exiting;
+	return atomic_load(&exiting);
 }
 
 void module_set_exiting(void)
 {
-	exiting = true;
+	atomic_store(&exiting, true);
 }
 
 /* Runs when the library's destructors run: anything later must not touch what they freed. */
 __attribute__((destructor)) static void on_unload(void)
 {
-	exiting = true;
+	atomic_store(&exiting, true);
+}
+
+/* Takes the gate exclusively, waiting at most seconds; false when calls stayed in flight. */
+static bool close_gate(int seconds)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += seconds;
+	return pthread_rwlock_clockwrlock(&gate, CLOCK_MONOTONIC, &deadline) == 0;
+}
+
+static void on_fork_prepare(void)
+{
+	gate_closed_for_fork = close_gate(FORK_WAIT_SECONDS);
+	if (!gate_closed_for_fork)
+		log_msg(LOG_WARNING, "fork while calls have been in flight for %d s: the child may find locks "
+			"they hold taken", FORK_WAIT_SECONDS);
+}
+
+static void on_fork_parent(void)
+{
+	if (gate_closed_for_fork)
+		pthread_rwlock_unlock(&gate);
 }
 
 static void on_fork_child(void)
 {
-	/* A thread of the parent may have held it: the child has no such thread. */
+	pthread_rwlockattr_t writers_first;
+
+	/* A thread of the parent may have held them: the child has no such thread. */
 	pthread_mutex_init(&init_lock, NULL);
-	if (m.initialized) {
-		m.initialized = false;
+	pthread_rwlockattr_init(&writers_first);
+	pthread_rwlockattr_setkind_np(&writers_first, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&gate, &writers_first);
+	pthread_rwlockattr_destroy(&writers_first);
+	if (m.lock != NULL) { /* state was built, or is half built by a C_Initialize in another thread */
+		atomic_store(&m.initialized, false);
 		m.stale = true;
 	}
 }
 
 static void register_fork_handler(void)
 {
-	pthread_atfork(NULL, NULL, on_fork_child);
+	/* After the counter store's: our prepare handler runs first, while calls can still take its lock. */
+	pin_store_register_fork_handlers();
+	pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
 }
 
 bool module_ready(void)
 {
-	return m.initialized;
+	return atomic_load(&m.initialized);
+}
+
+CK_RV module_enter(void)
+{
+	if (!atomic_load(&m.initialized))
+		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	if (pthread_rwlock_rdlock(&gate) != 0) {
+		log_msg(LOG_ERROR, "cannot enter the module: too many calls in flight");
+		return CKR_GENERAL_ERROR;
+	}
+	/* C_Finalize may have begun meanwhile: it waits for this call, but must not be overtaken by it. */
+	if (!atomic_load(&m.initialized)) {
+		pthread_rwlock_unlock(&gate);
+		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	}
+	return CKR_OK;
+}
+
+void module_leave(void)
+{
+	pthread_rwlock_unlock(&gate);
 }
 
 const struct config *module_config(void)
@@ -122,6 +199,7 @@ static void free_session(struct session *s)
 		host_op_free(s->host[i]);
 	free(s->find.handles);
 	free(s->own_objects);
+	mutex_destroy(s->call_lock);
 	free(s);
 }
 
@@ -177,7 +255,8 @@ static void discard_stale_state(void)
 	free_tables(true);
 	stop_drivers(false);
 	config_wipe(&m.conf);
-	m.lock = NULL; /* leaked on purpose: it may be locked for ever */
+	mutex_destroy(m.lock); /* the operating system's mutexes never block on an inherited one */
+	m.lock = NULL;
 	m.stale = false;
 }
 
@@ -202,7 +281,7 @@ static CK_RV initialize_serialised(const CK_C_INITIALIZE_ARGS *args)
 	rv = check_init_args(args);
 	if (rv != CKR_OK)
 		return rv;
-	if (m.initialized)
+	if (atomic_load(&m.initialized))
 		return CKR_CRYPTOKI_ALREADY_INITIALIZED;
 	pthread_once(&once, register_fork_handler);
 	if (m.stale)
@@ -229,10 +308,10 @@ static CK_RV initialize_serialised(const CK_C_INITIALIZE_ARGS *args)
 		m.next_session = FIRST_HANDLE;
 	if (m.next_object < FIRST_HANDLE)
 		m.next_object = FIRST_HANDLE;
-	exiting = false;
-	m.initialized = true;
+	atomic_store(&exiting, false);
 	log_msg(LOG_INFO, "initialised from %s", m.conf.source);
 	start_drivers();
+	atomic_store(&m.initialized, true); /* calls are let in once the slots are there */
 	return CKR_OK;
 fail:
 	config_wipe(&m.conf);
@@ -250,16 +329,39 @@ CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args)
 	return rv;
 }
 
+/*
+ * Waits for the calls in flight to leave. From the host's exit handlers
+ * only for a moment: a thread may be stuck in a token for good, and the
+ * process's end takes everything anyway.
+ */
+static bool drain_calls(bool at_exit)
+{
+	if (close_gate(FINALIZE_WAIT_SECONDS))
+		return true;
+	if (at_exit) {
+		log_msg(LOG_WARNING, "C_Finalize at exit: calls still in flight after %d s; their state is left "
+			"to the end of the process", FINALIZE_WAIT_SECONDS);
+		return false;
+	}
+	log_msg(LOG_WARNING, "C_Finalize waits for calls still in flight after %d s", FINALIZE_WAIT_SECONDS);
+	return pthread_rwlock_wrlock(&gate) == 0;
+}
+
 static CK_RV finalize_serialised(void)
 {
-	if (!m.initialized)
+	bool at_exit = module_exiting();
+
+	if (!atomic_load(&m.initialized))
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
-	m.initialized = false;
-	free_tables(exiting);
-	stop_drivers(exiting);
+	atomic_store(&m.initialized, false); /* from now on calls are refused */
+	if (!drain_calls(at_exit))
+		return CKR_OK;
+	free_tables(at_exit);
+	stop_drivers(at_exit);
 	mutex_destroy(m.lock);
 	m.lock = NULL;
 	config_wipe(&m.conf);
+	pthread_rwlock_unlock(&gate);
 	log_msg(LOG_INFO, "finalised");
 	return CKR_OK;
 }
@@ -514,8 +616,14 @@ CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return CKR_HOST_MEMORY;
+	rv = mutex_create(&s->call_lock);
+	if (rv != CKR_OK) {
+		free(s);
+		return rv;
+	}
 	rv = slot->ops->session_open(slot->tok, flags, &ss);
 	if (rv != CKR_OK) {
+		mutex_destroy(s->call_lock);
 		free(s);
 		return rv;
 	}
@@ -544,26 +652,55 @@ CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle)
 		return CKR_OK;
 fail:
 	slot->ops->session_close(slot->tok, ss, false);
+	mutex_destroy(s->call_lock);
 	free(s);
 	return rv;
 }
 
-CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
+CK_RV session_peek(CK_SESSION_HANDLE handle, struct session **out)
 {
 	struct session *s;
-	CK_RV rv = module_lock();
+	CK_RV rv = module_enter();
 
 	if (rv != CKR_OK)
 		return rv;
+	rv = module_lock();
+	if (rv != CKR_OK)
+		goto out;
 	s = hmap_get(&m.sessions, session_key(handle));
-	if (s == NULL || s->closing) {
+	if (s == NULL || atomic_load(&s->closing)) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 	} else {
 		s->refs++;
 		*out = s;
 	}
 	module_unlock();
+out:
+	if (rv != CKR_OK)
+		module_leave();
 	return rv;
+}
+
+CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
+{
+	struct session *s;
+	CK_RV rv = session_peek(handle, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = mutex_lock(s->call_lock);
+	if (rv != CKR_OK) {
+		session_unpeek(s);
+		return rv;
+	}
+	/* LOCKED: session call */
+	if (atomic_load(&s->closing)) {
+		/* Closed by another thread while this call waited for the one before it. */
+		session_release(s);
+		return CKR_SESSION_HANDLE_INVALID;
+	}
+	*out = s;
+	return CKR_OK;
 }
 
 /*
@@ -609,15 +746,21 @@ static void finish_close(struct session *s)
 	free_session(s);
 }
 
+void session_unpeek(struct session *s)
+{
+	if (module_lock() == CKR_OK) {
+		if (--s->refs == 0 && atomic_load(&s->closing))
+			finish_close(s); /* unlocks */
+		else
+			module_unlock();
+	}
+	module_leave();
+}
+
 void session_release(struct session *s)
 {
-	if (module_lock() != CKR_OK)
-		return;
-	if (--s->refs == 0 && s->closing) {
-		finish_close(s); /* unlocks */
-		return;
-	}
-	module_unlock();
+	mutex_unlock(s->call_lock);
+	session_unpeek(s);
 }
 
 /* Caller holds the lock; returns with the lock released. */
@@ -625,7 +768,7 @@ static void close_locked(struct session *s, bool token_gone)
 {
 	s->token_gone = token_gone;
 	hmap_remove(&m.sessions, session_key(s->handle));
-	s->closing = true;
+	atomic_store(&s->closing, true);
 	if (s->refs == 0)
 		finish_close(s);
 	else

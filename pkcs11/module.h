@@ -5,10 +5,19 @@
  * Lock rule: take the module lock only around table look-ups and updates,
  * copy what is needed, and release it before calling into a token, which
  * may block on a card or on SoftHSM.
+ *
+ * Lock order, outermost first:
+ *   1. the gate, shared by every call in flight (module_enter/module_leave);
+ *      C_Finalize and fork take it exclusively;
+ *   2. one session's call lock (session_acquire), held across the token call;
+ *   3. the slot's login_lock;
+ *   4. the drivers' and tokens' own locks;
+ *   5. the module lock, which is never held while anything else is taken.
  */
 #ifndef SIGNET_MODULE_H
 #define SIGNET_MODULE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "pkcs11/config.h"
@@ -53,23 +62,37 @@ struct session {
 	struct slot *slot;
 	CK_FLAGS flags;
 	void *ss;                    /* the token's per-session state */
+	/*
+	 * Held by a call on this session from before it reads or changes the
+	 * token's session state or its operations until it is done with them:
+	 * threads sharing a session take turns. Table readers do without it.
+	 */
+	void *call_lock;
+	atomic_bool closing;         /* written under the module lock */
 	/* guarded by the module lock */
 	unsigned refs;
-	bool closing;
 	bool token_gone;             /* closed because its token left the slot */
 	bool finding;
 	struct find_state find;
+	/* written with the call lock and the module lock held: either is enough to read */
 	bool op_active[TOKEN_OP_COUNT];
 	struct host_op *host[TOKEN_OP_COUNT];   /* composed operations (pkcs11/mech.c) */
 	CK_OBJECT_HANDLE *own_objects;          /* session objects it made: they die with it */
 	CK_ULONG n_own_objects;
 };
 
-/* C_Initialize / C_Finalize. */
+/* C_Initialize / C_Finalize. C_Finalize waits for the calls in flight to leave. */
 CK_RV module_initialize(const CK_C_INITIALIZE_ARGS *args);
 CK_RV module_finalize(void);
 /* Initialised in this process (a forked child is not until it calls C_Initialize). */
 bool module_ready(void);
+/*
+ * A call that uses the module's state enters first (CKR_CRYPTOKI_NOT_INITIALIZED
+ * once C_Finalize has begun) and leaves when done with it; C_Finalize frees
+ * nothing while a call is inside. Once per call: never nested.
+ */
+CK_RV module_enter(void);
+void module_leave(void);
 const struct config *module_config(void);
 
 /* The host is running its exit handlers: tokens must not call into libraries being torn down. */
@@ -89,10 +112,18 @@ bool slot_token_there(struct slot *s);
 /* Asks the drivers to look for new or vanished devices. */
 void slots_refresh(void);
 
-/* Sessions: acquire takes a reference the caller drops with session_release. */
+/*
+ * A call on a session: session_acquire enters the module, takes a reference
+ * and then the session's call lock (waiting for another thread's call on
+ * it); session_release gives all three back. A session closed meanwhile by
+ * another thread stays allocated until its last reference is dropped.
+ */
 CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle);
 CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out);
 void session_release(struct session *s);
+/* For calls that read only the module's tables: no waiting behind a token call. */
+CK_RV session_peek(CK_SESSION_HANDLE handle, struct session **out);
+void session_unpeek(struct session *s);
 CK_RV session_close(CK_SESSION_HANDLE handle);
 CK_RV session_close_all(struct slot *slot);
 /* The slot's token left: its sessions close without a logout or a word to the device. */

@@ -589,14 +589,19 @@ static void register_fork_handlers(void)
 	fork_handlers_registered = pthread_atfork(hold_across_fork, release_after_fork, release_after_fork) == 0;
 }
 
+bool pin_store_register_fork_handlers(void)
+{
+	pthread_once(&fork_handlers_once, register_fork_handlers);
+	return fork_handlers_registered;
+}
+
 /* Takes the process-wide mutex, then the file lock; on success both are held until lock_release(). */
 static CK_RV lock_acquire(const struct pin_store *s, int *fd_out)
 {
 	struct flock whole = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
 	int fd, r, err;
 
-	pthread_once(&fork_handlers_once, register_fork_handlers);
-	if (!fork_handlers_registered) {
+	if (!pin_store_register_fork_handlers()) {
 		store_error(s, "cannot lock %s: no fork handlers", s->lock_name);
 		return CKR_HOST_MEMORY;
 	}

@@ -59,6 +59,15 @@ struct pin_state {
 struct pin_store;
 
 /*
+ * Registers the fork handlers that keep the store's process-wide lock out
+ * of a forked child (done by the first lock anyway). Fork handlers that
+ * wait for calls which may take that lock must be registered after this:
+ * prepare handlers run last-registered first, so the calls drain before
+ * the lock is taken for the fork. False when they could not be registered.
+ */
+bool pin_store_register_fork_handlers(void);
+
+/*
  * Opens the counters of the token whose CK_TOKEN_INFO.serialNumber is
  * serial (16 blank-padded characters, any bytes). Creates state_dir (0700,
  * parents too) when missing. The state file itself appears on the first

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +31,7 @@ struct sess {
 static struct {
 	void *dl;
 	char dl_path[CONFIG_PATH_MAX];
+	unsigned dl_generation;    /* lock_fork_generation() when dl was loaded */
 	CK_FUNCTION_LIST_PTR f;
 	const struct config *conf;
 	void *lock;                /* guards tokens / ntokens */
@@ -119,6 +122,14 @@ static CK_RV initialize_softhsm(void)
 	bool set_env = false;
 	CK_RV rv;
 
+	/*
+	 * SoftHSM takes every internal lock through the functions it is given.
+	 * Ours never block in a forked child on a lock made before the fork,
+	 * and the copy of SoftHSM a child inherits still runs its static
+	 * destructors when the child exits, behind locks that a thread of the
+	 * parent may have held at the fork.
+	 */
+	lock_give_os_mutexes(&args);
 	if (getenv("SOFTHSM2_CONF") == NULL) {
 		if (sh.conf->softhsm_config[0] != '\0') {
 			snprintf(conf_path, sizeof(conf_path), "%s", sh.conf->softhsm_config);
@@ -135,7 +146,7 @@ static CK_RV initialize_softhsm(void)
 	}
 	rv = sh.f->C_Initialize(&args);
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		/* A forked child inherits SoftHSM's state: start it afresh. */
+		/* Another user in this process initialised our copy while signet was finalised: start it afresh. */
 		sh.f->C_Finalize(NULL);
 		rv = sh.f->C_Initialize(&args);
 	}
@@ -153,21 +164,134 @@ static void note_process_exit(void)
 	slot_note_host_exiting();
 }
 
+/* Loaded by a parent process: its state, and locks its threads held at the fork, came with the fork. */
+static bool library_inherited(void)
+{
+	return sh.dl != NULL && sh.dl_generation != lock_fork_generation();
+}
+
+/* A copy of the file at path in a new memfd, or -1 with errno set. */
+static int copy_to_memfd(const char *path)
+{
+	struct stat st;
+	off_t done = 0;
+	int in, fd = -1, err;
+
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	if (fstat(in, &st) == 0)
+		fd = memfd_create("signet-softhsm", MFD_CLOEXEC);
+	while (fd >= 0 && done < st.st_size) {
+		if (sendfile(fd, in, &done, (size_t)(st.st_size - done)) <= 0) {
+			err = errno != 0 ? errno : EIO;
+			close(fd);
+			fd = -1;
+			errno = err;
+		}
+	}
+	err = errno;
+	close(in);
+	errno = err;
+	return fd;
+}
+
+/*
+ * Opens the library in fd under /proc/self/fd/N, a name nothing loaded has
+ * yet: a copy an ancestor process loaded may hold the first one tried.
+ */
+static void *dlopen_fd(int fd)
+{
+	char name[64];
+	void *dl = NULL, *taken;
+
+	for (int tries = 0; tries < 8 && fd >= 0; tries++) {
+		int higher;
+
+		snprintf(name, sizeof(name), "/proc/self/fd/%d", fd);
+		taken = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+		if (taken == NULL) {
+			dl = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+			break;
+		}
+		dlclose(taken);
+		higher = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
+		close(fd);
+		fd = higher;
+	}
+	if (fd >= 0)
+		close(fd); /* the mapping stays */
+	return dl;
+}
+
+/*
+ * glibc knows a loaded library by its name, then by its file (device and
+ * inode): the same bytes under a new name in a new file are a new library
+ * with globals of its own (SoftHSM exports only code, nothing that copies
+ * would share). A memfd is such a file without a trace on disk and without
+ * depending on an executable /tmp. dlmopen() would also give a new instance,
+ * but with a second C library and OpenSSL underneath, which AddressSanitizer
+ * cannot follow.
+ */
+static void *load_private_copy(const char *path)
+{
+	int fd = copy_to_memfd(path);
+	const char *why;
+	void *dl;
+
+	if (fd < 0) {
+		log_msg(LOG_WARNING, "cannot copy SoftHSM library %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	dl = dlopen_fd(fd);
+	if (dl == NULL) {
+		why = dlerror();
+		log_msg(LOG_WARNING, "cannot load a private copy of SoftHSM library %s: %s", path,
+			why != NULL ? why : "no free name");
+	}
+	return dl;
+}
+
+/*
+ * signet's SoftHSM is an instance of its own. A copy already in the
+ * process, the host's or one a forked child inherited, is never called:
+ * even its C_Initialize may tear down state behind locks that a thread of
+ * the parent held at the fork, and finalizing the host's would end its
+ * sessions. A private copy is loaded instead.
+ */
+static void *open_own_instance(const char *path)
+{
+	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+
+	if (dl != NULL) {
+		dlclose(dl); /* only the reference RTLD_NOLOAD took */
+		log_msg(LOG_INFO, "SoftHSM library %s is in use already: loading a private copy", path);
+		return load_private_copy(path);
+	}
+	/* Never unloaded: its static destructors must run at exit, not under our feet. */
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (dl == NULL)
+		log_msg(LOG_WARNING, "cannot load SoftHSM library %s: %s", path, dlerror());
+	return dl;
+}
+
 static CK_RV load_library(void)
 {
 	static bool exit_hook;
 	CK_C_GetFunctionList get_list;
 	CK_RV rv;
 
+	if (library_inherited()) {
+		/* Abandoned, never finalized: see open_own_instance. */
+		sh.dl = NULL;
+		sh.f = NULL;
+	}
 	if (sh.dl == NULL || strcmp(sh.dl_path, sh.conf->softhsm_library) != 0) {
-		/* Never unloaded: its static destructors must run at exit, not under our feet. */
-		snprintf(sh.dl_path, sizeof(sh.dl_path), "%s", sh.conf->softhsm_library);
-		sh.dl = dlopen(sh.conf->softhsm_library, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-		if (sh.dl == NULL) {
-			log_msg(LOG_WARNING, "cannot load SoftHSM library %s: %s", sh.conf->softhsm_library,
-				dlerror());
+		sh.dl = open_own_instance(sh.conf->softhsm_library);
+		if (sh.dl == NULL)
 			return CKR_GENERAL_ERROR;
-		}
+		snprintf(sh.dl_path, sizeof(sh.dl_path), "%s", sh.conf->softhsm_library);
+		sh.dl_generation = lock_fork_generation();
 	}
 	*(void **)&get_list = dlsym(sh.dl, "C_GetFunctionList");
 	if (get_list == NULL || get_list(&sh.f) != CKR_OK || sh.f == NULL) {
@@ -301,8 +425,8 @@ static void softhsm_stop(bool process_exiting)
 	if (!sh.running)
 		return;
 	sh.running = false;
-	/* Slots and sessions are gone already; SoftHSM itself only if it is still alive. */
-	if (!process_exiting && !slot_host_exiting())
+	/* Slots and sessions are gone already; SoftHSM itself only if it is still alive and ours. */
+	if (!process_exiting && !slot_host_exiting() && !library_inherited())
 		sh.f->C_Finalize(NULL);
 	for (size_t i = 0; i < sh.ntokens; i++)
 		free_token(sh.tokens[i]);

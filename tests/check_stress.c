@@ -1,13 +1,16 @@
 /*
  * Threads on the fallback token at once: sessions opened, signed with and
  * closed concurrently, a session closed while another thread signs with
- * it, and a thread reading slot and token information all along. Meant to
+ * it, and a thread reading slot and token information all along; many
+ * threads sharing one session; C_Finalize while other threads are inside
+ * the module; and forks while other threads hold SoftHSM's locks. Meant to
  * run under `make check SAN=address,undefined` as much as without.
  */
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -267,6 +270,316 @@ START_TEST(threads_log_in_and_out_by_closing_sessions)
 }
 END_TEST
 
+/* ---- many threads on one session ---- */
+
+#define SHARERS 16
+#define SHARED_ROUNDS 150
+
+struct shared_use {
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	atomic_uint bad;            /* answers outside the allowed set */
+	atomic_ulong first_bad;     /* the first of them, for the failure message */
+	atomic_uint signatures;     /* complete signatures of the right length */
+};
+
+/* What a call on a session that other threads use at the same time may answer. */
+static bool shared_answer_allowed(CK_RV rv)
+{
+	return rv == CKR_OK || rv == CKR_OPERATION_ACTIVE || rv == CKR_OPERATION_NOT_INITIALIZED;
+}
+
+static void note_shared(struct shared_use *u, CK_RV rv)
+{
+	unsigned long none = CKR_OK;
+
+	if (shared_answer_allowed(rv))
+		return;
+	atomic_fetch_add(&u->bad, 1);
+	atomic_compare_exchange_strong(&u->first_bad, &none, (unsigned long)rv);
+}
+
+/* One of three uses of the session, each step's answer checked: sign in one part, in several, or digest. */
+static void shared_round(struct shared_use *u, int kind)
+{
+	CK_MECHANISM sign = { CKM_ECDSA_SHA256, NULL, 0 }, digest = { CKM_SHA256, NULL, 0 };
+	CK_BYTE data[48] = { 7 }, out[64];
+	CK_ULONG len = sizeof(out);
+	CK_RV rv;
+
+	switch (kind) {
+	case 0:
+		note_shared(u, f->C_SignInit(u->h, &sign, u->key));
+		rv = f->C_Sign(u->h, data, sizeof(data), out, &len);
+		note_shared(u, rv);
+		if (rv == CKR_OK && len == 64)
+			atomic_fetch_add(&u->signatures, 1);
+		break;
+	case 1:
+		note_shared(u, f->C_SignInit(u->h, &sign, u->key));
+		note_shared(u, f->C_SignUpdate(u->h, data, 16));
+		note_shared(u, f->C_SignUpdate(u->h, data + 16, 32));
+		rv = f->C_SignFinal(u->h, out, &len);
+		note_shared(u, rv);
+		if (rv == CKR_OK && len == 64)
+			atomic_fetch_add(&u->signatures, 1);
+		break;
+	default:
+		note_shared(u, f->C_DigestInit(u->h, &digest));
+		note_shared(u, f->C_DigestUpdate(u->h, data, sizeof(data)));
+		note_shared(u, f->C_DigestFinal(u->h, out, &len));
+		break;
+	}
+}
+
+static void *sharer(void *arg)
+{
+	struct shared_use *u = arg;
+	static atomic_int next;
+	int me = atomic_fetch_add(&next, 1);
+
+	for (int i = 0; i < SHARED_ROUNDS; i++)
+		shared_round(u, (me + i) % 3);
+	return NULL;
+}
+
+/*
+ * Sharing a session between threads is the caller's mistake, but it must
+ * not corrupt memory: every call answers as one of the calls would alone.
+ */
+START_TEST(threads_share_one_session)
+{
+	struct shared_use u = { .h = anchor };
+	pthread_t t[SHARERS];
+	CK_SESSION_INFO si;
+
+	u.key = find_key(anchor);
+	ck_assert_uint_ne(u.key, 0);
+	for (int i = 0; i < SHARERS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, sharer, &u), 0);
+	for (int i = 0; i < SHARERS; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	ck_assert_msg(atomic_load(&u.bad) == 0, "%u answers outside the allowed set, the first 0x%lx",
+		      atomic_load(&u.bad), atomic_load(&u.first_bad));
+	ck_assert_uint_gt(atomic_load(&u.signatures), 0);
+	/* The session is still sound: after ending what a thread left active, it signs. */
+	ck_assert_int_eq(f->C_GetSessionInfo(anchor, &si), CKR_OK);
+	{
+		CK_BYTE out[64];
+		CK_ULONG len = sizeof(out);
+
+		f->C_SignFinal(anchor, out, &len);
+		len = sizeof(out);
+		f->C_DigestFinal(anchor, out, &len);
+	}
+	ck_assert_int_eq(sign_once(anchor, u.key, CKM_ECDSA_SHA256), CKR_OK);
+}
+END_TEST
+
+/* ---- C_Finalize while other threads are inside the module ---- */
+
+static atomic_bool finalized;          /* set once C_Finalize has returned */
+
+struct busy_thread {
+	bool signs;                      /* signs on its own session, else polls */
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	unsigned bad, after_ok;          /* answers outside the allowed set; calls made after C_Finalize */
+	CK_RV first_bad;
+};
+
+static void note_busy(struct busy_thread *b, bool after_finalize, CK_RV rv)
+{
+	bool allowed = rv == CKR_OK || rv == CKR_CRYPTOKI_NOT_INITIALIZED || rv == CKR_SESSION_HANDLE_INVALID ||
+		       rv == CKR_OPERATION_NOT_INITIALIZED;
+
+	/* A call that began after C_Finalize returned must find the module finalised. */
+	if (after_finalize)
+		allowed = rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+	if (after_finalize && allowed)
+		b->after_ok++;
+	if (!allowed && b->bad++ == 0)
+		b->first_bad = rv;
+}
+
+static void *busy(void *arg)
+{
+	struct busy_thread *b = arg;
+	CK_BYTE data[32] = { 3 }, sig[64];
+
+	while (b->after_ok < 20) {
+		bool after = atomic_load(&finalized);
+
+		if (b->signs) {
+			CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+			CK_ULONG len = sizeof(sig);
+
+			note_busy(b, after, f->C_SignInit(b->h, &m, b->key));
+			after = atomic_load(&finalized);
+			note_busy(b, after, f->C_Sign(b->h, data, sizeof(data), sig, &len));
+		} else {
+			CK_SLOT_ID list[8];
+			CK_ULONG n = 8;
+			CK_TOKEN_INFO ti;
+			CK_SESSION_INFO si;
+
+			note_busy(b, after, f->C_GetSlotList(CK_TRUE, list, &n));
+			after = atomic_load(&finalized);
+			note_busy(b, after, f->C_GetTokenInfo(slot, &ti));
+			after = atomic_load(&finalized);
+			note_busy(b, after, f->C_GetSessionInfo(b->h, &si));
+		}
+	}
+	return NULL;
+}
+
+START_TEST(finalize_while_threads_are_inside)
+{
+	struct busy_thread b[4] = { { .signs = true }, { .signs = true }, { .signs = false }, { .signs = false } };
+	pthread_t t[4];
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	CK_SLOT_ID list[8];
+	CK_ULONG n = 8;
+
+	atomic_store(&finalized, false);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &b[i].h), CKR_OK);
+		b[i].key = find_key(b[i].h);
+		ck_assert_uint_ne(b[i].key, 0);
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, busy, &b[i]), 0);
+	usleep(100 * 1000);
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	atomic_store(&finalized, true);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_msg(b[i].bad == 0, "thread %d: %u wrong answers, the first 0x%lx", i, b[i].bad,
+			      (unsigned long)b[i].first_bad);
+	}
+	/* And the module starts again. */
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	ck_assert_int_eq(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
+	ck_assert_int_eq(f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h), CKR_OK);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6), CKR_OK);
+	key = find_key(h);
+	ck_assert_uint_ne(key, 0);
+	ck_assert_int_eq(sign_once(h, key, CKM_ECDSA_SHA256), CKR_OK);
+}
+END_TEST
+
+/* ---- forks while other threads hold SoftHSM's locks ---- */
+
+#define FORKS 24
+#define CHILD_SECONDS 20
+
+/* Signs on its own session, or looks the key up, until done: SoftHSM's locks are taken all the time. */
+static void *lock_holder(void *arg)
+{
+	bool signs = (uintptr_t)arg != 0;
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	uintptr_t bad = 0;
+
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK)
+		return (void *)1;
+	key = find_key(h);
+	while (!done) {
+		if (signs && sign_once(h, key, CKM_ECDSA) != CKR_OK)
+			bad++;
+		if (!signs && find_key(h) != key)
+			bad++;
+	}
+	f->C_CloseSession(h);
+	return (void *)bad;
+}
+
+/*
+ * In a forked child the parent's other threads are gone, and what only
+ * they could reach (OpenSSL's per-thread state, say) is unreachable there
+ * by nature: the children are not leak-checked. The parent is.
+ */
+static bool in_forked_child;
+
+__attribute__((visibility("default"))) int __lsan_is_turned_off(void);
+__attribute__((visibility("default"))) int __lsan_is_turned_off(void)
+{
+	return in_forked_child;
+}
+
+/* What a forked worker does with the module; its exit status names the step that failed. */
+static int child_uses_token(void)
+{
+	CK_SLOT_ID list[8];
+	CK_ULONG n = 8;
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+
+	tu_child_deadline(CHILD_SECONDS + 10);
+	/* Not initialised here until it says so, and nothing waits for the parent's threads. */
+	if (f->C_Finalize(NULL) != CKR_CRYPTOKI_NOT_INITIALIZED)
+		return 9;
+	if (f->C_Initialize(NULL) != CKR_OK)
+		return 10;
+	if (f->C_GetSlotList(CK_TRUE, list, &n) != CKR_OK || n < 1)
+		return 11;
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK)
+		return 12;
+	if (f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, 6) != CKR_OK)
+		return 13;
+	key = find_key(h);
+	if (key == 0)
+		return 14;
+	if (sign_once(h, key, CKM_ECDSA_SHA256) != CKR_OK)
+		return 15;
+	if (f->C_Finalize(NULL) != CKR_OK)
+		return 16;
+	return 0;
+}
+
+/*
+ * Worker pools fork while other threads are inside the module. Each child
+ * initialises the module, logs in, signs, finalises and exits (static
+ * destructors included): none may hang on a lock a parent thread held.
+ */
+START_TEST(forked_children_use_the_token_while_threads_work)
+{
+	pthread_t t[2];
+	int hung = 0, failed = 0, last_status = 0;
+	void *result;
+
+	for (uintptr_t i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, lock_holder, (void *)i), 0);
+	usleep(20 * 1000);
+	for (int i = 0; i < FORKS; i++) {
+		pid_t pid;
+		int status;
+
+		fflush(NULL);
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			in_forked_child = true;
+			exit(child_uses_token());
+		}
+		status = tu_wait_child(pid, CHILD_SECONDS);
+		if (status == -1)
+			hung++;
+		else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++, last_status = status;
+		usleep(1000 * (useconds_t)(i % 7));
+	}
+	done = true;
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &result), 0);
+		ck_assert_uint_eq((uintptr_t)result, 0);
+	}
+	ck_assert_msg(hung == 0 && failed == 0, "%d of %d children hung, %d failed (last wait status 0x%x)", hung,
+		      FORKS, failed, last_status);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stress");
@@ -276,6 +589,9 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, threads_open_sign_and_close_sessions);
 	tcase_add_test(tc, threads_log_in_and_out_by_closing_sessions);
+	tcase_add_test(tc, threads_share_one_session);
+	tcase_add_test(tc, finalize_while_threads_are_inside);
+	tcase_add_test(tc, forked_children_use_the_token_while_threads_work);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A fresh directory under $TMPDIR, removed by the test's process exit is not needed: tmp is scratch. */
@@ -96,6 +98,29 @@ static inline size_t tu_unhex(const char *s, uint8_t *out, size_t cap)
 		s += 2;
 	}
 	return n;
+}
+
+/*
+ * Waits for a forked child for at most seconds; a child still running then
+ * is killed. Returns its wait status, -1 when it had to be killed.
+ */
+static inline int tu_wait_child(pid_t pid, int seconds)
+{
+	struct timespec tick = { 0, 5 * 1000 * 1000 };
+	int status;
+
+	for (long i = 0; i < seconds * 200L; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -2;
+		nanosleep(&tick, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
 }
 
 /*

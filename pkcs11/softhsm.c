@@ -16,15 +16,12 @@
 #include "pkcs11/lock.h"
 #include "pkcs11/log.h"
 #include "pkcs11/slot.h"
-#include "pkcs11/pin_store.h"
+#include "pkcs11/pin_policy.h"
 #include "pkcs11/key_policy.h"
 
 struct token {
-	CK_SLOT_ID real;           /* SoftHSM's slot id */
-	void *lock;                /* guards the fields below */
-	struct pin_store *store;   /* opened once the token has a serial number */
-	CK_UTF8CHAR serial[16];
-	bool pin_expired;          /* logged-in user still has the administrator's PIN */
+	CK_SLOT_ID real;             /* SoftHSM's slot id */
+	struct pin_policy *policy;   /* SoftHSM never locks a PIN: the policy's store counts */
 };
 
 struct sess {
@@ -309,14 +306,40 @@ static CK_RV load_library(void)
 	return rv;
 }
 
+/* ---- the PIN policy in front of SoftHSM ---- */
+
+/* Names the token's counters once SoftHSM has initialised it. */
+static CK_RV policy_serial(void *ctx, CK_UTF8CHAR serial[16])
+{
+	struct token *t = ctx;
+	CK_TOKEN_INFO info;
+	CK_RV rv = sh.f->C_GetTokenInfo(t->real, &info);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!(info.flags & CKF_TOKEN_INITIALIZED))
+		return CKR_USER_PIN_NOT_INITIALIZED;
+	memcpy(serial, info.serialNumber, sizeof(info.serialNumber));
+	return CKR_OK;
+}
+
+/* SoftHSM keeps no counter of its own (.counter NULL): signet's store counts every try. */
+static CK_RV new_policy(struct token *t)
+{
+	struct pin_token tok = { .kind = "softhsm", .ctx = t, .serial = policy_serial };
+	char name[64];
+
+	snprintf(name, sizeof(name), "SoftHSM slot %lu", (unsigned long)t->real);
+	return pin_policy_new(sh.conf, name, &tok, &t->policy);
+}
+
 /* ---- tokens and slots ---- */
 
 static void free_token(struct token *t)
 {
 	if (t == NULL)
 		return;
-	pin_store_close(t->store);
-	mutex_destroy(t->lock);
+	pin_policy_free(t->policy);
 	free(t);
 }
 
@@ -336,7 +359,7 @@ static CK_RV add_token(CK_SLOT_ID real)
 	if (t == NULL)
 		return CKR_HOST_MEMORY;
 	t->real = real;
-	rv = mutex_create(&t->lock);
+	rv = new_policy(t);
 	if (rv != CKR_OK)
 		goto fail;
 	grown = realloc(sh.tokens, (sh.ntokens + 1) * sizeof(*grown));
@@ -421,113 +444,6 @@ const struct token_driver softhsm_driver = {
 	.stop = softhsm_stop,
 };
 
-/* ---- the PIN policy in front of SoftHSM ---- */
-
-static struct pin_limits limits(void)
-{
-	return (struct pin_limits){ sh.conf->user_pin_retries, sh.conf->so_pin_retries };
-}
-
-/* Opens the counter store of an initialised token; caller holds t->lock. */
-static CK_RV open_store_locked(struct token *t)
-{
-	CK_TOKEN_INFO info;
-	CK_RV rv;
-
-	if (t->store != NULL)
-		return CKR_OK;
-	rv = sh.f->C_GetTokenInfo(t->real, &info);
-	if (rv != CKR_OK)
-		return rv;
-	if (!(info.flags & CKF_TOKEN_INITIALIZED))
-		return CKR_USER_PIN_NOT_INITIALIZED;
-	memcpy(t->serial, info.serialNumber, sizeof(t->serial));
-	return pin_store_open(sh.conf->state_dir, t->serial, &t->store); /* it logs its failures */
-}
-
-static CK_RV read_state(struct token *t, struct pin_state *st)
-{
-	CK_RV rv = mutex_lock(t->lock);
-
-	if (rv != CKR_OK)
-		return rv;
-	rv = open_store_locked(t);
-	if (rv == CKR_OK)
-		rv = pin_store_read(t->store, st);
-	mutex_unlock(t->lock);
-	return rv;
-}
-
-/*
- * Runs one PIN-consuming call under the policy: reserve a try (refused
- * once the limit is reached, without asking SoftHSM), make the call, then
- * settle. Only CKR_PIN_INCORRECT keeps the try spent; errors that say
- * nothing about the PIN give it back.
- */
-typedef CK_RV (*pin_call)(struct token *t, void *ctx);
-
-static CK_RV with_pin_try(struct token *t, enum pin_who who, pin_call call, void *ctx)
-{
-	struct pin_limits lim = limits();
-	struct pin_state st;
-	CK_RV rv, settle;
-
-	rv = mutex_lock(t->lock);
-	if (rv != CKR_OK)
-		return rv;
-	rv = open_store_locked(t);
-	if (rv == CKR_OK)
-		rv = pin_store_reserve(t->store, who, &lim);
-	mutex_unlock(t->lock);
-	if (rv != CKR_OK) {
-		if (rv == CKR_PIN_LOCKED)
-			log_msg(LOG_WARNING, "%s PIN of SoftHSM slot %lu is locked: not sent",
-				who == PIN_SO ? "SO" : "user", (unsigned long)t->real);
-		return rv;
-	}
-	rv = call(t, ctx);
-	if (mutex_lock(t->lock) != CKR_OK)
-		return CKR_GENERAL_ERROR;
-	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
-		settle = pin_store_settle(t->store, who, PIN_TRY_OK);
-	else if (rv == CKR_PIN_INCORRECT)
-		settle = pin_store_settle(t->store, who, PIN_TRY_WRONG);
-	else
-		settle = pin_store_settle(t->store, who, PIN_TRY_UNUSED);
-	if (rv == CKR_PIN_INCORRECT && pin_store_read(t->store, &st) == CKR_OK)
-		log_msg(LOG_WARNING, "wrong %s PIN for SoftHSM slot %lu (%u of %u tries used)",
-			who == PIN_SO ? "SO" : "user", (unsigned long)t->real,
-			who == PIN_SO ? st.so_failures : st.user_failures,
-			who == PIN_SO ? lim.so_retries : lim.user_retries);
-	mutex_unlock(t->lock);
-	if (settle != CKR_OK && rv == CKR_OK)
-		rv = settle;
-	return rv;
-}
-
-/*
- * An empty PIN is never sent: SoftHSM would judge it and spend a try on
- * it. SoftHSM tokens have no protected authentication path that an empty
- * PIN could stand for.
- */
-static CK_RV refuse_empty_pin(struct token *t, CK_ULONG len, const char *what)
-{
-	if (len > 0)
-		return CKR_OK;
-	log_msg(LOG_INFO, "empty %s for SoftHSM slot %lu refused: not sent", what, (unsigned long)t->real);
-	return CKR_PIN_LEN_RANGE;
-}
-
-static CK_RV check_new_pin_length(CK_ULONG len)
-{
-	if (len < sh.conf->min_pin_length || len > sh.conf->max_pin_length) {
-		log_msg(LOG_WARNING, "new PIN length %lu outside the policy's %u..%u", (unsigned long)len,
-			sh.conf->min_pin_length, sh.conf->max_pin_length);
-		return CKR_PIN_LEN_RANGE;
-	}
-	return CKR_OK;
-}
-
 /* ---- description ---- */
 
 /*
@@ -552,30 +468,15 @@ static CK_RV sh_slot_info(struct token *t, CK_SLOT_INFO *info)
 	return rv;
 }
 
-static const CK_FLAGS pin_flags = CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED |
-				  CKF_USER_PIN_TO_BE_CHANGED | CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY |
-				  CKF_SO_PIN_LOCKED | CKF_SO_PIN_TO_BE_CHANGED;
-
 static CK_RV sh_token_info(struct token *t, CK_TOKEN_INFO *info)
 {
-	struct pin_limits lim = limits();
-	struct pin_state st;
 	CK_RV rv = gone_check();
 
 	if (rv == CKR_OK)
 		rv = sh.f->C_GetTokenInfo(t->real, info);
-
 	if (rv != CKR_OK || !(info->flags & CKF_TOKEN_INITIALIZED))
 		return rv;
-	info->ulMinPinLen = sh.conf->min_pin_length;
-	info->ulMaxPinLen = sh.conf->max_pin_length;
-	rv = read_state(t, &st);
-	if (rv != CKR_OK)
-		return rv; /* the store said why */
-	info->flags = (info->flags & ~pin_flags) | pin_state_token_flags(&st, &lim);
-	if (!sh.conf->require_pin_change)
-		info->flags &= ~(CK_FLAGS)CKF_USER_PIN_TO_BE_CHANGED;
-	return CKR_OK;
+	return pin_policy_token_info(t->policy, info); /* the store logs its failures */
 }
 
 static CK_RV sh_mechanism_list(struct token *t, CK_MECHANISM_TYPE *list, CK_ULONG *count)
@@ -591,60 +492,27 @@ static CK_RV sh_mechanism_info(struct token *t, CK_MECHANISM_TYPE type, CK_MECHA
 /* ---- administration ---- */
 
 struct init_token_args {
+	CK_SLOT_ID real;
 	const CK_UTF8CHAR *pin;
 	CK_ULONG len;
 	const CK_UTF8CHAR *label;
 };
 
-static CK_RV call_init_token(struct token *t, void *ctx)
+static CK_RV send_init_token(void *ctx)
 {
 	struct init_token_args *a = ctx;
 
-	return sh.f->C_InitToken(t->real, (CK_UTF8CHAR_PTR)a->pin, a->len, (CK_UTF8CHAR_PTR)a->label);
-}
-
-static CK_RV record_token_initialised(struct token *t)
-{
-	CK_RV rv = mutex_lock(t->lock);
-
-	if (rv != CKR_OK)
-		return rv;
-	rv = open_store_locked(t);
-	if (rv == CKR_OK)
-		rv = pin_store_token_initialised(t->store);
-	t->pin_expired = false;
-	mutex_unlock(t->lock);
-	return rv;
+	return sh.f->C_InitToken(a->real, (CK_UTF8CHAR_PTR)a->pin, a->len, (CK_UTF8CHAR_PTR)a->label);
 }
 
 static CK_RV sh_init_token(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len, const CK_UTF8CHAR *label)
 {
-	struct init_token_args a = { pin, len, label };
-	struct pin_state st;
-	CK_TOKEN_INFO info;
+	struct init_token_args a = { t->real, pin, len, label };
 	CK_RV rv;
 
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
-	rv = refuse_empty_pin(t, len, "SO PIN");
-	if (rv == CKR_OK)
-		rv = sh.f->C_GetTokenInfo(t->real, &info);
-	if (rv != CKR_OK)
-		return rv;
-	if (!(info.flags & CKF_TOKEN_INITIALIZED)) {
-		rv = check_new_pin_length(len);
-		if (rv == CKR_OK)
-			rv = call_init_token(t, &a);
-	} else {
-		/* Re-initialising proves the SO PIN: it counts like a login, and a dead SO PIN stays dead. */
-		rv = read_state(t, &st);
-		if (rv == CKR_OK && st.so_locked)
-			rv = CKR_PIN_LOCKED;
-		if (rv == CKR_OK)
-			rv = with_pin_try(t, PIN_SO, call_init_token, &a);
-	}
-	if (rv == CKR_OK)
-		rv = record_token_initialised(t);
+	rv = pin_policy_init_token(t->policy, pin, len, send_init_token, &a);
 	if (rv == CKR_OK)
 		refresh_slots();
 	return rv;
@@ -685,12 +553,11 @@ struct login_args {
 	CK_ULONG len;
 };
 
-static CK_RV call_login(struct token *t, void *ctx)
+static CK_RV send_login(void *ctx)
 {
 	struct login_args *a = ctx;
 	CK_RV rv;
 
-	(void)t;
 	rv = sh.f->C_Login(a->real, a->who, (CK_UTF8CHAR_PTR)a->pin, a->len);
 	/*
 	 * The core asks only when it holds no login, so a login SoftHSM still
@@ -703,42 +570,14 @@ static CK_RV call_login(struct token *t, void *ctx)
 	return rv;
 }
 
-static CK_RV note_user_login(struct token *t)
-{
-	struct pin_state st;
-	CK_RV rv = read_state(t, &st);
-
-	if (rv == CKR_OK && mutex_lock(t->lock) == CKR_OK) {
-		t->pin_expired = sh.conf->require_pin_change && st.user_to_be_changed;
-		mutex_unlock(t->lock);
-		if (t->pin_expired)
-			log_msg(LOG_WARNING, "user PIN of SoftHSM slot %lu must be changed before use",
-				(unsigned long)t->real);
-	}
-	return rv;
-}
-
 static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
 	struct login_args a = { ((struct sess *)ss)->real, who, pin, len };
-	struct pin_state st;
 	CK_RV rv;
 
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
-	rv = refuse_empty_pin(t, len, who == CKU_SO ? "SO PIN" : "PIN");
-	if (rv != CKR_OK)
-		return rv;
-	rv = read_state(t, &st);
-	if (rv == CKR_USER_PIN_NOT_INITIALIZED)
-		return sh.f->C_Login(a.real, who, (CK_UTF8CHAR_PTR)pin, len); /* SoftHSM explains */
-	if (rv != CKR_OK)
-		return rv;
-	if (who == CKU_SO && st.so_locked)
-		return CKR_PIN_LOCKED;
-	rv = with_pin_try(t, who == CKU_SO ? PIN_SO : PIN_USER, call_login, &a);
-	if (rv == CKR_OK && who == CKU_USER)
-		rv = note_user_login(t);
+	rv = pin_policy_login(t->policy, who, pin, len, send_login, &a);
 	/*
 	 * A login that fails here (SoftHSM accepted the PIN but the policy
 	 * could not record it, say) must not leave SoftHSM logged in: the core
@@ -752,38 +591,31 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 
 static CK_RV sh_logout(struct token *t, void *ss)
 {
-	if (mutex_lock(t->lock) == CKR_OK) {
-		t->pin_expired = false;
-		mutex_unlock(t->lock);
-	}
+	pin_policy_logout(t->policy);
 	/* From the host's exit handlers SoftHSM may be torn down already; the process takes the login with it. */
 	if (slot_host_exiting())
 		return CKR_OK;
 	return sh.f->C_Logout(((struct sess *)ss)->real);
 }
 
+struct init_pin_args {
+	CK_SESSION_HANDLE real;
+	const CK_UTF8CHAR *pin;
+	CK_ULONG len;
+};
+
+static CK_RV send_init_pin(void *ctx)
+{
+	struct init_pin_args *a = ctx;
+
+	return sh.f->C_InitPIN(a->real, (CK_UTF8CHAR_PTR)a->pin, a->len);
+}
+
 static CK_RV sh_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
-	struct pin_state st;
-	CK_RV rv = check_new_pin_length(len); /* at least 1: an empty PIN is never sent */
+	struct init_pin_args a = { ((struct sess *)ss)->real, pin, len };
 
-	/* The SO may have logged in before another process locked the SO PIN for ever. */
-	if (rv == CKR_OK)
-		rv = read_state(t, &st);
-	if (rv == CKR_OK && st.so_locked)
-		rv = CKR_PIN_LOCKED;
-	if (rv == CKR_OK)
-		rv = sh.f->C_InitPIN(((struct sess *)ss)->real, (CK_UTF8CHAR_PTR)pin, len);
-	if (rv != CKR_OK)
-		return rv;
-	rv = mutex_lock(t->lock);
-	if (rv != CKR_OK)
-		return rv;
-	rv = open_store_locked(t);
-	if (rv == CKR_OK)
-		rv = pin_store_user_pin_set_by_so(t->store);
-	mutex_unlock(t->lock);
-	return rv;
+	return pin_policy_init_pin(t->policy, len, send_init_pin, &a);
 }
 
 struct set_pin_args {
@@ -792,11 +624,10 @@ struct set_pin_args {
 	CK_ULONG old_len, new_len;
 };
 
-static CK_RV call_set_pin(struct token *t, void *ctx)
+static CK_RV send_set_pin(void *ctx)
 {
 	struct set_pin_args *a = ctx;
 
-	(void)t;
 	return sh.f->C_SetPIN(a->real, (CK_UTF8CHAR_PTR)a->old_pin, a->old_len, (CK_UTF8CHAR_PTR)a->new_pin,
 			      a->new_len);
 }
@@ -806,40 +637,16 @@ static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, C
 {
 	struct set_pin_args a = { ((struct sess *)ss)->real, old_pin, new_pin, old_len, new_len };
 	CK_SESSION_INFO info;
-	enum pin_who who;
-	struct pin_state st;
 	CK_RV rv;
 
-	rv = refuse_empty_pin(t, old_len, "old PIN");
-	if (rv == CKR_OK)
-		rv = check_new_pin_length(new_len);
-	if (rv == CKR_OK && old_len > MAX_VALUE_LEN)
-		rv = CKR_HOST_MEMORY;
-	if (rv != CKR_OK)
-		return rv;
+	if (old_len > MAX_VALUE_LEN || new_len > MAX_VALUE_LEN)
+		return CKR_HOST_MEMORY;
 	rv = sh.f->C_GetSessionInfo(a.real, &info);
 	if (rv != CKR_OK)
 		return rv;
 	/* C_SetPIN changes the SO PIN in an SO session, otherwise the user PIN. */
-	who = info.state == CKS_RW_SO_FUNCTIONS ? PIN_SO : PIN_USER;
-	rv = read_state(t, &st);
-	if (rv == CKR_OK && who == PIN_SO && st.so_locked)
-		rv = CKR_PIN_LOCKED;
-	/* While the PIN must be changed, a "change" to the same PIN would satisfy the rule without changing anything. */
-	if (rv == CKR_OK && who == PIN_USER && sh.conf->require_pin_change && st.user_to_be_changed &&
-	    old_len == new_len && memcmp(old_pin, new_pin, old_len) == 0)
-		rv = CKR_PIN_INVALID;
-	if (rv == CKR_OK)
-		rv = with_pin_try(t, who, call_set_pin, &a);
-	if (rv != CKR_OK || who != PIN_USER)
-		return rv;
-	rv = mutex_lock(t->lock);
-	if (rv != CKR_OK)
-		return rv;
-	rv = pin_store_user_pin_changed(t->store);
-	t->pin_expired = false;
-	mutex_unlock(t->lock);
-	return rv;
+	return pin_policy_set_pin(t->policy, info.state == CKS_RW_SO_FUNCTIONS ? PIN_SO : PIN_USER, old_pin, old_len,
+				  new_pin, new_len, send_set_pin, &a);
 }
 
 /* ---- objects ---- */
@@ -1106,23 +913,10 @@ static CK_RV sh_destroy_object(struct token *t, void *ss, token_ref obj)
 
 /* ---- keys ---- */
 
+/* Private-key use (sign, decrypt, unwrap, derive) waits while the user's PIN must be changed. */
 static CK_RV expired_check(struct token *t)
 {
-	struct pin_state st;
-	bool expired = false;
-
-	if (mutex_lock(t->lock) == CKR_OK) {
-		expired = t->pin_expired;
-		mutex_unlock(t->lock);
-	}
-	/* The user may have changed the PIN in another process since this login: the store knows. */
-	if (expired && read_state(t, &st) == CKR_OK && !st.user_to_be_changed &&
-	    mutex_lock(t->lock) == CKR_OK) {
-		t->pin_expired = false;
-		expired = false;
-		mutex_unlock(t->lock);
-	}
-	return expired ? CKR_PIN_EXPIRED : CKR_OK;
+	return pin_policy_key_use(t->policy);
 }
 
 static CK_RV sh_generate_key(struct token *t, void *ss, const CK_MECHANISM *mech, const CK_ATTRIBUTE *tmpl,

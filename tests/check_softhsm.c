@@ -50,26 +50,10 @@ static void write_configs(const char *policy)
 	sf_write_signet_conf(conf, dir, lib, policy);
 }
 
-/*
- * PIN tries SoftHSM judged: logins it answered with CKR_OK or
- * CKR_PIN_INCORRECT. Under concurrent writers SoftHSM sometimes fails to
- * read its own token file and answers CKR_GENERAL_ERROR before looking at
- * the PIN; signet gives such a try back, so those calls are no tries.
- */
+/* PIN tries SoftHSM judged, from the login counter's log. */
 static CK_ULONG login_calls(void)
 {
-	char *text = tu_read_file(login_log), *line, *save = NULL;
-	CK_ULONG n = 0;
-
-	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		const char *rv = strrchr(line, ' ');
-
-		ck_assert_ptr_nonnull(rv);
-		if (strcmp(rv, " 0x0") == 0 || strcmp(rv, " 0xa0") == 0)
-			n++;
-	}
-	free(text);
-	return n;
+	return sf_login_calls(login_log);
 }
 
 static CK_SESSION_HANDLE open_rw(void)
@@ -88,6 +72,23 @@ static CK_RV login(CK_USER_TYPE who, const char *pin)
 
 	ck_assert_int_eq(f->C_CloseSession(h), CKR_OK);
 	return rv;
+}
+
+/* The i-th of distinct wrong PINs: the same wrong PIN twice in a row never reaches SoftHSM. */
+static const char *wrong_pin(unsigned i)
+{
+	static const char *const pins[] = { "000000", "000001", "000002", "000003", "000004" };
+
+	ck_assert_uint_lt(i, sizeof(pins) / sizeof(pins[0]));
+	return pins[i];
+}
+
+static const char *wrong_so_pin(unsigned i)
+{
+	static const char *const pins[] = { "00000000", "00000001", "00000002", "00000003", "00000004" };
+
+	ck_assert_uint_lt(i, sizeof(pins) / sizeof(pins[0]));
+	return pins[i];
 }
 
 static CK_FLAGS token_flags(void)
@@ -230,13 +231,13 @@ START_TEST(wrong_user_pins_count_down_and_lock)
 	change_to_user_pin();
 	unlink(login_log);
 	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED), 0);
-	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, wrong_pin(0)), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED),
 			 CKF_USER_PIN_COUNT_LOW);
-	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, wrong_pin(1)), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED),
 			 CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
-	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, wrong_pin(2)), CKR_PIN_INCORRECT);
 	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
 	ck_assert_uint_eq(login_calls(), 3);
 	/* locked: even the right PIN is refused, and SoftHSM hears nothing */
@@ -249,14 +250,14 @@ END_TEST
 START_TEST(right_pin_resets_the_counter)
 {
 	change_to_user_pin();
-	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
-	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, wrong_pin(0)), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, wrong_pin(1)), CKR_PIN_INCORRECT);
 	ck_assert(token_flags() & CKF_USER_PIN_FINAL_TRY);
 	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_OK);
 	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED), 0);
 	/* three fresh tries again */
-	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
-	ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, wrong_pin(0)), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_USER, wrong_pin(1)), CKR_PIN_INCORRECT);
 	ck_assert(!(token_flags() & CKF_USER_PIN_LOCKED));
 }
 END_TEST
@@ -266,8 +267,8 @@ START_TEST(so_unblocks_with_init_pin)
 	CK_SESSION_HANDLE h;
 
 	change_to_user_pin();
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_eq(login(CKU_USER, wrong_pin(i)), CKR_PIN_INCORRECT);
 	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
 	h = open_rw();
 	ck_assert_int_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, 8), CKR_OK);
@@ -285,12 +286,12 @@ START_TEST(so_pin_locks_for_ever)
 	pid_t pid;
 
 	memset(label, ' ', sizeof(label));
-	ck_assert_int_eq(login(CKU_SO, "00000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_SO, wrong_so_pin(0)), CKR_PIN_INCORRECT);
 	ck_assert(token_flags() & CKF_SO_PIN_COUNT_LOW);
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(login(CKU_SO, "00000000"), CKR_PIN_INCORRECT);
+	for (unsigned i = 1; i < 4; i++)
+		ck_assert_int_eq(login(CKU_SO, wrong_so_pin(i)), CKR_PIN_INCORRECT);
 	ck_assert(token_flags() & CKF_SO_PIN_FINAL_TRY);
-	ck_assert_int_eq(login(CKU_SO, "00000000"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(login(CKU_SO, wrong_so_pin(4)), CKR_PIN_INCORRECT);
 	ck_assert(token_flags() & CKF_SO_PIN_LOCKED);
 	ck_assert_uint_eq(login_calls(), 5);
 	ck_assert_int_eq(login(CKU_SO, SO_PIN), CKR_PIN_LOCKED);
@@ -342,8 +343,8 @@ START_TEST(init_pin_refused_once_so_pin_is_dead)
 		if (f->C_Initialize(NULL) != CKR_OK)
 			_exit(10);
 		slot = sf_initialised_slot(f);
-		for (int i = 0; i < 5; i++)
-			if (login(CKU_SO, "00000000") != CKR_PIN_INCORRECT)
+		for (unsigned i = 0; i < 5; i++)
+			if (login(CKU_SO, wrong_so_pin(i)) != CKR_PIN_INCORRECT)
 				_exit(1);
 		_exit(token_flags() & CKF_SO_PIN_LOCKED ? 0 : 2);
 	}
@@ -1318,8 +1319,8 @@ START_TEST(locked_user_pin_outlasts_a_raised_limit)
 	CK_SESSION_HANDLE h;
 
 	change_to_user_pin();
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(login(CKU_USER, "000000"), CKR_PIN_INCORRECT);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_eq(login(CKU_USER, wrong_pin(i)), CKR_PIN_INCORRECT);
 	reinitialize_with("[policy]\nuser_pin_retries = 5\n");
 	ck_assert(token_flags() & CKF_USER_PIN_LOCKED);
 	ck_assert_int_eq(login(CKU_USER, USER_PIN), CKR_PIN_LOCKED);

@@ -142,4 +142,27 @@ static inline CK_OBJECT_HANDLE sf_secret_key(CK_FUNCTION_LIST_PTR fl, CK_SESSION
 	return k;
 }
 
+/*
+ * PIN tries SoftHSM judged, from the file of tests/shims/softhsm_login_counter.c
+ * (SIGNET_TEST_LOGIN_LOG): logins it answered with CKR_OK or
+ * CKR_PIN_INCORRECT. Under concurrent writers SoftHSM sometimes fails to
+ * read its own token file and answers CKR_GENERAL_ERROR before looking at
+ * the PIN; signet gives such a try back, so those calls are no tries.
+ */
+static inline CK_ULONG sf_login_calls(const char *log)
+{
+	char *text = tu_read_file(log), *line, *save = NULL;
+	CK_ULONG n = 0;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		const char *rv = strrchr(line, ' ');
+
+		ck_assert_ptr_nonnull(rv);
+		if (strcmp(rv, " 0x0") == 0 || strcmp(rv, " 0xa0") == 0)
+			n++;
+	}
+	free(text);
+	return n;
+}
+
 #endif

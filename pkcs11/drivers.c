@@ -2,9 +2,40 @@
 
 #include <stddef.h>
 
+#include "pkcs11/log.h"
 #include "pkcs11/softhsm.h"
 
-const struct token_driver *const drivers[] = {
+static const struct token_driver *const drivers[] = {
 	&softhsm_driver,
 	NULL,
 };
+
+/* Written by C_Initialize and C_Finalize only, which the module serialises. */
+static bool started[sizeof(drivers) / sizeof(drivers[0])];
+
+void drivers_start(const struct config *conf)
+{
+	for (size_t i = 0; drivers[i] != NULL; i++) {
+		CK_RV rv = drivers[i]->start(conf);
+
+		if (rv != CKR_OK)
+			log_msg(LOG_WARNING, "%s tokens unavailable: %s", drivers[i]->name, rv_name(rv));
+		started[i] = rv == CKR_OK;
+	}
+}
+
+void drivers_stop(bool process_exiting)
+{
+	for (size_t i = 0; drivers[i] != NULL; i++) {
+		if (started[i] && drivers[i]->stop != NULL)
+			drivers[i]->stop(process_exiting);
+		started[i] = false;
+	}
+}
+
+void drivers_refresh(void)
+{
+	for (size_t i = 0; drivers[i] != NULL; i++)
+		if (started[i] && drivers[i]->refresh != NULL)
+			drivers[i]->refresh();
+}

@@ -2,9 +2,15 @@
 #ifndef SIGNET_DRIVERS_H
 #define SIGNET_DRIVERS_H
 
+#include <stdbool.h>
+
 #include "pkcs11/token.h"
 
-/* NULL-terminated. */
-extern const struct token_driver *const drivers[];
+/* Starts every driver; one that cannot start leaves the others working, and its log line says why. */
+void drivers_start(const struct config *conf);
+/* Stops the drivers that started. process_exiting: the host is in its exit handlers. */
+void drivers_stop(bool process_exiting);
+/* Asks the drivers to look for new or vanished devices (when the application asks for slots). */
+void drivers_refresh(void);
 
 #endif

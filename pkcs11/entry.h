@@ -7,7 +7,10 @@
 #define SIGNET_ENTRY_H
 
 #include "pkcs11/cryptoki.h"
-#include "pkcs11/module.h"
+#include "pkcs11/core.h"
+#include "pkcs11/handle.h"
+#include "pkcs11/session.h"
+#include "pkcs11/slots.h"
 
 #define EXPORTED __attribute__((visibility("default")))
 

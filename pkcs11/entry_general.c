@@ -1,9 +1,9 @@
-/* C_Initialize, C_Finalize, C_GetInfo, slots, tokens and mechanisms. */
-#include <stdarg.h>
+/* C_GetInfo, slots, tokens and mechanisms. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkcs11/drivers.h"
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
 #include "pkcs11/mech.h"
@@ -11,75 +11,6 @@
 #define LIBRARY_VERSION_MAJOR 0
 #define LIBRARY_VERSION_MINOR 1
 
-void trace_call(const char *fn, const char *fmt, ...)
-{
-	char args[512];
-	va_list ap;
-
-	if (!log_enabled(LOG_DEBUG))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	log_msg(LOG_DEBUG, "%s(%s)", fn, args);
-}
-
-CK_RV trace_ret(const char *fn, CK_RV rv)
-{
-	if (log_enabled(LOG_DEBUG))
-		log_msg(LOG_DEBUG, "%s = %s", fn, rv_name(rv));
-	return rv;
-}
-
-CK_RV trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len)
-{
-	if (log_enabled(LOG_DEBUG) && len != NULL && (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL))
-		log_msg(LOG_DEBUG, "%s: %s=%lu", fn, name, (unsigned long)*len);
-	return trace_ret(fn, rv);
-}
-
-CK_RV check_ready(void)
-{
-	return module_ready() ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
-}
-
-CK_RV enter_session(CK_SESSION_HANDLE h, struct session **s)
-{
-	return session_acquire(h, s);
-}
-
-void pad_field(CK_UTF8CHAR *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n > size)
-		n = size;
-	memset(dst, ' ', size);
-	memcpy(dst, src, n);
-}
-
-CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
-{
-	const CK_C_INITIALIZE_ARGS *a = pInitArgs;
-	CK_RV rv = module_initialize(a);
-
-	/* Traced afterwards: until the configuration is read, the log's level and place are unknown. */
-	trace_call(__func__, "pInitArgs=%p flags=0x%lx", pInitArgs, a ? (unsigned long)a->flags : 0UL);
-	return trace_ret(__func__, rv);
-}
-
-CK_RV C_Finalize(CK_VOID_PTR pReserved)
-{
-	CK_RV rv;
-
-	trace_call(__func__, "pReserved=%p", pReserved);
-	if (pReserved != NULL)
-		return trace_ret(__func__, CKR_ARGUMENTS_BAD);
-	rv = trace_ret(__func__, module_finalize());
-	if (rv == CKR_OK)
-		log_close(); /* after the last line of this module's life */
-	return rv;
-}
 
 static CK_RV fill_info(CK_INFO_PTR pInfo, CK_BYTE major, CK_BYTE minor)
 {
@@ -115,14 +46,6 @@ CK_RV signet_get_info_3_0(CK_INFO_PTR pInfo)
 	return trace_ret("C_GetInfo", fill_info(pInfo, 3, 0));
 }
 
-EXPORTED CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
-{
-	trace_call(__func__, "ppFunctionList=%p", (void *)ppFunctionList);
-	if (ppFunctionList == NULL)
-		return trace_ret(__func__, CKR_ARGUMENTS_BAD);
-	*ppFunctionList = &signet_functions_2_40;
-	return trace_ret(__func__, CKR_OK);
-}
 
 static bool token_present(struct slot *s)
 {
@@ -138,14 +61,14 @@ static CK_RV snapshot_slots(struct slot ***out, CK_ULONG *n)
 {
 	CK_ULONG total, k = 0;
 	struct slot **list;
-	CK_RV rv = module_lock();
+	CK_RV rv = core_lock();
 
 	if (rv != CKR_OK)
 		return rv;
 	total = slot_count_locked();
 	list = malloc((total + 1) * sizeof(*list));
 	if (list == NULL) {
-		module_unlock();
+		core_unlock();
 		return CKR_HOST_MEMORY;
 	}
 	for (CK_ULONG i = 0; i < total; i++) {
@@ -154,7 +77,7 @@ static CK_RV snapshot_slots(struct slot ***out, CK_ULONG *n)
 		if (!s->removed)
 			list[k++] = s;
 	}
-	module_unlock();
+	core_unlock();
 	*out = list;
 	*n = k;
 	return CKR_OK;
@@ -164,7 +87,7 @@ static CK_RV get_slot_list(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_U
 {
 	struct slot **list = NULL;
 	CK_ULONG n = 0, k = 0;
-	CK_RV rv = module_enter();
+	CK_RV rv = core_enter();
 
 	if (rv != CKR_OK)
 		return rv;
@@ -173,7 +96,7 @@ static CK_RV get_slot_list(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_U
 		goto out;
 	}
 	/* Card readers come and go: look when the application asks, no watcher thread. */
-	slots_refresh();
+	drivers_refresh();
 	rv = snapshot_slots(&list, &n);
 	if (rv != CKR_OK)
 		goto out;
@@ -192,7 +115,7 @@ static CK_RV get_slot_list(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_U
 	}
 	free(list);
 out:
-	module_leave();
+	core_leave();
 	return rv;
 }
 
@@ -208,23 +131,23 @@ CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PT
 
 /*
  * Enters the module and looks a slot up; on success the caller leaves with
- * module_leave(). Slot structures stay valid until C_Finalize, which waits.
+ * core_leave(). Slot structures stay valid until C_Finalize, which waits.
  */
 static CK_RV enter_slot(CK_SLOT_ID id, struct slot **out)
 {
-	CK_RV rv = module_enter();
+	CK_RV rv = core_enter();
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = module_lock();
+	rv = core_lock();
 	if (rv == CKR_OK) {
 		*out = slot_find_locked(id);
-		module_unlock();
+		core_unlock();
 		if (*out == NULL)
 			rv = CKR_SLOT_ID_INVALID;
 	}
 	if (rv != CKR_OK)
-		module_leave();
+		core_leave();
 	return rv;
 }
 
@@ -243,7 +166,7 @@ static CK_RV get_slot_info(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 		rv = s->ops->slot_info(s->tok, pInfo);
 	if (rv == CKR_OK && !slot_token_there(s))
 		pInfo->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
-	module_leave();
+	core_leave();
 	return rv;
 }
 
@@ -268,7 +191,7 @@ static CK_RV enter_token_slot(CK_SLOT_ID slotID, const void *needed, struct slot
 	else if (!slot_token_there(*out))
 		rv = CKR_TOKEN_NOT_PRESENT;
 	if (rv != CKR_OK)
-		module_leave();
+		core_leave();
 	return rv;
 }
 
@@ -280,7 +203,7 @@ static CK_RV get_token_info(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 	if (rv != CKR_OK)
 		return rv;
 	rv = s->ops->token_info != NULL ? s->ops->token_info(s->tok, pInfo) : CKR_FUNCTION_FAILED;
-	module_leave();
+	core_leave();
 	return rv;
 }
 
@@ -292,7 +215,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 
 static CK_RV wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
-	CK_RV rv = module_enter();
+	CK_RV rv = core_enter();
 
 	if (rv != CKR_OK)
 		return rv;
@@ -301,10 +224,10 @@ static CK_RV wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_P
 	} else if (!(flags & CKF_DONT_BLOCK)) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	} else {
-		slots_refresh();
+		drivers_refresh();
 		rv = CKR_NO_EVENT;
 	}
-	module_leave();
+	core_leave();
 	return rv;
 }
 
@@ -322,7 +245,7 @@ static CK_RV get_mechanism_list(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, 
 	if (rv != CKR_OK)
 		return rv;
 	rv = mech_list(s, pList, pulCount);
-	module_leave();
+	core_leave();
 	return rv;
 }
 
@@ -344,7 +267,7 @@ static CK_RV get_mechanism_info(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_ME
 	if (rv != CKR_OK)
 		return rv;
 	rv = mech_info(s, type, pInfo);
-	module_leave();
+	core_leave();
 	return rv;
 }
 
@@ -370,11 +293,11 @@ static CK_RV init_token(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinL
 		rv = CKR_TOKEN_NOT_PRESENT;
 		goto out;
 	}
-	rv = module_lock();
+	rv = core_lock();
 	if (rv != CKR_OK)
 		goto out;
 	open = s->sessions;
-	module_unlock();
+	core_unlock();
 	if (open > 0)
 		rv = CKR_SESSION_EXISTS;
 	else if (s->ops->init_token == NULL)
@@ -382,7 +305,7 @@ static CK_RV init_token(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinL
 	else
 		rv = s->ops->init_token(s->tok, pPin, ulPinLen, pLabel);
 out:
-	module_leave();
+	core_leave();
 	return rv;
 }
 

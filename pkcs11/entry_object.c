@@ -291,12 +291,12 @@ static CK_RV find_objects_init(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTem
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = module_lock();
+	rv = core_lock();
 	if (rv != CKR_OK)
 		goto out;
 	busy = s->finding;
 	s->finding = true; /* claimed now, so a concurrent init on this session fails */
-	module_unlock();
+	core_unlock();
 	if (busy) {
 		rv = CKR_OPERATION_ACTIVE;
 		goto out;
@@ -306,12 +306,12 @@ static CK_RV find_objects_init(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTem
 		     : CKR_OK;
 	if (rv == CKR_OK)
 		rv = handles_for(s, refs, found, &handles);
-	if (module_lock() == CKR_OK) {
+	if (core_lock() == CKR_OK) {
 		s->finding = rv == CKR_OK;
 		s->find.handles = handles;
 		s->find.count = rv == CKR_OK ? found : 0;
 		s->find.pos = 0;
-		module_unlock();
+		core_unlock();
 	}
 out:
 	free(refs);
@@ -339,7 +339,7 @@ static CK_RV find_objects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObj
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
-	rv = module_lock();
+	rv = core_lock();
 	if (rv != CKR_OK)
 		goto out;
 	if (!s->finding) {
@@ -351,7 +351,7 @@ static CK_RV find_objects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObj
 			phObject[n++] = s->find.handles[s->find.pos++];
 		*pulObjectCount = n;
 	}
-	module_unlock();
+	core_unlock();
 out:
 	session_unpeek(s);
 	return rv;
@@ -375,7 +375,7 @@ static CK_RV find_objects_final(CK_SESSION_HANDLE hSession)
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = module_lock();
+	rv = core_lock();
 	if (rv == CKR_OK) {
 		if (!s->finding) {
 			rv = CKR_OPERATION_NOT_INITIALIZED;
@@ -385,7 +385,7 @@ static CK_RV find_objects_final(CK_SESSION_HANDLE hSession)
 			s->find.count = s->find.pos = 0;
 			s->finding = false;
 		}
-		module_unlock();
+		core_unlock();
 	}
 	free(handles);
 	session_release(s);

@@ -8,7 +8,7 @@
 static CK_RV open_session(CK_SLOT_ID slotID, CK_FLAGS flags, CK_SESSION_HANDLE_PTR phSession)
 {
 	struct slot *s;
-	CK_RV rv = module_enter();
+	CK_RV rv = core_enter();
 
 	if (rv != CKR_OK)
 		return rv;
@@ -16,7 +16,7 @@ static CK_RV open_session(CK_SLOT_ID slotID, CK_FLAGS flags, CK_SESSION_HANDLE_P
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
-	rv = module_lock();
+	rv = core_lock();
 	if (rv != CKR_OK)
 		goto out;
 	s = slot_find_locked(slotID);
@@ -28,11 +28,11 @@ static CK_RV open_session(CK_SLOT_ID slotID, CK_FLAGS flags, CK_SESSION_HANDLE_P
 		rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
 	else if (s->login == CKU_SO && !(flags & CKF_RW_SESSION))
 		rv = CKR_SESSION_READ_WRITE_SO_EXISTS;
-	module_unlock();
+	core_unlock();
 	if (rv == CKR_OK)
 		rv = session_open(s, flags, phSession);
 out:
-	module_leave();
+	core_leave();
 	return rv;
 }
 
@@ -55,11 +55,11 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 	CK_RV rv;
 
 	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
-	rv = module_enter();
+	rv = core_enter();
 	if (rv == CKR_OK) {
 		/* Calls in flight on the session keep it alive until they leave; this one does not wait for them. */
 		rv = session_close(hSession);
-		module_leave();
+		core_leave();
 	}
 	return trace_ret(__func__, rv);
 }
@@ -67,18 +67,18 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 static CK_RV close_all_sessions(CK_SLOT_ID slotID)
 {
 	struct slot *s;
-	CK_RV rv = module_enter();
+	CK_RV rv = core_enter();
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = module_lock();
+	rv = core_lock();
 	if (rv != CKR_OK)
 		goto out;
 	s = slot_find_locked(slotID);
-	module_unlock();
+	core_unlock();
 	rv = s != NULL ? session_close_all(s) : CKR_SLOT_ID_INVALID;
 out:
-	module_leave();
+	core_leave();
 	return rv;
 }
 
@@ -101,13 +101,13 @@ static CK_RV get_session_info(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pI
 		session_unpeek(s);
 		return CKR_ARGUMENTS_BAD;
 	}
-	rv = module_lock();
+	rv = core_lock();
 	if (rv == CKR_OK) {
 		pInfo->slotID = s->slot->id;
 		pInfo->state = session_state_locked(s);
 		pInfo->flags = s->flags;
 		pInfo->ulDeviceError = 0;
-		module_unlock();
+		core_unlock();
 	}
 	session_unpeek(s);
 	return rv;
@@ -192,17 +192,17 @@ static CK_RV login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHA
 	if (rv != CKR_OK)
 		goto out;
 	/* LOCKED: slot login */
-	rv = module_lock();
+	rv = core_lock();
 	if (rv == CKR_OK) {
 		rv = check_login_allowed(s, userType);
-		module_unlock();
+		core_unlock();
 	}
 	if (rv == CKR_OK)
 		rv = slot->ops->login(slot->tok, s->ss, userType, pPin, ulPinLen);
 	if ((rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) && userType != CKU_CONTEXT_SPECIFIC &&
-	    module_lock() == CKR_OK) {
+	    core_lock() == CKR_OK) {
 		slot->login = userType;
-		module_unlock();
+		core_unlock();
 	}
 	mutex_unlock(slot->login_lock);
 out:
@@ -229,9 +229,9 @@ CK_RV signet_login_user(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UT
 		   (unsigned long)ulUsernameLen);
 	/* Tokens here have no named users: a user name is accepted only when empty. */
 	if (pUsername == NULL && ulUsernameLen > 0)
-		rv = module_ready() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED;
+		rv = core_ready() ? CKR_ARGUMENTS_BAD : CKR_CRYPTOKI_NOT_INITIALIZED;
 	else if (ulUsernameLen > 0)
-		rv = module_ready() ? CKR_USER_TYPE_INVALID : CKR_CRYPTOKI_NOT_INITIALIZED;
+		rv = core_ready() ? CKR_USER_TYPE_INVALID : CKR_CRYPTOKI_NOT_INITIALIZED;
 	else
 		rv = login(hSession, userType, pPin, ulPinLen);
 	return trace_ret("C_LoginUser", rv);
@@ -251,20 +251,20 @@ static CK_RV logout(CK_SESSION_HANDLE hSession)
 	if (rv != CKR_OK)
 		goto out;
 	/* LOCKED: slot login */
-	rv = module_lock();
+	rv = core_lock();
 	if (rv != CKR_OK)
 		goto unlock;
 	who = slot->login;
-	module_unlock();
+	core_unlock();
 	if (who == NO_LOGIN) {
 		rv = CKR_USER_NOT_LOGGED_IN;
 		goto unlock;
 	}
 	rv = slot->ops->logout != NULL ? slot->ops->logout(slot->tok, s->ss) : CKR_OK;
 	/* Whatever the token said, the application is logged out as far as it can tell. */
-	if (module_lock() == CKR_OK) {
+	if (core_lock() == CKR_OK) {
 		slot->login = NO_LOGIN;
-		module_unlock();
+		core_unlock();
 	}
 	if (rv == CKR_USER_NOT_LOGGED_IN)
 		rv = CKR_OK;
@@ -293,11 +293,11 @@ static CK_RV init_pin(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
-	rv = module_lock();
+	rv = core_lock();
 	if (rv != CKR_OK)
 		goto out;
 	state = session_state_locked(s);
-	module_unlock();
+	core_unlock();
 	if (state != CKS_RW_SO_FUNCTIONS) {
 		rv = CKR_USER_NOT_LOGGED_IN;
 		goto out;

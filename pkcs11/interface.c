@@ -155,6 +155,15 @@ static const CK_VERSION *interface_version(const CK_INTERFACE *i)
 	return (const CK_VERSION *)i->pFunctionList; /* both lists start with their version */
 }
 
+EXPORTED CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
+{
+	trace_call(__func__, "ppFunctionList=%p", (void *)ppFunctionList);
+	if (ppFunctionList == NULL)
+		return trace_ret(__func__, CKR_ARGUMENTS_BAD);
+	*ppFunctionList = &signet_functions_2_40;
+	return trace_ret(__func__, CKR_OK);
+}
+
 EXPORTED CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount)
 {
 	CK_RV rv = CKR_OK;

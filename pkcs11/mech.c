@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pkcs11/module.h"
+#include "pkcs11/core.h"
+#include "pkcs11/slots.h"
 
 /*
  * The token's own mechanisms with their information, read once per token
@@ -117,7 +118,7 @@ static CK_RV load_token_mechanisms(struct slot *slot, CK_ULONG epoch)
 		    slot->ops->mechanism_info(slot->tok, list[i], &c->e[i].info) != CKR_OK)
 			memset(&c->e[i].info, 0, sizeof(c->e[i].info));
 	}
-	rv = module_lock();
+	rv = core_lock();
 	if (rv != CKR_OK)
 		goto out;
 	if (slot->epoch == epoch) {
@@ -125,7 +126,7 @@ static CK_RV load_token_mechanisms(struct slot *slot, CK_ULONG epoch)
 		slot->mechs = c;
 		c = NULL;
 	}
-	module_unlock();
+	core_unlock();
 out:
 	free(list);
 	free(c);
@@ -141,7 +142,7 @@ static CK_RV lock_with_mechanisms(struct slot *slot, const struct mech_cache **o
 {
 	for (int attempt = 0; attempt < 3; attempt++) {
 		CK_ULONG epoch;
-		CK_RV rv = module_lock();
+		CK_RV rv = core_lock();
 
 		if (rv != CKR_OK)
 			return rv;
@@ -150,7 +151,7 @@ static CK_RV lock_with_mechanisms(struct slot *slot, const struct mech_cache **o
 			return CKR_OK;
 		}
 		epoch = slot->epoch;
-		module_unlock();
+		core_unlock();
 		rv = load_token_mechanisms(slot, epoch);
 		if (rv != CKR_OK)
 			return rv;
@@ -301,7 +302,7 @@ CK_RV mech_plan(struct slot *slot, enum token_op op, CK_MECHANISM_TYPE type, str
 	if (rv != CKR_OK)
 		return rv;
 	plan_locked(c, op, type, plan);
-	module_unlock();
+	core_unlock();
 	return CKR_OK;
 }
 
@@ -325,7 +326,7 @@ CK_RV mech_list(struct slot *slot, CK_MECHANISM_TYPE *list, CK_ULONG *count)
 			list[n] = recipes[i].type;
 		n++;
 	}
-	module_unlock();
+	core_unlock();
 	rv = list != NULL && n > *count ? CKR_BUFFER_TOO_SMALL : CKR_OK;
 	*count = n;
 	return rv;
@@ -359,6 +360,6 @@ CK_RV mech_info(struct slot *slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *in
 	} else {
 		rv = CKR_MECHANISM_INVALID;
 	}
-	module_unlock();
+	core_unlock();
 	return rv;
 }

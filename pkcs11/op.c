@@ -14,7 +14,10 @@
 #include "pkcs11/log.h"
 #include "pkcs11/mech.h"
 #include "pkcs11/mech_param.h"
-#include "pkcs11/module.h"
+#include "pkcs11/core.h"
+#include "pkcs11/handle.h"
+#include "pkcs11/session.h"
+#include "pkcs11/slots.h"
 
 #define MAX_MODULUS 512     /* RSA-4096: the largest key the host encodes for */
 #define MAX_LABEL 1024      /* an OAEP label */

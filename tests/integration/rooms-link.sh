@@ -36,6 +36,14 @@ check "the core archive holds no pkcs11/ code" none_of_p11 "$work/core-def" libs
 nm -u "$build/libsignet-core.a" | awk '{ print $NF }' | sort -u > "$work/core-undef"
 check "the core archive calls nothing in pkcs11/" none_of_p11 "$work/core-undef" libsignet-core.a
 
+# Within pkcs11/: no file calls, directly or through others, into one that calls it back.
+check "no call circle among pkcs11/ files" python3 "$top/tests/lib/call_cycles.py" "${objs[@]}"
+# Drivers see the core only through pkcs11/slot.h (and token.h), never its tables.
+driver_includes() {
+	! grep -l '#include "pkcs11/\(core\|slots\|session\|handle\|op\|mech\)\.h"' "$top"/pkcs11/softhsm*.c "$top"/pkcs11/card*.c 2>/dev/null
+}
+check "drivers include no core table header" driver_includes
+
 bins=("$build/signet-cardsim")
 [ -z "$(echo "$top"/tools/*.c)" ] || bins+=("$build/signet-tool")
 for h in "$top"/tests/helpers/*.c; do bins+=("$build/tests/$(basename "$h" .c)"); done

@@ -1,0 +1,55 @@
+/* What every entry point shares: call tracing and the checks they start with. */
+#include "pkcs11/entry.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pkcs11/log.h"
+
+void trace_call(const char *fn, const char *fmt, ...)
+{
+	char args[512];
+	va_list ap;
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_DEBUG, "%s(%s)", fn, args);
+}
+
+CK_RV trace_ret(const char *fn, CK_RV rv)
+{
+	if (log_enabled(LOG_DEBUG))
+		log_msg(LOG_DEBUG, "%s = %s", fn, rv_name(rv));
+	return rv;
+}
+
+CK_RV trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len)
+{
+	if (log_enabled(LOG_DEBUG) && len != NULL && (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL))
+		log_msg(LOG_DEBUG, "%s: %s=%lu", fn, name, (unsigned long)*len);
+	return trace_ret(fn, rv);
+}
+
+CK_RV check_ready(void)
+{
+	return core_ready() ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+CK_RV enter_session(CK_SESSION_HANDLE h, struct session **s)
+{
+	return session_acquire(h, s);
+}
+
+void pad_field(CK_UTF8CHAR *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n > size)
+		n = size;
+	memset(dst, ' ', size);
+	memcpy(dst, src, n);
+}

@@ -2,9 +2,11 @@
 
 #include <stddef.h>
 
+#include "pkcs11/card_driver.h"
 #include "pkcs11/softhsm.h"
 
 const struct token_driver *const drivers[] = {
+	&card_driver,
 	&softhsm_driver,
 	NULL,
 };

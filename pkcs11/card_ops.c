@@ -375,7 +375,8 @@ static CK_RV card_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UT
 	if (who == CKU_CONTEXT_SPECIFIC)
 		return leave(t, login_context(t, s, &a));
 	if (who == CKU_SO) {
-		if (!card_pin_known(&t->pin, PIN_SO))
+		/* A PUK signet knows to be locked for good is not even asked about. */
+		if (!card_pin_known(&t->pin, PIN_SO) && !(card_pin_flags(&t->pin) & CKF_SO_PIN_LOCKED))
 			rv = card_read_puk_status(t);
 		if (rv == CKR_OK)
 			rv = card_pin_login(&t->pin, PIN_SO, pin, len, send_puk_check, &a);

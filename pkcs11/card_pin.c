@@ -85,10 +85,17 @@ static unsigned policy_limit(const struct card_pin *p, enum pin_who who)
 	return who == PIN_SO ? p->conf->so_pin_retries : p->conf->user_pin_retries;
 }
 
-/* The card allows more tries than [policy]: signet counts in front of it. */
+/*
+ * Where signet counts too: the user PIN when the card allows more tries
+ * than [policy] (signet locks in front of it), and the PUK always, so that
+ * a PUK locked for good shows in every process's flags without a word to
+ * the card.
+ */
 static bool store_counts(const struct card_pin *p, enum pin_who who)
 {
-	return p->store != NULL && p->counter[who].max > (int)policy_limit(p, who);
+	if (p->store == NULL)
+		return false;
+	return who == PIN_SO || p->counter[who].max > (int)policy_limit(p, who);
 }
 
 static CK_RV read_store(const struct card_pin *p, struct pin_state *st)
@@ -305,7 +312,14 @@ static CK_FLAGS counter_flags(int left, int max, CK_FLAGS low, CK_FLAGS final, C
 	return f;
 }
 
-/* Tries left as the stricter of the card and, where it counts, the store. */
+static int smaller_known(int a, int b)
+{
+	if (a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
+}
+
+/* Tries left, and the most there can be, as the stricter of the card and, where it counts, the store. */
 static void effective(const struct card_pin *p, const struct pin_state *st, enum pin_who who, int *left, int *max)
 {
 	unsigned limit = policy_limit(p, who);
@@ -314,16 +328,10 @@ static void effective(const struct card_pin *p, const struct pin_state *st, enum
 
 	*left = p->counter[who].left;
 	*max = p->counter[who].max;
-	if (!store_counts(p, who)) {
-		if (who == PIN_SO && st->so_locked)
-			*left = 0;
+	if (!store_counts(p, who))
 		return;
-	}
-	*max = (int)limit;
-	if (locked || failures >= limit)
-		*left = 0;
-	else if (*left < 0 || (int)(limit - failures) < *left)
-		*left = (int)(limit - failures);
+	*left = smaller_known(*left, locked || failures >= limit ? 0 : (int)(limit - failures));
+	*max = smaller_known(*max, (int)limit);
 }
 
 CK_FLAGS card_pin_flags(const struct card_pin *p)

@@ -262,6 +262,13 @@ START_TEST(test_five_wrong_puks_lock_so)
 	ck_assert_int_eq(try_pin(&p, PIN_SO, "12345678"), CKR_PIN_LOCKED);
 	ck_assert_int_eq(card.sent, 5);
 	card_pin_free(&p);
+	/* For good, and another process knows it before asking the card anything. */
+	card_pin_init(&p, &conf, "test card");
+	ck_assert_int_eq(card_pin_open_store(&p, "4711"), CKR_OK);
+	ck_assert_uint_eq(card_pin_flags(&p) & CKF_SO_PIN_LOCKED, CKF_SO_PIN_LOCKED);
+	ck_assert_int_eq(try_pin(&p, PIN_SO, "12345678"), CKR_PIN_LOCKED);
+	ck_assert_int_eq(card.sent, 5);
+	card_pin_free(&p);
 }
 END_TEST
 

@@ -20,7 +20,7 @@
  *   find:KIND[:ID]         KIND cert, pub, priv, secret or any; the count; the first becomes "the object"
  *   attr:NAME              an attribute of the object: label, id, always_auth, sign, decrypt,
  *                          derive, private, local, never_extractable, key_type, value_len, value
- *   keep / use             remember the object / the session, and make them current again
+ *   keep / use             remember the object / make it the object again
  *   getattr                C_GetAttributeValue(CKA_CLASS) on the object: just the result
  *   ctxpin:PIN             the PIN a sign or decrypt of a CKA_ALWAYS_AUTHENTICATE key logs in with
  *   sign:ID:MECH           C_SignInit, the context login if needed, C_Sign, verified
@@ -64,7 +64,7 @@ static struct {
 	CK_SLOT_ID slots[64];
 	CK_ULONG nslots;
 	CK_SLOT_ID slot;
-	CK_SESSION_HANDLE session, kept_session;
+	CK_SESSION_HANDLE session;
 	CK_OBJECT_HANDLE object, kept_object;
 	char ctx_pin[16];
 	char counter[4096];
@@ -781,11 +781,9 @@ static void run_step(const char *step)
 		step_attr(buf, a);
 	} else if (strcmp(buf, "keep") == 0) {
 		d.kept_object = d.object;
-		d.kept_session = d.session;
 		say(buf, CKR_OK, NULL);
 	} else if (strcmp(buf, "use") == 0) {
 		d.object = d.kept_object;
-		d.session = d.kept_session;
 		say(buf, CKR_OK, NULL);
 	} else if (strcmp(buf, "getattr") == 0) {
 		CK_OBJECT_CLASS cls;

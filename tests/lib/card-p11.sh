@@ -9,6 +9,9 @@
 #   budget NAME MAX OUTPUT    the "apdus: CKR_OK N" line of OUTPUT shows N <= MAX
 #   sig_p11 ARGS...           pkcs11-tool with signet
 #   card_serial               the simulated card's serial number
+#   drive_bg FILE STEP...     drive in the background, output in FILE, PID in $bg
+#   wait_for FILE             wait up to 30 s for FILE
+#   same_as NAME FILE         FILE holds exactly the lines on stdin
 # shellcheck disable=SC2154
 module=$SIGNET_BUILD/signet-pkcs11.so
 
@@ -55,4 +58,29 @@ sig_p11() {
 
 card_serial() {
 	piv -a status 2> /dev/null | sed -n 's/^Serial Number:[[:space:]]*//p'
+}
+
+# drive_bg FILE STEP...: p11_card in the background, its output in FILE; its PID in $bg
+drive_bg() {
+	local file=$1
+	shift
+	${SIGNET_PRELOAD:+env LD_PRELOAD=$SIGNET_PRELOAD} "$SIGNET_BUILD/tests/p11_card" "$module" "$@" \
+		> "$file" 2> "$file.err" &
+	bg=$!
+}
+
+# wait_for FILE: up to 30 s for FILE to exist, else the test fails
+wait_for() {
+	for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.05; done
+	fail "timed out waiting for $1"
+}
+
+# same_as NAME FILE: FILE holds exactly the lines on stdin
+same_as() {
+	local want
+	want=$(cat)
+	[ "$(cat "$2")" = "$want" ] || fail "$1: output differs:
+$(diff <(echo "$want") "$2")
+stderr: $(tail -n 20 "$2.err")"
+	checks=$((checks + 1))
 }

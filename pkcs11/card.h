@@ -134,6 +134,8 @@ void card_watch_locked(struct token *t);
 
 /* ---- card_io.c ---- */
 
+/* Connects to the card in the reader (no APDU: the ATR comes with the connection). */
+CK_RV card_connect(struct token *t);
 /* The one mapping of card results to PKCS#11 codes. */
 CK_RV card_rv(int piv_rc);
 /*

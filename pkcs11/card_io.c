@@ -64,7 +64,7 @@ static void log_apdu(void *ctx, const char *line)
 	log_msg(LOG_APDU, "%s: %s", t->reader, line);
 }
 
-static CK_RV connect_card(struct token *t)
+CK_RV card_connect(struct token *t)
 {
 	int rc;
 
@@ -296,7 +296,7 @@ CK_RV card_ready(struct token *t)
 		return CKR_DEVICE_REMOVED;
 	if (t->not_piv)
 		return CKR_TOKEN_NOT_RECOGNIZED;
-	rv = connect_card(t);
+	rv = card_connect(t);
 	if (rv == CKR_OK && !t->identified)
 		rv = identify(t);
 	return rv;

@@ -186,6 +186,8 @@ static CK_RV card_mechanism_info(struct token *t, CK_MECHANISM_TYPE type, CK_MEC
 		rv = card_lock(t);
 		if (rv != CKR_OK)
 			return rv;
+		if (t->present && !t->gone && t->pc == NULL)
+			card_connect(t);
 		yubikey = t->yubikey || card_is_yubikey_atr(t);
 		card_unlock(t);
 		info->flags = mechanisms[i].flags;

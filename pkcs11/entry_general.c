@@ -274,6 +274,14 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 	return trace_ret(__func__, get_token_info(slotID, pInfo));
 }
 
+/* How long one wait of the drivers lasts before the events are looked at again. */
+#define EVENT_WAIT_MS 1000
+
+/*
+ * Events are noticed here, when the application asks: no thread watches the
+ * devices. A blocking wait sleeps in the drivers; C_Finalize from another
+ * thread ends it, and then nothing of the module's state is touched again.
+ */
 static CK_RV wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
 	CK_RV rv = check_ready();
@@ -282,10 +290,18 @@ static CK_RV wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_P
 		return rv;
 	if (pSlot == NULL || pReserved != NULL)
 		return CKR_ARGUMENTS_BAD;
-	if (!(flags & CKF_DONT_BLOCK))
-		return CKR_FUNCTION_NOT_SUPPORTED;
-	slots_refresh();
-	return CKR_NO_EVENT;
+	for (;;) {
+		slots_refresh();
+		if (slot_take_event(pSlot))
+			return CKR_OK;
+		if (flags & CKF_DONT_BLOCK)
+			return CKR_NO_EVENT;
+		rv = drivers_wait(EVENT_WAIT_MS);
+		if (rv != CKR_OK && rv != CKR_NO_EVENT)
+			return rv;
+		if (!module_ready())
+			return CKR_CRYPTOKI_NOT_INITIALIZED;
+	}
 }
 
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)

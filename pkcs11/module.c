@@ -34,6 +34,7 @@ static struct {
 	struct hmap object_refs;   /* (slot, ref) -> handle */
 	CK_ULONG next_object;
 	bool drivers_started[16];
+	bool events_on;            /* the drivers have started: what they report now is an event */
 } m;
 
 static volatile bool exiting;
@@ -233,6 +234,10 @@ static CK_RV initialize_serialised(const CK_C_INITIALIZE_ARGS *args)
 	m.initialized = true;
 	log_msg(LOG_INFO, "initialised from %s", m.conf.source);
 	start_drivers();
+	if (module_lock() == CKR_OK) {
+		m.events_on = true;
+		module_unlock();
+	}
 	return CKR_OK;
 fail:
 	config_wipe(&m.conf);
@@ -255,6 +260,7 @@ static CK_RV finalize_serialised(void)
 	if (!m.initialized)
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	m.initialized = false;
+	m.events_on = false;
 	free_tables(exiting);
 	stop_drivers(exiting);
 	mutex_destroy(m.lock);
@@ -339,6 +345,7 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, enum slot_range r
 		goto out;
 	}
 	insert_in_id_order_locked(s);
+	s->event = m.events_on; /* a reader plugged in after C_Initialize */
 	if (id != NULL)
 		*id = s->id;
 out:
@@ -387,6 +394,7 @@ static struct slot *start_new_epoch(CK_SLOT_ID id)
 	if (slot != NULL) {
 		slot->epoch++;
 		slot->login = NO_LOGIN;
+		slot->event = m.events_on;
 		forget_slot_handles_locked(slot);
 	}
 	module_unlock();
@@ -480,6 +488,34 @@ void slots_refresh(void)
 	for (size_t i = 0; drivers[i] != NULL; i++)
 		if (m.drivers_started[i] && drivers[i]->refresh != NULL)
 			drivers[i]->refresh();
+}
+
+bool slot_take_event(CK_SLOT_ID *id)
+{
+	bool found = false;
+
+	if (module_lock() != CKR_OK)
+		return false;
+	for (CK_ULONG i = 0; i < m.nslots && !found; i++) {
+		if (m.slots[i]->event) {
+			m.slots[i]->event = false;
+			*id = m.slots[i]->id;
+			found = true;
+		}
+	}
+	module_unlock();
+	return found;
+}
+
+CK_RV drivers_wait(unsigned timeout_ms)
+{
+	CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
+
+	/* Card readers are the only devices that come and go; one driver waits. */
+	for (size_t i = 0; drivers[i] != NULL && rv == CKR_FUNCTION_NOT_SUPPORTED; i++)
+		if (m.drivers_started[i] && drivers[i]->wait != NULL)
+			rv = drivers[i]->wait(timeout_ms);
+	return rv;
 }
 
 /* ---- sessions ---- */

@@ -35,6 +35,7 @@ struct slot {
 	void *login_lock;
 	/* guarded by the module lock */
 	CK_USER_TYPE login;      /* NO_LOGIN, CKU_USER or CKU_SO */
+	bool event;              /* a token came or went, or the reader arrived: for C_WaitForSlotEvent */
 	CK_ULONG sessions;
 	CK_ULONG rw_sessions;
 	/* the token's own mechanisms, loaded on first use (pkcs11/mech.c) */
@@ -88,6 +89,14 @@ struct slot *slot_at_locked(CK_ULONG index);
 bool slot_token_there(struct slot *s);
 /* Asks the drivers to look for new or vanished devices. */
 void slots_refresh(void);
+/* The first slot with an event since the last call, which clears it; false when none has one. */
+bool slot_take_event(CK_SLOT_ID *id);
+/*
+ * Blocks up to timeout_ms until a driver sees a device come or go: CKR_OK
+ * (look again), CKR_NO_EVENT, CKR_CRYPTOKI_NOT_INITIALIZED (C_Finalize), or
+ * CKR_FUNCTION_NOT_SUPPORTED when no driver has devices that come and go.
+ */
+CK_RV drivers_wait(unsigned timeout_ms);
 
 /* Sessions: acquire takes a reference the caller drops with session_release. */
 CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle);

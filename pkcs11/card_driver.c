@@ -10,6 +10,7 @@
 #include "pkcs11/card.h"
 
 #include <fnmatch.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,15 @@ static struct {
 	size_t ntokens;
 	pid_t pid;                 /* the process that opened the service connections */
 	bool running;
+	/* C_WaitForSlotEvent: one thread at a time watches through wait_ctx */
+	atomic_bool accepting;     /* waits may start; cleared first by stop() */
+	atomic_int waiters;        /* threads inside card_wait() */
+	void *wait_lock;
+	struct pcsc_ctx *wait_ctx; /* keeps the last state seen, so no change between two waits is missed */
 } cd;
+
+/* A waiting thread looks at the stop flag this often: C_Finalize ends a wait within it. */
+#define WAIT_SLICE_MS 100
 
 CK_RV card_lock(struct token *t)
 {
@@ -235,6 +244,60 @@ static void refresh_readers(void)
 	free(tokens);
 }
 
+/*
+ * Blocks until the service reports a reader or card change. The watching
+ * context lives across waits: a change that happens while the caller looks
+ * at the slots shows at the start of its next wait.
+ */
+static CK_RV card_wait(unsigned timeout_ms)
+{
+	CK_RV rv = CKR_NO_EVENT;
+	unsigned waited = 0;
+	int rc;
+
+	if (cd.conf == NULL || !cd.conf->card_enable)
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	atomic_fetch_add(&cd.waiters, 1);
+	if (!atomic_load(&cd.accepting)) {
+		atomic_fetch_sub(&cd.waiters, 1);
+		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	}
+	if (mutex_lock(cd.wait_lock) != CKR_OK) {
+		atomic_fetch_sub(&cd.waiters, 1);
+		return CKR_GENERAL_ERROR;
+	}
+	if (cd.wait_ctx == NULL && pcsc_open(&cd.wait_ctx) != APDU_OK)
+		rv = CKR_HOST_MEMORY;
+	while (rv == CKR_NO_EVENT && waited < timeout_ms) {
+		if (!atomic_load(&cd.accepting)) {
+			rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+			break;
+		}
+		rc = pcsc_poll_changes(cd.wait_ctx, WAIT_SLICE_MS);
+		if (rc == 1)
+			rv = CKR_OK;
+		else if (rc < 0)
+			usleep(WAIT_SLICE_MS * 1000); /* no service yet: it may come */
+		waited += WAIT_SLICE_MS;
+	}
+	mutex_unlock(cd.wait_lock);
+	atomic_fetch_sub(&cd.waiters, 1);
+	return rv;
+}
+
+/* Ends the waits in progress (they look at the flag every slice) and waits for them to leave. */
+static void stop_waits(bool quietly)
+{
+	atomic_store(&cd.accepting, false);
+	for (int i = 0; i < 200 && atomic_load(&cd.waiters) > 0; i++)
+		usleep(10000);
+	if (!quietly)
+		pcsc_close(cd.wait_ctx);
+	cd.wait_ctx = NULL;
+	mutex_destroy(cd.wait_lock);
+	cd.wait_lock = NULL;
+}
+
 static CK_RV card_start(const struct config *conf)
 {
 	CK_RV rv;
@@ -247,12 +310,14 @@ static CK_RV card_start(const struct config *conf)
 	rv = mutex_create(&cd.lock);
 	if (rv != CKR_OK)
 		return rv;
-	if (pcsc_open(&cd.ctx) != APDU_OK) {
+	if (mutex_create(&cd.wait_lock) != CKR_OK || pcsc_open(&cd.ctx) != APDU_OK) {
+		mutex_destroy(cd.wait_lock);
 		mutex_destroy(cd.lock);
 		return CKR_HOST_MEMORY;
 	}
 	cd.pid = getpid();
 	cd.running = true;
+	atomic_store(&cd.accepting, true);
 	refresh_readers();
 	return CKR_OK;
 }
@@ -264,6 +329,7 @@ static void card_stop(bool process_exiting)
 
 	if (!cd.running)
 		return;
+	stop_waits(quietly);
 	cd.running = false;
 	for (size_t i = 0; i < cd.ntokens; i++)
 		free_token(cd.tokens[i], quietly);
@@ -282,4 +348,5 @@ const struct token_driver card_driver = {
 	.start = card_start,
 	.refresh = refresh_readers,
 	.stop = card_stop,
+	.wait = card_wait,
 };

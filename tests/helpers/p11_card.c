@@ -34,13 +34,16 @@
  *   counter:FILE           the simulator's APDU counter file (default $SIGNET_CARDSIM_STATE.count)
  *   mark / apdus           start counting APDUs / print how many since and start again
  *   event / event-nb       C_WaitForSlotEvent (blocking / CKF_DONT_BLOCK)
+ *   bgfinalize:MS          C_Finalize from another thread MS milliseconds from now; join waits for it
  *   poll:MS                what a browser does while idle, for MS milliseconds: C_GetSlotList,
  *                          C_GetSlotInfo, C_GetTokenInfo and C_GetSessionInfo every 10 ms
  *   touch:FILE / wait:FILE / sleep:MS
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -719,6 +722,16 @@ static void step_poll(const char *step, int ms)
 	say(step, rv, "%s", rounds > 10 ? "polled" : "too few rounds");
 }
 
+static pthread_t finalizer;
+static bool finalizer_started;
+
+static void *finalize_later(void *arg)
+{
+	usleep((useconds_t)(intptr_t)arg * 1000);
+	d.f->C_Finalize(NULL);
+	return NULL;
+}
+
 static void run_step(const char *step)
 {
 	char buf[256], *a, *b, *c;
@@ -822,6 +835,14 @@ static void run_step(const char *step)
 		d.mark = now;
 	} else if (strcmp(buf, "event") == 0 || strcmp(buf, "event-nb") == 0) {
 		step_event(buf, strcmp(buf, "event") == 0 ? 0 : CKF_DONT_BLOCK);
+	} else if (strcmp(buf, "bgfinalize") == 0 && a != NULL) {
+		finalizer_started = pthread_create(&finalizer, NULL, finalize_later, (void *)(intptr_t)atoi(a)) == 0;
+		say(buf, finalizer_started ? CKR_OK : CKR_GENERAL_ERROR, NULL);
+	} else if (strcmp(buf, "join") == 0) {
+		if (finalizer_started)
+			pthread_join(finalizer, NULL);
+		finalizer_started = false;
+		say(buf, CKR_OK, NULL);
 	} else if (strcmp(buf, "poll") == 0 && a != NULL) {
 		step_poll(buf, atoi(a));
 	} else if (strcmp(buf, "touch") == 0 && a != NULL) {

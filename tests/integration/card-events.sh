@@ -137,3 +137,35 @@ check_match "second card" "token: CKR_OK [^|]* #$s2\|$s2\|6-8" "$out"
 check "both sign" 2 "$(printf '%s\n' "$out" | grep -c 'sign: CKR_OK verified')"
 sig_p11 -L > "$t/list" 2>&1 || fail "pkcs11-tool -L: $(cat "$t/list")"
 check "pkcs11-tool lists both" 2 "$(grep -c 'token label' "$t/list")"
+
+# ---- C_WaitForSlotEvent: removal and insertion, blocking or not; C_Finalize ends a wait ----
+rm -f "$t"/w*
+drive_bg "$t/w.out" init slots event-nb touch:"$t/w1" event wait:"$t/w2" event-nb event-nb touch:"$t/w3" \
+	event finalize init bgfinalize:300 event join
+wait_for "$t/w1"
+sleep 0.3
+"$SIGNET_CARDSIM_CTL" -n 2 pull
+"$SIGNET_CARDSIM_CTL" -n 2 insert
+touch "$t/w2"
+wait_for "$t/w3"
+sleep 0.3
+"$SIGNET_CARDSIM_CTL" pull
+wait $bg || fail "p11_card failed: $(cat "$t/w.out.err")"
+"$SIGNET_CARDSIM_CTL" insert
+same_as "slot events" "$t/w.out" <<END
+init: CKR_OK
+slots: CKR_OK 2
+event-nb: CKR_NO_EVENT
+touch: CKR_OK
+event: CKR_OK slot=1
+wait: CKR_OK
+event-nb: CKR_OK slot=1
+event-nb: CKR_NO_EVENT
+touch: CKR_OK
+event: CKR_OK slot=0
+finalize: CKR_OK
+init: CKR_OK
+bgfinalize: CKR_OK
+event: CKR_CRYPTOKI_NOT_INITIALIZED
+join: CKR_OK
+END

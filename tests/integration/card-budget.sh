@@ -71,3 +71,16 @@ budget "cold browser flow" 12 "$(apdus_at 1)"
 drive "${browser[@]}"
 check_match "warm browser flow signs" "sign: CKR_OK verified" "$out"
 budget "warm browser flow" 6 "$(apdus_at 1)"
+
+# ---- what pkcs11-tool shows ----
+serial=$(card_serial)
+sig_p11 -L > "$work/list" 2>&1 || fail "pkcs11-tool -L: $(cat "$work/list")"
+check_match "label: the holder's name and the serial" "token label +: signet cardsim PIV Aut #$serial$" "$(cat "$work/list")"
+check_match "manufacturer" "token manufacturer +: Yubico$" "$(cat "$work/list")"
+check_match "serial" "serial num +: $serial$" "$(cat "$work/list")"
+check_match "flags" "token flags +: login required, token initialized, PIN initialized$" "$(cat "$work/list")"
+check_match "the empty reader" "Slot 1 \(0x1\): Signet Cardsim 00 01" "$(cat "$work/list")"
+sig_p11 --login --pin "$SIGNET_TEST_PIN" -O > "$work/objects" 2>&1 || fail "pkcs11-tool -O: $(cat "$work/objects")"
+check "three objects per key" 6 "$(grep -c '^  ID:' "$work/objects")"
+check_match "9C wants the PIN for every signature" \
+	"Access: +always authenticate, sensitive, always sensitive, never extractable, local" "$(cat "$work/objects")"

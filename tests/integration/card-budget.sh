@@ -38,7 +38,7 @@ budget "cold listing in all" 10 "apdus: CKR_OK $total"
 [ -s "$work/cache/card-$(card_serial).cache" ] || fail "no cache file written"
 
 # ---- warm: a second process, cache valid ----
-drive mark init slots token open find:cert attr:value find:pub attr:label apdus
+drive mark init slots token open find:cert attr:value find:pub attr:label apdus finalize
 budget "warm listing in all" 3 "$(apdus_at 1)"
 check_match "warm listing shows the certificates" "find: CKR_OK 2.*attr: CKR_OK 30.*find: CKR_OK 2" "$(echo $out)"
 

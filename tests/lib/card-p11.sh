@@ -14,6 +14,8 @@
 #   same_as NAME FILE         FILE holds exactly the lines on stdin
 # shellcheck disable=SC2154
 module=$SIGNET_BUILD/signet-pkcs11.so
+# run_client: the sanitizer runtime for foreign programs loading a sanitized module
+. "$(dirname "${BASH_SOURCE[0]}")/fallback.sh"
 
 card_conf() {
 	{
@@ -31,7 +33,8 @@ card_conf() {
 }
 
 drive() {
-	out=$(${SIGNET_PRELOAD:+env LD_PRELOAD=$SIGNET_PRELOAD} "$SIGNET_BUILD/tests/p11_card" "$module" "$@" 2> "$work/drive.err")
+	out=$("$SIGNET_BUILD/tests/p11_card" "$module" "$@" 2> "$work/drive.err") ||
+		fail "p11_card $*: exit status $?: $(tail -n 30 "$work/drive.err")"
 }
 
 expect() { # name steps... ; expected lines on stdin
@@ -53,7 +56,7 @@ budget() { # name max "apdus: CKR_OK N"
 }
 
 sig_p11() {
-	${SIGNET_PRELOAD:+env LD_PRELOAD=$SIGNET_PRELOAD} pkcs11-tool --module "$module" "$@"
+	run_client pkcs11-tool --module "$module" "$@"
 }
 
 card_serial() {
@@ -64,7 +67,7 @@ card_serial() {
 drive_bg() {
 	local file=$1
 	shift
-	${SIGNET_PRELOAD:+env LD_PRELOAD=$SIGNET_PRELOAD} "$SIGNET_BUILD/tests/p11_card" "$module" "$@" \
+	"$SIGNET_BUILD/tests/p11_card" "$module" "$@" \
 		> "$file" 2> "$file.err" &
 	bg=$!
 }

@@ -318,6 +318,7 @@ CK_RV card_load_objects(struct token *t)
 	if (rv != CKR_OK)
 		return rv;
 	for (int attempt = 0; !t->inventory && attempt < 2 && rc == PIV_E_CARD_RESET; attempt++) {
+		card_drop_context_auth(t); /* any command between a PIN-always VERIFY and its use spoils it */
 		rc = read_inventory(t);
 		if (rc == PIV_E_CARD_RESET && (rv = card_after_reset(t, false)) != CKR_OK)
 			return rv;
@@ -371,6 +372,7 @@ CK_RV card_confirm_key(struct token *t, struct card_key *k)
 
 	if (!t->from_cache || k->confirmed)
 		return CKR_OK;
+	card_drop_context_auth(t);
 	rc = key_unchanged(t, k, &same);
 	if (rc == PIV_E_CARD_RESET)
 		return card_after_reset(t, true);

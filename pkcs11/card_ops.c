@@ -722,6 +722,9 @@ static CK_RV run_op(struct token *t, struct card_sess *s, enum token_op op, cons
 		return CKR_USER_NOT_LOGGED_IN;
 	if (p->needs_context && t->ctx_session != s->id)
 		return CKR_USER_NOT_LOGGED_IN;
+	/* Another session's PIN-always VERIFY would not survive this command anyway. */
+	if (t->ctx_session != s->id)
+		card_drop_context_auth(t);
 	rv = card_ready(t);
 	if (rv != CKR_OK)
 		return rv;

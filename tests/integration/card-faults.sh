@@ -52,3 +52,17 @@ sign: CKR_OK verified
 derive: CKR_OK matches
 finalize: CKR_OK
 END
+
+# A card without a PIV application (SELECT refused) is shown, and then not recognised.
+"$SIGNET_CARDSIM_CTL" fault garbage-sw:A4
+expect "not a PIV card" mark init slots slotinfo apdus token open finalize <<END
+mark: CKR_OK
+init: CKR_OK
+slots: CKR_OK 1
+slotinfo: CKR_OK present
+apdus: CKR_OK 0
+token: CKR_TOKEN_NOT_RECOGNIZED
+open: CKR_TOKEN_NOT_RECOGNIZED
+finalize: CKR_OK
+END
+"$SIGNET_CARDSIM_CTL" fault none

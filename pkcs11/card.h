@@ -179,6 +179,11 @@ void card_key_clear(struct card_key *k);
 CK_RV card_build_objects(struct token *t);
 struct card_key *card_key_of_slot(struct token *t, uint8_t slot);
 struct card_obj *card_obj_find(struct token *t, token_ref ref);
+/* Adds an object made of l (which it takes, also on failure); owner: the session of a session object, else 0. */
+CK_RV card_obj_add(struct token *t, token_ref ref, uint8_t slot, unsigned long owner, struct attr_list *l);
+/* Heap copies of bytes read from the card or the cache. */
+CK_RV card_bytes_set(struct cr_bytes *b, const uint8_t *p, size_t n);
+void card_bytes_free(struct cr_bytes *b);
 bool card_obj_visible(const struct token *t, const struct card_obj *o, unsigned long session);
 /* Whether the key in a slot is still the one listed; a key replaced since the listing makes a new token. */
 CK_RV card_confirm_key(struct token *t, struct card_key *k);

@@ -141,21 +141,6 @@ static bool copy_text(char *dst, size_t size, const uint8_t *v, size_t len)
 	return true;
 }
 
-static bool copy_bytes(struct cr_bytes *b, const uint8_t *v, size_t len)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = 0;
-	if (len == 0)
-		return true;
-	b->data = malloc(len);
-	if (b->data == NULL)
-		return false;
-	memcpy(b->data, v, len);
-	b->len = len;
-	return true;
-}
-
 static bool parse_key(struct token *t, const uint8_t *p, size_t n)
 {
 	struct tlv_rd r;
@@ -193,8 +178,8 @@ static bool parse_key(struct token *t, const uint8_t *p, size_t n)
 				k->origin = v[2] - 1;
 			}
 			break;
-		case TAG_CERT: ok = copy_bytes(&k->cert, v, len); break;
-		case TAG_SPKI: ok = copy_bytes(&k->spki, v, len); break;
+		case TAG_CERT: ok = card_bytes_set(&k->cert, v, len) == CKR_OK; break;
+		case TAG_SPKI: ok = card_bytes_set(&k->spki, v, len) == CKR_OK; break;
 		default: ok = false; break;
 		}
 		if (!ok)

@@ -62,16 +62,14 @@ void card_unlock(struct token *t)
 		slot_login_lost(id);
 }
 
-static void reader_gone(struct token *t)
+/* The token in the reader is not the one described any more: forget it and tell the core. */
+static void token_ends(struct token *t, const char *why, bool present, unsigned event)
 {
-	if (t->gone)
-		return;
-	log_msg(LOG_INFO, "reader %s went away", t->reader);
+	log_msg(LOG_INFO, "%s %s", why, t->reader);
 	card_forget(t, false);
-	t->gone = true;
-	t->present = false;
+	t->present = present;
 	t->generation++;
-	t->pending |= CARD_EVENT_GONE;
+	t->pending |= event;
 }
 
 void card_watch_locked(struct token *t)
@@ -84,7 +82,9 @@ void card_watch_locked(struct token *t)
 		return;
 	rc = pcsc_reader_status(t->watch, t->reader, &present, &events);
 	if (rc == APDU_E_NO_READER) {
-		reader_gone(t);
+		if (!t->gone)
+			token_ends(t, "reader went away:", false, CARD_EVENT_GONE);
+		t->gone = true;
 		return;
 	}
 	if (rc != APDU_OK)
@@ -96,32 +96,15 @@ void card_watch_locked(struct token *t)
 		if (!present)
 			t->pending |= CARD_EVENT_EMPTY; /* the reader is listed again, without a card */
 	}
-	if (!present) {
-		if (t->present) {
-			log_msg(LOG_INFO, "card removed from %s", t->reader);
-			card_forget(t, false);
-			t->present = false;
-			t->generation++;
-			t->pending |= CARD_EVENT_EMPTY;
-		}
-		return;
-	}
-	if (!t->present) {
-		log_msg(LOG_INFO, "card inserted in %s", t->reader);
-		card_forget(t, false);
-		t->present = true;
+	if (!present && t->present) {
+		token_ends(t, "card removed from", false, CARD_EVENT_EMPTY);
+	} else if (present && !t->present) {
+		token_ends(t, "card inserted in", true, CARD_EVENT_PRESENT);
 		t->events = events;
-		t->generation++;
-		t->pending |= CARD_EVENT_PRESENT;
-		return;
-	}
-	/* Pulled and put back between two looks: the event counter moved. A new token. */
-	if (events != t->events) {
-		log_msg(LOG_INFO, "card in %s was replaced", t->reader);
-		card_forget(t, false);
+	} else if (present && events != t->events) {
+		/* Pulled and put back between two looks: the event counter moved. A new token. */
+		token_ends(t, "card replaced in", true, CARD_EVENT_CHANGED);
 		t->events = events;
-		t->generation++;
-		t->pending |= CARD_EVENT_CHANGED;
 	}
 }
 

@@ -82,16 +82,16 @@ static void slot_label(uint8_t slot, char *out, size_t size)
 	}
 }
 
-static void bytes_free(struct cr_bytes *b)
+void card_bytes_free(struct cr_bytes *b)
 {
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;
 }
 
-static CK_RV bytes_set(struct cr_bytes *b, const uint8_t *p, size_t n)
+CK_RV card_bytes_set(struct cr_bytes *b, const uint8_t *p, size_t n)
 {
-	bytes_free(b);
+	card_bytes_free(b);
 	if (n == 0)
 		return CKR_OK;
 	b->data = malloc(n);
@@ -106,8 +106,8 @@ void card_key_clear(struct card_key *k)
 {
 	uint8_t slot = k->slot;
 
-	bytes_free(&k->cert);
-	bytes_free(&k->spki);
+	card_bytes_free(&k->cert);
+	card_bytes_free(&k->spki);
 	*k = (struct card_key){ .slot = slot, .pin_policy = -1, .touch_policy = -1, .origin = -1 };
 }
 
@@ -149,7 +149,7 @@ int card_read_cert(struct token *t, struct card_key *k)
 	if (rc != PIV_OK)
 		goto out;
 	k->cert_read = true;
-	bytes_free(&k->cert);
+	card_bytes_free(&k->cert);
 	if (len == 0)
 		goto out;
 	if (piv_parse_cert_object(buf, len, &der, &der_len, &compressed) != PIV_OK) {
@@ -168,7 +168,7 @@ int card_read_cert(struct token *t, struct card_key *k)
 		goto out;
 	}
 	cr_cert_clear(&c);
-	if (bytes_set(&k->cert, der, der_len) != CKR_OK)
+	if (card_bytes_set(&k->cert, der, der_len) != CKR_OK)
 		rc = PIV_E_NOMEM;
 out:
 	free(buf);
@@ -195,7 +195,7 @@ static int spki_from_card(uint8_t alg, const uint8_t *p, size_t n, struct cr_byt
 		return PIV_E_NOT_SUPPORTED; /* Ed25519 and X25519 keys come with the next key types */
 	if (rc != 0)
 		return PIV_E_MALFORMED;
-	bytes_free(out);
+	card_bytes_free(out);
 	out->data = der;
 	out->len = len;
 	return PIV_OK;
@@ -241,7 +241,7 @@ static int key_from_metadata(struct token *t, struct card_key *k)
 	k->pin_policy = md.pin_policy;
 	k->touch_policy = md.touch_policy;
 	k->origin = md.origin;
-	bytes_free(&k->spki);
+	card_bytes_free(&k->spki);
 	k->spki = spki;
 	return PIV_OK;
 }
@@ -259,7 +259,7 @@ static void key_from_cert(struct card_key *k)
 	else if (c.key.type == CR_KEY_EC)
 		k->alg = c.key.curve == CR_CURVE_P256 ? PIV_ALG_ECCP256 : c.key.curve == CR_CURVE_P384 ? PIV_ALG_ECCP384
 											 : 0;
-	if (k->alg != 0 && bytes_set(&k->spki, c.key.spki.data, c.key.spki.len) == CKR_OK)
+	if (k->alg != 0 && card_bytes_set(&k->spki, c.key.spki.data, c.key.spki.len) == CKR_OK)
 		k->has_key = true;
 	cr_cert_clear(&c);
 }
@@ -355,7 +355,7 @@ static int key_unchanged(struct token *t, struct card_key *k, bool *same)
 	if (t->metadata == 1) {
 		rc = read_key_metadata(t, k, &md, &spki);
 		*same = rc == PIV_OK && md.alg == k->alg && md.pin_policy == k->pin_policy && same_bytes(&spki, &k->spki);
-		bytes_free(&spki);
+		card_bytes_free(&spki);
 		return rc;
 	}
 	rc = card_read_cert(t, &now);
@@ -431,29 +431,34 @@ static void put_date(struct builder *b, CK_ATTRIBUTE_TYPE type, const char *yyyy
 	put(b, type, &d, sizeof(d));
 }
 
-static CK_RV add_object(struct token *t, token_ref ref, uint8_t slot, struct builder *b)
+CK_RV card_obj_add(struct token *t, token_ref ref, uint8_t slot, unsigned long owner, struct attr_list *l)
 {
 	struct card_obj *grown;
 	bool priv = false;
 
-	if (b->rv != CKR_OK) {
-		attrs_free(&b->l);
-		return b->rv;
-	}
 	if (t->nobjs == t->capobjs) {
 		size_t cap = t->capobjs ? 2 * t->capobjs : 16;
 
 		grown = realloc(t->objs, cap * sizeof(*grown));
 		if (grown == NULL) {
-			attrs_free(&b->l);
+			attrs_free(l);
 			return CKR_HOST_MEMORY;
 		}
 		t->objs = grown;
 		t->capobjs = cap;
 	}
-	attrs_get_bool(&b->l, CKA_PRIVATE, &priv);
-	t->objs[t->nobjs++] = (struct card_obj){ ref, b->l, priv, 0, slot };
+	attrs_get_bool(l, CKA_PRIVATE, &priv);
+	t->objs[t->nobjs++] = (struct card_obj){ ref, *l, priv, owner, slot };
 	return CKR_OK;
+}
+
+static CK_RV add_object(struct token *t, token_ref ref, uint8_t slot, struct builder *b)
+{
+	if (b->rv != CKR_OK) {
+		attrs_free(&b->l);
+		return b->rv;
+	}
+	return card_obj_add(t, ref, slot, 0, &b->l);
 }
 
 /* What every card object carries. */

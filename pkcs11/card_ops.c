@@ -362,10 +362,12 @@ static CK_RV login_context(struct token *t, struct card_sess *s, struct pin_args
 	return rv;
 }
 
-static CK_RV card_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
+/*
+ * enter(), then the card ready for a PIN command. A PIN-always VERIFY still
+ * waiting for its operation goes: this command comes between them.
+ */
+static CK_RV enter_for_pin(struct token *t, const struct card_sess *s)
 {
-	struct card_sess *s = ss;
-	struct pin_args a = { t, pin, NULL, len, 0, false };
 	CK_RV rv = enter(t, s);
 
 	if (rv != CKR_OK)
@@ -374,6 +376,17 @@ static CK_RV card_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UT
 	if (rv != CKR_OK)
 		return leave(t, rv);
 	card_drop_context_auth(t);
+	return CKR_OK;
+}
+
+static CK_RV card_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	struct card_sess *s = ss;
+	struct pin_args a = { t, pin, NULL, len, 0, false };
+	CK_RV rv = enter_for_pin(t, s);
+
+	if (rv != CKR_OK)
+		return rv;
 	if (who == CKU_CONTEXT_SPECIFIC)
 		return leave(t, login_context(t, s, &a));
 	if (who == CKU_SO) {
@@ -418,16 +431,13 @@ static CK_RV card_logout(struct token *t, void *ss)
 static CK_RV card_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
 	struct pin_args a = { t, pin, NULL, len, 0, false };
-	CK_RV rv = enter(t, ss);
+	CK_RV rv = enter_for_pin(t, ss);
 
 	if (rv != CKR_OK)
 		return rv;
 	if (t->login != CKU_SO || t->puk_len == 0)
 		return leave(t, CKR_USER_NOT_LOGGED_IN);
-	rv = card_ready(t);
-	if (rv == CKR_OK)
-		rv = card_pin_unblock(&t->pin, len, send_reset_retry, &a);
-	return leave(t, rv);
+	return leave(t, card_pin_unblock(&t->pin, len, send_reset_retry, &a));
 }
 
 static CK_RV card_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
@@ -435,14 +445,10 @@ static CK_RV card_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin,
 {
 	struct pin_args a = { t, old_pin, new_pin, old_len, new_len, false };
 	bool so;
-	CK_RV rv = enter(t, ss);
+	CK_RV rv = enter_for_pin(t, ss);
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = card_ready(t);
-	if (rv != CKR_OK)
-		return leave(t, rv);
-	card_drop_context_auth(t);
 	/* The PUK in an SO session, the PIN otherwise. */
 	so = t->login == CKU_SO;
 	if (so && !card_pin_known(&t->pin, PIN_SO))
@@ -804,14 +810,39 @@ static bool peer_point(const CK_ECDH1_DERIVE_PARAMS *p, size_t field, const CK_B
 	return false;
 }
 
-/* The derived secret as a session object with the caller's template: the result of an operation, theirs to choose. */
+/* What signet says of a derived secret, over what the caller's template asked. */
+static CK_RV secret_attributes(struct attr_list *l, CK_ULONG type, bool priv, bool sensitive, bool extractable,
+			       const uint8_t *secret, CK_ULONG len)
+{
+	const struct { CK_ATTRIBUTE_TYPE type; bool value; } flags[] = {
+		{ CKA_TOKEN, false }, { CKA_PRIVATE, priv }, { CKA_SENSITIVE, sensitive },
+		{ CKA_ALWAYS_SENSITIVE, sensitive }, { CKA_EXTRACTABLE, extractable },
+		{ CKA_NEVER_EXTRACTABLE, !extractable }, { CKA_LOCAL, false },
+	};
+	CK_RV rv = attrs_set_ulong(l, CKA_CLASS, CKO_SECRET_KEY);
+
+	if (rv == CKR_OK)
+		rv = attrs_set_ulong(l, CKA_KEY_TYPE, type);
+	for (size_t i = 0; rv == CKR_OK && i < sizeof(flags) / sizeof(flags[0]); i++)
+		rv = attrs_set_bool(l, flags[i].type, flags[i].value);
+	if (rv == CKR_OK)
+		rv = attrs_set_ulong(l, CKA_VALUE_LEN, len);
+	if (rv == CKR_OK)
+		rv = attrs_set(l, CKA_VALUE, secret, len);
+	return rv;
+}
+
+/*
+ * The derived secret as a session object with the caller's template: the
+ * result of an operation, the caller's to choose (pkcs11-tool --derive asks
+ * for it extractable). Unless asked otherwise it is sensitive and stays here.
+ */
 static CK_RV store_secret(struct token *t, struct card_sess *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 			  const uint8_t *secret, size_t len, token_ref *out)
 {
 	struct attr_list l;
 	CK_ULONG cls = CKO_SECRET_KEY, type = CKK_GENERIC_SECRET, value_len = len;
 	bool on_token = false, sensitive = true, extractable = false, priv = true;
-	struct card_obj *grown;
 	CK_RV rv = attrs_from_template(&l, tmpl, count);
 
 	if (rv != CKR_OK)
@@ -829,45 +860,13 @@ static CK_RV store_secret(struct token *t, struct card_sess *s, const CK_ATTRIBU
 	attrs_get_bool(&l, CKA_EXTRACTABLE, &extractable);
 	attrs_get_bool(&l, CKA_PRIVATE, &priv);
 	if (rv == CKR_OK)
-		rv = attrs_set_ulong(&l, CKA_CLASS, cls);
-	if (rv == CKR_OK)
-		rv = attrs_set_ulong(&l, CKA_KEY_TYPE, type);
-	if (rv == CKR_OK)
-		rv = attrs_set_bool(&l, CKA_TOKEN, false);
-	if (rv == CKR_OK)
-		rv = attrs_set_bool(&l, CKA_PRIVATE, priv);
-	if (rv == CKR_OK)
-		rv = attrs_set_bool(&l, CKA_SENSITIVE, sensitive);
-	if (rv == CKR_OK)
-		rv = attrs_set_bool(&l, CKA_ALWAYS_SENSITIVE, sensitive);
-	if (rv == CKR_OK)
-		rv = attrs_set_bool(&l, CKA_EXTRACTABLE, extractable);
-	if (rv == CKR_OK)
-		rv = attrs_set_bool(&l, CKA_NEVER_EXTRACTABLE, !extractable);
-	if (rv == CKR_OK)
-		rv = attrs_set_bool(&l, CKA_LOCAL, false);
-	if (rv == CKR_OK)
-		rv = attrs_set_ulong(&l, CKA_VALUE_LEN, value_len);
-	if (rv == CKR_OK)
-		rv = attrs_set(&l, CKA_VALUE, secret, value_len);
-	if (rv == CKR_OK && t->nobjs == t->capobjs) {
-		size_t cap = t->capobjs ? 2 * t->capobjs : 16;
-
-		grown = realloc(t->objs, cap * sizeof(*grown));
-		if (grown == NULL) {
-			rv = CKR_HOST_MEMORY;
-		} else {
-			t->objs = grown;
-			t->capobjs = cap;
-		}
-	}
+		rv = secret_attributes(&l, type, priv, sensitive, extractable, secret, value_len);
 	if (rv != CKR_OK) {
 		attrs_free(&l);
 		return rv;
 	}
 	*out = FIRST_SESSION_REF + t->next_ref++;
-	t->objs[t->nobjs++] = (struct card_obj){ *out, l, priv, s->id, 0 };
-	return CKR_OK;
+	return card_obj_add(t, *out, 0, s->id, &l);
 }
 
 static CK_RV card_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref base,

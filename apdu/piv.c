@@ -526,6 +526,15 @@ int piv_pin_status(struct piv_card *c, uint8_t ref, bool *verified, int *tries)
 	return rc;
 }
 
+int piv_logout(struct piv_card *c, uint8_t ref)
+{
+	struct cmd k = { .ins = PIV_INS_VERIFY, .p1 = 0xFF, .p2 = ref };
+
+	if (!pin_ref_valid(ref))
+		return PIV_E_INVALID;
+	return run(c, &k, NULL, 0, NULL, NULL);
+}
+
 /* Two padded values back to back, as CHANGE REFERENCE and RESET RETRY take them. */
 static int two_pins(struct piv_card *c, uint8_t ins, uint8_t ref, const uint8_t *a, size_t a_len,
 		    const uint8_t *b, size_t b_len, int *tries)
@@ -915,6 +924,65 @@ int piv_generate(struct piv_card *c, uint8_t slot, uint8_t alg, uint8_t pin_poli
 out:
 	buf_free(&b);
 	return rc;
+}
+
+/* ---- certificates and key history ---- */
+
+uint32_t piv_cert_object(uint8_t slot)
+{
+	switch (slot) {
+	case PIV_SLOT_AUTH: return PIV_OBJ_CERT_9A;
+	case PIV_SLOT_SIGN: return PIV_OBJ_CERT_9C;
+	case PIV_SLOT_KEYMGMT: return PIV_OBJ_CERT_9D;
+	case PIV_SLOT_CARDAUTH: return PIV_OBJ_CERT_9E;
+	default:
+		return slot >= 0x82 && slot <= 0x95 ? 0x5FC10Du + (uint32_t)(slot - 0x82) : 0;
+	}
+}
+
+int piv_parse_cert_object(const uint8_t *p, size_t n, const uint8_t **cert, size_t *cert_len, bool *compressed)
+{
+	const uint8_t *info;
+	size_t info_len;
+	int rc;
+
+	*cert = NULL;
+	*cert_len = 0;
+	*compressed = false;
+	rc = tlv_find_strict(p, n, 0x70, cert, cert_len);
+	if (rc != 1 || *cert_len == 0) {
+		*cert = NULL;
+		*cert_len = 0;
+		return PIV_E_MALFORMED;
+	}
+	rc = tlv_find_strict(p, n, 0x71, &info, &info_len);
+	if (rc < 0 || (rc == 1 && info_len > 1))
+		return PIV_E_MALFORMED;
+	/* SP 800-73-4: CertInfo 01 is a gzip'd certificate; an absent or 00 one is plain. */
+	*compressed = rc == 1 && info_len == 1 && (info[0] & 0x01) != 0;
+	return PIV_OK;
+}
+
+int piv_parse_key_history(const uint8_t *p, size_t n, int *on_card, int *off_card)
+{
+	const uint8_t *val;
+	size_t len;
+	int rc;
+
+	*on_card = 0;
+	*off_card = 0;
+	rc = tlv_find_strict(p, n, 0xC1, &val, &len);
+	if (rc < 0 || (rc == 1 && len != 1))
+		return PIV_E_MALFORMED;
+	if (rc == 1)
+		*on_card = val[0];
+	rc = tlv_find_strict(p, n, 0xC2, &val, &len);
+	if (rc < 0 || (rc == 1 && len != 1))
+		return PIV_E_MALFORMED;
+	if (rc == 1)
+		*off_card = val[0];
+	/* Twenty retired slots in all. */
+	return *on_card + *off_card <= 20 ? PIV_OK : PIV_E_MALFORMED;
 }
 
 /* ---- YubiKey extensions ---- */

@@ -174,6 +174,9 @@ int piv_verify(struct piv_card *c, uint8_t ref, const uint8_t *pin, size_t pin_l
  * verified now; *tries is the retry counter (-1 when verified: the card
  * does not say). A blocked reference is verified = false, tries = 0. */
 int piv_pin_status(struct piv_card *c, uint8_t ref, bool *verified, int *tries);
+/* VERIFY with P1 FF: the reference is no longer verified (YubiKey 5.4.3
+ * and later; older cards answer an error and change nothing). */
+int piv_logout(struct piv_card *c, uint8_t ref);
 /* CHANGE REFERENCE DATA for PIN (80) or PUK (81). */
 int piv_change_reference(struct piv_card *c, uint8_t ref, const uint8_t *old_pin, size_t old_len,
 			 const uint8_t *new_pin, size_t new_len, int *tries);
@@ -209,6 +212,16 @@ int piv_parse_pubkey(uint8_t alg, const uint8_t *p, size_t n, struct piv_pubkey 
  * and pk points into it. */
 int piv_generate(struct piv_card *c, uint8_t slot, uint8_t alg, uint8_t pin_policy,
 		 uint8_t touch_policy, uint8_t *buf, size_t cap, struct piv_pubkey *pk);
+
+/* The data object holding a key slot's certificate: 9A 5FC105, 9C 5FC10A,
+ * 9D 5FC10B, 9E 5FC101, retired 82..95 5FC10D..5FC120; 0 for any other slot. */
+uint32_t piv_cert_object(uint8_t slot);
+/* A certificate object's content: 70 <certificate>, 71 <CertInfo>, FE <LRC>.
+ * *cert points into p; *compressed tells that CertInfo marks it gzip'd. */
+int piv_parse_cert_object(const uint8_t *p, size_t n, const uint8_t **cert, size_t *cert_len, bool *compressed);
+/* Key history object: how many retired keys have their certificate on the
+ * card (C1) and off it (C2). */
+int piv_parse_key_history(const uint8_t *p, size_t n, int *on_card, int *off_card);
 
 /* YubiKey extensions */
 int piv_get_version(struct piv_card *c, uint8_t version[3]);

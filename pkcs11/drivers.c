@@ -2,10 +2,12 @@
 
 #include <stddef.h>
 
+#include "pkcs11/card_driver.h"
 #include "pkcs11/log.h"
 #include "pkcs11/softhsm.h"
 
 static const struct token_driver *const drivers[] = {
+	&card_driver,
 	&softhsm_driver,
 	NULL,
 };
@@ -38,4 +40,15 @@ void drivers_refresh(void)
 	for (size_t i = 0; drivers[i] != NULL; i++)
 		if (started[i] && drivers[i]->refresh != NULL)
 			drivers[i]->refresh();
+}
+
+CK_RV drivers_wait(unsigned timeout_ms)
+{
+	CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
+
+	/* Card readers are the only devices that come and go; one driver waits. */
+	for (size_t i = 0; drivers[i] != NULL && rv == CKR_FUNCTION_NOT_SUPPORTED; i++)
+		if (started[i] && drivers[i]->wait != NULL)
+			rv = drivers[i]->wait(timeout_ms);
+	return rv;
 }

@@ -12,5 +12,11 @@ void drivers_start(const struct config *conf);
 void drivers_stop(bool process_exiting);
 /* Asks the drivers to look for new or vanished devices (when the application asks for slots). */
 void drivers_refresh(void);
+/*
+ * Blocks up to timeout_ms until a driver sees a device come or go: CKR_OK
+ * (look again), CKR_NO_EVENT, CKR_CRYPTOKI_NOT_INITIALIZED (C_Finalize), or
+ * CKR_FUNCTION_NOT_SUPPORTED when no driver has devices that come and go.
+ */
+CK_RV drivers_wait(unsigned timeout_ms);
 
 #endif

@@ -213,22 +213,43 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 	return trace_ret(__func__, get_token_info(slotID, pInfo));
 }
 
+/* How long one wait of the drivers lasts before the events are looked at again. */
+#define EVENT_WAIT_MS 1000
+
+/*
+ * Events are noticed here, when the application asks: no thread watches the
+ * devices. A blocking wait sleeps in the drivers outside the call gate, so
+ * that neither a fork nor C_Finalize waits for it; C_Finalize from another
+ * thread ends it (the drivers' stop wakes their waiters), and then nothing
+ * of the module's state is touched again.
+ */
 static CK_RV wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
-	CK_RV rv = core_enter();
+	CK_RV rv = check_ready();
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pSlot == NULL || pReserved != NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-	} else if (!(flags & CKF_DONT_BLOCK)) {
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	} else {
+	if (pSlot == NULL || pReserved != NULL)
+		return CKR_ARGUMENTS_BAD;
+	for (;;) {
+		bool seen;
+
+		rv = core_enter();
+		if (rv != CKR_OK)
+			return rv;
 		drivers_refresh();
-		rv = CKR_NO_EVENT;
+		seen = slot_take_event(pSlot);
+		core_leave();
+		if (seen)
+			return CKR_OK;
+		if (flags & CKF_DONT_BLOCK)
+			return CKR_NO_EVENT;
+		rv = drivers_wait(EVENT_WAIT_MS);
+		if (rv != CKR_OK && rv != CKR_NO_EVENT)
+			return rv;
+		if (!core_ready())
+			return CKR_CRYPTOKI_NOT_INITIALIZED;
 	}
-	core_leave();
-	return rv;
 }
 
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)

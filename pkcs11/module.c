@@ -138,6 +138,7 @@ static CK_RV initialize_serialised(const CK_C_INITIALIZE_ARGS *args)
 	objects_init();
 	log_msg(LOG_INFO, "initialised from %s", conf.source);
 	drivers_start(&conf);
+	slots_report_events(true);
 	core_set_ready(true); /* calls are let in once the slots are there */
 	return CKR_OK;
 fail:
@@ -172,6 +173,7 @@ static CK_RV finalize_serialised(void)
 	core_set_ready(false); /* from now on calls are refused */
 	if (!drain_calls(at_exit))
 		return CKR_OK;
+	slots_report_events(false);
 	free_tables(at_exit);
 	drivers_stop(at_exit);
 	core_lock_destroy();

@@ -12,6 +12,7 @@
 /* In ID order; guarded by the module lock. */
 static struct slot **slots;
 static CK_ULONG nslots;
+static bool events_on;   /* the drivers have started: what they report now is an event */
 
 /* The lowest free ID of the range; 0 with *id unset when the range is full. Caller holds the lock. */
 static bool next_free_id_locked(enum slot_range range, CK_SLOT_ID *id)
@@ -75,6 +76,7 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, enum slot_range r
 		goto out;
 	}
 	insert_in_id_order_locked(s);
+	s->event = events_on; /* a reader plugged in after C_Initialize */
 	if (id != NULL)
 		*id = s->id;
 out:
@@ -96,6 +98,7 @@ static struct slot *start_new_epoch(CK_SLOT_ID id)
 	if (slot != NULL) {
 		slot->epoch++;
 		slot->login = NO_LOGIN;
+		slot->event = events_on;
 		objects_forget_slot_locked(slot);
 	}
 	core_unlock();
@@ -193,4 +196,29 @@ void slots_free(void)
 	free(slots);
 	slots = NULL;
 	nslots = 0;
+}
+
+void slots_report_events(bool on)
+{
+	if (core_lock() != CKR_OK)
+		return;
+	events_on = on;
+	core_unlock();
+}
+
+bool slot_take_event(CK_SLOT_ID *id)
+{
+	bool found = false;
+
+	if (core_lock() != CKR_OK)
+		return false;
+	for (CK_ULONG i = 0; i < nslots && !found; i++) {
+		if (slots[i]->event) {
+			slots[i]->event = false;
+			*id = slots[i]->id;
+			found = true;
+		}
+	}
+	core_unlock();
+	return found;
 }

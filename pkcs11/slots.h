@@ -31,6 +31,7 @@ struct slot {
 	void *login_lock;
 	/* guarded by the module lock */
 	CK_USER_TYPE login;      /* NO_LOGIN, CKU_USER or CKU_SO */
+	bool event;              /* a token came or went, or the reader arrived: for C_WaitForSlotEvent */
 	CK_ULONG sessions;
 	CK_ULONG rw_sessions;
 	/* the token's own mechanisms, read on first use (pkcs11/mech.c); one allocation, freed with free() */
@@ -43,6 +44,10 @@ CK_ULONG slot_count_locked(void);
 struct slot *slot_at_locked(CK_ULONG index);
 /* Whether a token is in the slot, as the driver last said (no device I/O). */
 bool slot_token_there(struct slot *s);
+/* The first slot with an event since the last call, which clears it; false when none has one. */
+bool slot_take_event(CK_SLOT_ID *id);
+/* From the end of C_Initialize to C_Finalize, what drivers report is an event. */
+void slots_report_events(bool on);
 /* C_Finalize: frees every slot (tokens are their drivers' to free). */
 void slots_free(void);
 

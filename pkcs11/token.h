@@ -133,6 +133,15 @@ struct token_driver {
 	CK_RV (*start)(const struct config *conf);
 	void (*refresh)(void);
 	void (*stop)(bool process_exiting);
+	/*
+	 * Waits up to timeout_ms for a device to come or go (C_WaitForSlotEvent).
+	 * CKR_OK: something may have changed, refresh and look; CKR_NO_EVENT:
+	 * nothing in that time; CKR_CRYPTOKI_NOT_INITIALIZED: the driver is
+	 * stopping (C_Finalize from another thread). stop() waits until every
+	 * waiter has left. NULL or CKR_FUNCTION_NOT_SUPPORTED: devices never
+	 * come or go.
+	 */
+	CK_RV (*wait)(unsigned timeout_ms);
 };
 
 #endif

@@ -982,6 +982,93 @@ END_TEST
 
 /* ---- YubiKey extensions ---- */
 
+START_TEST(test_logout)
+{
+	script_expect(&s, "00 20 FF 80", "90 00");
+	script_expect(&s, "00 20 FF 80", "6A 86");
+	ck_assert_int_eq(piv_logout(&card, PIV_REF_PIN), PIV_OK);
+	ck_assert_int_eq(piv_logout(&card, PIV_REF_PIN), PIV_E_BAD_DATA);
+	ck_assert_int_eq(piv_logout(&card, 0x9A), PIV_E_INVALID);
+}
+END_TEST
+
+START_TEST(test_cert_object_tags)
+{
+	ck_assert_uint_eq(piv_cert_object(0x9A), 0x5FC105);
+	ck_assert_uint_eq(piv_cert_object(0x9C), 0x5FC10A);
+	ck_assert_uint_eq(piv_cert_object(0x9D), 0x5FC10B);
+	ck_assert_uint_eq(piv_cert_object(0x9E), 0x5FC101);
+	ck_assert_uint_eq(piv_cert_object(0x82), 0x5FC10D);
+	ck_assert_uint_eq(piv_cert_object(0x95), 0x5FC120);
+	ck_assert_uint_eq(piv_cert_object(0x9B), 0);
+	ck_assert_uint_eq(piv_cert_object(0x96), 0);
+	ck_assert_uint_eq(piv_cert_object(0xF9), 0);
+}
+END_TEST
+
+static const struct {
+	const char *hex;
+	int rc;
+	size_t cert_len;
+	bool compressed;
+} cert_cases[] = {
+	{ "70 03 30 01 00 71 01 00 FE 00", PIV_OK, 3, false },
+	{ "70 03 30 01 00", PIV_OK, 3, false },                 /* no CertInfo: plain */
+	{ "70 03 30 01 00 71 01 01 FE 00", PIV_OK, 3, true },    /* gzip */
+	{ "71 01 00 70 02 30 00", PIV_OK, 2, false },            /* any order */
+	{ "71 01 00 FE 00", PIV_E_MALFORMED, 0, false },         /* no certificate */
+	{ "70 00 71 01 00", PIV_E_MALFORMED, 0, false },         /* an empty one */
+	{ "70 03 30 01", PIV_E_MALFORMED, 0, false },            /* truncated */
+	{ "70 01 30 70 01 30", PIV_E_MALFORMED, 0, false },      /* two */
+	{ "70 01 30 71 02 00 00", PIV_E_MALFORMED, 1, false },   /* CertInfo too long */
+	{ "", PIV_E_MALFORMED, 0, false },
+};
+
+START_TEST(test_parse_cert_object_table)
+{
+	uint8_t buf[64];
+	size_t n = tu_unhex(cert_cases[_i].hex, buf, sizeof(buf)), len = 99;
+	const uint8_t *cert = NULL;
+	bool compressed = true;
+
+	ck_assert_int_eq(piv_parse_cert_object(buf, n, &cert, &len, &compressed), cert_cases[_i].rc);
+	if (cert_cases[_i].rc == PIV_OK) {
+		ck_assert_uint_eq(len, cert_cases[_i].cert_len);
+		ck_assert_ptr_nonnull(cert);
+		ck_assert_int_eq(cert[0], 0x30);
+		ck_assert(compressed == cert_cases[_i].compressed);
+	}
+}
+END_TEST
+
+static const struct {
+	const char *hex;
+	int rc, on, off;
+} history_cases[] = {
+	{ "C1 01 02 C2 01 03 FE 00", PIV_OK, 2, 3 },
+	{ "C2 01 01", PIV_OK, 0, 1 },
+	{ "FE 00", PIV_OK, 0, 0 },
+	{ "C1 01 14 C2 01 00", PIV_OK, 20, 0 },
+	{ "C1 01 14 C2 01 01", PIV_E_MALFORMED, 0, 0 },   /* more than twenty retired keys */
+	{ "C1 02 00 01", PIV_E_MALFORMED, 0, 0 },
+	{ "C1 01", PIV_E_MALFORMED, 0, 0 },
+	{ "C1 01 01 C1 01 01", PIV_E_MALFORMED, 0, 0 },
+};
+
+START_TEST(test_parse_key_history_table)
+{
+	uint8_t buf[64];
+	size_t n = tu_unhex(history_cases[_i].hex, buf, sizeof(buf));
+	int on = -1, off = -1;
+
+	ck_assert_int_eq(piv_parse_key_history(buf, n, &on, &off), history_cases[_i].rc);
+	if (history_cases[_i].rc == PIV_OK) {
+		ck_assert_int_eq(on, history_cases[_i].on);
+		ck_assert_int_eq(off, history_cases[_i].off);
+	}
+}
+END_TEST
+
 START_TEST(test_version_and_serial)
 {
 	uint8_t v[3];
@@ -1508,6 +1595,10 @@ static Suite *piv_suite(void)
 
 	tc = fixture_case("yubikey");
 	tcase_add_test(tc, test_version_and_serial);
+	tcase_add_test(tc, test_logout);
+	tcase_add_test(tc, test_cert_object_tags);
+	tcase_add_loop_test(tc, test_parse_cert_object_table, 0, N(cert_cases));
+	tcase_add_loop_test(tc, test_parse_key_history_table, 0, N(history_cases));
 	tcase_add_test(tc, test_metadata_pin_and_mgmt);
 	tcase_add_test(tc, test_metadata_key_slot);
 	tcase_add_loop_test(tc, test_parse_metadata_table, 0, N(md_cases));

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Prints the call circles among the object files given (one per source file):
 a file that calls into a file that, directly or through others, calls back
-into it. No output and exit 0 when there are none."""
+into it. No output and exit 0 when there are none. "-g NAME" counts the files
+NAME.o and NAME_*.o as one (a driver's files form one room and may call
+each other)."""
 import os
 import subprocess
 import sys
@@ -19,11 +21,27 @@ def symbols(obj):
     return defined, undefined
 
 
-def main(objs):
+def unit(obj, groups):
+    name = os.path.basename(obj)[:-2]
+    for g in groups:
+        if name == g or name.startswith(g + "_"):
+            return g
+    return name
+
+
+def main(args):
+    groups, objs = [], []
+    while args:
+        if args[0] == "-g":
+            groups.append(args[1])
+            args = args[2:]
+        else:
+            objs.append(args.pop(0))
     owner, calls = {}, {}
     for obj in objs:
-        name = os.path.basename(obj)[:-2]
-        defined, calls[name] = symbols(obj)
+        name = unit(obj, groups)
+        defined, undefined = symbols(obj)
+        calls.setdefault(name, set()).update(undefined)
         for sym in defined:
             owner[sym] = name
     graph = {n: {owner[s] for s in calls[n] if s in owner and owner[s] != n} for n in calls}

@@ -1,0 +1,669 @@
+/*
+ * The card's objects, made from bytes the card holds: for each key slot
+ * with a key, a public key and a private key, and the slot's certificate.
+ * keys[] is the inventory (what the card or the cache said); objs[] are
+ * the attribute lists built from it with the attribute engine.
+ *
+ * APDUs for a listing of a card the cache does not know: GET METADATA of
+ * 9A, 9C, 9D and 9E (which says whether a key is there, its public key and
+ * its PIN policy), the certificate of each slot with a key, and the key
+ * history object (which says how many retired slots hold certificates).
+ * A card without GET METADATA has every certificate of 9A..9E read
+ * instead, and a key is assumed behind each certificate. A certificate
+ * in a slot without a key is not read: nothing could use it here.
+ */
+#include "pkcs11/card.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/ecdsa.h"
+#include "crypto/wipe.h"
+#include "pkcs11/log.h"
+
+#define METADATA_MAX 1024
+
+/* token_ref of a card object: the PIV slot and which of its objects. */
+enum obj_kind { KIND_CERT = 1, KIND_PUBLIC = 2, KIND_PRIVATE = 3 };
+#define CARD_REF(slot, kind) ((token_ref)(slot) << 4 | (kind))
+
+static uint8_t slot_at(int i)
+{
+	static const uint8_t first[] = { PIV_SLOT_AUTH, PIV_SLOT_SIGN, PIV_SLOT_KEYMGMT, PIV_SLOT_CARDAUTH };
+
+	return i < 4 ? first[i] : (uint8_t)(0x82 + i - 4);
+}
+
+uint8_t card_key_slot_at(int index)
+{
+	return slot_at(index);
+}
+
+int card_key_index(uint8_t slot)
+{
+	for (int i = 0; i < CARD_KEY_SLOTS; i++)
+		if (slot_at(i) == slot)
+			return i;
+	return -1;
+}
+
+struct card_key *card_key_of_slot(struct token *t, uint8_t slot)
+{
+	int i = card_key_index(slot);
+
+	return i < 0 ? NULL : &t->keys[i];
+}
+
+uint8_t card_slot_id(uint8_t slot)
+{
+	unsigned n;
+
+	switch (slot) {
+	case PIV_SLOT_AUTH: return 0x01;
+	case PIV_SLOT_SIGN: return 0x02;
+	case PIV_SLOT_KEYMGMT: return 0x03;
+	case PIV_SLOT_CARDAUTH: return 0x04;
+	default:
+		/* OpenSC writes retired key n as the hex digits of n + 4 ("05".."24"). */
+		n = (unsigned)(slot - 0x82) + 5;
+		return (uint8_t)((n / 10) << 4 | (n % 10));
+	}
+}
+
+static void slot_label(uint8_t slot, char *out, size_t size)
+{
+	switch (slot) {
+	case PIV_SLOT_AUTH: snprintf(out, size, "PIV Authentication"); break;
+	case PIV_SLOT_SIGN: snprintf(out, size, "Digital Signature"); break;
+	case PIV_SLOT_KEYMGMT: snprintf(out, size, "Key Management"); break;
+	case PIV_SLOT_CARDAUTH: snprintf(out, size, "Card Authentication"); break;
+	default: snprintf(out, size, "Retired Key Management %d", slot - 0x82 + 1); break;
+	}
+}
+
+void card_bytes_free(struct cr_bytes *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+}
+
+CK_RV card_bytes_set(struct cr_bytes *b, const uint8_t *p, size_t n)
+{
+	card_bytes_free(b);
+	if (n == 0)
+		return CKR_OK;
+	b->data = malloc(n);
+	if (b->data == NULL)
+		return CKR_HOST_MEMORY;
+	memcpy(b->data, p, n);
+	b->len = n;
+	return CKR_OK;
+}
+
+void card_key_clear(struct card_key *k)
+{
+	uint8_t slot = k->slot;
+
+	card_bytes_free(&k->cert);
+	card_bytes_free(&k->spki);
+	*k = (struct card_key){ .slot = slot, .pin_policy = -1, .touch_policy = -1, .origin = -1 };
+}
+
+void card_free_objects(struct token *t)
+{
+	for (size_t i = 0; i < t->nobjs; i++)
+		attrs_free(&t->objs[i].attrs);
+	free(t->objs);
+	t->objs = NULL;
+	t->nobjs = t->capobjs = 0;
+	for (int i = 0; i < CARD_KEY_SLOTS; i++) {
+		t->keys[i].slot = slot_at(i);
+		card_key_clear(&t->keys[i]);
+	}
+	t->inventory = t->from_cache = t->built = false;
+}
+
+/* ---- reading the card ---- */
+
+int card_read_cert(struct token *t, struct card_key *k)
+{
+	const uint8_t *der;
+	size_t len = 0, der_len;
+	struct cr_cert c;
+	bool compressed;
+	uint8_t *buf;
+	int rc;
+
+	if (k->cert_read)
+		return PIV_OK;
+	buf = malloc(PIV_OBJECT_MAX);
+	if (buf == NULL)
+		return PIV_E_NOMEM;
+	rc = piv_get_data(&t->piv, piv_cert_object(k->slot), buf, PIV_OBJECT_MAX, &len);
+	if (rc == PIV_E_NOT_FOUND) {
+		rc = PIV_OK;
+		len = 0;
+	}
+	if (rc != PIV_OK)
+		goto out;
+	k->cert_read = true;
+	card_bytes_free(&k->cert);
+	if (len == 0)
+		goto out;
+	if (piv_parse_cert_object(buf, len, &der, &der_len, &compressed) != PIV_OK) {
+		log_msg(LOG_WARNING, "certificate object of slot %02X on the card in %s is malformed: not shown",
+			k->slot, t->reader);
+		goto out;
+	}
+	if (compressed) {
+		log_msg(LOG_WARNING, "certificate of slot %02X on the card in %s is compressed: not shown", k->slot,
+			t->reader);
+		goto out;
+	}
+	if (cr_cert_parse(der, der_len, &c) != 0) {
+		log_msg(LOG_WARNING, "certificate of slot %02X on the card in %s cannot be parsed: not shown",
+			k->slot, t->reader);
+		goto out;
+	}
+	cr_cert_clear(&c);
+	if (card_bytes_set(&k->cert, der, der_len) != CKR_OK)
+		rc = PIV_E_NOMEM;
+out:
+	free(buf);
+	return rc;
+}
+
+/* A public key as GET METADATA or GENERATE give it, as SubjectPublicKeyInfo. */
+static int spki_from_card(uint8_t alg, const uint8_t *p, size_t n, struct cr_bytes *out)
+{
+	struct piv_pubkey pk;
+	enum cr_curve curve = alg == PIV_ALG_ECCP256 ? CR_CURVE_P256 : alg == PIV_ALG_ECCP384 ? CR_CURVE_P384
+											      : CR_CURVE_NONE;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int rc = piv_parse_pubkey(alg, p, n, &pk);
+
+	if (rc != PIV_OK)
+		return rc;
+	if (pk.modulus != NULL)
+		rc = cr_spki_from_rsa(pk.modulus, pk.modulus_len, pk.exponent, pk.exponent_len, &der, &len);
+	else if (curve != CR_CURVE_NONE)
+		rc = cr_spki_from_ec(curve, pk.point, pk.point_len, &der, &len);
+	else
+		return PIV_E_NOT_SUPPORTED; /* Ed25519 and X25519 keys come with the next key types */
+	if (rc != 0)
+		return PIV_E_MALFORMED;
+	card_bytes_free(out);
+	out->data = der;
+	out->len = len;
+	return PIV_OK;
+}
+
+/* What GET METADATA says of a key slot; t->metadata drops to 0 on a card that does not answer it. */
+static int read_key_metadata(struct token *t, struct card_key *k, struct piv_metadata *md, struct cr_bytes *spki)
+{
+	uint8_t buf[METADATA_MAX];
+	int rc = piv_get_metadata(&t->piv, k->slot, buf, sizeof(buf), md);
+
+	if (rc == PIV_E_NOT_FOUND) {
+		md->alg = -1;
+		return PIV_OK;
+	}
+	if (rc == PIV_E_NOT_SUPPORTED || rc == PIV_E_BAD_DATA) {
+		t->metadata = 0;
+		md->alg = -1;
+		return PIV_OK;
+	}
+	if (rc != PIV_OK)
+		return rc;
+	t->metadata = 1;
+	rc = spki_from_card((uint8_t)md->alg, md->pubkey, md->pubkey_len, spki);
+	if (rc != PIV_OK) {
+		log_msg(LOG_WARNING, "key in slot %02X on the card in %s: %s; not shown", k->slot, t->reader,
+			rc == PIV_E_NOT_SUPPORTED ? "algorithm not supported yet" : "public key unreadable");
+		md->alg = -1;
+	}
+	return PIV_OK;
+}
+
+static int key_from_metadata(struct token *t, struct card_key *k)
+{
+	struct cr_bytes spki = { NULL, 0 };
+	struct piv_metadata md;
+	int rc = read_key_metadata(t, k, &md, &spki);
+
+	if (rc != PIV_OK || md.alg < 0)
+		return rc;
+	k->has_key = true;
+	k->alg = (uint8_t)md.alg;
+	k->pin_policy = md.pin_policy;
+	k->touch_policy = md.touch_policy;
+	k->origin = md.origin;
+	card_bytes_free(&k->spki);
+	k->spki = spki;
+	return PIV_OK;
+}
+
+/* Without GET METADATA the certificate is all the card says of a key. */
+static void key_from_cert(struct card_key *k)
+{
+	struct cr_cert c;
+
+	if (k->cert.len == 0 || cr_cert_parse(k->cert.data, k->cert.len, &c) != 0)
+		return;
+	if (c.key.type == CR_KEY_RSA)
+		k->alg = c.key.bits == 1024 ? PIV_ALG_RSA1024 : c.key.bits == 2048 ? PIV_ALG_RSA2048
+			 : c.key.bits == 3072 ? PIV_ALG_RSA3072 : c.key.bits == 4096 ? PIV_ALG_RSA4096 : 0;
+	else if (c.key.type == CR_KEY_EC)
+		k->alg = c.key.curve == CR_CURVE_P256 ? PIV_ALG_ECCP256 : c.key.curve == CR_CURVE_P384 ? PIV_ALG_ECCP384
+											 : 0;
+	if (k->alg != 0 && card_bytes_set(&k->spki, c.key.spki.data, c.key.spki.len) == CKR_OK)
+		k->has_key = true;
+	cr_cert_clear(&c);
+}
+
+static int read_slot(struct token *t, struct card_key *k)
+{
+	int rc = PIV_OK;
+
+	if (t->metadata != 0 && !k->has_key)
+		rc = key_from_metadata(t, k);
+	if (rc == PIV_OK && (t->metadata == 0 || k->has_key))
+		rc = card_read_cert(t, k);
+	if (rc == PIV_OK && t->metadata == 0 && !k->has_key)
+		key_from_cert(k);
+	return rc;
+}
+
+/* Retired slots are read only as far as the key history object says they are used. */
+static int read_retired(struct token *t)
+{
+	uint8_t buf[256];
+	size_t len = 0;
+	int rc = piv_get_data(&t->piv, PIV_OBJ_KEY_HISTORY, buf, sizeof(buf), &len);
+	int on_card, off_card;
+
+	if (rc == PIV_E_NOT_FOUND)
+		return PIV_OK;
+	if (rc != PIV_OK)
+		return rc;
+	if (piv_parse_key_history(buf, len, &on_card, &off_card) != PIV_OK) {
+		log_msg(LOG_WARNING, "key history object on the card in %s is malformed: retired keys not shown",
+			t->reader);
+		return PIV_OK;
+	}
+	for (int i = 0; i < on_card && rc == PIV_OK; i++)
+		rc = read_slot(t, &t->keys[4 + i]);
+	return rc;
+}
+
+static int read_inventory(struct token *t)
+{
+	int rc = PIV_OK;
+
+	for (int i = 0; i < 4 && rc == PIV_OK; i++)
+		rc = read_slot(t, &t->keys[i]);
+	if (rc == PIV_OK)
+		rc = read_retired(t);
+	return rc;
+}
+
+CK_RV card_load_objects(struct token *t)
+{
+	CK_RV rv = card_ready(t);
+	int rc = PIV_E_CARD_RESET;
+
+	if (rv != CKR_OK)
+		return rv;
+	for (int attempt = 0; !t->inventory && attempt < 2 && rc == PIV_E_CARD_RESET; attempt++) {
+		card_drop_context_auth(t); /* any command between a PIN-always VERIFY and its use spoils it */
+		rc = read_inventory(t);
+		if (rc == PIV_E_CARD_RESET && (rv = card_after_reset(t, false)) != CKR_OK)
+			return rv;
+		if (rc == PIV_OK) {
+			t->inventory = true;
+			t->from_cache = false;
+			card_cache_store(t);
+		}
+	}
+	if (!t->inventory) {
+		log_msg(LOG_WARNING, "cannot list the keys of the card in %s: %s", t->reader, piv_rc_name(rc));
+		if (rc == PIV_E_CARD_REMOVED || rc == PIV_E_NO_READER)
+			card_watch_locked(t);
+		return card_rv(rc);
+	}
+	return t->built ? CKR_OK : card_build_objects(t);
+}
+
+/* ---- confirming a key from the cache ---- */
+
+static bool same_bytes(const struct cr_bytes *a, const struct cr_bytes *b)
+{
+	return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+/* Whether the card holds what k says: one APDU (the key's metadata, or its certificate). */
+static int key_unchanged(struct token *t, struct card_key *k, bool *same)
+{
+	struct card_key now = { .slot = k->slot };
+	struct cr_bytes spki = { NULL, 0 };
+	struct piv_metadata md;
+	int rc;
+
+	if (t->metadata == 1) {
+		rc = read_key_metadata(t, k, &md, &spki);
+		*same = rc == PIV_OK && md.alg == k->alg && md.pin_policy == k->pin_policy && same_bytes(&spki, &k->spki);
+		card_bytes_free(&spki);
+		return rc;
+	}
+	rc = card_read_cert(t, &now);
+	*same = rc == PIV_OK && same_bytes(&now.cert, &k->cert);
+	card_key_clear(&now);
+	return rc;
+}
+
+CK_RV card_confirm_key(struct token *t, struct card_key *k)
+{
+	bool same = false;
+	CK_RV rv;
+	int rc;
+
+	if (!t->from_cache || k->confirmed)
+		return CKR_OK;
+	card_drop_context_auth(t);
+	rc = key_unchanged(t, k, &same);
+	if (rc == PIV_E_CARD_RESET)
+		return card_after_reset(t, true);
+	if (rc != PIV_OK) {
+		rv = card_rv(rc);
+		if (rv == CKR_DEVICE_REMOVED)
+			card_watch_locked(t);
+		return rv;
+	}
+	if (!same) {
+		log_msg(LOG_WARNING, "the key in slot %02X of the card in %s is not the one listed: listing the card again",
+			k->slot, t->reader);
+		card_token_replaced(t);
+		return CKR_KEY_HANDLE_INVALID;
+	}
+	k->confirmed = true;
+	return CKR_OK;
+}
+
+/* ---- objects ---- */
+
+struct builder {
+	struct attr_list l;
+	CK_RV rv;
+};
+
+static void put(struct builder *b, CK_ATTRIBUTE_TYPE type, const void *v, size_t n)
+{
+	if (b->rv == CKR_OK)
+		b->rv = attrs_set(&b->l, type, v, (CK_ULONG)n);
+}
+
+static void put_bool(struct builder *b, CK_ATTRIBUTE_TYPE type, bool v)
+{
+	if (b->rv == CKR_OK)
+		b->rv = attrs_set_bool(&b->l, type, v);
+}
+
+static void put_ulong(struct builder *b, CK_ATTRIBUTE_TYPE type, CK_ULONG v)
+{
+	if (b->rv == CKR_OK)
+		b->rv = attrs_set_ulong(&b->l, type, v);
+}
+
+static void put_date(struct builder *b, CK_ATTRIBUTE_TYPE type, const char *yyyymmdd)
+{
+	CK_DATE d;
+
+	if (strlen(yyyymmdd) != 8) {
+		put(b, type, NULL, 0);
+		return;
+	}
+	memcpy(d.year, yyyymmdd, 4);
+	memcpy(d.month, yyyymmdd + 4, 2);
+	memcpy(d.day, yyyymmdd + 6, 2);
+	put(b, type, &d, sizeof(d));
+}
+
+CK_RV card_obj_add(struct token *t, token_ref ref, uint8_t slot, unsigned long owner, struct attr_list *l)
+{
+	struct card_obj *grown;
+	bool priv = false;
+
+	if (t->nobjs == t->capobjs) {
+		size_t cap = t->capobjs ? 2 * t->capobjs : 16;
+
+		grown = realloc(t->objs, cap * sizeof(*grown));
+		if (grown == NULL) {
+			attrs_free(l);
+			return CKR_HOST_MEMORY;
+		}
+		t->objs = grown;
+		t->capobjs = cap;
+	}
+	attrs_get_bool(l, CKA_PRIVATE, &priv);
+	t->objs[t->nobjs++] = (struct card_obj){ ref, *l, priv, owner, slot };
+	return CKR_OK;
+}
+
+static CK_RV add_object(struct token *t, token_ref ref, uint8_t slot, struct builder *b)
+{
+	if (b->rv != CKR_OK) {
+		attrs_free(&b->l);
+		return b->rv;
+	}
+	return card_obj_add(t, ref, slot, 0, &b->l);
+}
+
+/* What every card object carries. */
+static void common(struct builder *b, CK_OBJECT_CLASS cls, bool priv, uint8_t slot)
+{
+	char label[48];
+	uint8_t id = card_slot_id(slot);
+
+	slot_label(slot, label, sizeof(label));
+	attrs_init(&b->l);
+	b->rv = CKR_OK;
+	put_ulong(b, CKA_CLASS, cls);
+	put_bool(b, CKA_TOKEN, true);
+	put_bool(b, CKA_PRIVATE, priv);
+	put_bool(b, CKA_MODIFIABLE, false);
+	put_bool(b, CKA_COPYABLE, false);
+	put_bool(b, CKA_DESTROYABLE, false);
+	put(b, CKA_LABEL, label, strlen(label));
+	put(b, CKA_ID, &id, 1);
+}
+
+static CK_RV add_certificate(struct token *t, const struct card_key *k)
+{
+	struct builder b;
+	struct cr_cert c;
+	CK_RV rv;
+
+	if (cr_cert_parse(k->cert.data, k->cert.len, &c) != 0)
+		return CKR_OK; /* checked when read: only a cache file could hold such a thing */
+	common(&b, CKO_CERTIFICATE, false, k->slot);
+	put_ulong(&b, CKA_CERTIFICATE_TYPE, CKC_X_509);
+	put_ulong(&b, CKA_CERTIFICATE_CATEGORY, 1); /* token user */
+	put_bool(&b, CKA_TRUSTED, false);
+	put(&b, CKA_VALUE, k->cert.data, k->cert.len);
+	put(&b, CKA_SUBJECT, c.subject.data, c.subject.len);
+	put(&b, CKA_ISSUER, c.issuer.data, c.issuer.len);
+	put(&b, CKA_SERIAL_NUMBER, c.serial.data, c.serial.len);
+	put_date(&b, CKA_START_DATE, c.not_before);
+	put_date(&b, CKA_END_DATE, c.not_after);
+	put(&b, CKA_PUBLIC_KEY_INFO, c.key.spki.data, c.key.spki.len);
+	rv = add_object(t, CARD_REF(k->slot, KIND_CERT), k->slot, &b);
+	cr_cert_clear(&c);
+	return rv;
+}
+
+/* What the slot is for: signing (9A, 9C, 9E) or key management (9D, retired); 9A does both. */
+struct usage {
+	bool sign, decrypt, derive;
+};
+
+static struct usage slot_usage(uint8_t slot, CK_KEY_TYPE type)
+{
+	bool keymgmt = slot == PIV_SLOT_KEYMGMT || (slot >= 0x82 && slot <= 0x95);
+	bool both = slot == PIV_SLOT_AUTH;
+
+	return (struct usage){
+		.sign = !keymgmt,
+		.decrypt = type == CKK_RSA && (keymgmt || both),
+		.derive = type == CKK_EC && (keymgmt || both),
+	};
+}
+
+static void put_allowed(struct builder *b, CK_KEY_TYPE type, struct usage u)
+{
+	static const CK_MECHANISM_TYPE rsa_sign[] = {
+		CKM_RSA_X_509, CKM_RSA_PKCS, CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS,
+		CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_SHA1_RSA_PKCS_PSS,
+		CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS,
+	};
+	static const CK_MECHANISM_TYPE rsa_decrypt[] = { CKM_RSA_X_509, CKM_RSA_PKCS, CKM_RSA_PKCS_OAEP };
+	static const CK_MECHANISM_TYPE ec_sign[] = {
+		CKM_ECDSA, CKM_ECDSA_SHA1, CKM_ECDSA_SHA224, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512,
+	};
+	CK_MECHANISM_TYPE list[32];
+	size_t n = 0;
+
+#define APPEND(a)                                                                                                  \
+	do {                                                                                                       \
+		for (size_t i_ = 0; i_ < sizeof(a) / sizeof((a)[0]); i_++)                                          \
+			list[n++] = (a)[i_];                                                                       \
+	} while (0)
+	if (type == CKK_RSA && u.sign)
+		APPEND(rsa_sign);
+	if (type == CKK_RSA && u.decrypt)
+		APPEND(rsa_decrypt);
+	if (type == CKK_EC && u.sign)
+		APPEND(ec_sign);
+	if (type == CKK_EC && u.derive)
+		list[n++] = CKM_ECDH1_DERIVE;
+#undef APPEND
+	put(b, CKA_ALLOWED_MECHANISMS, list, n * sizeof(list[0]));
+}
+
+static void put_key_values(struct builder *b, const struct cr_pubkey *pk, bool with_point)
+{
+	if (pk->type == CR_KEY_RSA) {
+		put(b, CKA_MODULUS, pk->modulus.data, pk->modulus.len);
+		put(b, CKA_PUBLIC_EXPONENT, pk->exponent.data, pk->exponent.len);
+		put_ulong(b, CKA_MODULUS_BITS, (CK_ULONG)pk->bits);
+	} else {
+		put(b, CKA_EC_PARAMS, pk->ec_params.data, pk->ec_params.len);
+		if (with_point)
+			put(b, CKA_EC_POINT, pk->ec_point.data, pk->ec_point.len);
+	}
+	put(b, CKA_PUBLIC_KEY_INFO, pk->spki.data, pk->spki.len);
+}
+
+/* CKA_ALWAYS_AUTHENTICATE from the key's real PIN policy where the card said it, else as PIV defaults it. */
+static bool always_authenticate(const struct card_key *k)
+{
+	if (k->pin_policy > 0)
+		return k->pin_policy == PIV_PIN_POLICY_ALWAYS;
+	return k->slot == PIV_SLOT_SIGN;
+}
+
+static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struct cr_pubkey *pk,
+			  const struct cr_bytes *subject)
+{
+	CK_KEY_TYPE type = pk->type == CR_KEY_RSA ? CKK_RSA : CKK_EC;
+	struct usage u = slot_usage(k->slot, type);
+	bool generated = k->origin == 1;
+	struct builder b;
+	CK_RV rv;
+
+	common(&b, CKO_PUBLIC_KEY, false, k->slot);
+	put_ulong(&b, CKA_KEY_TYPE, type);
+	put_bool(&b, CKA_LOCAL, generated);
+	put_bool(&b, CKA_VERIFY, u.sign);
+	put_bool(&b, CKA_VERIFY_RECOVER, false);
+	put_bool(&b, CKA_ENCRYPT, u.decrypt);
+	put_bool(&b, CKA_WRAP, false);
+	put_bool(&b, CKA_DERIVE, false);
+	put_bool(&b, CKA_TRUSTED, false);
+	put(&b, CKA_SUBJECT, subject->data, subject->len);
+	put_key_values(&b, pk, true);
+	rv = add_object(t, CARD_REF(k->slot, KIND_PUBLIC), k->slot, &b);
+	if (rv != CKR_OK)
+		return rv;
+
+	common(&b, CKO_PRIVATE_KEY, true, k->slot);
+	put_ulong(&b, CKA_KEY_TYPE, type);
+	put_bool(&b, CKA_SENSITIVE, true);
+	put_bool(&b, CKA_ALWAYS_SENSITIVE, true);
+	put_bool(&b, CKA_EXTRACTABLE, false);
+	put_bool(&b, CKA_NEVER_EXTRACTABLE, generated);
+	put_bool(&b, CKA_LOCAL, generated);
+	put_bool(&b, CKA_ALWAYS_AUTHENTICATE, always_authenticate(k));
+	put_bool(&b, CKA_SIGN, u.sign);
+	put_bool(&b, CKA_SIGN_RECOVER, false);
+	put_bool(&b, CKA_DECRYPT, u.decrypt);
+	put_bool(&b, CKA_UNWRAP, u.decrypt);
+	put_bool(&b, CKA_DERIVE, u.derive);
+	put_bool(&b, CKA_WRAP_WITH_TRUSTED, false);
+	put(&b, CKA_SUBJECT, subject->data, subject->len);
+	put_key_values(&b, pk, false);
+	put_allowed(&b, type, u);
+	return add_object(t, CARD_REF(k->slot, KIND_PRIVATE), k->slot, &b);
+}
+
+static CK_RV add_slot_objects(struct token *t, const struct card_key *k)
+{
+	struct cr_bytes none = { NULL, 0 };
+	struct cr_pubkey pk;
+	struct cr_cert c;
+	bool have_cert = k->cert.len > 0 && cr_cert_parse(k->cert.data, k->cert.len, &c) == 0;
+	CK_RV rv = have_cert ? add_certificate(t, k) : CKR_OK;
+
+	if (rv == CKR_OK && k->has_key && k->spki.len > 0) {
+		if (cr_spki_parse(k->spki.data, k->spki.len, &pk) != 0 ||
+		    (pk.type != CR_KEY_RSA && pk.type != CR_KEY_EC)) {
+			log_msg(LOG_WARNING, "key in slot %02X of the card in %s is not supported: not shown", k->slot,
+				t->reader);
+		} else {
+			rv = add_key_pair(t, k, &pk, have_cert ? &c.subject : &none);
+		}
+		cr_pubkey_clear(&pk);
+	}
+	if (have_cert)
+		cr_cert_clear(&c);
+	return rv;
+}
+
+CK_RV card_build_objects(struct token *t)
+{
+	CK_RV rv = CKR_OK;
+
+	for (size_t i = 0; i < t->nobjs; i++)
+		attrs_free(&t->objs[i].attrs);
+	t->nobjs = 0;
+	for (int i = 0; i < CARD_KEY_SLOTS && rv == CKR_OK; i++)
+		rv = add_slot_objects(t, &t->keys[i]);
+	t->built = rv == CKR_OK;
+	return rv;
+}
+
+struct card_obj *card_obj_find(struct token *t, token_ref ref)
+{
+	for (size_t i = 0; i < t->nobjs; i++)
+		if (t->objs[i].ref == ref)
+			return &t->objs[i];
+	return NULL;
+}
+
+bool card_obj_visible(const struct token *t, const struct card_obj *o, unsigned long session)
+{
+	(void)session; /* session objects are the application's: every session sees them */
+	return !o->priv || t->login == CKU_USER;
+}

@@ -1,0 +1,938 @@
+/*
+ * The PIV card's token_ops: description, sessions, login and PINs, objects,
+ * and the one raw private-key operation a card does per call (CKM_RSA_X_509
+ * sign and decrypt, CKM_ECDSA over a hash, CKM_ECDH1_DERIVE). The core
+ * composes everything else (hashing, padding, verification) on the host.
+ *
+ * Every result that comes back from the card is checked against the listed
+ * public key before it is returned (a signature must verify, a decryption
+ * must encrypt back to its input), so a malformed answer, or a key that
+ * another program replaced, ends as CKR_DEVICE_ERROR and never as a wrong
+ * result with CKR_OK.
+ */
+#include "pkcs11/card.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/ecdsa.h"
+#include "crypto/verify.h"
+#include "crypto/wipe.h"
+#include "pkcs11/log.h"
+
+#define MAX_BLOCK 512        /* RSA-4096 */
+#define MAX_RESULT 1024
+#define FIRST_SESSION_REF ((token_ref)0x10000)
+
+struct card_op {
+	bool active;
+	CK_MECHANISM_TYPE mech;
+	token_ref key;
+	uint8_t slot;
+	uint8_t alg;
+	size_t out_len;          /* modulus size, or 2 x the field size */
+	enum cr_curve curve;
+	bool needs_context;      /* CKA_ALWAYS_AUTHENTICATE: C_Login(CKU_CONTEXT_SPECIFIC) first */
+};
+
+struct card_sess {
+	unsigned long id;
+	unsigned long generation;
+	struct card_op ops[TOKEN_OP_COUNT];
+};
+
+/* Takes the lock for a call on a session; a session of a card that has left gets nowhere. */
+static CK_RV enter(struct token *t, const struct card_sess *s)
+{
+	CK_RV rv = card_lock(t);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (s != NULL && s->generation != t->generation) {
+		card_unlock(t);
+		return CKR_DEVICE_REMOVED;
+	}
+	return CKR_OK;
+}
+
+static CK_RV leave(struct token *t, CK_RV rv)
+{
+	card_unlock(t);
+	return rv;
+}
+
+static void blank_pad(CK_UTF8CHAR *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	memset(dst, ' ', size);
+	memcpy(dst, src, n < size ? n : size);
+}
+
+/* ---- description ---- */
+
+static CK_RV card_slot_info(struct token *t, CK_SLOT_INFO *info)
+{
+	CK_RV rv = enter(t, NULL);
+
+	if (rv != CKR_OK)
+		return rv;
+	card_watch_locked(t);
+	memset(info, 0, sizeof(*info));
+	blank_pad(info->slotDescription, sizeof(info->slotDescription), t->reader);
+	blank_pad(info->manufacturerID, sizeof(info->manufacturerID), "PC/SC reader");
+	info->flags = CKF_REMOVABLE_DEVICE | CKF_HW_SLOT | (t->present && !t->gone ? CKF_TOKEN_PRESENT : 0);
+	return leave(t, CKR_OK);
+}
+
+/* "<holder> #<serial>", cut on a character boundary so that the serial always shows. */
+static void make_label(const struct token *t, CK_UTF8CHAR out[CARD_LABEL_MAX])
+{
+	char suffix[24] = "", label[CARD_LABEL_MAX + 1];
+	const char *holder = t->holder[0] != '\0' ? t->holder : "PIV";
+	size_t room, n = strlen(holder);
+
+	if (t->serial_text[0] != '\0')
+		snprintf(suffix, sizeof(suffix), " #%s", t->serial_text);
+	room = CARD_LABEL_MAX - strlen(suffix);
+	if (n > room) {
+		n = room;
+		while (n > 0 && ((unsigned char)holder[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(label, holder, n);
+	snprintf(label + n, sizeof(label) - n, "%s", suffix);
+	blank_pad(out, CARD_LABEL_MAX, label);
+}
+
+static void describe(const struct token *t, CK_TOKEN_INFO *info)
+{
+	bool yubikey = t->yubikey || card_is_yubikey_atr(t);
+
+	memset(info, 0, sizeof(*info));
+	make_label(t, info->label);
+	blank_pad(info->manufacturerID, sizeof(info->manufacturerID), yubikey ? "Yubico" : "PIV");
+	blank_pad(info->model, sizeof(info->model), yubikey ? "YubiKey PIV" : "PIV card");
+	blank_pad(info->serialNumber, sizeof(info->serialNumber), t->serial_text);
+	info->flags = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | card_pin_flags(&t->pin);
+	info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+	info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
+	info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
+	info->ulRwSessionCount = CK_UNAVAILABLE_INFORMATION;
+	card_pin_lengths(&t->pin, &info->ulMinPinLen, &info->ulMaxPinLen);
+	info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+	if (t->have_version) {
+		info->firmwareVersion.major = t->version[0];
+		info->firmwareVersion.minor = t->version[1];
+	}
+	memset(info->utcTime, ' ', sizeof(info->utcTime));
+}
+
+static CK_RV card_token_info(struct token *t, CK_TOKEN_INFO *info)
+{
+	CK_RV rv = enter(t, NULL);
+
+	if (rv != CKR_OK)
+		return rv;
+	card_watch_locked(t);
+	rv = t->present && !t->gone ? card_ready(t) : CKR_TOKEN_NOT_PRESENT;
+	if (rv == CKR_OK)
+		rv = card_refresh_status(t, false);
+	/* The flags stay as last known when a status read fails for a reason other than the card leaving. */
+	if (rv != CKR_OK && rv != CKR_DEVICE_REMOVED && rv != CKR_TOKEN_NOT_PRESENT && t->identified)
+		rv = CKR_OK;
+	if (rv == CKR_OK)
+		describe(t, info);
+	return leave(t, rv);
+}
+
+static const struct {
+	CK_MECHANISM_TYPE type;
+	CK_FLAGS flags;
+	bool rsa;
+} mechanisms[] = {
+	{ CKM_RSA_X_509, CKF_HW | CKF_SIGN | CKF_DECRYPT, true },
+	{ CKM_ECDSA, CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS, false },
+	{ CKM_ECDH1_DERIVE, CKF_HW | CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS, false },
+};
+#define N_MECHANISMS (sizeof(mechanisms) / sizeof(mechanisms[0]))
+
+static CK_RV card_mechanism_list(struct token *t, CK_MECHANISM_TYPE *list, CK_ULONG *count)
+{
+	(void)t;
+	if (list != NULL && *count < N_MECHANISMS) {
+		*count = N_MECHANISMS;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	for (size_t i = 0; list != NULL && i < N_MECHANISMS; i++)
+		list[i] = mechanisms[i].type;
+	*count = N_MECHANISMS;
+	return CKR_OK;
+}
+
+/* From what the card is (its ATR), without an APDU: YubiKeys 5.7 take RSA up to 4096 bits. */
+static CK_RV card_mechanism_info(struct token *t, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
+{
+	bool yubikey;
+	CK_RV rv;
+
+	for (size_t i = 0; i < N_MECHANISMS; i++) {
+		if (mechanisms[i].type != type)
+			continue;
+		rv = card_lock(t);
+		if (rv != CKR_OK)
+			return rv;
+		if (t->present && !t->gone && t->pc == NULL)
+			card_connect(t);
+		yubikey = t->yubikey || card_is_yubikey_atr(t);
+		card_unlock(t);
+		info->flags = mechanisms[i].flags;
+		info->ulMinKeySize = mechanisms[i].rsa ? 1024 : 256;
+		info->ulMaxKeySize = mechanisms[i].rsa ? (yubikey ? 4096 : 2048) : 384;
+		return CKR_OK;
+	}
+	return CKR_MECHANISM_INVALID;
+}
+
+/* ---- sessions ---- */
+
+static CK_RV card_session_open(struct token *t, CK_FLAGS flags, void **state)
+{
+	struct card_sess *s;
+	CK_RV rv = enter(t, NULL);
+
+	(void)flags;
+	if (rv != CKR_OK)
+		return rv;
+	card_watch_locked(t);
+	rv = t->present && !t->gone ? card_ready(t) : CKR_TOKEN_NOT_PRESENT;
+	if (rv == CKR_OK && (s = calloc(1, sizeof(*s))) == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK) {
+		s->id = ++t->next_session;
+		s->generation = t->generation;
+		*state = s;
+	}
+	return leave(t, rv);
+}
+
+static void drop_session_objects(struct token *t, unsigned long owner)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->nobjs; i++) {
+		if (t->objs[i].owner == owner && owner != 0)
+			attrs_free(&t->objs[i].attrs);
+		else
+			t->objs[k++] = t->objs[i];
+	}
+	t->nobjs = k;
+}
+
+static void card_session_close(struct token *t, void *state, bool quietly)
+{
+	struct card_sess *s = state;
+
+	/* Quietly: the card left (its objects went with it), or the process is exiting or a forked child. */
+	if (!quietly && card_lock(t) == CKR_OK) {
+		if (t->ctx_session == s->id)
+			card_drop_context_auth(t);
+		if (s->generation == t->generation)
+			drop_session_objects(t, s->id);
+		card_unlock(t);
+	}
+	free(s);
+}
+
+/* ---- PINs ---- */
+
+struct pin_args {
+	struct token *t;
+	const CK_UTF8CHAR *pin, *other;
+	CK_ULONG len, other_len;
+	bool hold;               /* keep a transaction open after a good VERIFY (PIN-always keys) */
+};
+
+/* The card's verdict on a PIN command, told apart from a card that could not judge it. */
+static CK_RV pin_verdict(struct token *t, int rc, int *tries)
+{
+	if (rc == PIV_E_PIN_BLOCKED) {
+		/* 63C0: this try was wrong and used the last one; 6983: nothing was tried. */
+		if (t->piv.last_sw != 0x6983) {
+			*tries = 0;
+			return CKR_PIN_INCORRECT;
+		}
+		return CKR_PIN_LOCKED;
+	}
+	if (rc == PIV_E_CARD_REMOVED || rc == PIV_E_NO_READER)
+		card_watch_locked(t);
+	return card_rv(rc);
+}
+
+enum pin_cmd { CMD_VERIFY, CMD_CHECK_PUK, CMD_CHANGE_PIN, CMD_CHANGE_PUK, CMD_RESET_RETRY };
+
+static int pin_command(struct pin_args *a, enum pin_cmd cmd, int *tries)
+{
+	struct piv_card *c = &a->t->piv;
+
+	switch (cmd) {
+	case CMD_VERIFY: return piv_verify(c, PIV_REF_PIN, a->pin, a->len, tries);
+	case CMD_CHECK_PUK: return piv_change_reference(c, PIV_REF_PUK, a->pin, a->len, a->pin, a->len, tries);
+	case CMD_CHANGE_PIN:
+		return piv_change_reference(c, PIV_REF_PIN, a->pin, a->len, a->other, a->other_len, tries);
+	case CMD_CHANGE_PUK:
+		return piv_change_reference(c, PIV_REF_PUK, a->pin, a->len, a->other, a->other_len, tries);
+	default: return piv_reset_retry(c, a->t->puk, a->t->puk_len, a->pin, a->len, tries);
+	}
+}
+
+/*
+ * Sends one PIN command. A card session lost before the command went out
+ * (another program reset the card) is checked for being the same card and
+ * the command sent once more: it is the caller's own attempt, not a PIN
+ * replayed on signet's initiative.
+ */
+static CK_RV send_pin(struct pin_args *a, enum pin_cmd cmd, int *tries)
+{
+	/* After a reset a PIN-always VERIFY or a PUK kept from the SO login has nothing left to stand on. */
+	bool needs_login = a->hold || cmd == CMD_RESET_RETRY;
+	struct token *t = a->t;
+	int rc = PIV_E_CARD_RESET;
+	CK_RV rv;
+
+	for (int attempt = 0; attempt < 2 && rc == PIV_E_CARD_RESET; attempt++) {
+		rc = a->hold ? piv_begin(&t->piv) : PIV_OK;
+		if (rc == PIV_OK) {
+			rc = pin_command(a, cmd, tries);
+			/* A good VERIFY for a PIN-always key keeps its transaction for the operation. */
+			if (a->hold && rc != PIV_OK)
+				piv_end(&t->piv);
+		}
+		if (rc == PIV_E_CARD_RESET && (rv = card_after_reset(t, needs_login)) != CKR_OK)
+			return rv;
+	}
+	return pin_verdict(t, rc, tries);
+}
+
+static CK_RV send_verify(void *ctx, int *tries) { return send_pin(ctx, CMD_VERIFY, tries); }
+static CK_RV send_puk_check(void *ctx, int *tries) { return send_pin(ctx, CMD_CHECK_PUK, tries); }
+static CK_RV send_change_pin(void *ctx, int *tries) { return send_pin(ctx, CMD_CHANGE_PIN, tries); }
+static CK_RV send_change_puk(void *ctx, int *tries) { return send_pin(ctx, CMD_CHANGE_PUK, tries); }
+static CK_RV send_reset_retry(void *ctx, int *tries) { return send_pin(ctx, CMD_RESET_RETRY, tries); }
+
+static void keep_puk(struct token *t, const CK_UTF8CHAR *puk, CK_ULONG len)
+{
+	card_wipe_puk(t);
+	memcpy(t->puk, puk, len);
+	t->puk_len = len;
+}
+
+/* The operation a C_Login(CKU_CONTEXT_SPECIFIC) is for: sign before decrypt. */
+static struct card_op *context_op(struct card_sess *s)
+{
+	if (s->ops[TOKEN_OP_SIGN].active)
+		return &s->ops[TOKEN_OP_SIGN];
+	if (s->ops[TOKEN_OP_DECRYPT].active)
+		return &s->ops[TOKEN_OP_DECRYPT];
+	return NULL;
+}
+
+static CK_RV login_context(struct token *t, struct card_sess *s, struct pin_args *a)
+{
+	struct card_op *op = context_op(s);
+	CK_RV rv;
+
+	if (op == NULL)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (t->login != CKU_USER)
+		return CKR_USER_NOT_LOGGED_IN;
+	/*
+	 * A PIN-always key signs only right after VERIFY: the transaction
+	 * opened here stays open until the operation runs, so that no other
+	 * program's command comes in between.
+	 */
+	a->hold = op->needs_context;
+	rv = card_pin_login(&t->pin, PIN_USER, a->pin, a->len, send_verify, a);
+	if (rv == CKR_OK && a->hold)
+		t->ctx_session = s->id;
+	return rv;
+}
+
+/*
+ * enter(), then the card ready for a PIN command. A PIN-always VERIFY still
+ * waiting for its operation goes: this command comes between them.
+ */
+static CK_RV enter_for_pin(struct token *t, const struct card_sess *s)
+{
+	CK_RV rv = enter(t, s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = card_ready(t);
+	if (rv != CKR_OK)
+		return leave(t, rv);
+	card_drop_context_auth(t);
+	return CKR_OK;
+}
+
+static CK_RV card_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	struct card_sess *s = ss;
+	struct pin_args a = { t, pin, NULL, len, 0, false };
+	CK_RV rv = enter_for_pin(t, s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (who == CKU_CONTEXT_SPECIFIC)
+		return leave(t, login_context(t, s, &a));
+	if (who == CKU_SO) {
+		/* A PUK signet knows to be locked for good is not even asked about. */
+		if (!card_pin_known(&t->pin, PIN_SO) && !(card_pin_flags(&t->pin) & CKF_SO_PIN_LOCKED))
+			rv = card_read_puk_status(t);
+		if (rv == CKR_OK)
+			rv = card_pin_login(&t->pin, PIN_SO, pin, len, send_puk_check, &a);
+		if (rv == CKR_OK) {
+			keep_puk(t, pin, len);
+			t->login = CKU_SO;
+		}
+		return leave(t, rv);
+	}
+	if (!card_pin_known(&t->pin, PIN_USER))
+		rv = card_refresh_status(t, true);
+	if (rv == CKR_OK)
+		rv = card_pin_login(&t->pin, PIN_USER, pin, len, send_verify, &a);
+	if (rv == CKR_OK)
+		t->login = CKU_USER;
+	return leave(t, rv);
+}
+
+static CK_RV card_logout(struct token *t, void *ss)
+{
+	CK_RV rv = enter(t, ss);
+
+	if (rv != CKR_OK)
+		return rv;
+	card_drop_context_auth(t);
+	/* The card keeps a verified PIN for every program until told otherwise. */
+	if (t->login == CKU_USER && t->pc != NULL && t->present) {
+		int rc = piv_logout(&t->piv, PIV_REF_PIN);
+
+		if (rc != PIV_OK)
+			log_msg(LOG_DEBUG, "the card in %s did not log out: %s", t->reader, piv_rc_name(rc));
+	}
+	card_forget_login(t);
+	return leave(t, CKR_OK);
+}
+
+static CK_RV card_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	struct pin_args a = { t, pin, NULL, len, 0, false };
+	CK_RV rv = enter_for_pin(t, ss);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (t->login != CKU_SO || t->puk_len == 0)
+		return leave(t, CKR_USER_NOT_LOGGED_IN);
+	return leave(t, card_pin_unblock(&t->pin, len, send_reset_retry, &a));
+}
+
+static CK_RV card_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+			  const CK_UTF8CHAR *new_pin, CK_ULONG new_len)
+{
+	struct pin_args a = { t, old_pin, new_pin, old_len, new_len, false };
+	bool so;
+	CK_RV rv = enter_for_pin(t, ss);
+
+	if (rv != CKR_OK)
+		return rv;
+	/* The PUK in an SO session, the PIN otherwise. */
+	so = t->login == CKU_SO;
+	if (so && !card_pin_known(&t->pin, PIN_SO))
+		rv = card_read_puk_status(t);
+	if (rv == CKR_OK)
+		rv = card_pin_change(&t->pin, so ? PIN_SO : PIN_USER, old_pin, old_len, new_pin, new_len,
+				     so ? send_change_puk : send_change_pin, &a);
+	if (rv == CKR_OK && so)
+		keep_puk(t, new_pin, new_len);
+	return leave(t, rv);
+}
+
+/* ---- objects ---- */
+
+static CK_RV card_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref **refs,
+		       CK_ULONG *found)
+{
+	struct card_sess *s = ss;
+	struct attr_list want = ATTR_LIST_INIT;
+	token_ref *list = NULL;
+	CK_ULONG n = 0;
+	CK_RV rv = enter(t, s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = card_load_objects(t);
+	if (rv == CKR_OK)
+		rv = attrs_from_template(&want, tmpl, count);
+	if (rv == CKR_OK && (list = malloc((t->nobjs + 1) * sizeof(*list))) == NULL)
+		rv = CKR_HOST_MEMORY;
+	for (size_t i = 0; rv == CKR_OK && i < t->nobjs; i++) {
+		const struct card_obj *o = &t->objs[i];
+
+		if (card_obj_visible(t, o, s->id) && attrs_match(&o->attrs, &want, attrs_key_secret, NULL))
+			list[n++] = o->ref;
+	}
+	attrs_free(&want);
+	if (rv == CKR_OK) {
+		*refs = list;
+		*found = n;
+	} else {
+		free(list);
+	}
+	return leave(t, rv);
+}
+
+static struct card_obj *visible_object(struct token *t, const struct card_sess *s, token_ref ref)
+{
+	struct card_obj *o = card_obj_find(t, ref);
+
+	return o != NULL && card_obj_visible(t, o, s->id) ? o : NULL;
+}
+
+static CK_RV card_get_attributes(struct token *t, void *ss, token_ref obj, CK_ATTRIBUTE *tmpl, CK_ULONG count)
+{
+	struct card_obj *o;
+	CK_RV rv = enter(t, ss);
+
+	if (rv != CKR_OK)
+		return rv;
+	o = visible_object(t, ss, obj);
+	rv = o == NULL ? CKR_OBJECT_HANDLE_INVALID : attrs_get_value(&o->attrs, tmpl, count, attrs_key_secret, NULL);
+	return leave(t, rv);
+}
+
+static CK_RV card_destroy_object(struct token *t, void *ss, token_ref obj)
+{
+	struct card_obj *o;
+	CK_RV rv = enter(t, ss);
+
+	if (rv != CKR_OK)
+		return rv;
+	o = visible_object(t, ss, obj);
+	if (o == NULL)
+		rv = CKR_OBJECT_HANDLE_INVALID;
+	else if (o->owner == 0)
+		rv = CKR_ACTION_PROHIBITED; /* keys and certificates on the card stay there */
+	else {
+		attrs_free(&o->attrs);
+		*o = t->objs[--t->nobjs];
+	}
+	return leave(t, rv);
+}
+
+/* ---- private-key operations ---- */
+
+/* The private key an operation may use, with the checks a card makes, in PKCS#11's order. */
+static CK_RV usable_key(struct token *t, const struct card_sess *s, token_ref ref, CK_ATTRIBUTE_TYPE use,
+			CK_KEY_TYPE want, struct card_obj **out, struct card_key **key)
+{
+	struct card_obj *o = visible_object(t, s, ref);
+	CK_ULONG cls = 0, type = 0;
+	bool allowed = false;
+
+	if (o == NULL)
+		return t->login == CKU_USER ? CKR_KEY_HANDLE_INVALID : CKR_USER_NOT_LOGGED_IN;
+	if (!attrs_get_ulong(&o->attrs, CKA_CLASS, &cls) || cls != CKO_PRIVATE_KEY || o->owner != 0 ||
+	    !attrs_get_bool(&o->attrs, use, &allowed) || !allowed)
+		return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	if (!attrs_get_ulong(&o->attrs, CKA_KEY_TYPE, &type) || type != want)
+		return CKR_KEY_TYPE_INCONSISTENT;
+	if (t->login != CKU_USER)
+		return CKR_USER_NOT_LOGGED_IN;
+	*out = o;
+	*key = card_key_of_slot(t, o->slot);
+	return *key != NULL ? card_pin_key_use(&t->pin) : CKR_KEY_HANDLE_INVALID;
+}
+
+/* The size of the result and the curve of a key, from its public key. */
+static CK_RV key_shape(const struct card_key *k, size_t *out_len, enum cr_curve *curve)
+{
+	struct cr_pubkey pk;
+
+	if (cr_spki_parse(k->spki.data, k->spki.len, &pk) != 0)
+		return CKR_KEY_HANDLE_INVALID;
+	*curve = pk.curve;
+	*out_len = pk.type == CR_KEY_RSA ? pk.modulus.len : 2 * cr_curve_field_size(pk.curve);
+	cr_pubkey_clear(&pk);
+	return *out_len > 0 && *out_len <= MAX_BLOCK ? CKR_OK : CKR_KEY_SIZE_RANGE;
+}
+
+static CK_RV card_op_init(struct token *t, void *ss, enum token_op op, const CK_MECHANISM *mech, token_ref key)
+{
+	struct card_sess *s = ss;
+	struct card_op *p = &s->ops[op];
+	CK_ATTRIBUTE_TYPE use = op == TOKEN_OP_SIGN ? CKA_SIGN : CKA_DECRYPT;
+	CK_KEY_TYPE want = mech->mechanism == CKM_ECDSA ? CKK_EC : CKK_RSA;
+	struct card_obj *o = NULL;
+	struct card_key *k = NULL;
+	bool always = false;
+	CK_RV rv;
+
+	/* Verification, encryption and digests run on the host; the card has only its private keys. */
+	if ((op != TOKEN_OP_SIGN && op != TOKEN_OP_DECRYPT) ||
+	    (mech->mechanism != CKM_RSA_X_509 && !(mech->mechanism == CKM_ECDSA && op == TOKEN_OP_SIGN)))
+		return CKR_MECHANISM_INVALID;
+	if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+		return CKR_MECHANISM_PARAM_INVALID;
+	rv = enter(t, s);
+	if (rv != CKR_OK)
+		return rv;
+	if (p->active)
+		return leave(t, CKR_OPERATION_ACTIVE);
+	rv = usable_key(t, s, key, use, want, &o, &k);
+	if (rv == CKR_OK)
+		rv = key_shape(k, &p->out_len, &p->curve);
+	if (rv == CKR_OK)
+		rv = card_ready(t);
+	/* A key listed from the cache is checked on the card once per login, here and not in C_Sign. */
+	if (rv == CKR_OK)
+		rv = card_confirm_key(t, k);
+	if (rv != CKR_OK)
+		return leave(t, rv);
+	attrs_get_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, &always);
+	*p = (struct card_op){ true, mech->mechanism, key, k->slot, k->alg, p->out_len, p->curve, always };
+	return leave(t, CKR_OK);
+}
+
+static void end_op(struct token *t, struct card_sess *s, enum token_op op)
+{
+	if (t->ctx_session == s->id)
+		card_drop_context_auth(t);
+	memset(&s->ops[op], 0, sizeof(s->ops[op]));
+}
+
+/* The card's answer to a private-key command, as a PKCS#11 result. */
+static CK_RV key_failure(struct token *t, const struct card_key *k, const struct card_op *p, int rc)
+{
+	switch (rc) {
+	case PIV_E_CARD_RESET:
+		return card_after_reset(t, true);
+	case PIV_E_SECURITY:
+		if (p->needs_context)
+			return CKR_USER_NOT_LOGGED_IN;
+		if (k->touch_policy == PIV_TOUCH_POLICY_ALWAYS || k->touch_policy == PIV_TOUCH_POLICY_CACHED) {
+			log_msg(LOG_WARNING, "the card in %s was not touched: key %02X not used", t->reader, k->slot);
+			return CKR_FUNCTION_REJECTED;
+		}
+		log_msg(LOG_INFO, "the card in %s no longer holds the login", t->reader);
+		card_forget_login(t);
+		t->pending |= CARD_EVENT_LOGIN_LOST;
+		return CKR_USER_NOT_LOGGED_IN;
+	case PIV_E_NOT_FOUND:
+		log_msg(LOG_WARNING, "the key in slot %02X is no longer on the card in %s", k->slot, t->reader);
+		card_token_replaced(t);
+		return CKR_KEY_HANDLE_INVALID;
+	case PIV_E_CARD_REMOVED:
+	case PIV_E_NO_READER:
+		card_watch_locked(t);
+		return CKR_DEVICE_REMOVED;
+	default:
+		log_msg(LOG_WARNING, "the card in %s failed with key %02X: %s", t->reader, k->slot, piv_rc_name(rc));
+		return card_rv(rc);
+	}
+}
+
+static CK_RV bad_answer(const struct token *t, const struct card_key *k, const char *what)
+{
+	log_msg(LOG_WARNING, "the card in %s gave %s with key %02X: refused", t->reader, what, k->slot);
+	return CKR_DEVICE_ERROR;
+}
+
+/* Raw RSA with the card's key; the result must map back to the input under the listed public key. */
+static CK_RV rsa_raw(struct token *t, const struct card_key *k, const struct card_op *p, enum token_op op,
+		     const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *result)
+{
+	uint8_t block[MAX_BLOCK], back[MAX_BLOCK];
+	size_t len = 0, back_len = sizeof(back);
+	int rc;
+
+	if (op == TOKEN_OP_DECRYPT && in_len != p->out_len)
+		return CKR_ENCRYPTED_DATA_LEN_RANGE;
+	if (in_len > p->out_len)
+		return CKR_DATA_LEN_RANGE;
+	memset(block, 0, p->out_len - in_len);
+	memcpy(block + p->out_len - in_len, in, in_len);
+	/* The public operation refuses a block not below the modulus, as the card would. */
+	if (cr_rsa_public_raw(k->spki.data, k->spki.len, block, p->out_len, back, &back_len) != 0)
+		return op == TOKEN_OP_DECRYPT ? CKR_ENCRYPTED_DATA_INVALID : CKR_DATA_INVALID;
+	rc = op == TOKEN_OP_DECRYPT ? piv_decrypt(&t->piv, p->alg, p->slot, block, p->out_len, result, MAX_RESULT, &len)
+				    : piv_sign(&t->piv, p->alg, p->slot, block, p->out_len, result, MAX_RESULT, &len);
+	if (rc != PIV_OK)
+		return key_failure(t, k, p, rc);
+	back_len = sizeof(back);
+	if (len != p->out_len ||
+	    cr_rsa_public_raw(k->spki.data, k->spki.len, result, len, back, &back_len) != 0 ||
+	    back_len != p->out_len ||
+	    memcmp(back, op == TOKEN_OP_DECRYPT ? in : block, p->out_len) != 0)
+		return bad_answer(t, k, op == TOKEN_OP_DECRYPT ? "a wrong decryption" : "a wrong signature");
+	return CKR_OK;
+}
+
+/* ECDSA on the card over the hash; the card's DER signature comes back as r||s, verified first. */
+static CK_RV ecdsa(struct token *t, const struct card_key *k, const struct card_op *p, const CK_BYTE *in,
+		   CK_ULONG in_len, CK_BYTE *result)
+{
+	uint8_t block[CR_EC_MAX_FIELD_SIZE], der[MAX_RESULT];
+	size_t field = p->out_len / 2, len = 0, raw_len = p->out_len;
+	int rc;
+
+	if (in_len == 0 || cr_ecdsa_hash_block(p->curve, in, in_len, block) != 0)
+		return CKR_DATA_LEN_RANGE;
+	rc = piv_sign(&t->piv, p->alg, p->slot, block, field, der, sizeof(der), &len);
+	if (rc != PIV_OK)
+		return key_failure(t, k, p, rc);
+	if (cr_ecdsa_der_to_raw(der, len, field, result, &raw_len) != 0 ||
+	    cr_verify_ecdsa(k->spki.data, k->spki.len, in, in_len, result, raw_len) != 0)
+		return bad_answer(t, k, "a wrong signature");
+	return CKR_OK;
+}
+
+/* PKCS#11: only a length query or a short buffer keep an operation going. */
+static bool keeps_operation(CK_RV rv, const CK_BYTE *out)
+{
+	return rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL);
+}
+
+static CK_RV run_op(struct token *t, struct card_sess *s, enum token_op op, const CK_BYTE *in, CK_ULONG in_len,
+		    CK_BYTE *out, CK_ULONG *out_len)
+{
+	struct card_op *p = &s->ops[op];
+	struct card_key *k = card_key_of_slot(t, p->slot);
+	uint8_t result[MAX_RESULT];
+	CK_RV rv;
+
+	if (out == NULL) {
+		*out_len = p->out_len;
+		return CKR_OK;
+	}
+	if (*out_len < p->out_len) {
+		*out_len = p->out_len;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	if (k == NULL || !k->has_key || card_obj_find(t, p->key) == NULL)
+		return CKR_KEY_HANDLE_INVALID;
+	if (t->login != CKU_USER)
+		return CKR_USER_NOT_LOGGED_IN;
+	if (p->needs_context && t->ctx_session != s->id)
+		return CKR_USER_NOT_LOGGED_IN;
+	/* Another session's PIN-always VERIFY would not survive this command anyway. */
+	if (t->ctx_session != s->id)
+		card_drop_context_auth(t);
+	rv = card_ready(t);
+	if (rv != CKR_OK)
+		return rv;
+	rv = p->mech == CKM_ECDSA ? ecdsa(t, k, p, in, in_len, result) : rsa_raw(t, k, p, op, in, in_len, result);
+	if (rv == CKR_OK) {
+		memcpy(out, result, p->out_len);
+		*out_len = p->out_len;
+	}
+	cr_wipe(result, sizeof(result));
+	return rv;
+}
+
+static CK_RV card_op_oneshot(struct token *t, void *ss, enum token_op op, const CK_BYTE *in, CK_ULONG in_len,
+			     CK_BYTE *out, CK_ULONG *out_len)
+{
+	struct card_sess *s = ss;
+	CK_RV rv = enter(t, s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!s->ops[op].active)
+		return leave(t, CKR_OPERATION_NOT_INITIALIZED);
+	rv = run_op(t, s, op, in, in_len, out, out_len);
+	if (!keeps_operation(rv, out))
+		end_op(t, s, op);
+	return leave(t, rv);
+}
+
+/* The card's mechanisms are single-part; the hash-and-sign ones are the core's. */
+static CK_RV card_op_update(struct token *t, void *ss, enum token_op op, const CK_BYTE *in, CK_ULONG in_len,
+			    CK_BYTE *out, CK_ULONG *out_len)
+{
+	struct card_sess *s = ss;
+	CK_RV rv = enter(t, s);
+
+	(void)in;
+	(void)in_len;
+	(void)out;
+	(void)out_len;
+	if (rv != CKR_OK)
+		return rv;
+	rv = s->ops[op].active ? CKR_FUNCTION_NOT_SUPPORTED : CKR_OPERATION_NOT_INITIALIZED;
+	end_op(t, s, op);
+	return leave(t, rv);
+}
+
+static CK_RV card_op_final(struct token *t, void *ss, enum token_op op, CK_BYTE *out, CK_ULONG *out_len)
+{
+	return card_op_update(t, ss, op, NULL, 0, out, out_len);
+}
+
+static void card_op_abort(struct token *t, void *ss, enum token_op op)
+{
+	if (enter(t, ss) != CKR_OK)
+		return;
+	end_op(t, ss, op);
+	card_unlock(t);
+}
+
+/* ---- ECDH ---- */
+
+/* The peer's point, raw (04||X||Y) or as the DER OCTET STRING some callers wrap it in. */
+static bool peer_point(const CK_ECDH1_DERIVE_PARAMS *p, size_t field, const CK_BYTE **pt)
+{
+	size_t want = 1 + 2 * field;
+	const CK_BYTE *d = p->pPublicData;
+	CK_ULONG n = p->ulPublicDataLen;
+
+	if (n == want && d[0] == 0x04) {
+		*pt = d;
+		return true;
+	}
+	if (n == want + 2 && d[0] == 0x04 && d[1] == want && d[2] == 0x04) {
+		*pt = d + 2;
+		return true;
+	}
+	return false;
+}
+
+/* What signet says of a derived secret, over what the caller's template asked. */
+static CK_RV secret_attributes(struct attr_list *l, CK_ULONG type, bool priv, bool sensitive, bool extractable,
+			       const uint8_t *secret, CK_ULONG len)
+{
+	const struct { CK_ATTRIBUTE_TYPE type; bool value; } flags[] = {
+		{ CKA_TOKEN, false }, { CKA_PRIVATE, priv }, { CKA_SENSITIVE, sensitive },
+		{ CKA_ALWAYS_SENSITIVE, sensitive }, { CKA_EXTRACTABLE, extractable },
+		{ CKA_NEVER_EXTRACTABLE, !extractable }, { CKA_LOCAL, false },
+	};
+	CK_RV rv = attrs_set_ulong(l, CKA_CLASS, CKO_SECRET_KEY);
+
+	if (rv == CKR_OK)
+		rv = attrs_set_ulong(l, CKA_KEY_TYPE, type);
+	for (size_t i = 0; rv == CKR_OK && i < sizeof(flags) / sizeof(flags[0]); i++)
+		rv = attrs_set_bool(l, flags[i].type, flags[i].value);
+	if (rv == CKR_OK)
+		rv = attrs_set_ulong(l, CKA_VALUE_LEN, len);
+	if (rv == CKR_OK)
+		rv = attrs_set(l, CKA_VALUE, secret, len);
+	return rv;
+}
+
+/*
+ * The derived secret as a session object with the caller's template: the
+ * result of an operation, the caller's to choose (pkcs11-tool --derive asks
+ * for it extractable). Unless asked otherwise it is sensitive and stays here.
+ */
+static CK_RV store_secret(struct token *t, struct card_sess *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+			  const uint8_t *secret, size_t len, token_ref *out)
+{
+	struct attr_list l;
+	CK_ULONG cls = CKO_SECRET_KEY, type = CKK_GENERIC_SECRET, value_len = len;
+	bool on_token = false, sensitive = true, extractable = false, priv = true;
+	CK_RV rv = attrs_from_template(&l, tmpl, count);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (attrs_find(&l, CKA_VALUE) != NULL)
+		rv = CKR_ATTRIBUTE_READ_ONLY;
+	else if ((attrs_find(&l, CKA_CLASS) && (!attrs_get_ulong(&l, CKA_CLASS, &cls) || cls != CKO_SECRET_KEY)) ||
+		 (attrs_get_bool(&l, CKA_TOKEN, &on_token) && on_token))
+		rv = CKR_TEMPLATE_INCONSISTENT; /* a card keeps no secret keys: session objects only */
+	else if (attrs_find(&l, CKA_VALUE_LEN) && (!attrs_get_ulong(&l, CKA_VALUE_LEN, &value_len) ||
+						   value_len == 0 || value_len > len))
+		rv = CKR_TEMPLATE_INCONSISTENT;
+	attrs_get_ulong(&l, CKA_KEY_TYPE, &type);
+	attrs_get_bool(&l, CKA_SENSITIVE, &sensitive);
+	attrs_get_bool(&l, CKA_EXTRACTABLE, &extractable);
+	attrs_get_bool(&l, CKA_PRIVATE, &priv);
+	if (rv == CKR_OK)
+		rv = secret_attributes(&l, type, priv, sensitive, extractable, secret, value_len);
+	if (rv != CKR_OK) {
+		attrs_free(&l);
+		return rv;
+	}
+	*out = FIRST_SESSION_REF + t->next_ref++;
+	return card_obj_add(t, *out, 0, s->id, &l);
+}
+
+static CK_RV card_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref base,
+			     const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref *key)
+{
+	struct card_sess *s = ss;
+	const CK_ECDH1_DERIVE_PARAMS *p = mech->pParameter;
+	struct card_op shape = { 0 };
+	struct card_obj *o = NULL;
+	struct card_key *k = NULL;
+	uint8_t secret[CR_EC_MAX_FIELD_SIZE + 8];
+	const CK_BYTE *point = NULL;
+	size_t len = 0;
+	int rc;
+	CK_RV rv;
+
+	if (mech->mechanism != CKM_ECDH1_DERIVE)
+		return CKR_MECHANISM_INVALID;
+	if (p == NULL || mech->ulParameterLen != sizeof(*p) || p->kdf != CKD_NULL || p->ulSharedDataLen != 0)
+		return CKR_MECHANISM_PARAM_INVALID;
+	rv = enter(t, s);
+	if (rv != CKR_OK)
+		return rv;
+	rv = usable_key(t, s, base, CKA_DERIVE, CKK_EC, &o, &k);
+	if (rv == CKR_OK)
+		rv = key_shape(k, &shape.out_len, &shape.curve);
+	if (rv == CKR_OK && !peer_point(p, shape.out_len / 2, &point))
+		rv = CKR_MECHANISM_PARAM_INVALID;
+	if (rv == CKR_OK)
+		rv = card_ready(t);
+	if (rv == CKR_OK)
+		rv = card_confirm_key(t, k);
+	if (rv != CKR_OK)
+		return leave(t, rv);
+	card_drop_context_auth(t);
+	shape.slot = k->slot;
+	rc = piv_ecdh(&t->piv, k->alg, k->slot, point, shape.out_len + 1, secret, sizeof(secret), &len);
+	if (rc != PIV_OK)
+		rv = key_failure(t, k, &shape, rc);
+	else if (len != shape.out_len / 2)
+		rv = bad_answer(t, k, "a shared secret of the wrong size");
+	else
+		rv = store_secret(t, s, tmpl, count, secret, len, key);
+	cr_wipe(secret, sizeof(secret));
+	return leave(t, rv);
+}
+
+const struct token_ops card_token_ops = {
+	.kind = "card",
+	.slot_info = card_slot_info,
+	.token_info = card_token_info,
+	.mechanism_list = card_mechanism_list,
+	.mechanism_info = card_mechanism_info,
+	.session_open = card_session_open,
+	.session_close = card_session_close,
+	.login = card_login,
+	.logout = card_logout,
+	.init_pin = card_init_pin,
+	.set_pin = card_set_pin,
+	.find = card_find,
+	.get_attributes = card_get_attributes,
+	.destroy_object = card_destroy_object,
+	.derive_key = card_derive_key,
+	.op_init = card_op_init,
+	.op_oneshot = card_op_oneshot,
+	.op_update = card_op_update,
+	.op_final = card_op_final,
+	.op_abort = card_op_abort,
+};

@@ -444,7 +444,11 @@ START_TEST(concurrent_processes_get_exactly_three_tries)
 			if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1)
 				_exit(13);
 			for (int k = 0; k < 50; k++) {
-				rv = login(CKU_USER, "000000");
+				char wrong[8];
+
+				/* A different wrong PIN each time: the same one is never sent twice in a row. */
+				snprintf(wrong, sizeof(wrong), "0%d%04d", i, k);
+				rv = login(CKU_USER, wrong);
 				if (rv == CKR_PIN_LOCKED)
 					break;
 				if (rv != CKR_PIN_INCORRECT && rv != CKR_GENERAL_ERROR) {

@@ -65,7 +65,7 @@ void card_unlock(struct token *t)
 /* The token in the reader is not the one described any more: forget it and tell the core. */
 static void token_ends(struct token *t, const char *why, bool present, unsigned event)
 {
-	log_msg(LOG_INFO, "%s %s", why, t->reader);
+	log_msg(LL_INFO, "%s %s", why, t->reader);
 	card_forget(t, false);
 	t->present = present;
 	t->generation++;
@@ -156,7 +156,7 @@ static void add_reader_locked(const char *reader)
 	struct token *t, **grown;
 
 	if (fnmatch(cd.conf->card_readers, reader, 0) != 0) {
-		log_msg(LOG_DEBUG, "reader %s left out by [card] readers", reader);
+		log_msg(LL_DEBUG, "reader %s left out by [card] readers", reader);
 		return;
 	}
 	t = new_token(reader);
@@ -167,13 +167,13 @@ static void add_reader_locked(const char *reader)
 	}
 	cd.tokens = grown;
 	if (slot_add(t, &card_token_ops, SLOT_RANGE_CARD, &t->slot) != CKR_OK) {
-		log_msg(LOG_WARNING, "no slot left for reader %s", reader);
+		log_msg(LL_WARNING, "no slot left for reader %s", reader);
 		free_token(t, false);
 		return;
 	}
 	t->present = true; /* as slot_add has it, until the first look */
 	cd.tokens[cd.ntokens++] = t;
-	log_msg(LOG_DEBUG, "reader %s is slot %lu", reader, (unsigned long)t->slot);
+	log_msg(LL_DEBUG, "reader %s is slot %lu", reader, (unsigned long)t->slot);
 }
 
 /* The tokens as they are now, for looking at each without the driver's lock. */
@@ -200,7 +200,7 @@ static void refresh_readers(void)
 		return;
 	rc = pcsc_list_readers(cd.ctx, &list);
 	if (rc != APDU_OK && rc != APDU_E_NO_SERVICE)
-		log_msg(LOG_DEBUG, "cannot list readers: %s", apdu_rc_name(rc));
+		log_msg(LL_DEBUG, "cannot list readers: %s", apdu_rc_name(rc));
 	for (size_t i = 0; rc == APDU_OK && i < list.count; i++)
 		if (find_token_locked(list.names[i]) == NULL)
 			add_reader_locked(list.names[i]);
@@ -287,7 +287,7 @@ static CK_RV card_start(const struct config *conf)
 
 	cd.conf = conf;
 	if (!conf->card_enable) {
-		log_msg(LOG_INFO, "card readers disabled by configuration");
+		log_msg(LL_INFO, "card readers disabled by configuration");
 		return CKR_OK;
 	}
 	rv = mutex_create(&cd.lock);

@@ -133,7 +133,7 @@ static CK_RV check_length(CK_ULONG len, CK_ULONG min, CK_ULONG max, const char *
 {
 	if (len >= min && len <= max)
 		return CKR_OK;
-	log_msg(LOG_WARNING, "%s of length %lu refused: the card takes %lu to %lu characters; not sent", what,
+	log_msg(LL_WARNING, "%s of length %lu refused: the card takes %lu to %lu characters; not sent", what,
 		(unsigned long)len, (unsigned long)min, (unsigned long)max);
 	return CKR_PIN_LEN_RANGE;
 }
@@ -151,11 +151,11 @@ static CK_RV may_send(struct card_pin *p, enum pin_who who, const CK_UTF8CHAR *p
 		return rv;
 	if (p->counter[who].left == 0 || (who == PIN_SO && st.so_locked) ||
 	    (who == PIN_USER && store_counts(p, who) && st.user_locked)) {
-		log_msg(LOG_WARNING, "%s of the %s is locked: not sent", who_name(who), p->name);
+		log_msg(LL_WARNING, "%s of the %s is locked: not sent", who_name(who), p->name);
 		return CKR_PIN_LOCKED;
 	}
 	if (refused_again(p, who, pin, len)) {
-		log_msg(LOG_WARNING, "the %s the %s refused last was given again: not sent", who_name(who), p->name);
+		log_msg(LL_WARNING, "the %s the %s refused last was given again: not sent", who_name(who), p->name);
 		return CKR_PIN_INCORRECT;
 	}
 	return CKR_OK;
@@ -181,11 +181,11 @@ static void settle(struct card_pin *p, enum pin_who who, const CK_UTF8CHAR *pin,
 			card_pin_note(p, who, tries, -1, -1);
 		else if (c->left > 0)
 			c->left--;
-		log_msg(LOG_WARNING, "wrong %s for the %s (%d tries left on the card)", who_name(who), p->name,
+		log_msg(LL_WARNING, "wrong %s for the %s (%d tries left on the card)", who_name(who), p->name,
 			c->left);
 	} else if (rv == CKR_PIN_LOCKED) {
 		c->left = 0;
-		log_msg(LOG_WARNING, "%s of the %s is blocked", who_name(who), p->name);
+		log_msg(LL_WARNING, "%s of the %s is blocked", who_name(who), p->name);
 	}
 }
 
@@ -201,7 +201,7 @@ static CK_RV judged(struct card_pin *p, enum pin_who who, const CK_UTF8CHAR *pin
 	if (rv == CKR_OK && reserve) {
 		rv = pin_store_reserve(p->store, who, &lim);
 		if (rv == CKR_PIN_LOCKED)
-			log_msg(LOG_WARNING, "%s of the %s used up the policy's %u tries: not sent", who_name(who),
+			log_msg(LL_WARNING, "%s of the %s used up the policy's %u tries: not sent", who_name(who),
 				p->name, who == PIN_SO ? lim.so_retries : lim.user_retries);
 	}
 	if (rv != CKR_OK)
@@ -220,7 +220,7 @@ static void note_user_login(struct card_pin *p)
 		return;
 	p->expired = p->counter[PIN_USER].is_default || st.user_to_be_changed;
 	if (p->expired)
-		log_msg(LOG_WARNING, "the PIN of the %s must be changed before its keys can be used", p->name);
+		log_msg(LL_WARNING, "the PIN of the %s must be changed before its keys can be used", p->name);
 }
 
 CK_RV card_pin_login(struct card_pin *p, enum pin_who who, const CK_UTF8CHAR *pin, CK_ULONG len,
@@ -250,7 +250,7 @@ CK_RV card_pin_change(struct card_pin *p, enum pin_who who, const CK_UTF8CHAR *o
 	if (rv != CKR_OK)
 		return rv;
 	if (who == PIN_USER && p->expired && old_len == new_len && cr_secret_equal(old_pin, new_pin, new_len)) {
-		log_msg(LOG_WARNING, "the PIN of the %s must be changed to a new value", p->name);
+		log_msg(LL_WARNING, "the PIN of the %s must be changed to a new value", p->name);
 		return CKR_PIN_INVALID;
 	}
 	rv = judged(p, who, old_pin, old_len, send, ctx);
@@ -282,7 +282,7 @@ CK_RV card_pin_unblock(struct card_pin *p, CK_ULONG new_len, card_pin_send send,
 	if (p->counter[PIN_USER].max > 0)
 		p->counter[PIN_USER].left = p->counter[PIN_USER].max;
 	p->has_refused[PIN_USER] = false;
-	log_msg(LOG_INFO, "the SO set a new PIN on the %s; it must be changed before use", p->name);
+	log_msg(LL_INFO, "the SO set a new PIN on the %s; it must be changed before use", p->name);
 	return p->store != NULL ? pin_store_user_pin_set_by_so(p->store) : CKR_OK;
 }
 

@@ -54,7 +54,7 @@ CK_RV core_enter(void)
 	if (!atomic_load(&ready))
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	if (pthread_rwlock_rdlock(&gate) != 0) {
-		log_msg(LOG_ERROR, "cannot enter the module: too many calls in flight");
+		log_msg(LL_ERROR, "cannot enter the module: too many calls in flight");
 		return CKR_GENERAL_ERROR;
 	}
 	/* C_Finalize may have begun meanwhile: it waits for this call, but must not be overtaken by it. */

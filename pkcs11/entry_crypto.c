@@ -48,7 +48,7 @@ static CK_RV step(CK_SESSION_HANDLE h, enum token_op op, enum op_step which, con
 
 static void trace_init(const char *fn, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
-	if (!log_enabled(LOG_DEBUG))
+	if (!log_enabled(LL_DEBUG))
 		return; /* the hot path: no name look-ups for a line nobody reads */
 	trace_call(fn, "hSession=0x%lx mechanism=%s paramLen=%lu hKey=0x%lx", (unsigned long)h,
 		   m ? mech_name(m->mechanism) : "NULL", m ? (unsigned long)m->ulParameterLen : 0UL,

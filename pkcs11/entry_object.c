@@ -176,10 +176,10 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_U
 
 static void trace_template(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
-	if (!log_enabled(LOG_DEBUG) || t == NULL)
+	if (!log_enabled(LL_DEBUG) || t == NULL)
 		return;
 	for (CK_ULONG i = 0; i < n; i++)
-		log_msg(LOG_DEBUG, "%s:   [%lu] %s len=%ld", fn, (unsigned long)i, attr_name(t[i].type),
+		log_msg(LL_DEBUG, "%s:   [%lu] %s len=%ld", fn, (unsigned long)i, attr_name(t[i].type),
 			(long)t[i].ulValueLen);
 }
 
@@ -195,10 +195,10 @@ static void trace_answer(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n, CK_R
 		trace_template(fn, t, n);
 		return;
 	}
-	if (!log_enabled(LOG_DEBUG) || t == NULL)
+	if (!log_enabled(LL_DEBUG) || t == NULL)
 		return;
 	for (CK_ULONG i = 0; i < n; i++)
-		log_msg(LOG_DEBUG, "%s:   [%lu] %s", fn, (unsigned long)i, attr_name(t[i].type));
+		log_msg(LL_DEBUG, "%s:   [%lu] %s", fn, (unsigned long)i, attr_name(t[i].type));
 }
 
 static CK_RV get_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,

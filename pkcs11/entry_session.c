@@ -46,7 +46,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
 	trace_call(__func__, "slotID=%lu flags=0x%lx", (unsigned long)slotID, (unsigned long)flags);
 	rv = open_session(slotID, flags, phSession);
 	if (rv == CKR_OK)
-		log_msg(LOG_DEBUG, "C_OpenSession: session 0x%lx", (unsigned long)*phSession);
+		log_msg(LL_DEBUG, "C_OpenSession: session 0x%lx", (unsigned long)*phSession);
 	return trace_ret(__func__, rv);
 }
 

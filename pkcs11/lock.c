@@ -133,7 +133,7 @@ CK_RV mutex_create(void **mutex)
 	CK_RV rv = impl.create(mutex);
 
 	if (rv != CKR_OK) {
-		log_msg(LOG_ERROR, "cannot create a mutex: %s", rv_name(rv));
+		log_msg(LL_ERROR, "cannot create a mutex: %s", rv_name(rv));
 		return CKR_CANT_LOCK;
 	}
 	return CKR_OK;
@@ -150,7 +150,7 @@ CK_RV mutex_lock(void *mutex)
 	CK_RV rv = impl.lock(mutex);
 
 	if (rv != CKR_OK)
-		log_msg(LOG_ERROR, "cannot lock a mutex: %s", rv_name(rv));
+		log_msg(LL_ERROR, "cannot lock a mutex: %s", rv_name(rv));
 	return rv == CKR_OK ? CKR_OK : CKR_GENERAL_ERROR;
 }
 
@@ -159,5 +159,5 @@ void mutex_unlock(void *mutex)
 	CK_RV rv = impl.unlock(mutex);
 
 	if (rv != CKR_OK)
-		log_msg(LOG_ERROR, "cannot unlock a mutex: %s", rv_name(rv));
+		log_msg(LL_ERROR, "cannot unlock a mutex: %s", rv_name(rv));
 }

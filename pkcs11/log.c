@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 /* Written only by C_Initialize/C_Finalize, read everywhere: plain ints suffice. */
-static enum log_level current_level = LOG_WARNING;
+static enum log_level current_level = LL_WARNING;
 static int log_fd = STDERR_FILENO;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug", "apdu" };
@@ -39,7 +39,7 @@ CK_RV log_configure(enum log_level level, const char *dest)
 		fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			current_level = level;
-			log_msg(LOG_ERROR, "cannot open log file %s: %s", dest, strerror(errno));
+			log_msg(LL_ERROR, "cannot open log file %s: %s", dest, strerror(errno));
 			return CKR_GENERAL_ERROR;
 		}
 	}
@@ -54,7 +54,7 @@ void log_close(void)
 	if (log_fd != STDERR_FILENO)
 		close(log_fd);
 	log_fd = STDERR_FILENO;
-	current_level = LOG_WARNING;
+	current_level = LL_WARNING;
 }
 
 enum log_level log_get_level(void)

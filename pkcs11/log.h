@@ -11,12 +11,13 @@
 
 #include "pkcs11/cryptoki.h"
 
+/* Log levels, LL_*: <syslog.h> has the LOG_* names. */
 enum log_level {
-	LOG_ERROR = 0,
-	LOG_WARNING,
-	LOG_INFO,
-	LOG_DEBUG,
-	LOG_APDU, /* debug plus every APDU, with secret data masked */
+	LL_ERROR = 0,
+	LL_WARNING,
+	LL_INFO,
+	LL_DEBUG,
+	LL_APDU, /* debug plus every APDU, with secret data masked */
 };
 
 /* Parses "error" ... "apdu" (or 0..4); false for anything else. */

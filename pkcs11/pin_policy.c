@@ -110,7 +110,7 @@ static CK_RV pin_hash(const CK_UTF8CHAR *pin, CK_ULONG len, uint8_t out[HASH_LEN
 	     cr_digest_update(d, pin, len) != CR_OK || cr_digest_final(d, out, &n) != CR_OK))
 		rv = CKR_GENERAL_ERROR;
 	if (rv != CKR_OK)
-		log_msg(LOG_ERROR, "cannot hash a PIN to compare it with the one refused last");
+		log_msg(LL_ERROR, "cannot hash a PIN to compare it with the one refused last");
 	cr_digest_free(d);
 	cr_wipe(salt, sizeof(salt));
 	return rv;
@@ -323,7 +323,7 @@ static CK_RV read_counter(struct pin_policy *p, enum pin_who who, struct reading
 		return CKR_OK;
 	rv = p->tok.counter(p->tok.ctx, who, &r->counter[who]);
 	if (rv != CKR_OK) {
-		log_msg(LOG_WARNING, "cannot read the %s PIN counter of %s: %s", who_name(who), p->name, rv_name(rv));
+		log_msg(LL_WARNING, "cannot read the %s PIN counter of %s: %s", who_name(who), p->name, rv_name(rv));
 		return rv;
 	}
 	r->have_counter[who] = true;
@@ -419,7 +419,7 @@ static CK_RV refuse_empty(const struct pin_policy *p, CK_ULONG len, const char *
 {
 	if (len > 0)
 		return CKR_OK;
-	log_msg(LOG_INFO, "empty %s for %s refused: not sent", what, p->name);
+	log_msg(LL_INFO, "empty %s for %s refused: not sent", what, p->name);
 	return CKR_PIN_LEN_RANGE;
 }
 
@@ -427,14 +427,14 @@ static CK_RV check_new_length(const struct pin_policy *p, CK_ULONG len)
 {
 	if (len >= p->conf->min_pin_length && len <= p->conf->max_pin_length)
 		return CKR_OK;
-	log_msg(LOG_WARNING, "new PIN length %lu outside the policy's %u..%u", (unsigned long)len,
+	log_msg(LL_WARNING, "new PIN length %lu outside the policy's %u..%u", (unsigned long)len,
 		p->conf->min_pin_length, p->conf->max_pin_length);
 	return CKR_PIN_LEN_RANGE;
 }
 
 static CK_RV refuse_locked(const struct pin_policy *p, enum pin_who who)
 {
-	log_msg(LOG_WARNING, "%s PIN of %s is locked: not sent", who_name(who), p->name);
+	log_msg(LL_WARNING, "%s PIN of %s is locked: not sent", who_name(who), p->name);
 	return CKR_PIN_LOCKED;
 }
 
@@ -495,7 +495,7 @@ static void note_wrong(struct pin_policy *p, enum pin_who who, const struct read
 	}
 	if (before->have_id)
 		refused_remember(&before->id, who, hash, v.failures);
-	log_msg(LOG_WARNING, "wrong %s PIN for %s (%u of %u tries used)", who_name(who), p->name, v.failures,
+	log_msg(LL_WARNING, "wrong %s PIN for %s (%u of %u tries used)", who_name(who), p->name, v.failures,
 		v.limit);
 }
 
@@ -526,7 +526,7 @@ static CK_RV judge(struct pin_policy *p, enum pin_who who, const CK_UTF8CHAR *pi
 		if (rv != CKR_OK)
 			goto out;
 		if (refused_again(&r.id, who, hash, v.failures)) {
-			log_msg(LOG_WARNING, "%s PIN for %s is the one refused last: not sent, no try spent",
+			log_msg(LL_WARNING, "%s PIN for %s is the one refused last: not sent, no try spent",
 				who_name(who), p->name);
 			rv = CKR_PIN_INCORRECT;
 			goto out;
@@ -577,7 +577,7 @@ static CK_RV note_user_login(struct pin_policy *p)
 	p->expired = expired;
 	mutex_unlock(p->lock);
 	if (expired)
-		log_msg(LOG_WARNING, "user PIN of %s must be changed before use", p->name);
+		log_msg(LL_WARNING, "user PIN of %s must be changed before use", p->name);
 	return CKR_OK;
 }
 
@@ -616,7 +616,7 @@ static CK_RV check_changes_something(struct pin_policy *p, const CK_UTF8CHAR *ol
 	if (rv != CKR_OK)
 		return rv;
 	if (must_change(p, &r) && old_len == new_len && cr_secret_equal(old_pin, new_pin, old_len)) {
-		log_msg(LOG_WARNING, "the user PIN of %s must be changed to a different one", p->name);
+		log_msg(LL_WARNING, "the user PIN of %s must be changed to a different one", p->name);
 		return CKR_PIN_INVALID;
 	}
 	return CKR_OK;

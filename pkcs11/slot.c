@@ -69,7 +69,7 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, enum slot_range r
 	if (grown != NULL)
 		slots = grown;
 	if (grown == NULL || !next_free_id_locked(range, &s->id)) {
-		log_msg(LOG_ERROR, "no slot left for another %s token", ops->kind);
+		log_msg(LL_ERROR, "no slot left for another %s token", ops->kind);
 		rv = CKR_HOST_MEMORY;
 		mutex_destroy(s->login_lock);
 		free(s);
@@ -112,7 +112,7 @@ void slot_token_changed(CK_SLOT_ID id)
 	if (slot == NULL)
 		return;
 	session_close_all_gone(slot);
-	log_msg(LOG_INFO, "slot %lu: a different token", (unsigned long)id);
+	log_msg(LL_INFO, "slot %lu: a different token", (unsigned long)id);
 }
 
 void slot_set_present(CK_SLOT_ID id, enum slot_presence presence)
@@ -142,7 +142,7 @@ void slot_login_lost(CK_SLOT_ID id)
 	slot = slot_find_locked(id);
 	if (slot != NULL && slot->login != NO_LOGIN) {
 		slot->login = NO_LOGIN;
-		log_msg(LOG_INFO, "slot %lu: the token forgot the login", (unsigned long)id);
+		log_msg(LL_INFO, "slot %lu: the token forgot the login", (unsigned long)id);
 	}
 	core_unlock();
 }

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "pkcs11/log.h"
+/* After log.h: its level names must not clash with the ones <syslog.h> defines. */
+#include <syslog.h>
 #include "pkcs11/pin_store.h"
 #include "tests/check_util.h"
 
@@ -52,7 +54,7 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(top));
 	snprintf(state_dir, sizeof(state_dir), "%s/state/signet", top);
 	snprintf(log_path, sizeof(log_path), "%s/log", top);
-	ck_assert_int_eq(log_configure(LOG_WARNING, log_path), CKR_OK);
+	ck_assert_int_eq(log_configure(LL_WARNING, log_path), CKR_OK);
 }
 
 static void teardown(void)

@@ -72,22 +72,22 @@ void core_leave(void)
 
 CK_RV core_lock(void)
 {
-	return mutex_lock(module_lock);
+	return lock_take(module_lock);
 }
 
 void core_unlock(void)
 {
-	mutex_unlock(module_lock);
+	lock_give(module_lock);
 }
 
 CK_RV core_lock_create(void)
 {
-	return mutex_create(&module_lock);
+	return lock_new(&module_lock);
 }
 
 void core_lock_destroy(void)
 {
-	mutex_destroy(module_lock);
+	lock_free(module_lock);
 	module_lock = NULL;
 }
 

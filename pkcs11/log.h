@@ -36,9 +36,9 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
 /* Symbolic names for PKCS#11 constants, "0x..." for unknown values. */
-const char *rv_name(CK_RV rv);
-const char *mech_name(CK_MECHANISM_TYPE m);
-const char *attr_name(CK_ATTRIBUTE_TYPE a);
-const char *user_name(CK_USER_TYPE u);
+const char *log_rv_name(CK_RV rv);
+const char *log_mech_name(CK_MECHANISM_TYPE m);
+const char *log_attr_name(CK_ATTRIBUTE_TYPE a);
+const char *log_user_name(CK_USER_TYPE u);
 
 #endif

@@ -211,18 +211,18 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 	CK_RV rv = initialize(a);
 
 	/* Traced afterwards: until the configuration is read, the log's level and place are unknown. */
-	trace_call(__func__, "pInitArgs=%p flags=0x%lx", pInitArgs, a ? (unsigned long)a->flags : 0UL);
-	return trace_ret(__func__, rv);
+	entry_trace_call(__func__, "pInitArgs=%p flags=0x%lx", pInitArgs, a ? (unsigned long)a->flags : 0UL);
+	return entry_trace_ret(__func__, rv);
 }
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
 	CK_RV rv;
 
-	trace_call(__func__, "pReserved=%p", pReserved);
+	entry_trace_call(__func__, "pReserved=%p", pReserved);
 	if (pReserved != NULL)
-		return trace_ret(__func__, CKR_ARGUMENTS_BAD);
-	rv = trace_ret(__func__, finalize());
+		return entry_trace_ret(__func__, CKR_ARGUMENTS_BAD);
+	rv = entry_trace_ret(__func__, finalize());
 	if (rv == CKR_OK)
 		log_close(); /* after the last line of this module's life */
 	return rv;

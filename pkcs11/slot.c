@@ -54,14 +54,14 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, enum slot_range r
 	s->ops = ops;
 	s->login = NO_LOGIN;
 	s->present = true;
-	rv = mutex_create(&s->login_lock);
+	rv = lock_new(&s->login_lock);
 	if (rv != CKR_OK) {
 		free(s);
 		return rv;
 	}
 	rv = core_lock();
 	if (rv != CKR_OK) {
-		mutex_destroy(s->login_lock);
+		lock_free(s->login_lock);
 		free(s);
 		return rv;
 	}
@@ -71,7 +71,7 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, enum slot_range r
 	if (grown == NULL || !next_free_id_locked(range, &s->id)) {
 		log_msg(LL_ERROR, "no slot left for another %s token", ops->kind);
 		rv = CKR_HOST_MEMORY;
-		mutex_destroy(s->login_lock);
+		lock_free(s->login_lock);
 		free(s);
 		goto out;
 	}
@@ -190,7 +190,7 @@ void slots_free(void)
 {
 	for (CK_ULONG i = 0; i < nslots; i++) {
 		free(slots[i]->mechs);
-		mutex_destroy(slots[i]->login_lock);
+		lock_free(slots[i]->login_lock);
 		free(slots[i]);
 	}
 	free(slots);

@@ -153,7 +153,7 @@ static CK_RV initialize_softhsm(void)
 	if (set_env)
 		unsetenv("SOFTHSM2_CONF");
 	if (rv != CKR_OK)
-		log_msg(LL_WARNING, "SoftHSM C_Initialize failed: %s (configuration %s)", rv_name(rv),
+		log_msg(LL_WARNING, "SoftHSM C_Initialize failed: %s (configuration %s)", log_rv_name(rv),
 			set_env ? conf_path : "from SOFTHSM2_CONF");
 	return rv;
 }
@@ -389,12 +389,12 @@ static void refresh_slots(void)
 		return;
 	if (sh.f->C_GetSlotList(CK_FALSE, list, &n) != CKR_OK)
 		return;
-	if (mutex_lock(sh.lock) != CKR_OK)
+	if (lock_take(sh.lock) != CKR_OK)
 		return;
 	for (CK_ULONG i = 0; i < n; i++)
 		if (find_token_locked(list[i]) == NULL)
 			add_token(list[i]);
-	mutex_unlock(sh.lock);
+	lock_give(sh.lock);
 }
 
 static CK_RV softhsm_start(const struct config *conf)
@@ -406,12 +406,12 @@ static CK_RV softhsm_start(const struct config *conf)
 		log_msg(LL_INFO, "fallback token disabled by configuration");
 		return CKR_OK;
 	}
-	rv = mutex_create(&sh.lock);
+	rv = lock_new(&sh.lock);
 	if (rv != CKR_OK)
 		return rv;
 	rv = load_library();
 	if (rv != CKR_OK) {
-		mutex_destroy(sh.lock);
+		lock_free(sh.lock);
 		sh.lock = NULL;
 		return rv;
 	}
@@ -433,7 +433,7 @@ static void softhsm_stop(bool process_exiting)
 	free(sh.tokens);
 	sh.tokens = NULL;
 	sh.ntokens = 0;
-	mutex_destroy(sh.lock);
+	lock_free(sh.lock);
 	sh.lock = NULL;
 }
 

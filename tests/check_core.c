@@ -1,10 +1,12 @@
 /*
  * The core (slots, sessions, login state, object handles, the operations
- * it composes over a token's raw ones) through the Cryptoki surface, on the
+ * it composes over a token's raw ones, the PIN policy a card token puts in
+ * front of its own counters) through the Cryptoki surface, on the
  * in-memory mock token of tests/mock_token.h: no SoftHSM, no card. Every
  * test runs in its own process (Check's fork mode) with the module
- * initialised on a configuration that switches both real token kinds off,
- * and one mock token ("alice") in a slot. The keys are made once in main().
+ * initialised on a configuration that switches both real token kinds off
+ * and keeps the PIN policy's counters in the test's scratch directory, and
+ * one mock token ("alice") in a slot. The keys are made once in main().
  */
 #include <check.h>
 #include <stdbool.h>
@@ -39,7 +41,7 @@ static const struct mock_desc *alice(void)
 {
 	static struct mock_desc d;
 
-	d = (struct mock_desc){ "alice", "A0001", rsa_key, ec_key };
+	d = (struct mock_desc){ .label = "alice", .serial = "A0001", .rsa = rsa_key, .ec = ec_key };
 	return &d;
 }
 
@@ -47,7 +49,7 @@ static const struct mock_desc *bob(void)
 {
 	static struct mock_desc d;
 
-	d = (struct mock_desc){ "bob", "B0002", rsa_key, ec_key2 };
+	d = (struct mock_desc){ .label = "bob", .serial = "B0002", .rsa = rsa_key, .ec = ec_key2 };
 	return &d;
 }
 
@@ -66,7 +68,9 @@ static void start_module(CK_C_INITIALIZE_ARGS *args)
 
 	dir = tu_tempdir();
 	snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-	tu_write_file(conf, "[card]\nenable = no\n[softhsm]\nenable = no\n[module]\nlog_level = error\n");
+	/* state_dir: where the PIN policy keeps its counters for the mock tokens. */
+	tu_write_file(conf, "[card]\nenable = no\n[softhsm]\nenable = no\nstate_dir = %s\n[module]\nlog_level = error\n",
+		      dir);
 	setenv("SIGNET_CONF", conf, 1);
 	unsetenv("SIGNET_DEBUG");
 	ck_assert_int_eq(C_GetFunctionList(&f), CKR_OK);
@@ -596,15 +600,28 @@ START_TEST(login_changes_every_session_state)
 }
 END_TEST
 
+/*
+ * The i-th of a run of different wrong PINs, refused by the token: the
+ * policy never sends the PIN refused last again, so a test that means to
+ * spend tries must vary them.
+ */
+static void wrong_login(CK_SESSION_HANDLE h, CK_USER_TYPE who, unsigned i)
+{
+	char pin[16];
+
+	snprintf(pin, sizeof(pin), "%08u", 10000000u + i);
+	ck_assert_int_eq(f->C_Login(h, who, PIN(pin)), CKR_PIN_INCORRECT);
+}
+
 START_TEST(wrong_user_pins_count_down_and_lock)
 {
 	CK_SESSION_HANDLE h = open_session(slot, false);
 
-	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("000000")), CKR_PIN_INCORRECT);
+	wrong_login(h, CKU_USER, 1);
 	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW);
-	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("000000")), CKR_PIN_INCORRECT);
+	wrong_login(h, CKU_USER, 2);
 	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
-	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("000000")), CKR_PIN_INCORRECT);
+	wrong_login(h, CKU_USER, 3);
 	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
 	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN(MOCK_USER_PIN)), CKR_PIN_LOCKED);
 	ck_assert_uint_eq(mock_user_tries_left(tok), 0);
@@ -617,7 +634,7 @@ START_TEST(right_pin_resets_the_count)
 {
 	CK_SESSION_HANDLE h = open_session(slot, false);
 
-	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("000000")), CKR_PIN_INCORRECT);
+	wrong_login(h, CKU_USER, 1);
 	ck_assert_uint_eq(mock_user_tries_left(tok), MOCK_USER_TRIES - 1);
 	login_user(h);
 	ck_assert_uint_eq(mock_user_tries_left(tok), MOCK_USER_TRIES);
@@ -625,11 +642,12 @@ START_TEST(right_pin_resets_the_count)
 }
 END_TEST
 
+/* Spends the policy's three user PIN tries. */
 static void lock_user_pin(CK_SESSION_HANDLE h)
 {
-	for (int i = 0; i < MOCK_USER_TRIES; i++)
-		ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("000000")), CKR_PIN_INCORRECT);
-	ck_assert(token_flags(slot) & CKF_USER_PIN_LOCKED);
+	for (unsigned i = 1; i <= 3; i++)
+		wrong_login(h, CKU_USER, i);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
 }
 
 START_TEST(so_unblocks_the_user_pin)
@@ -659,7 +677,7 @@ START_TEST(so_pin_locks_for_ever)
 	for (unsigned i = 1; i <= MOCK_SO_TRIES; i++) {
 		CK_FLAGS want = CKF_SO_PIN_COUNT_LOW;
 
-		ck_assert_int_eq(f->C_Login(h, CKU_SO, PIN("00000000")), CKR_PIN_INCORRECT);
+		wrong_login(h, CKU_SO, i);
 		if (i == MOCK_SO_TRIES - 1)
 			want |= CKF_SO_PIN_FINAL_TRY;
 		if (i == MOCK_SO_TRIES)
@@ -2058,7 +2076,34 @@ START_TEST(null_arguments_come_before_the_operation_state)
 }
 END_TEST
 
-#if 0 /* waits for pkcs11/pin_policy.c */
+/* ---- the PIN policy in front of the card's own counters ---- */
+
+/* The one token in the slot is now a card described by d (the old one is taken out first). */
+static void replace_token(const struct mock_desc *d)
+{
+	CK_SLOT_ID list[4];
+	CK_ULONG n = 4;
+
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	mock_token_free(tok);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	tok = token_in_new_slot(d, &slot);
+	ck_assert_int_eq(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
+	ck_assert_uint_eq(n, 1);
+}
+
+/* The card of base with its own retry limits (0: a PIV card's defaults) and factory PIN state. */
+static const struct mock_desc *card_with(const struct mock_desc *base, unsigned user_tries, unsigned so_tries,
+					 bool factory_pin)
+{
+	static struct mock_desc d;
+
+	d = *base;
+	d.user_tries = user_tries;
+	d.so_tries = so_tries;
+	d.factory_pin = factory_pin;
+	return &d;
+}
 
 START_TEST(expired_pin_refuses_private_key_use)
 {
@@ -2083,9 +2128,11 @@ START_TEST(locked_pin_is_never_sent)
 	CK_SESSION_HANDLE h = open_session(slot, false);
 
 	lock_user_pin(h);
-	ck_assert_uint_eq(mock_calls(tok, MOCK_LOGIN), MOCK_USER_TRIES);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_USER), MOCK_USER_TRIES);
+	ck_assert_uint_eq(mock_user_tries_left(tok), 0);
 	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN(MOCK_USER_PIN)), CKR_PIN_LOCKED);
-	ck_assert_uint_eq(mock_calls(tok, MOCK_LOGIN), MOCK_USER_TRIES);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("24681357")), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_USER), MOCK_USER_TRIES);
 }
 END_TEST
 
@@ -2096,7 +2143,189 @@ START_TEST(same_wrong_pin_is_not_sent_twice)
 	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("000000")), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("000000")), CKR_PIN_INCORRECT);
 	ck_assert_uint_eq(mock_user_tries_left(tok), MOCK_USER_TRIES - 1);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_USER), 1);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW);
 	login_user(h);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_USER), 2);
+}
+END_TEST
+
+/* A card that allows 10 tries: signet locks it after the policy's 3, and the card has spent only those. */
+START_TEST(generous_card_is_locked_by_signet_after_three)
+{
+	static const CK_FLAGS after[] = {
+		CKF_USER_PIN_COUNT_LOW,
+		CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY,
+		CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED,
+	};
+	CK_SESSION_HANDLE h;
+
+	replace_token(card_with(alice(), 10, 0, false));
+	h = open_session(slot, false);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, 0);
+	for (unsigned i = 1; i <= 3; i++) {
+		wrong_login(h, CKU_USER, i);
+		ck_assert_uint_eq(token_flags(slot) & USER_PINS, after[i - 1]);
+		ck_assert_uint_eq(mock_user_tries_left(tok), 10 - i);
+	}
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN(MOCK_USER_PIN)), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_USER), 3);
+	ck_assert_uint_eq(mock_user_tries_left(tok), 7);
+	ck_assert_uint_eq(session_state(h), CKS_RO_PUBLIC_SESSION);
+}
+END_TEST
+
+/* A card that allows 2 tries keeps its own counter: the final try comes after one failure. */
+START_TEST(strict_card_keeps_its_own_counter)
+{
+	CK_SESSION_HANDLE h;
+
+	replace_token(card_with(alice(), 2, 0, false));
+	h = open_session(slot, false);
+	wrong_login(h, CKU_USER, 1);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
+	ck_assert_uint_eq(mock_user_tries_left(tok), 1);
+	wrong_login(h, CKU_USER, 2);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
+	ck_assert_uint_eq(mock_user_tries_left(tok), 0);
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN(MOCK_USER_PIN)), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_USER), 2);
+}
+END_TEST
+
+/*
+ * A PUK the card would try 10 times is locked by signet after 5, for good:
+ * a fresh start on the same card, its own counter full again, still finds
+ * it locked, and nothing is sent.
+ */
+START_TEST(puk_is_locked_for_good_after_five)
+{
+	CK_SESSION_HANDLE h;
+
+	replace_token(card_with(alice(), 0, 10, false));
+	h = open_session(slot, true);
+	for (unsigned i = 1; i <= 5; i++) {
+		CK_FLAGS want = CKF_SO_PIN_COUNT_LOW | (i == 4 ? CKF_SO_PIN_FINAL_TRY : 0) |
+				(i == 5 ? CKF_SO_PIN_LOCKED : 0);
+
+		wrong_login(h, CKU_SO, i);
+		ck_assert_uint_eq(token_flags(slot) & SO_PINS, want);
+		ck_assert_uint_eq(mock_so_tries_left(tok), 10 - i);
+	}
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, PIN(MOCK_SO_PIN)), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_SO), 5);
+
+	replace_token(card_with(alice(), 0, 10, false));
+	h = open_session(slot, true);
+	ck_assert_uint_eq(mock_so_tries_left(tok), 10);
+	ck_assert_uint_eq(token_flags(slot) & SO_PINS, CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_LOCKED);
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, PIN(MOCK_SO_PIN)), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_SO), 0);
+	/* The user PIN is another counter. */
+	login_user(h);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, 0);
+}
+END_TEST
+
+/* The PUK locked while the SO is logged in (wrong old PUKs to C_SetPIN): C_InitPIN no longer reaches the card. */
+START_TEST(locked_puk_refuses_init_pin)
+{
+	CK_SESSION_HANDLE h;
+
+	replace_token(card_with(alice(), 0, 10, false));
+	h = open_session(slot, true);
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, PIN(MOCK_SO_PIN)), CKR_OK);
+	for (unsigned i = 1; i <= 5; i++) {
+		char old_pin[16];
+
+		snprintf(old_pin, sizeof(old_pin), "%08u", 20000000u + i);
+		ck_assert_int_eq(f->C_SetPIN(h, PIN(old_pin), PIN("87654321")), CKR_PIN_INCORRECT);
+	}
+	ck_assert_uint_eq(token_flags(slot) & SO_PINS, CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_LOCKED);
+	ck_assert_uint_eq(mock_so_tries_left(tok), 5);
+	ck_assert_int_eq(f->C_SetPIN(h, PIN(MOCK_SO_PIN), PIN("87654321")), CKR_PIN_LOCKED);
+	ck_assert_int_eq(f->C_InitPIN(h, PIN("4321")), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_SO), 6);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, 0);
+	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+	/* The card's user PIN is the one it had. */
+	login_user(h);
+}
+END_TEST
+
+/* C_InitPIN by the SO on a card that allows 10 tries: both counters start again, and the new PIN must be changed. */
+START_TEST(init_pin_resets_the_counters_and_must_be_changed)
+{
+	CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+
+	replace_token(card_with(alice(), 10, 0, false));
+	h = open_session(slot, true);
+	lock_user_pin(h);
+	ck_assert_uint_eq(mock_user_tries_left(tok), 7);
+	ck_assert_int_eq(f->C_Login(h, CKU_SO, PIN(MOCK_SO_PIN)), CKR_OK);
+	ck_assert_int_eq(f->C_InitPIN(h, PIN("4321")), CKR_OK);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_TO_BE_CHANGED);
+	ck_assert_uint_eq(mock_user_tries_left(tok), 10);
+	ck_assert_int_eq(f->C_Logout(h), CKR_OK);
+
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, PIN("4321")), CKR_OK);
+	key = find_one(h, CKO_PRIVATE_KEY, MOCK_EC_ID);
+	ck_assert_int_eq(f->C_SignInit(h, &m, key), CKR_PIN_EXPIRED);
+	ck_assert_int_eq(f->C_SetPIN(h, PIN("4321"), PIN("4321")), CKR_PIN_INVALID);
+	ck_assert_int_eq(f->C_SetPIN(h, PIN("4321"), PIN("24681357")), CKR_OK);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, 0);
+	ck_assert_int_eq(f->C_SignInit(h, &m, key), CKR_OK);
+}
+END_TEST
+
+/* A card whose PIN is still the factory default: login works, the keys wait for a new PIN. */
+START_TEST(factory_pin_must_be_changed)
+{
+	CK_RSA_PKCS_OAEP_PARAMS oaep = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0 };
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 }, oaep_mech = { CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep) };
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key, rsa;
+
+	replace_token(card_with(alice(), 0, 0, true));
+	h = open_session(slot, true);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_TO_BE_CHANGED);
+	login_user(h);
+	key = find_one(h, CKO_PRIVATE_KEY, MOCK_EC_ID);
+	rsa = find_one(h, CKO_PRIVATE_KEY, MOCK_RSA_ID);
+	ck_assert_int_eq(f->C_SignInit(h, &m, key), CKR_PIN_EXPIRED);
+	ck_assert_int_eq(f->C_DecryptInit(h, &oaep_mech, rsa), CKR_PIN_EXPIRED);
+	ck_assert_int_eq(f->C_SetPIN(h, PIN(MOCK_USER_PIN), PIN(MOCK_USER_PIN)), CKR_PIN_INVALID);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_USER), 1);
+	ck_assert_int_eq(f->C_SetPIN(h, PIN(MOCK_USER_PIN), PIN("24681357")), CKR_OK);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, 0);
+	ck_assert_int_eq(f->C_SignInit(h, &m, key), CKR_OK);
+	ck_assert_int_eq(f->C_DecryptInit(h, &oaep_mech, rsa), CKR_OK);
+}
+END_TEST
+
+/*
+ * Another card in the slot brings its own counters: on generous cards
+ * signet's counter of the old card does not follow into the new one, and
+ * the PIN the old card refused is judged by the new one.
+ */
+START_TEST(new_card_brings_its_own_counters)
+{
+	CK_SESSION_HANDLE h;
+
+	replace_token(card_with(alice(), 10, 0, false));
+	h = open_session(slot, false);
+	wrong_login(h, CKU_USER, 1);
+	wrong_login(h, CKU_USER, 2);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
+	ck_assert_int_eq(mock_swap(tok, card_with(bob(), 10, 0, false)), CKR_OK);
+	h = open_session(slot, false);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, 0);
+	wrong_login(h, CKU_USER, 2);
+	ck_assert_uint_eq(mock_pins_judged(tok, CKU_USER), 3);
+	ck_assert_uint_eq(mock_user_tries_left(tok), 9);
+	ck_assert_uint_eq(token_flags(slot) & USER_PINS, CKF_USER_PIN_COUNT_LOW);
 }
 END_TEST
 
@@ -2108,9 +2337,15 @@ static void add_pin_policy_tests(Suite *s)
 	tcase_add_test(pin, expired_pin_refuses_private_key_use);
 	tcase_add_test(pin, locked_pin_is_never_sent);
 	tcase_add_test(pin, same_wrong_pin_is_not_sent_twice);
+	tcase_add_test(pin, generous_card_is_locked_by_signet_after_three);
+	tcase_add_test(pin, strict_card_keeps_its_own_counter);
+	tcase_add_test(pin, puk_is_locked_for_good_after_five);
+	tcase_add_test(pin, locked_puk_refuses_init_pin);
+	tcase_add_test(pin, init_pin_resets_the_counters_and_must_be_changed);
+	tcase_add_test(pin, factory_pin_must_be_changed);
+	tcase_add_test(pin, new_card_brings_its_own_counters);
 	suite_add_tcase(s, pin);
 }
-#endif
 
 static Suite *core_suite(void)
 {
@@ -2210,9 +2445,7 @@ static Suite *core_suite(void)
 	tcase_add_checked_fixture(locks, counting_setup, teardown);
 	tcase_add_test(locks, sign_takes_the_module_lock_at_most_twice);
 	suite_add_tcase(s, locks);
-#if 0 /* waits for pkcs11/pin_policy.c */
 	add_pin_policy_tests(s);
-#endif
 	return s;
 }
 

@@ -20,6 +20,8 @@
 #include <openssl/x509.h>
 
 #include "pkcs11/attrs.h"
+#include "pkcs11/config.h"
+#include "pkcs11/pin_policy.h"
 #include "pkcs11/slot.h"
 
 /* The objects every mock token starts with, at the same refs on every token, as a card's key slots. */
@@ -68,13 +70,18 @@ struct token {
 	token_ref next_ref;
 	CK_UTF8CHAR user_pin[MOCK_MAX_PIN], so_pin[MOCK_MAX_PIN];
 	CK_ULONG user_pin_len, so_pin_len;
-	CK_ULONG user_tries, so_tries;
-	bool user_pin_to_be_changed;
+	CK_ULONG user_tries, so_tries;   /* left */
+	CK_ULONG user_limit, so_limit;   /* what a right PIN restores */
+	bool factory_pin;                /* the user PIN was never changed */
 	CK_USER_TYPE login;
+	/* the driver's side */
+	struct config conf;              /* [policy] and state_dir, for the policy */
+	struct pin_policy *policy;
 	bool offer_rsa_pkcs, offer_ecdsa_sha256;
 	CK_ULONG open_sessions;
 	/* what the test sees and sets */
 	CK_ULONG calls[MOCK_FN_COUNT];
+	CK_ULONG judged[2];              /* by enum pin_who */
 	bool fail[MOCK_FN_COUNT];
 	CK_RV fail_rv[MOCK_FN_COUNT];
 	CK_MECHANISM_TYPE last_mech;
@@ -439,15 +446,15 @@ static CK_RV add_data_object(struct token *t)
 	return rv;
 }
 
-static void reset_pins(struct token *t)
+static void reset_pins(struct token *t, const struct mock_desc *d)
 {
 	memcpy(t->user_pin, MOCK_USER_PIN, strlen(MOCK_USER_PIN));
 	t->user_pin_len = strlen(MOCK_USER_PIN);
 	memcpy(t->so_pin, MOCK_SO_PIN, strlen(MOCK_SO_PIN));
 	t->so_pin_len = strlen(MOCK_SO_PIN);
-	t->user_tries = MOCK_USER_TRIES;
-	t->so_tries = MOCK_SO_TRIES;
-	t->user_pin_to_be_changed = false;
+	t->user_limit = t->user_tries = d->user_tries > 0 ? d->user_tries : MOCK_USER_TRIES;
+	t->so_limit = t->so_tries = d->so_tries > 0 ? d->so_tries : MOCK_SO_TRIES;
+	t->factory_pin = d->factory_pin;
 }
 
 /* Puts the token d describes in the device: its name, PINs and objects. Caller holds the lock. */
@@ -466,7 +473,7 @@ static CK_RV load_token(struct token *t, const struct mock_desc *d)
 	t->ec = d->ec;
 	strcpy(t->label, d->label);
 	strcpy(t->serial, d->serial);
-	reset_pins(t);
+	reset_pins(t, d);
 	t->login = MOCK_PUBLIC;
 	rv = add_key_objects(t, t->rsa, REF_RSA_KEY, MOCK_RSA_ID, "RSA");
 	if (rv == CKR_OK)
@@ -636,6 +643,12 @@ static CK_RV usable_key(struct token *t, token_ref ref, enum token_op op, const 
 	return CKR_OK;
 }
 
+/* Private-key use waits while the PIN the user logged in with must be changed. */
+static bool uses_private_key(enum token_op op)
+{
+	return op == TOKEN_OP_SIGN || op == TOKEN_OP_DECRYPT || op == TOKEN_OP_SIGN_RECOVER;
+}
+
 static CK_RV mock_op_init(struct token *t, void *ss, enum token_op op, const CK_MECHANISM *mech, token_ref key)
 {
 	struct mock_session *s = ss;
@@ -655,6 +668,8 @@ static CK_RV mock_op_init(struct token *t, void *ss, enum token_op op, const CK_
 		rv = CKR_MECHANISM_PARAM_INVALID;
 	if (rv == CKR_OK)
 		rv = usable_key(t, key, op, m);
+	if (rv == CKR_OK && uses_private_key(op))
+		rv = pin_policy_key_use(t->policy);
 	if (rv == CKR_OK) {
 		s->ops[op] = (struct mock_op){ true, m->type, key, NULL, 0 };
 		t->last_mech = m->type;
@@ -804,16 +819,6 @@ static CK_RV mock_slot_info(struct token *t, CK_SLOT_INFO *info)
 	return leave(t, rv);
 }
 
-/* The PIN flags a card reports from its own retry counters. */
-static CK_FLAGS pin_flags(CK_ULONG tries, CK_ULONG limit, CK_FLAGS count_low, CK_FLAGS final_try, CK_FLAGS locked)
-{
-	CK_FLAGS flags = tries < limit ? count_low : 0;
-
-	if (tries == 0)
-		return flags | locked;
-	return tries == 1 ? flags | final_try : flags;
-}
-
 static CK_RV mock_token_info(struct token *t, CK_TOKEN_INFO *info)
 {
 	CK_RV rv = enter(t, MOCK_TOKEN_INFO);
@@ -827,12 +832,7 @@ static CK_RV mock_token_info(struct token *t, CK_TOKEN_INFO *info)
 	blank_pad(info->manufacturerID, sizeof(info->manufacturerID), "signet tests");
 	blank_pad(info->model, sizeof(info->model), "mock");
 	blank_pad(info->serialNumber, sizeof(info->serialNumber), t->serial);
-	info->flags = CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | CKF_LOGIN_REQUIRED |
-		      pin_flags(t->user_tries, MOCK_USER_TRIES, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY,
-				CKF_USER_PIN_LOCKED) |
-		      pin_flags(t->so_tries, MOCK_SO_TRIES, CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY,
-				CKF_SO_PIN_LOCKED) |
-		      (t->user_pin_to_be_changed ? CKF_USER_PIN_TO_BE_CHANGED : 0);
+	info->flags = CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | CKF_LOGIN_REQUIRED;
 	info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
 	info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
 	info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
@@ -846,7 +846,8 @@ static CK_RV mock_token_info(struct token *t, CK_TOKEN_INFO *info)
 	info->hardwareVersion.major = 1;
 	info->firmwareVersion.major = 1;
 	memset(info->utcTime, ' ', sizeof(info->utcTime));
-	return leave(t, CKR_OK);
+	/* A card has no PIN flags to report: the policy makes them from its counters and the card's. */
+	return leave(t, pin_policy_token_info(t->policy, info));
 }
 
 static CK_RV mock_mechanism_list(struct token *t, CK_MECHANISM_TYPE *list, CK_ULONG *count)
@@ -886,7 +887,7 @@ static CK_RV mock_mechanism_info(struct token *t, CK_MECHANISM_TYPE type, CK_MEC
 	return leave(t, rv);
 }
 
-/* ---- sessions and PINs ---- */
+/* ---- sessions ---- */
 
 static CK_RV mock_session_open(struct token *t, CK_FLAGS flags, void **state)
 {
@@ -921,43 +922,97 @@ static void mock_session_close(struct token *t, void *state, bool quietly)
 	free(s);
 }
 
-/* A card's VERIFY: a blocked PIN is never compared, a wrong one costs a try, a right one restores them. */
-static CK_RV verify_pin(const CK_UTF8CHAR *want, CK_ULONG want_len, CK_ULONG *tries, CK_ULONG limit,
-			const CK_UTF8CHAR *pin, CK_ULONG len)
+/*
+ * ---- PINs: the policy in front of the device ----
+ *
+ * Every call into the policy is made with the token's lock held, as a card
+ * driver holds its card for a whole PIN operation; so the callbacks below,
+ * which the policy makes from inside those calls, use the device without
+ * taking the lock again.
+ */
+
+static CK_RV policy_serial(void *ctx, CK_UTF8CHAR serial[16])
 {
+	struct token *t = ctx;
+
+	blank_pad(serial, 16, t->serial);
+	return CKR_OK;
+}
+
+/* The card's own counter, as an empty VERIFY reads it: no try is spent. */
+static CK_RV policy_counter(void *ctx, enum pin_who who, struct pin_counter *out)
+{
+	struct token *t = ctx;
+
+	if (who == PIN_SO)
+		*out = (struct pin_counter){ (unsigned)t->so_tries, (unsigned)t->so_limit, false };
+	else
+		*out = (struct pin_counter){ (unsigned)t->user_tries, (unsigned)t->user_limit, t->factory_pin };
+	return CKR_OK;
+}
+
+static CK_RV new_policy(struct token *t)
+{
+	struct pin_token tok = { .kind = "mock", .ctx = t, .serial = policy_serial, .counter = policy_counter };
+
+	return pin_policy_new(&t->conf, "the mock token", &tok, &t->policy);
+}
+
+/* The PIN a PKCS#11 user type names: the PUK for the SO, the PIN for the user, also in a context-specific login. */
+static enum pin_who pin_of(CK_USER_TYPE who)
+{
+	return who == CKU_SO ? PIN_SO : PIN_USER;
+}
+
+/* A card's VERIFY: a blocked PIN is never compared, a wrong one costs a try, a right one restores them. */
+static CK_RV verify_pin(struct token *t, enum pin_who who, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	const CK_UTF8CHAR *want = who == PIN_SO ? t->so_pin : t->user_pin;
+	CK_ULONG want_len = who == PIN_SO ? t->so_pin_len : t->user_pin_len;
+	CK_ULONG *tries = who == PIN_SO ? &t->so_tries : &t->user_tries;
+
+	t->judged[who]++;
 	if (*tries == 0)
 		return CKR_PIN_LOCKED;
 	if (len != want_len || (len > 0 && memcmp(pin, want, len) != 0)) {
 		(*tries)--;
 		return CKR_PIN_INCORRECT;
 	}
-	*tries = limit;
+	*tries = who == PIN_SO ? t->so_limit : t->user_limit;
 	return CKR_OK;
 }
 
-static CK_RV verify_user(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len)
-{
-	return verify_pin(t->user_pin, t->user_pin_len, &t->user_tries, MOCK_USER_TRIES, pin, len);
-}
-
-static CK_RV verify_so(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len)
-{
-	return verify_pin(t->so_pin, t->so_pin_len, &t->so_tries, MOCK_SO_TRIES, pin, len);
-}
-
+/* A card judges every PIN it is sent, whatever it holds: a login it still has never stands in for one. */
 static CK_RV login_allowed(const struct token *t, CK_USER_TYPE who)
 {
 	if (who == CKU_CONTEXT_SPECIFIC)
 		return t->login == CKU_USER ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
 	if (who != CKU_USER && who != CKU_SO)
 		return CKR_USER_TYPE_INVALID;
-	if (t->login == who)
-		return CKR_USER_ALREADY_LOGGED_IN;
-	return t->login == MOCK_PUBLIC ? CKR_OK : CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+	return t->login == MOCK_PUBLIC || t->login == who ? CKR_OK : CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+}
+
+/* What a pin_send hands to the device: who and the PIN(s) the caller gave. */
+struct pin_args {
+	struct token *t;
+	CK_USER_TYPE who;
+	const CK_UTF8CHAR *pin, *new_pin;
+	CK_ULONG len, new_len;
+};
+
+static CK_RV send_login(void *ctx)
+{
+	struct pin_args *a = ctx;
+	CK_RV rv = verify_pin(a->t, pin_of(a->who), a->pin, a->len);
+
+	if (rv == CKR_OK && a->who != CKU_CONTEXT_SPECIFIC)
+		a->t->login = a->who;
+	return rv;
 }
 
 static CK_RV mock_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
+	struct pin_args a = { t, who, pin, NULL, len, 0 };
 	CK_RV rv = enter(t, MOCK_LOGIN);
 
 	if (rv == CKR_OK)
@@ -965,9 +1020,7 @@ static CK_RV mock_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UT
 	if (rv == CKR_OK)
 		rv = login_allowed(t, who);
 	if (rv == CKR_OK)
-		rv = who == CKU_SO ? verify_so(t, pin, len) : verify_user(t, pin, len);
-	if (rv == CKR_OK && who != CKU_CONTEXT_SPECIFIC)
-		t->login = who;
+		rv = pin_policy_login(t->policy, who, pin, len, send_login, &a);
 	return leave(t, rv);
 }
 
@@ -981,6 +1034,7 @@ static CK_RV mock_logout(struct token *t, void *ss)
 		rv = CKR_USER_NOT_LOGGED_IN;
 	if (rv == CKR_OK)
 		t->login = MOCK_PUBLIC;
+	pin_policy_logout(t->policy);
 	return leave(t, rv);
 }
 
@@ -989,49 +1043,72 @@ static CK_RV pin_length_check(CK_ULONG len)
 	return len < MOCK_MIN_PIN || len > MOCK_MAX_PIN ? CKR_PIN_LEN_RANGE : CKR_OK;
 }
 
-/* PIV's RESET RETRY COUNTER: a new user PIN, all tries back, and the user must change it. */
+/* PIV's RESET RETRY COUNTER: a new user PIN and all its tries back; the policy records that it must be changed. */
+static CK_RV send_init_pin(void *ctx)
+{
+	struct pin_args *a = ctx;
+	struct token *t = a->t;
+	CK_RV rv = t->so_tries == 0 ? CKR_PIN_LOCKED : pin_length_check(a->new_len);
+
+	if (rv != CKR_OK)
+		return rv;
+	memcpy(t->user_pin, a->new_pin, a->new_len);
+	t->user_pin_len = a->new_len;
+	t->user_tries = t->user_limit;
+	t->factory_pin = false;
+	return CKR_OK;
+}
+
 static CK_RV mock_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
+	struct pin_args a = { t, CKU_SO, NULL, pin, 0, len };
 	CK_RV rv = enter(t, MOCK_INIT_PIN);
 
 	if (rv == CKR_OK)
 		rv = session_check(t, ss);
 	if (rv == CKR_OK && t->login != CKU_SO)
 		rv = CKR_USER_NOT_LOGGED_IN;
-	if (rv == CKR_OK && t->so_tries == 0)
-		rv = CKR_PIN_LOCKED;
 	if (rv == CKR_OK)
-		rv = pin_length_check(len);
-	if (rv == CKR_OK) {
-		memcpy(t->user_pin, pin, len);
-		t->user_pin_len = len;
-		t->user_tries = MOCK_USER_TRIES;
-		t->user_pin_to_be_changed = true;
-	}
+		rv = pin_policy_init_pin(t->policy, len, send_init_pin, &a);
 	return leave(t, rv);
 }
 
-/* PIV's CHANGE REFERENCE DATA: the SO's PIN in an SO session, otherwise the user's. */
+/* PIV's CHANGE REFERENCE DATA: the old PIN is judged as VERIFY judges it. */
+static CK_RV send_set_pin(void *ctx)
+{
+	struct pin_args *a = ctx;
+	struct token *t = a->t;
+	bool so = a->who == CKU_SO;
+	CK_RV rv = pin_length_check(a->new_len);
+
+	if (rv == CKR_OK)
+		rv = verify_pin(t, pin_of(a->who), a->pin, a->len);
+	if (rv != CKR_OK)
+		return rv;
+	if (so) {
+		memcpy(t->so_pin, a->new_pin, a->new_len);
+		t->so_pin_len = a->new_len;
+	} else {
+		memcpy(t->user_pin, a->new_pin, a->new_len);
+		t->user_pin_len = a->new_len;
+		t->factory_pin = false;
+	}
+	return CKR_OK;
+}
+
+/* The SO's PIN (the PUK) in an SO session, otherwise the user's. */
 static CK_RV mock_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
 			  const CK_UTF8CHAR *new_pin, CK_ULONG new_len)
 {
-	bool so;
+	struct pin_args a = { t, CKU_USER, old_pin, new_pin, old_len, new_len };
 	CK_RV rv = enter(t, MOCK_SET_PIN);
 
-	so = t->login == CKU_SO; /* read under the lock enter() took */
 	if (rv == CKR_OK)
 		rv = session_check(t, ss);
-	if (rv == CKR_OK)
-		rv = pin_length_check(new_len);
-	if (rv == CKR_OK)
-		rv = so ? verify_so(t, old_pin, old_len) : verify_user(t, old_pin, old_len);
-	if (rv == CKR_OK && so) {
-		memcpy(t->so_pin, new_pin, new_len);
-		t->so_pin_len = new_len;
-	} else if (rv == CKR_OK) {
-		memcpy(t->user_pin, new_pin, new_len);
-		t->user_pin_len = new_len;
-		t->user_pin_to_be_changed = false;
+	if (rv == CKR_OK) {
+		a.who = t->login == CKU_SO ? CKU_SO : CKU_USER;
+		rv = pin_policy_set_pin(t->policy, pin_of(a.who), old_pin, old_len, new_pin, new_len, send_set_pin,
+					&a);
 	}
 	return leave(t, rv);
 }
@@ -1195,6 +1272,17 @@ const struct token_ops mock_token_ops = {
 
 /* ---- life cycle ---- */
 
+/*
+ * The module's configuration, read as C_Initialize read it: the policy
+ * takes its [policy] and state_dir from it, as a driver's policies take them
+ * from the configuration the driver's start() gets.
+ */
+static CK_RV load_config(struct config *c)
+{
+	config_defaults(c);
+	return config_load(c, config_default_path());
+}
+
 struct token *mock_token_new(const struct mock_desc *d)
 {
 	struct token *t = calloc(1, sizeof(*t));
@@ -1204,7 +1292,7 @@ struct token *mock_token_new(const struct mock_desc *d)
 	pthread_mutex_init(&t->lock, NULL);
 	t->present = true;
 	t->next_ref = FIRST_CREATED_REF;
-	if (load_token(t, d) != CKR_OK) {
+	if (load_config(&t->conf) != CKR_OK || new_policy(t) != CKR_OK || load_token(t, d) != CKR_OK) {
 		mock_token_free(t);
 		return NULL;
 	}
@@ -1215,6 +1303,7 @@ void mock_token_free(struct token *t)
 {
 	if (t == NULL)
 		return;
+	pin_policy_free(t->policy);
 	drop_objects(t, NULL);
 	free(t->objects);
 	EVP_PKEY_free(t->rsa);
@@ -1320,6 +1409,7 @@ void mock_forget_login(struct token *t)
 {
 	pthread_mutex_lock(&t->lock);
 	t->login = MOCK_PUBLIC;
+	pin_policy_logout(t->policy);
 	pthread_mutex_unlock(&t->lock);
 	tell_core(t, EVENT_LOGIN_LOST);
 }
@@ -1331,6 +1421,8 @@ CK_RV mock_swap(struct token *t, const struct mock_desc *d)
 	pthread_mutex_lock(&t->lock);
 	t->epoch++;
 	rv = load_token(t, d);
+	/* Another card: its own counters, its own refused PIN, no login. */
+	pin_policy_token_changed(t->policy);
 	pthread_mutex_unlock(&t->lock);
 	tell_core(t, EVENT_TOKEN_CHANGED);
 	return rv;
@@ -1346,6 +1438,7 @@ void mock_set_present(struct token *t, bool present)
 	if (changed && !present) {
 		t->epoch++;
 		t->login = MOCK_PUBLIC;
+		pin_policy_logout(t->policy);
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (changed)
@@ -1367,6 +1460,11 @@ unsigned mock_user_tries_left(struct token *t)
 unsigned mock_so_tries_left(struct token *t)
 {
 	return (unsigned)read_locked(t, &t->so_tries);
+}
+
+unsigned mock_pins_judged(struct token *t, CK_USER_TYPE who)
+{
+	return (unsigned)read_locked(t, &t->judged[pin_of(who)]);
 }
 
 unsigned mock_open_sessions(struct token *t)

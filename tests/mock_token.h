@@ -3,18 +3,24 @@
  * behaves like a PIV card, so that the core is tested without SoftHSM or a
  * card. Like a card it does only raw private-key operations (CKM_RSA_X_509
  * sign and decrypt, CKM_ECDSA over a hash, done with OpenSSL on its own
- * keys), keeps its PINs and their retry counters itself and reports them in
- * its token flags, and builds its objects on pkcs11/attrs.c. Knobs let a
- * test offer more mechanisms, fail the next call of a function, count the
- * calls, make the device forget its login, put a different token in the
- * slot, or take the token away.
+ * keys), keeps its PINs and their retry counters itself, and builds its
+ * objects on pkcs11/attrs.c. Its PIN operations go through
+ * pkcs11/pin_policy.c as a card token's do: the policy reads the card's
+ * counters without spending a try, lets a PIN through to the "device" or
+ * refuses it, and makes the token's PIN flags; its own counters live in the
+ * state_dir of the configuration C_Initialize read. Knobs let a test offer
+ * more mechanisms, fail the next call of a function, count the calls, make
+ * the device forget its login, put a different token in the slot, or take
+ * the token away.
  *
  * Life cycle: after C_Initialize, mock_token_new() makes a token and
  * mock_token_add_slot() gives it a slot (core slot_add); after C_Finalize
  * the test frees it with mock_token_free(). The core never frees a token
  * (a driver's stop() does), so the destroy op only counts.
  *
- * Thread-safe: every entry takes the token's own lock.
+ * Thread-safe: every entry takes the token's own lock, and holds it across
+ * its calls into the PIN policy, as a card driver holds its card for a
+ * whole PIN operation.
  */
 #ifndef SIGNET_TESTS_MOCK_TOKEN_H
 #define SIGNET_TESTS_MOCK_TOKEN_H
@@ -77,9 +83,22 @@ struct mock_desc {
 	const char *serial;  /* at most 16 bytes */
 	EVP_PKEY *rsa;       /* RSA-2048; the token takes its own reference */
 	EVP_PKEY *ec;        /* P-256 */
+	/*
+	 * The card's own retry limits: 0 for a PIV card's defaults
+	 * (MOCK_USER_TRIES, MOCK_SO_TRIES). More than [policy] allows shows
+	 * signet locking in front of a generous card; fewer, the card's
+	 * counter ruling.
+	 */
+	unsigned user_tries;
+	unsigned so_tries;
+	/* The user PIN is still the card's factory default: it must be changed before the keys work. */
+	bool factory_pin;
 };
 
-/* NULL when out of memory or when OpenSSL cannot build the certificates. */
+/*
+ * NULL when out of memory, when OpenSSL cannot build the certificates or
+ * when the configuration (SIGNET_CONF, as C_Initialize reads it) is bad.
+ */
 struct token *mock_token_new(const struct mock_desc *d);
 void mock_token_free(struct token *t);
 /* Registers the token in a new slot of the initialised core (slot_add) and remembers the slot. */
@@ -116,8 +135,15 @@ void mock_set_present(struct token *t, bool present);
 /* The login the device holds: CKU_USER, CKU_SO, or MOCK_PUBLIC. */
 #define MOCK_PUBLIC ((CK_USER_TYPE)-1)
 CK_USER_TYPE mock_login_state(struct token *t);
+/* The card's own counters: what it would still accept before it blocks the PIN itself. */
 unsigned mock_user_tries_left(struct token *t);
 unsigned mock_so_tries_left(struct token *t);
+/*
+ * PINs of who (CKU_USER, also for CKU_CONTEXT_SPECIFIC; CKU_SO for the PUK)
+ * sent to the device to be judged (VERIFY, CHANGE REFERENCE DATA), blocked
+ * or not: what the policy let through.
+ */
+unsigned mock_pins_judged(struct token *t, CK_USER_TYPE who);
 /* Sessions the core opened on the token and has not closed yet. */
 unsigned mock_open_sessions(struct token *t);
 /*

@@ -92,7 +92,7 @@ static bool read_file(const char *path, uint8_t **data, size_t *len)
 		return false;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0 ||
 	    st.st_size <= 0 || st.st_size > CACHE_MAX) {
-		log_msg(LOG_INFO, "card cache %s ignored: not a private file of this user", path);
+		log_msg(LL_INFO, "card cache %s ignored: not a private file of this user", path);
 		close(fd);
 		return false;
 	}
@@ -241,7 +241,7 @@ bool card_cache_load(struct token *t)
 	ok = check_frame(data, len, &body, &body_len) && parse_body(t, body, body_len);
 	free(data);
 	if (!ok) {
-		log_msg(LOG_INFO, "card cache %s ignored: damaged or not this card's; it will be written again", path);
+		log_msg(LL_INFO, "card cache %s ignored: damaged or not this card's; it will be written again", path);
 		card_free_objects(t);
 		t->holder[0] = '\0';
 		t->have_version = false;
@@ -318,7 +318,7 @@ void card_cache_store(struct token *t)
 	if (!cache_path(t, path, sizeof(path)))
 		return;
 	if (!ensure_dir(t->conf->cache_dir)) {
-		log_msg(LOG_INFO, "card cache directory %s cannot be made: %s", t->conf->cache_dir, strerror(errno));
+		log_msg(LL_INFO, "card cache directory %s cannot be made: %s", t->conf->cache_dir, strerror(errno));
 		return;
 	}
 	buf_init(&b);
@@ -333,7 +333,7 @@ void card_cache_store(struct token *t)
 	if (!ok) {
 		if (fd >= 0)
 			unlink(tmp);
-		log_msg(LOG_INFO, "card cache %s not written: %s", path, strerror(errno));
+		log_msg(LL_INFO, "card cache %s not written: %s", path, strerror(errno));
 	}
 	buf_free(&b);
 }
@@ -343,5 +343,5 @@ void card_cache_drop(struct token *t)
 	char path[CONFIG_PATH_MAX + 64];
 
 	if (cache_path(t, path, sizeof(path)) && unlink(path) != 0 && errno != ENOENT)
-		log_msg(LOG_INFO, "card cache %s cannot be removed: %s", path, strerror(errno));
+		log_msg(LL_INFO, "card cache %s cannot be removed: %s", path, strerror(errno));
 }

@@ -39,7 +39,7 @@ static struct {
 
 CK_RV card_lock(struct token *t)
 {
-	return mutex_lock(t->lock);
+	return lock_take(t->lock);
 }
 
 void card_unlock(struct token *t)
@@ -48,7 +48,7 @@ void card_unlock(struct token *t)
 	CK_SLOT_ID id = t->slot;
 
 	t->pending = CARD_EVENT_NONE;
-	mutex_unlock(t->lock);
+	lock_give(t->lock);
 	/* In this order: a card pulled and another put in within one call is two tokens. */
 	if (ev & CARD_EVENT_GONE)
 		slot_set_present(id, SLOT_GONE);
@@ -65,7 +65,7 @@ void card_unlock(struct token *t)
 /* The token in the reader is not the one described any more: forget it and tell the core. */
 static void token_ends(struct token *t, const char *why, bool present, unsigned event)
 {
-	log_msg(LOG_INFO, "%s %s", why, t->reader);
+	log_msg(LL_INFO, "%s %s", why, t->reader);
 	card_forget(t, false);
 	t->present = present;
 	t->generation++;
@@ -116,7 +116,7 @@ static void free_token(struct token *t, bool quietly)
 	card_pin_free(&t->pin);
 	if (!quietly)
 		pcsc_close(t->watch);
-	mutex_destroy(t->lock);
+	lock_free(t->lock);
 	free(t->reader);
 	free(t);
 }
@@ -129,7 +129,7 @@ static struct token *new_token(const char *reader)
 		return NULL;
 	t->reader = strdup(reader);
 	t->conf = cd.conf;
-	if (t->reader == NULL || card_pin_init(t) != CKR_OK || mutex_create(&t->lock) != CKR_OK) {
+	if (t->reader == NULL || card_pin_init(t) != CKR_OK || lock_new(&t->lock) != CKR_OK) {
 		card_pin_free(&t->pin);
 		free(t->reader);
 		free(t);
@@ -155,7 +155,7 @@ static void add_reader_locked(const char *reader)
 	struct token *t, **grown;
 
 	if (fnmatch(cd.conf->card_readers, reader, 0) != 0) {
-		log_msg(LOG_DEBUG, "reader %s left out by [card] readers", reader);
+		log_msg(LL_DEBUG, "reader %s left out by [card] readers", reader);
 		return;
 	}
 	t = new_token(reader);
@@ -166,13 +166,13 @@ static void add_reader_locked(const char *reader)
 	}
 	cd.tokens = grown;
 	if (slot_add(t, &card_token_ops, SLOT_RANGE_CARD, &t->slot) != CKR_OK) {
-		log_msg(LOG_WARNING, "no slot left for reader %s", reader);
+		log_msg(LL_WARNING, "no slot left for reader %s", reader);
 		free_token(t, false);
 		return;
 	}
 	t->present = true; /* as slot_add has it, until the first look */
 	cd.tokens[cd.ntokens++] = t;
-	log_msg(LOG_DEBUG, "reader %s is slot %lu", reader, (unsigned long)t->slot);
+	log_msg(LL_DEBUG, "reader %s is slot %lu", reader, (unsigned long)t->slot);
 }
 
 /* The tokens as they are now, for looking at each without the driver's lock. */
@@ -195,17 +195,17 @@ static void refresh_readers(void)
 	size_t n;
 	int rc;
 
-	if (!cd.running || slot_host_exiting() || mutex_lock(cd.lock) != CKR_OK)
+	if (!cd.running || slot_host_exiting() || lock_take(cd.lock) != CKR_OK)
 		return;
 	rc = pcsc_list_readers(cd.ctx, &list);
 	if (rc != APDU_OK && rc != APDU_E_NO_SERVICE)
-		log_msg(LOG_DEBUG, "cannot list readers: %s", apdu_rc_name(rc));
+		log_msg(LL_DEBUG, "cannot list readers: %s", apdu_rc_name(rc));
 	for (size_t i = 0; rc == APDU_OK && i < list.count; i++)
 		if (find_token_locked(list.names[i]) == NULL)
 			add_reader_locked(list.names[i]);
 	pcsc_readers_free(&list);
 	tokens = snapshot_locked(&n);
-	mutex_unlock(cd.lock);
+	lock_give(cd.lock);
 	for (size_t i = 0; tokens != NULL && i < n; i++) {
 		struct token *t = tokens[i];
 
@@ -244,7 +244,7 @@ static CK_RV card_wait(unsigned timeout_ms)
 		atomic_fetch_sub(&cd.waiters, 1);
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	}
-	if (mutex_lock(cd.wait_lock) != CKR_OK) {
+	if (lock_take(cd.wait_lock) != CKR_OK) {
 		atomic_fetch_sub(&cd.waiters, 1);
 		return CKR_GENERAL_ERROR;
 	}
@@ -262,7 +262,7 @@ static CK_RV card_wait(unsigned timeout_ms)
 			usleep(WAIT_SLICE_MS * 1000); /* no service yet: it may come */
 		waited += WAIT_SLICE_MS;
 	}
-	mutex_unlock(cd.wait_lock);
+	lock_give(cd.wait_lock);
 	atomic_fetch_sub(&cd.waiters, 1);
 	return rv;
 }
@@ -276,7 +276,7 @@ static void stop_waits(bool quietly)
 	if (!quietly)
 		pcsc_close(cd.wait_ctx);
 	cd.wait_ctx = NULL;
-	mutex_destroy(cd.wait_lock);
+	lock_free(cd.wait_lock);
 	cd.wait_lock = NULL;
 }
 
@@ -286,15 +286,15 @@ static CK_RV card_start(const struct config *conf)
 
 	cd.conf = conf;
 	if (!conf->card_enable) {
-		log_msg(LOG_INFO, "card readers disabled by configuration");
+		log_msg(LL_INFO, "card readers disabled by configuration");
 		return CKR_OK;
 	}
-	rv = mutex_create(&cd.lock);
+	rv = lock_new(&cd.lock);
 	if (rv != CKR_OK)
 		return rv;
-	if (mutex_create(&cd.wait_lock) != CKR_OK || pcsc_open(&cd.ctx) != APDU_OK) {
-		mutex_destroy(cd.wait_lock);
-		mutex_destroy(cd.lock);
+	if (lock_new(&cd.wait_lock) != CKR_OK || pcsc_open(&cd.ctx) != APDU_OK) {
+		lock_free(cd.wait_lock);
+		lock_free(cd.lock);
 		return CKR_HOST_MEMORY;
 	}
 	cd.pid = getpid();
@@ -321,7 +321,7 @@ static void card_stop(bool process_exiting)
 	if (!quietly)
 		pcsc_close(cd.ctx);
 	cd.ctx = NULL;
-	mutex_destroy(cd.lock);
+	lock_free(cd.lock);
 	cd.lock = NULL;
 }
 

@@ -61,7 +61,7 @@ static void log_apdu(void *ctx, const char *line)
 {
 	const struct token *t = ctx;
 
-	log_msg(LOG_APDU, "%s: %s", t->reader, line);
+	log_msg(LL_APDU, "%s: %s", t->reader, line);
 }
 
 CK_RV card_connect(struct token *t)
@@ -72,11 +72,11 @@ CK_RV card_connect(struct token *t)
 		return CKR_OK;
 	rc = pcsc_connect(t->reader, &t->pc);
 	if (rc != APDU_OK) {
-		log_msg(LOG_INFO, "cannot connect to the card in %s: %s", t->reader, apdu_rc_name(rc));
+		log_msg(LL_INFO, "cannot connect to the card in %s: %s", t->reader, apdu_rc_name(rc));
 		return rc == APDU_E_NOMEM ? CKR_HOST_MEMORY : CKR_DEVICE_REMOVED;
 	}
 	apdu_chan_init(&t->chan, &pcsc_transport, t->pc);
-	if (log_enabled(LOG_APDU))
+	if (log_enabled(LL_APDU))
 		apdu_set_logger(&t->chan, log_apdu, t);
 	piv_init(&t->piv, &t->chan);
 	t->atr_len = 0;
@@ -271,17 +271,17 @@ static CK_RV identify(struct token *t)
 		rc = identify_once(t);
 	if (rc == PIV_E_NO_APPLICATION) {
 		t->not_piv = true;
-		log_msg(LOG_WARNING, "the card in %s has no PIV application", t->reader);
+		log_msg(LL_WARNING, "the card in %s has no PIV application", t->reader);
 		return CKR_TOKEN_NOT_RECOGNIZED;
 	}
 	if (rc != PIV_OK) {
-		log_msg(LOG_WARNING, "cannot identify the card in %s: %s", t->reader, piv_rc_name(rc));
+		log_msg(LL_WARNING, "cannot identify the card in %s: %s", t->reader, piv_rc_name(rc));
 		if (rc == PIV_E_CARD_REMOVED || rc == PIV_E_NO_READER)
 			card_watch_locked(t);
 		return card_rv(rc);
 	}
 	t->identified = true;
-	log_msg(LOG_INFO, "card %s in %s%s", t->serial_text[0] ? t->serial_text : "(no serial)", t->reader,
+	log_msg(LL_INFO, "card %s in %s%s", t->serial_text[0] ? t->serial_text : "(no serial)", t->reader,
 		t->from_cache ? " (objects from the cache)" : "");
 	return CKR_OK;
 }
@@ -313,7 +313,7 @@ CK_RV card_after_reset(struct token *t, bool needs_login)
 	if (t->generation != generation || !t->present)
 		return CKR_DEVICE_REMOVED;
 	if (t->login != NO_CARD_LOGIN) {
-		log_msg(LOG_INFO, "the card in %s was reset by another program: logged out", t->reader);
+		log_msg(LL_INFO, "the card in %s was reset by another program: logged out", t->reader);
 		card_forget_login(t);
 		t->pending |= CARD_EVENT_LOGIN_LOST;
 	}
@@ -326,7 +326,7 @@ CK_RV card_after_reset(struct token *t, bool needs_login)
 		return card_rv(rc);
 	}
 	if (strcmp(before, t->serial_text) != 0) {
-		log_msg(LOG_WARNING, "a different card is in %s", t->reader);
+		log_msg(LL_WARNING, "a different card is in %s", t->reader);
 		card_forget(t, false);
 		t->generation++;
 		t->pending |= CARD_EVENT_CHANGED;

@@ -153,17 +153,17 @@ int card_read_cert(struct token *t, struct card_key *k)
 	if (len == 0)
 		goto out;
 	if (piv_parse_cert_object(buf, len, &der, &der_len, &compressed) != PIV_OK) {
-		log_msg(LOG_WARNING, "certificate object of slot %02X on the card in %s is malformed: not shown",
+		log_msg(LL_WARNING, "certificate object of slot %02X on the card in %s is malformed: not shown",
 			k->slot, t->reader);
 		goto out;
 	}
 	if (compressed) {
-		log_msg(LOG_WARNING, "certificate of slot %02X on the card in %s is compressed: not shown", k->slot,
+		log_msg(LL_WARNING, "certificate of slot %02X on the card in %s is compressed: not shown", k->slot,
 			t->reader);
 		goto out;
 	}
 	if (cr_cert_parse(der, der_len, &c) != 0) {
-		log_msg(LOG_WARNING, "certificate of slot %02X on the card in %s cannot be parsed: not shown",
+		log_msg(LL_WARNING, "certificate of slot %02X on the card in %s cannot be parsed: not shown",
 			k->slot, t->reader);
 		goto out;
 	}
@@ -221,7 +221,7 @@ static int read_key_metadata(struct token *t, struct card_key *k, struct piv_met
 	t->metadata = 1;
 	rc = spki_from_card((uint8_t)md->alg, md->pubkey, md->pubkey_len, spki);
 	if (rc != PIV_OK) {
-		log_msg(LOG_WARNING, "key in slot %02X on the card in %s: %s; not shown", k->slot, t->reader,
+		log_msg(LL_WARNING, "key in slot %02X on the card in %s: %s; not shown", k->slot, t->reader,
 			rc == PIV_E_NOT_SUPPORTED ? "algorithm not supported yet" : "public key unreadable");
 		md->alg = -1;
 	}
@@ -290,7 +290,7 @@ static int read_retired(struct token *t)
 	if (rc != PIV_OK)
 		return rc;
 	if (piv_parse_key_history(buf, len, &on_card, &off_card) != PIV_OK) {
-		log_msg(LOG_WARNING, "key history object on the card in %s is malformed: retired keys not shown",
+		log_msg(LL_WARNING, "key history object on the card in %s is malformed: retired keys not shown",
 			t->reader);
 		return PIV_OK;
 	}
@@ -329,7 +329,7 @@ CK_RV card_load_objects(struct token *t)
 		}
 	}
 	if (!t->inventory) {
-		log_msg(LOG_WARNING, "cannot list the keys of the card in %s: %s", t->reader, piv_rc_name(rc));
+		log_msg(LL_WARNING, "cannot list the keys of the card in %s: %s", t->reader, piv_rc_name(rc));
 		if (rc == PIV_E_CARD_REMOVED || rc == PIV_E_NO_READER)
 			card_watch_locked(t);
 		return card_rv(rc);
@@ -383,7 +383,7 @@ CK_RV card_confirm_key(struct token *t, struct card_key *k)
 		return rv;
 	}
 	if (!same) {
-		log_msg(LOG_WARNING, "the key in slot %02X of the card in %s is not the one listed: listing the card again",
+		log_msg(LL_WARNING, "the key in slot %02X of the card in %s is not the one listed: listing the card again",
 			k->slot, t->reader);
 		card_token_replaced(t);
 		return CKR_KEY_HANDLE_INVALID;
@@ -629,7 +629,7 @@ static CK_RV add_slot_objects(struct token *t, const struct card_key *k)
 	if (rv == CKR_OK && k->has_key && k->spki.len > 0) {
 		if (cr_spki_parse(k->spki.data, k->spki.len, &pk) != 0 ||
 		    (pk.type != CR_KEY_RSA && pk.type != CR_KEY_EC)) {
-			log_msg(LOG_WARNING, "key in slot %02X of the card in %s is not supported: not shown", k->slot,
+			log_msg(LL_WARNING, "key in slot %02X of the card in %s is not supported: not shown", k->slot,
 				t->reader);
 		} else {
 			rv = add_key_pair(t, k, &pk, have_cert ? &c.subject : &none);

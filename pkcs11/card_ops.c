@@ -458,7 +458,7 @@ static CK_RV card_logout(struct token *t, void *ss)
 		int rc = piv_logout(&t->piv, PIV_REF_PIN);
 
 		if (rc != PIV_OK)
-			log_msg(LOG_DEBUG, "the card in %s did not log out: %s", t->reader, piv_rc_name(rc));
+			log_msg(LL_DEBUG, "the card in %s did not log out: %s", t->reader, piv_rc_name(rc));
 	}
 	card_forget_login(t);
 	return leave(t, CKR_OK);
@@ -474,7 +474,7 @@ static CK_RV new_pin_length(const struct token *t, enum pin_who who, CK_ULONG le
 	card_pin_lengths(t->conf, &min, &max);
 	if (len >= min && len <= max)
 		return CKR_OK;
-	log_msg(LOG_WARNING, "new PIN of length %lu refused: %lu to %lu characters; not sent", (unsigned long)len,
+	log_msg(LL_WARNING, "new PIN of length %lu refused: %lu to %lu characters; not sent", (unsigned long)len,
 		(unsigned long)min, (unsigned long)max);
 	return CKR_PIN_LEN_RANGE;
 }
@@ -681,15 +681,15 @@ static CK_RV key_failure(struct token *t, const struct card_key *k, const struct
 		if (p->needs_context)
 			return CKR_USER_NOT_LOGGED_IN;
 		if (k->touch_policy == PIV_TOUCH_POLICY_ALWAYS || k->touch_policy == PIV_TOUCH_POLICY_CACHED) {
-			log_msg(LOG_WARNING, "the card in %s was not touched: key %02X not used", t->reader, k->slot);
+			log_msg(LL_WARNING, "the card in %s was not touched: key %02X not used", t->reader, k->slot);
 			return CKR_FUNCTION_REJECTED;
 		}
-		log_msg(LOG_INFO, "the card in %s no longer holds the login", t->reader);
+		log_msg(LL_INFO, "the card in %s no longer holds the login", t->reader);
 		card_forget_login(t);
 		t->pending |= CARD_EVENT_LOGIN_LOST;
 		return CKR_USER_NOT_LOGGED_IN;
 	case PIV_E_NOT_FOUND:
-		log_msg(LOG_WARNING, "the key in slot %02X is no longer on the card in %s", k->slot, t->reader);
+		log_msg(LL_WARNING, "the key in slot %02X is no longer on the card in %s", k->slot, t->reader);
 		card_token_replaced(t);
 		return CKR_KEY_HANDLE_INVALID;
 	case PIV_E_CARD_REMOVED:
@@ -697,14 +697,14 @@ static CK_RV key_failure(struct token *t, const struct card_key *k, const struct
 		card_watch_locked(t);
 		return CKR_DEVICE_REMOVED;
 	default:
-		log_msg(LOG_WARNING, "the card in %s failed with key %02X: %s", t->reader, k->slot, piv_rc_name(rc));
+		log_msg(LL_WARNING, "the card in %s failed with key %02X: %s", t->reader, k->slot, piv_rc_name(rc));
 		return card_rv(rc);
 	}
 }
 
 static CK_RV bad_answer(const struct token *t, const struct card_key *k, const char *what)
 {
-	log_msg(LOG_WARNING, "the card in %s gave %s with key %02X: refused", t->reader, what, k->slot);
+	log_msg(LL_WARNING, "the card in %s gave %s with key %02X: refused", t->reader, what, k->slot);
 	return CKR_DEVICE_ERROR;
 }
 

@@ -116,7 +116,7 @@ CK_RV card_pin_check_length(CK_ULONG len, const char *what)
 {
 	if (len >= PIV_VALUE_MIN && len <= PIV_VALUE_MAX)
 		return CKR_OK;
-	log_msg(LOG_WARNING, "%s of length %lu refused: the card takes %d to %d characters; not sent", what,
+	log_msg(LL_WARNING, "%s of length %lu refused: the card takes %d to %d characters; not sent", what,
 		(unsigned long)len, PIV_VALUE_MIN, PIV_VALUE_MAX);
 	return CKR_PIN_LEN_RANGE;
 }

@@ -63,7 +63,7 @@ static void copy_string(char *dst, size_t size, const char *src)
 void config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->log_level = LOG_WARNING;
+	c->log_level = LL_WARNING;
 	copy_string(c->log_file, sizeof(c->log_file), "stderr");
 	expand_path("~/.cache/signet", c->cache_dir, sizeof(c->cache_dir));
 	c->card_enable = true;
@@ -316,10 +316,10 @@ CK_RV config_load(struct config *c, const char *path)
 	f = fopen(path, "re");
 	if (f == NULL) {
 		if (errno == ENOENT) {
-			log_msg(LOG_DEBUG, "%s: not found, using defaults", path);
+			log_msg(LL_DEBUG, "%s: not found, using defaults", path);
 			return CKR_OK;
 		}
-		log_msg(LOG_ERROR, "%s: cannot read: %s", path, strerror(errno));
+		log_msg(LL_ERROR, "%s: cannot read: %s", path, strerror(errno));
 		return CKR_GENERAL_ERROR;
 	}
 	copy_string(c->source, sizeof(c->source), path);
@@ -341,7 +341,7 @@ CK_RV config_load(struct config *c, const char *path)
 		lineno = 0;
 	}
 	if (reason != NULL) {
-		log_msg(LOG_ERROR, "%s:%u: %s: %s", path, lineno, what, reason);
+		log_msg(LL_ERROR, "%s:%u: %s: %s", path, lineno, what, reason);
 		rv = CKR_GENERAL_ERROR;
 	}
 	cr_wipe(line, sizeof(line));

@@ -54,7 +54,7 @@ CK_RV core_enter(void)
 	if (!atomic_load(&ready))
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	if (pthread_rwlock_rdlock(&gate) != 0) {
-		log_msg(LOG_ERROR, "cannot enter the module: too many calls in flight");
+		log_msg(LL_ERROR, "cannot enter the module: too many calls in flight");
 		return CKR_GENERAL_ERROR;
 	}
 	/* C_Finalize may have begun meanwhile: it waits for this call, but must not be overtaken by it. */
@@ -72,22 +72,22 @@ void core_leave(void)
 
 CK_RV core_lock(void)
 {
-	return mutex_lock(module_lock);
+	return lock_take(module_lock);
 }
 
 void core_unlock(void)
 {
-	mutex_unlock(module_lock);
+	lock_give(module_lock);
 }
 
 CK_RV core_lock_create(void)
 {
-	return mutex_create(&module_lock);
+	return lock_new(&module_lock);
 }
 
 void core_lock_destroy(void)
 {
-	mutex_destroy(module_lock);
+	lock_free(module_lock);
 	module_lock = NULL;
 }
 

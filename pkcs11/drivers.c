@@ -21,7 +21,7 @@ void drivers_start(const struct config *conf)
 		CK_RV rv = drivers[i]->start(conf);
 
 		if (rv != CKR_OK)
-			log_msg(LOG_WARNING, "%s tokens unavailable: %s", drivers[i]->name, rv_name(rv));
+			log_msg(LL_WARNING, "%s tokens unavailable: %s", drivers[i]->name, log_rv_name(rv));
 		started[i] = rv == CKR_OK;
 	}
 }

@@ -7,44 +7,44 @@
 
 #include "pkcs11/log.h"
 
-void trace_call(const char *fn, const char *fmt, ...)
+void entry_trace_call(const char *fn, const char *fmt, ...)
 {
 	char args[512];
 	va_list ap;
 
-	if (!log_enabled(LOG_DEBUG))
+	if (!log_enabled(LL_DEBUG))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	log_msg(LOG_DEBUG, "%s(%s)", fn, args);
+	log_msg(LL_DEBUG, "%s(%s)", fn, args);
 }
 
-CK_RV trace_ret(const char *fn, CK_RV rv)
+CK_RV entry_trace_ret(const char *fn, CK_RV rv)
 {
-	if (log_enabled(LOG_DEBUG))
-		log_msg(LOG_DEBUG, "%s = %s", fn, rv_name(rv));
+	if (log_enabled(LL_DEBUG))
+		log_msg(LL_DEBUG, "%s = %s", fn, log_rv_name(rv));
 	return rv;
 }
 
-CK_RV trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len)
+CK_RV entry_trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len)
 {
-	if (log_enabled(LOG_DEBUG) && len != NULL && (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL))
-		log_msg(LOG_DEBUG, "%s: %s=%lu", fn, name, (unsigned long)*len);
-	return trace_ret(fn, rv);
+	if (log_enabled(LL_DEBUG) && len != NULL && (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL))
+		log_msg(LL_DEBUG, "%s: %s=%lu", fn, name, (unsigned long)*len);
+	return entry_trace_ret(fn, rv);
 }
 
-CK_RV check_ready(void)
+CK_RV entry_check_ready(void)
 {
 	return core_ready() ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
-CK_RV enter_session(CK_SESSION_HANDLE h, struct session **s)
+CK_RV entry_enter_session(CK_SESSION_HANDLE h, struct session **s)
 {
 	return session_acquire(h, s);
 }
 
-void pad_field(CK_UTF8CHAR *dst, size_t size, const char *src)
+void entry_pad_field(CK_UTF8CHAR *dst, size_t size, const char *src)
 {
 	size_t n = strlen(src);
 

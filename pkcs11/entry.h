@@ -14,29 +14,29 @@
 
 #define EXPORTED __attribute__((visibility("default")))
 
-void trace_call(const char *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-CK_RV trace_ret(const char *fn, CK_RV rv);
+void entry_trace_call(const char *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+CK_RV entry_trace_ret(const char *fn, CK_RV rv);
 
 /*
- * trace_ret() after a call with an IN/OUT count or length, logging
+ * entry_trace_ret() after a call with an IN/OUT count or length, logging
  * "fn: name=value" first when the call set it (CKR_OK, CKR_BUFFER_TOO_SMALL).
  * Before the call such a value is the caller's garbage on a length query
  * (a NULL buffer): trace it as an argument only when the buffer is there.
  */
-CK_RV trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len);
+CK_RV entry_trace_ret_len(const char *fn, CK_RV rv, const char *name, const CK_ULONG *len);
 
 /* CKR_CRYPTOKI_NOT_INITIALIZED unless C_Initialize ran in this process: for calls that use no state. */
-CK_RV check_ready(void);
+CK_RV entry_check_ready(void);
 
 /*
  * A call on a session: the module entered, a reference and the session's
  * call lock, all released with session_release(). Calls that only read the
  * module's tables use session_peek() instead.
  */
-CK_RV enter_session(CK_SESSION_HANDLE h, struct session **s);
+CK_RV entry_enter_session(CK_SESSION_HANDLE h, struct session **s);
 
 /* Copies a string into a blank-padded, unterminated PKCS#11 field. */
-void pad_field(CK_UTF8CHAR *dst, size_t size, const char *src);
+void entry_pad_field(CK_UTF8CHAR *dst, size_t size, const char *src);
 
 /* The 2.40 function list, which C_GetFunctionList returns. */
 extern CK_FUNCTION_LIST signet_functions_2_40;

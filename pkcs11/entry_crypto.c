@@ -12,7 +12,7 @@
 static CK_RV init(CK_SESSION_HANDLE h, enum token_op op, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
 	struct session *s;
-	CK_RV rv = enter_session(h, &s);
+	CK_RV rv = entry_enter_session(h, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -32,7 +32,7 @@ static CK_RV step(CK_SESSION_HANDLE h, enum token_op op, enum op_step which, con
 		  CK_BYTE *out, CK_ULONG *out_len)
 {
 	struct session *s;
-	CK_RV rv = enter_session(h, &s);
+	CK_RV rv = entry_enter_session(h, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -48,10 +48,10 @@ static CK_RV step(CK_SESSION_HANDLE h, enum token_op op, enum op_step which, con
 
 static void trace_init(const char *fn, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
-	if (!log_enabled(LOG_DEBUG))
+	if (!log_enabled(LL_DEBUG))
 		return; /* the hot path: no name look-ups for a line nobody reads */
-	trace_call(fn, "hSession=0x%lx mechanism=%s paramLen=%lu hKey=0x%lx", (unsigned long)h,
-		   m ? mech_name(m->mechanism) : "NULL", m ? (unsigned long)m->ulParameterLen : 0UL,
+	entry_trace_call(fn, "hSession=0x%lx mechanism=%s paramLen=%lu hKey=0x%lx", (unsigned long)h,
+		   m ? log_mech_name(m->mechanism) : "NULL", m ? (unsigned long)m->ulParameterLen : 0UL,
 		   (unsigned long)key);
 }
 
@@ -60,15 +60,15 @@ static void trace_data(const char *fn, CK_SESSION_HANDLE h, CK_ULONG in_len, con
 		       const CK_ULONG *out_len)
 {
 	if (out != NULL && out_len != NULL)
-		trace_call(fn, "hSession=0x%lx inLen=%lu outLen=%lu", (unsigned long)h, (unsigned long)in_len,
+		entry_trace_call(fn, "hSession=0x%lx inLen=%lu outLen=%lu", (unsigned long)h, (unsigned long)in_len,
 			   (unsigned long)*out_len);
 	else
-		trace_call(fn, "hSession=0x%lx inLen=%lu", (unsigned long)h, (unsigned long)in_len);
+		entry_trace_call(fn, "hSession=0x%lx inLen=%lu", (unsigned long)h, (unsigned long)in_len);
 }
 
 static CK_RV trace_out(const char *fn, CK_RV rv, const CK_ULONG *out_len)
 {
-	return trace_ret_len(fn, rv, "outLen", out_len);
+	return entry_trace_ret_len(fn, rv, "outLen", out_len);
 }
 
 
@@ -77,7 +77,7 @@ static CK_RV trace_out(const char *fn, CK_RV rv, const CK_ULONG *out_len)
 CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	trace_init(__func__, h, m, k);
-	return trace_ret(__func__, init(h, TOKEN_OP_ENCRYPT, m, k));
+	return entry_trace_ret(__func__, init(h, TOKEN_OP_ENCRYPT, m, k));
 }
 
 CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -102,7 +102,7 @@ CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	trace_init(__func__, h, m, k);
-	return trace_ret(__func__, init(h, TOKEN_OP_DECRYPT, m, k));
+	return entry_trace_ret(__func__, init(h, TOKEN_OP_DECRYPT, m, k));
 }
 
 CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -127,7 +127,7 @@ CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m)
 {
 	trace_init(__func__, h, m, 0);
-	return trace_ret(__func__, init(h, TOKEN_OP_DIGEST, m, 0));
+	return entry_trace_ret(__func__, init(h, TOKEN_OP_DIGEST, m, 0));
 }
 
 CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -139,13 +139,13 @@ CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
 	trace_data(__func__, h, in_len, NULL, NULL);
-	return trace_ret(__func__, step(h, TOKEN_OP_DIGEST, OP_UPDATE, in, in_len, NULL, NULL));
+	return entry_trace_ret(__func__, step(h, TOKEN_OP_DIGEST, OP_UPDATE, in, in_len, NULL, NULL));
 }
 
 static CK_RV digest_key(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
 {
 	struct session *s;
-	CK_RV rv = enter_session(h, &s);
+	CK_RV rv = entry_enter_session(h, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -156,8 +156,8 @@ static CK_RV digest_key(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
 
 CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
 {
-	trace_call(__func__, "hSession=0x%lx hKey=0x%lx", (unsigned long)h, (unsigned long)k);
-	return trace_ret(__func__, digest_key(h, k));
+	entry_trace_call(__func__, "hSession=0x%lx hKey=0x%lx", (unsigned long)h, (unsigned long)k);
+	return entry_trace_ret(__func__, digest_key(h, k));
 }
 
 CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -169,7 +169,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	trace_init(__func__, h, m, k);
-	return trace_ret(__func__, init(h, TOKEN_OP_SIGN, m, k));
+	return entry_trace_ret(__func__, init(h, TOKEN_OP_SIGN, m, k));
 }
 
 CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -181,7 +181,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR o
 CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
 	trace_data(__func__, h, in_len, NULL, NULL);
-	return trace_ret(__func__, step(h, TOKEN_OP_SIGN, OP_UPDATE, in, in_len, NULL, NULL));
+	return entry_trace_ret(__func__, step(h, TOKEN_OP_SIGN, OP_UPDATE, in, in_len, NULL, NULL));
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -193,7 +193,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	trace_init(__func__, h, m, k);
-	return trace_ret(__func__, init(h, TOKEN_OP_SIGN_RECOVER, m, k));
+	return entry_trace_ret(__func__, init(h, TOKEN_OP_SIGN_RECOVER, m, k));
 }
 
 CK_RV C_SignRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -206,36 +206,36 @@ CK_RV C_SignRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYT
 CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	trace_init(__func__, h, m, k);
-	return trace_ret(__func__, init(h, TOKEN_OP_VERIFY, m, k));
+	return entry_trace_ret(__func__, init(h, TOKEN_OP_VERIFY, m, k));
 }
 
 CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
 	CK_ULONG len = sig_len;
 
-	trace_call(__func__, "hSession=0x%lx inLen=%lu sigLen=%lu", (unsigned long)h, (unsigned long)in_len,
+	entry_trace_call(__func__, "hSession=0x%lx inLen=%lu sigLen=%lu", (unsigned long)h, (unsigned long)in_len,
 		   (unsigned long)sig_len);
-	return trace_ret(__func__, step(h, TOKEN_OP_VERIFY, OP_ONESHOT, in, in_len, sig, sig ? &len : NULL));
+	return entry_trace_ret(__func__, step(h, TOKEN_OP_VERIFY, OP_ONESHOT, in, in_len, sig, sig ? &len : NULL));
 }
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
 	trace_data(__func__, h, in_len, NULL, NULL);
-	return trace_ret(__func__, step(h, TOKEN_OP_VERIFY, OP_UPDATE, in, in_len, NULL, NULL));
+	return entry_trace_ret(__func__, step(h, TOKEN_OP_VERIFY, OP_UPDATE, in, in_len, NULL, NULL));
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
 	CK_ULONG len = sig_len;
 
-	trace_call(__func__, "hSession=0x%lx sigLen=%lu", (unsigned long)h, (unsigned long)sig_len);
-	return trace_ret(__func__, step(h, TOKEN_OP_VERIFY, OP_FINAL, NULL, 0, sig, sig ? &len : NULL));
+	entry_trace_call(__func__, "hSession=0x%lx sigLen=%lu", (unsigned long)h, (unsigned long)sig_len);
+	return entry_trace_ret(__func__, step(h, TOKEN_OP_VERIFY, OP_FINAL, NULL, 0, sig, sig ? &len : NULL));
 }
 
 CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	trace_init(__func__, h, m, k);
-	return trace_ret(__func__, init(h, TOKEN_OP_VERIFY_RECOVER, m, k));
+	return entry_trace_ret(__func__, init(h, TOKEN_OP_VERIFY_RECOVER, m, k));
 }
 
 CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len, CK_BYTE_PTR out,
@@ -264,35 +264,35 @@ CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len
 			    CK_ULONG_PTR out_len)
 {
 	trace_data(__func__, h, in_len, out, out_len);
-	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
+	return entry_trace_ret(__func__, dual_update(h, in, in_len, out_len));
 }
 
 CK_RV C_DecryptDigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 			    CK_ULONG_PTR out_len)
 {
 	trace_data(__func__, h, in_len, out, out_len);
-	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
+	return entry_trace_ret(__func__, dual_update(h, in, in_len, out_len));
 }
 
 CK_RV C_SignEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 			  CK_ULONG_PTR out_len)
 {
 	trace_data(__func__, h, in_len, out, out_len);
-	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
+	return entry_trace_ret(__func__, dual_update(h, in, in_len, out_len));
 }
 
 CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 			    CK_ULONG_PTR out_len)
 {
 	trace_data(__func__, h, in_len, out, out_len);
-	return trace_ret(__func__, dual_update(h, in, in_len, out_len));
+	return entry_trace_ret(__func__, dual_update(h, in, in_len, out_len));
 }
 
 static CK_RV random_op(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len, bool seed)
 {
 	struct session *s;
 	const struct token_ops *ops;
-	CK_RV rv = enter_session(h, &s);
+	CK_RV rv = entry_enter_session(h, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -311,14 +311,14 @@ static CK_RV random_op(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len, bool 
 
 CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
 {
-	trace_call(__func__, "hSession=0x%lx len=%lu", (unsigned long)h, (unsigned long)ulSeedLen);
-	return trace_ret(__func__, random_op(h, pSeed, ulSeedLen, true));
+	entry_trace_call(__func__, "hSession=0x%lx len=%lu", (unsigned long)h, (unsigned long)ulSeedLen);
+	return entry_trace_ret(__func__, random_op(h, pSeed, ulSeedLen, true));
 }
 
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen)
 {
-	trace_call(__func__, "hSession=0x%lx len=%lu", (unsigned long)h, (unsigned long)ulRandomLen);
-	return trace_ret(__func__, random_op(h, pRandomData, ulRandomLen, false));
+	entry_trace_call(__func__, "hSession=0x%lx len=%lu", (unsigned long)h, (unsigned long)ulRandomLen);
+	return entry_trace_ret(__func__, random_op(h, pRandomData, ulRandomLen, false));
 }
 
 /* Legacy parallel-function calls: always CKR_FUNCTION_NOT_PARALLEL for a valid session. */
@@ -335,12 +335,12 @@ static CK_RV legacy_parallel(CK_SESSION_HANDLE h)
 
 CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE h)
 {
-	trace_call(__func__, "hSession=0x%lx", (unsigned long)h);
-	return trace_ret(__func__, legacy_parallel(h));
+	entry_trace_call(__func__, "hSession=0x%lx", (unsigned long)h);
+	return entry_trace_ret(__func__, legacy_parallel(h));
 }
 
 CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
 {
-	trace_call(__func__, "hSession=0x%lx", (unsigned long)h);
-	return trace_ret(__func__, legacy_parallel(h));
+	entry_trace_call(__func__, "hSession=0x%lx", (unsigned long)h);
+	return entry_trace_ret(__func__, legacy_parallel(h));
 }

@@ -14,7 +14,7 @@
 
 static CK_RV fill_info(CK_INFO_PTR pInfo, CK_BYTE major, CK_BYTE minor)
 {
-	CK_RV rv = check_ready();
+	CK_RV rv = entry_check_ready();
 
 	if (rv != CKR_OK)
 		return rv;
@@ -23,9 +23,9 @@ static CK_RV fill_info(CK_INFO_PTR pInfo, CK_BYTE major, CK_BYTE minor)
 	memset(pInfo, 0, sizeof(*pInfo));
 	pInfo->cryptokiVersion.major = major;
 	pInfo->cryptokiVersion.minor = minor;
-	pad_field(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), "signet");
+	entry_pad_field(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), "signet");
 	pInfo->flags = 0;
-	pad_field(pInfo->libraryDescription, sizeof(pInfo->libraryDescription),
+	entry_pad_field(pInfo->libraryDescription, sizeof(pInfo->libraryDescription),
 		  "signet PKCS#11 module");
 	pInfo->libraryVersion.major = LIBRARY_VERSION_MAJOR;
 	pInfo->libraryVersion.minor = LIBRARY_VERSION_MINOR;
@@ -34,16 +34,16 @@ static CK_RV fill_info(CK_INFO_PTR pInfo, CK_BYTE major, CK_BYTE minor)
 
 CK_RV C_GetInfo(CK_INFO_PTR pInfo)
 {
-	trace_call(__func__, "pInfo=%p", (void *)pInfo);
-	return trace_ret(__func__, fill_info(pInfo, 2, 40));
+	entry_trace_call(__func__, "pInfo=%p", (void *)pInfo);
+	return entry_trace_ret(__func__, fill_info(pInfo, 2, 40));
 }
 
 /* The 3.0 function list reports the version it implements. */
 CK_RV signet_get_info_3_0(CK_INFO_PTR pInfo);
 CK_RV signet_get_info_3_0(CK_INFO_PTR pInfo)
 {
-	trace_call("C_GetInfo", "pInfo=%p version=3.0", (void *)pInfo);
-	return trace_ret("C_GetInfo", fill_info(pInfo, 3, 0));
+	entry_trace_call("C_GetInfo", "pInfo=%p version=3.0", (void *)pInfo);
+	return entry_trace_ret("C_GetInfo", fill_info(pInfo, 3, 0));
 }
 
 
@@ -122,11 +122,11 @@ out:
 CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PTR pulCount)
 {
 	if (pSlotList != NULL && pulCount != NULL)
-		trace_call(__func__, "tokenPresent=%u pSlotList=%p count=%lu", tokenPresent, (void *)pSlotList,
+		entry_trace_call(__func__, "tokenPresent=%u pSlotList=%p count=%lu", tokenPresent, (void *)pSlotList,
 			   (unsigned long)*pulCount);
 	else
-		trace_call(__func__, "tokenPresent=%u pSlotList=%p", tokenPresent, (void *)pSlotList);
-	return trace_ret_len(__func__, get_slot_list(tokenPresent, pSlotList, pulCount), "count", pulCount);
+		entry_trace_call(__func__, "tokenPresent=%u pSlotList=%p", tokenPresent, (void *)pSlotList);
+	return entry_trace_ret_len(__func__, get_slot_list(tokenPresent, pSlotList, pulCount), "count", pulCount);
 }
 
 /*
@@ -172,8 +172,8 @@ static CK_RV get_slot_info(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 
 CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 {
-	trace_call(__func__, "slotID=%lu pInfo=%p", (unsigned long)slotID, (void *)pInfo);
-	return trace_ret(__func__, get_slot_info(slotID, pInfo));
+	entry_trace_call(__func__, "slotID=%lu pInfo=%p", (unsigned long)slotID, (void *)pInfo);
+	return entry_trace_ret(__func__, get_slot_info(slotID, pInfo));
 }
 
 /*
@@ -209,8 +209,8 @@ static CK_RV get_token_info(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 
 CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
-	trace_call(__func__, "slotID=%lu pInfo=%p", (unsigned long)slotID, (void *)pInfo);
-	return trace_ret(__func__, get_token_info(slotID, pInfo));
+	entry_trace_call(__func__, "slotID=%lu pInfo=%p", (unsigned long)slotID, (void *)pInfo);
+	return entry_trace_ret(__func__, get_token_info(slotID, pInfo));
 }
 
 /* How long one wait of the drivers lasts before the events are looked at again. */
@@ -225,7 +225,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
  */
 static CK_RV wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
-	CK_RV rv = check_ready();
+	CK_RV rv = entry_check_ready();
 
 	if (rv != CKR_OK)
 		return rv;
@@ -254,8 +254,8 @@ static CK_RV wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_P
 
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
-	trace_call(__func__, "flags=0x%lx", (unsigned long)flags);
-	return trace_ret(__func__, wait_for_slot_event(flags, pSlot, pReserved));
+	entry_trace_call(__func__, "flags=0x%lx", (unsigned long)flags);
+	return entry_trace_ret(__func__, wait_for_slot_event(flags, pSlot, pReserved));
 }
 
 static CK_RV get_mechanism_list(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, CK_ULONG_PTR pulCount)
@@ -273,11 +273,11 @@ static CK_RV get_mechanism_list(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, 
 CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList, CK_ULONG_PTR pulCount)
 {
 	if (pMechanismList != NULL && pulCount != NULL)
-		trace_call(__func__, "slotID=%lu pMechanismList=%p count=%lu", (unsigned long)slotID,
+		entry_trace_call(__func__, "slotID=%lu pMechanismList=%p count=%lu", (unsigned long)slotID,
 			   (void *)pMechanismList, (unsigned long)*pulCount);
 	else
-		trace_call(__func__, "slotID=%lu pMechanismList=%p", (unsigned long)slotID, (void *)pMechanismList);
-	return trace_ret_len(__func__, get_mechanism_list(slotID, pMechanismList, pulCount), "count", pulCount);
+		entry_trace_call(__func__, "slotID=%lu pMechanismList=%p", (unsigned long)slotID, (void *)pMechanismList);
+	return entry_trace_ret_len(__func__, get_mechanism_list(slotID, pMechanismList, pulCount), "count", pulCount);
 }
 
 static CK_RV get_mechanism_info(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
@@ -294,8 +294,8 @@ static CK_RV get_mechanism_info(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_ME
 
 CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
 {
-	trace_call(__func__, "slotID=%lu type=%s", (unsigned long)slotID, mech_name(type));
-	return trace_ret(__func__, get_mechanism_info(slotID, type, pInfo));
+	entry_trace_call(__func__, "slotID=%lu type=%s", (unsigned long)slotID, log_mech_name(type));
+	return entry_trace_ret(__func__, get_mechanism_info(slotID, type, pInfo));
 }
 
 static CK_RV init_token(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pLabel)
@@ -332,6 +332,6 @@ out:
 
 CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pLabel)
 {
-	trace_call(__func__, "slotID=%lu ulPinLen=%lu", (unsigned long)slotID, (unsigned long)ulPinLen);
-	return trace_ret(__func__, init_token(slotID, pPin, ulPinLen, pLabel));
+	entry_trace_call(__func__, "slotID=%lu ulPinLen=%lu", (unsigned long)slotID, (unsigned long)ulPinLen);
+	return entry_trace_ret(__func__, init_token(slotID, pPin, ulPinLen, pLabel));
 }

@@ -42,7 +42,7 @@ struct call_args {
  */
 static CK_RV begin_call(CK_SESSION_HANDLE h, const struct call_args *a, struct session **s)
 {
-	CK_RV rv = enter_session(h, s);
+	CK_RV rv = entry_enter_session(h, s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -87,8 +87,8 @@ out:
 CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
 		     CK_OBJECT_HANDLE_PTR phObject)
 {
-	trace_call(__func__, "hSession=0x%lx ulCount=%lu", (unsigned long)hSession, (unsigned long)ulCount);
-	return trace_ret(__func__, create_object(hSession, pTemplate, ulCount, phObject));
+	entry_trace_call(__func__, "hSession=0x%lx ulCount=%lu", (unsigned long)hSession, (unsigned long)ulCount);
+	return entry_trace_ret(__func__, create_object(hSession, pTemplate, ulCount, phObject));
 }
 
 static CK_RV copy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
@@ -117,9 +117,9 @@ out:
 CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
 		   CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
 {
-	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
+	entry_trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
 		   (unsigned long)hObject, (unsigned long)ulCount);
-	return trace_ret(__func__, copy_object(hSession, hObject, pTemplate, ulCount, phNewObject));
+	return entry_trace_ret(__func__, copy_object(hSession, hObject, pTemplate, ulCount, phNewObject));
 }
 
 static CK_RV destroy_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
@@ -146,8 +146,8 @@ out:
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 {
-	trace_call(__func__, "hSession=0x%lx hObject=0x%lx", (unsigned long)hSession, (unsigned long)hObject);
-	return trace_ret(__func__, destroy_object(hSession, hObject));
+	entry_trace_call(__func__, "hSession=0x%lx hObject=0x%lx", (unsigned long)hSession, (unsigned long)hObject);
+	return entry_trace_ret(__func__, destroy_object(hSession, hObject));
 }
 
 static CK_RV get_object_size(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
@@ -170,16 +170,16 @@ static CK_RV get_object_size(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObjec
 
 CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
 {
-	trace_call(__func__, "hSession=0x%lx hObject=0x%lx", (unsigned long)hSession, (unsigned long)hObject);
-	return trace_ret(__func__, get_object_size(hSession, hObject, pulSize));
+	entry_trace_call(__func__, "hSession=0x%lx hObject=0x%lx", (unsigned long)hSession, (unsigned long)hObject);
+	return entry_trace_ret(__func__, get_object_size(hSession, hObject, pulSize));
 }
 
 static void trace_template(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
-	if (!log_enabled(LOG_DEBUG) || t == NULL)
+	if (!log_enabled(LL_DEBUG) || t == NULL)
 		return;
 	for (CK_ULONG i = 0; i < n; i++)
-		log_msg(LOG_DEBUG, "%s:   [%lu] %s len=%ld", fn, (unsigned long)i, attr_name(t[i].type),
+		log_msg(LL_DEBUG, "%s:   [%lu] %s len=%ld", fn, (unsigned long)i, log_attr_name(t[i].type),
 			(long)t[i].ulValueLen);
 }
 
@@ -195,10 +195,10 @@ static void trace_answer(const char *fn, const CK_ATTRIBUTE *t, CK_ULONG n, CK_R
 		trace_template(fn, t, n);
 		return;
 	}
-	if (!log_enabled(LOG_DEBUG) || t == NULL)
+	if (!log_enabled(LL_DEBUG) || t == NULL)
 		return;
 	for (CK_ULONG i = 0; i < n; i++)
-		log_msg(LOG_DEBUG, "%s:   [%lu] %s", fn, (unsigned long)i, attr_name(t[i].type));
+		log_msg(LL_DEBUG, "%s:   [%lu] %s", fn, (unsigned long)i, log_attr_name(t[i].type));
 }
 
 static CK_RV get_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
@@ -226,11 +226,11 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 {
 	CK_RV rv;
 
-	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
+	entry_trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
 		   (unsigned long)hObject, (unsigned long)ulCount);
 	rv = get_attribute_value(hSession, hObject, pTemplate, ulCount);
 	trace_answer(__func__, pTemplate, ulCount, rv);
-	return trace_ret(__func__, rv);
+	return entry_trace_ret(__func__, rv);
 }
 
 static CK_RV set_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
@@ -255,10 +255,10 @@ static CK_RV set_attribute_value(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hO
 CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
 			  CK_ULONG ulCount)
 {
-	trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
+	entry_trace_call(__func__, "hSession=0x%lx hObject=0x%lx ulCount=%lu", (unsigned long)hSession,
 		   (unsigned long)hObject, (unsigned long)ulCount);
 	trace_template(__func__, pTemplate, ulCount);
-	return trace_ret(__func__, set_attribute_value(hSession, hObject, pTemplate, ulCount));
+	return entry_trace_ret(__func__, set_attribute_value(hSession, hObject, pTemplate, ulCount));
 }
 
 /* Maps the token's references to handles; on failure nothing is kept. */
@@ -321,9 +321,9 @@ out:
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
-	trace_call(__func__, "hSession=0x%lx ulCount=%lu", (unsigned long)hSession, (unsigned long)ulCount);
+	entry_trace_call(__func__, "hSession=0x%lx ulCount=%lu", (unsigned long)hSession, (unsigned long)ulCount);
 	trace_template(__func__, pTemplate, ulCount);
-	return trace_ret(__func__, find_objects_init(hSession, pTemplate, ulCount));
+	return entry_trace_ret(__func__, find_objects_init(hSession, pTemplate, ulCount));
 }
 
 /* Reads the search's results from the module's tables: no token call, no call lock. */
@@ -362,16 +362,16 @@ CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, C
 {
 	CK_RV rv;
 
-	trace_call(__func__, "hSession=0x%lx max=%lu", (unsigned long)hSession, (unsigned long)ulMaxObjectCount);
+	entry_trace_call(__func__, "hSession=0x%lx max=%lu", (unsigned long)hSession, (unsigned long)ulMaxObjectCount);
 	rv = find_objects(hSession, phObject, ulMaxObjectCount, pulObjectCount);
-	return trace_ret_len(__func__, rv, "count", pulObjectCount);
+	return entry_trace_ret_len(__func__, rv, "count", pulObjectCount);
 }
 
 static CK_RV find_objects_final(CK_SESSION_HANDLE hSession)
 {
 	struct session *s;
 	CK_OBJECT_HANDLE *handles = NULL;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = entry_enter_session(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -394,8 +394,8 @@ static CK_RV find_objects_final(CK_SESSION_HANDLE hSession)
 
 CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 {
-	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
-	return trace_ret(__func__, find_objects_final(hSession));
+	entry_trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
+	return entry_trace_ret(__func__, find_objects_final(hSession));
 }
 
 static CK_RV generate_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pTemplate,
@@ -422,10 +422,10 @@ out:
 CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pTemplate,
 		    CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
 {
-	trace_call(__func__, "hSession=0x%lx mechanism=%s ulCount=%lu", (unsigned long)hSession,
-		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)ulCount);
+	entry_trace_call(__func__, "hSession=0x%lx mechanism=%s ulCount=%lu", (unsigned long)hSession,
+		   pMechanism ? log_mech_name(pMechanism->mechanism) : "NULL", (unsigned long)ulCount);
 	trace_template(__func__, pTemplate, ulCount);
-	return trace_ret(__func__, generate_key(hSession, pMechanism, pTemplate, ulCount, phKey));
+	return entry_trace_ret(__func__, generate_key(hSession, pMechanism, pTemplate, ulCount, phKey));
 }
 
 static CK_RV generate_key_pair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -462,12 +462,12 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 			CK_ATTRIBUTE_PTR pPrivateKeyTemplate, CK_ULONG ulPrivateKeyAttributeCount,
 			CK_OBJECT_HANDLE_PTR phPublicKey, CK_OBJECT_HANDLE_PTR phPrivateKey)
 {
-	trace_call(__func__, "hSession=0x%lx mechanism=%s pub=%lu priv=%lu", (unsigned long)hSession,
-		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL",
+	entry_trace_call(__func__, "hSession=0x%lx mechanism=%s pub=%lu priv=%lu", (unsigned long)hSession,
+		   pMechanism ? log_mech_name(pMechanism->mechanism) : "NULL",
 		   (unsigned long)ulPublicKeyAttributeCount, (unsigned long)ulPrivateKeyAttributeCount);
 	trace_template(__func__, pPublicKeyTemplate, ulPublicKeyAttributeCount);
 	trace_template(__func__, pPrivateKeyTemplate, ulPrivateKeyAttributeCount);
-	return trace_ret(__func__, generate_key_pair(hSession, pMechanism, pPublicKeyTemplate,
+	return entry_trace_ret(__func__, generate_key_pair(hSession, pMechanism, pPublicKeyTemplate,
 						     ulPublicKeyAttributeCount, pPrivateKeyTemplate,
 						     ulPrivateKeyAttributeCount, phPublicKey, phPrivateKey));
 }
@@ -522,10 +522,10 @@ static CK_RV wrap_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, C
 CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
 		CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
 {
-	trace_call(__func__, "hSession=0x%lx mechanism=%s wrapping=0x%lx key=0x%lx", (unsigned long)hSession,
-		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hWrappingKey,
+	entry_trace_call(__func__, "hSession=0x%lx mechanism=%s wrapping=0x%lx key=0x%lx", (unsigned long)hSession,
+		   pMechanism ? log_mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hWrappingKey,
 		   (unsigned long)hKey);
-	return trace_ret_len(__func__,
+	return entry_trace_ret_len(__func__,
 			     wrap_key(hSession, pMechanism, hWrappingKey, hKey, pWrappedKey, pulWrappedKeyLen),
 			     "wrappedLen", pulWrappedKeyLen);
 }
@@ -560,11 +560,11 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
 		  CK_BYTE_PTR pWrappedKey, CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE_PTR pTemplate,
 		  CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
 {
-	trace_call(__func__, "hSession=0x%lx mechanism=%s unwrapping=0x%lx len=%lu", (unsigned long)hSession,
-		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hUnwrappingKey,
+	entry_trace_call(__func__, "hSession=0x%lx mechanism=%s unwrapping=0x%lx len=%lu", (unsigned long)hSession,
+		   pMechanism ? log_mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hUnwrappingKey,
 		   (unsigned long)ulWrappedKeyLen);
 	trace_template(__func__, pTemplate, ulAttributeCount);
-	return trace_ret(__func__, unwrap_key(hSession, pMechanism, hUnwrappingKey, pWrappedKey, ulWrappedKeyLen,
+	return entry_trace_ret(__func__, unwrap_key(hSession, pMechanism, hUnwrappingKey, pWrappedKey, ulWrappedKeyLen,
 					      pTemplate, ulAttributeCount, phKey));
 }
 
@@ -594,8 +594,8 @@ out:
 CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
 		  CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
 {
-	trace_call(__func__, "hSession=0x%lx mechanism=%s base=0x%lx", (unsigned long)hSession,
-		   pMechanism ? mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hBaseKey);
+	entry_trace_call(__func__, "hSession=0x%lx mechanism=%s base=0x%lx", (unsigned long)hSession,
+		   pMechanism ? log_mech_name(pMechanism->mechanism) : "NULL", (unsigned long)hBaseKey);
 	trace_template(__func__, pTemplate, ulAttributeCount);
-	return trace_ret(__func__, derive_key(hSession, pMechanism, hBaseKey, pTemplate, ulAttributeCount, phKey));
+	return entry_trace_ret(__func__, derive_key(hSession, pMechanism, hBaseKey, pTemplate, ulAttributeCount, phKey));
 }

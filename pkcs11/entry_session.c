@@ -43,25 +43,25 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
 
 	(void)pApplication;
 	(void)Notify; /* no callbacks: the module never calls back into the application */
-	trace_call(__func__, "slotID=%lu flags=0x%lx", (unsigned long)slotID, (unsigned long)flags);
+	entry_trace_call(__func__, "slotID=%lu flags=0x%lx", (unsigned long)slotID, (unsigned long)flags);
 	rv = open_session(slotID, flags, phSession);
 	if (rv == CKR_OK)
-		log_msg(LOG_DEBUG, "C_OpenSession: session 0x%lx", (unsigned long)*phSession);
-	return trace_ret(__func__, rv);
+		log_msg(LL_DEBUG, "C_OpenSession: session 0x%lx", (unsigned long)*phSession);
+	return entry_trace_ret(__func__, rv);
 }
 
 CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 {
 	CK_RV rv;
 
-	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
+	entry_trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
 	rv = core_enter();
 	if (rv == CKR_OK) {
 		/* Calls in flight on the session keep it alive until they leave; this one does not wait for them. */
 		rv = session_close(hSession);
 		core_leave();
 	}
-	return trace_ret(__func__, rv);
+	return entry_trace_ret(__func__, rv);
 }
 
 static CK_RV close_all_sessions(CK_SLOT_ID slotID)
@@ -84,8 +84,8 @@ out:
 
 CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 {
-	trace_call(__func__, "slotID=%lu", (unsigned long)slotID);
-	return trace_ret(__func__, close_all_sessions(slotID));
+	entry_trace_call(__func__, "slotID=%lu", (unsigned long)slotID);
+	return entry_trace_ret(__func__, close_all_sessions(slotID));
 }
 
 /* Reads the module's tables only: it does not wait behind another thread's token call on the session. */
@@ -115,8 +115,8 @@ static CK_RV get_session_info(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pI
 
 CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 {
-	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
-	return trace_ret(__func__, get_session_info(hSession, pInfo));
+	entry_trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
+	return entry_trace_ret(__func__, get_session_info(hSession, pInfo));
 }
 
 /* Saving operation state would expose intermediate secrets; tokens refuse it. */
@@ -135,8 +135,8 @@ CK_RV C_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationStat
 			  CK_ULONG_PTR pulOperationStateLen)
 {
 	(void)pOperationState;
-	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
-	return trace_ret(__func__, operation_state(hSession, pulOperationStateLen != NULL));
+	entry_trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
+	return entry_trace_ret(__func__, operation_state(hSession, pulOperationStateLen != NULL));
 }
 
 CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
@@ -146,8 +146,8 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationStat
 	(void)ulOperationStateLen;
 	(void)hEncryptionKey;
 	(void)hAuthenticationKey;
-	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
-	return trace_ret(__func__, operation_state(hSession, pOperationState != NULL));
+	entry_trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
+	return entry_trace_ret(__func__, operation_state(hSession, pOperationState != NULL));
 }
 
 /* The login-state rules of PKCS#11 that hold whatever the token is. */
@@ -171,7 +171,7 @@ static CK_RV login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHA
 {
 	struct session *s;
 	struct slot *slot;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = entry_enter_session(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -188,7 +188,7 @@ static CK_RV login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHA
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 		goto out;
 	}
-	rv = mutex_lock(slot->login_lock);
+	rv = lock_take(slot->login_lock);
 	if (rv != CKR_OK)
 		goto out;
 	/* LOCKED: slot login */
@@ -204,7 +204,7 @@ static CK_RV login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHA
 		slot->login = userType;
 		core_unlock();
 	}
-	mutex_unlock(slot->login_lock);
+	lock_give(slot->login_lock);
 out:
 	session_release(s);
 	return rv;
@@ -212,9 +212,9 @@ out:
 
 CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
-	trace_call(__func__, "hSession=0x%lx userType=%s ulPinLen=%lu", (unsigned long)hSession,
-		   user_name(userType), (unsigned long)ulPinLen);
-	return trace_ret(__func__, login(hSession, userType, pPin, ulPinLen));
+	entry_trace_call(__func__, "hSession=0x%lx userType=%s ulPinLen=%lu", (unsigned long)hSession,
+		   log_user_name(userType), (unsigned long)ulPinLen);
+	return entry_trace_ret(__func__, login(hSession, userType, pPin, ulPinLen));
 }
 
 CK_RV signet_login_user(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
@@ -224,8 +224,8 @@ CK_RV signet_login_user(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UT
 {
 	CK_RV rv;
 
-	trace_call("C_LoginUser", "hSession=0x%lx userType=%s ulPinLen=%lu ulUsernameLen=%lu",
-		   (unsigned long)hSession, user_name(userType), (unsigned long)ulPinLen,
+	entry_trace_call("C_LoginUser", "hSession=0x%lx userType=%s ulPinLen=%lu ulUsernameLen=%lu",
+		   (unsigned long)hSession, log_user_name(userType), (unsigned long)ulPinLen,
 		   (unsigned long)ulUsernameLen);
 	/* Tokens here have no named users: a user name is accepted only when empty. */
 	if (pUsername == NULL && ulUsernameLen > 0)
@@ -234,7 +234,7 @@ CK_RV signet_login_user(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UT
 		rv = core_ready() ? CKR_USER_TYPE_INVALID : CKR_CRYPTOKI_NOT_INITIALIZED;
 	else
 		rv = login(hSession, userType, pPin, ulPinLen);
-	return trace_ret("C_LoginUser", rv);
+	return entry_trace_ret("C_LoginUser", rv);
 }
 
 static CK_RV logout(CK_SESSION_HANDLE hSession)
@@ -242,12 +242,12 @@ static CK_RV logout(CK_SESSION_HANDLE hSession)
 	struct session *s;
 	struct slot *slot;
 	CK_USER_TYPE who;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = entry_enter_session(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
 	slot = s->slot;
-	rv = mutex_lock(slot->login_lock);
+	rv = lock_take(slot->login_lock);
 	if (rv != CKR_OK)
 		goto out;
 	/* LOCKED: slot login */
@@ -269,7 +269,7 @@ static CK_RV logout(CK_SESSION_HANDLE hSession)
 	if (rv == CKR_USER_NOT_LOGGED_IN)
 		rv = CKR_OK;
 unlock:
-	mutex_unlock(slot->login_lock);
+	lock_give(slot->login_lock);
 out:
 	session_release(s);
 	return rv;
@@ -277,15 +277,15 @@ out:
 
 CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 {
-	trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
-	return trace_ret(__func__, logout(hSession));
+	entry_trace_call(__func__, "hSession=0x%lx", (unsigned long)hSession);
+	return entry_trace_ret(__func__, logout(hSession));
 }
 
 static CK_RV init_pin(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
 	struct session *s;
 	CK_STATE state = CKS_RO_PUBLIC_SESSION;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = entry_enter_session(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -311,15 +311,15 @@ out:
 
 CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
-	trace_call(__func__, "hSession=0x%lx ulPinLen=%lu", (unsigned long)hSession, (unsigned long)ulPinLen);
-	return trace_ret(__func__, init_pin(hSession, pPin, ulPinLen));
+	entry_trace_call(__func__, "hSession=0x%lx ulPinLen=%lu", (unsigned long)hSession, (unsigned long)ulPinLen);
+	return entry_trace_ret(__func__, init_pin(hSession, pPin, ulPinLen));
 }
 
 static CK_RV set_pin(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
 		     CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
 {
 	struct session *s;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = entry_enter_session(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -338,9 +338,9 @@ static CK_RV set_pin(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULO
 CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
 	       CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
 {
-	trace_call(__func__, "hSession=0x%lx ulOldLen=%lu ulNewLen=%lu", (unsigned long)hSession,
+	entry_trace_call(__func__, "hSession=0x%lx ulOldLen=%lu ulNewLen=%lu", (unsigned long)hSession,
 		   (unsigned long)ulOldLen, (unsigned long)ulNewLen);
-	return trace_ret(__func__, set_pin(hSession, pOldPin, ulOldLen, pNewPin, ulNewLen));
+	return entry_trace_ret(__func__, set_pin(hSession, pOldPin, ulOldLen, pNewPin, ulNewLen));
 }
 
 CK_RV signet_session_cancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags);
@@ -349,12 +349,12 @@ CK_RV signet_session_cancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
 	struct session *s;
 	CK_RV rv;
 
-	trace_call("C_SessionCancel", "hSession=0x%lx flags=0x%lx", (unsigned long)hSession,
+	entry_trace_call("C_SessionCancel", "hSession=0x%lx flags=0x%lx", (unsigned long)hSession,
 		   (unsigned long)flags);
 	rv = session_peek(hSession, &s);
 	if (rv == CKR_OK) {
 		session_unpeek(s);
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	}
-	return trace_ret("C_SessionCancel", rv);
+	return entry_trace_ret("C_SessionCancel", rv);
 }

@@ -23,7 +23,7 @@ static CK_RV message_refused_with(const char *fn, CK_SESSION_HANDLE h, const CK_
 	struct session *s;
 	CK_RV rv;
 
-	trace_call(fn, "hSession=0x%lx", (unsigned long)h);
+	entry_trace_call(fn, "hSession=0x%lx", (unsigned long)h);
 	rv = session_peek(h, &s);
 	if (rv == CKR_OK) {
 		session_unpeek(s);
@@ -34,7 +34,7 @@ static CK_RV message_refused_with(const char *fn, CK_SESSION_HANDLE h, const CK_
 		if (rv == CKR_OK)
 			rv = CKR_FUNCTION_NOT_SUPPORTED;
 	}
-	return trace_ret(fn, rv);
+	return entry_trace_ret(fn, rv);
 }
 
 static CK_RV message_refused(const char *fn, CK_SESSION_HANDLE h)
@@ -157,18 +157,18 @@ static const CK_VERSION *interface_version(const CK_INTERFACE *i)
 
 EXPORTED CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
 {
-	trace_call(__func__, "ppFunctionList=%p", (void *)ppFunctionList);
+	entry_trace_call(__func__, "ppFunctionList=%p", (void *)ppFunctionList);
 	if (ppFunctionList == NULL)
-		return trace_ret(__func__, CKR_ARGUMENTS_BAD);
+		return entry_trace_ret(__func__, CKR_ARGUMENTS_BAD);
 	*ppFunctionList = &signet_functions_2_40;
-	return trace_ret(__func__, CKR_OK);
+	return entry_trace_ret(__func__, CKR_OK);
 }
 
 EXPORTED CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount)
 {
 	CK_RV rv = CKR_OK;
 
-	trace_call(__func__, "pInterfacesList=%p", (void *)pInterfacesList);
+	entry_trace_call(__func__, "pInterfacesList=%p", (void *)pInterfacesList);
 	if (pulCount == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 	} else if (pInterfacesList == NULL) {
@@ -180,7 +180,7 @@ EXPORTED CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR
 		memcpy(pInterfacesList, interfaces, sizeof(interfaces));
 		*pulCount = N_INTERFACES;
 	}
-	return trace_ret(__func__, rv);
+	return entry_trace_ret(__func__, rv);
 }
 
 static bool interface_matches(const CK_INTERFACE *i, const CK_UTF8CHAR *name, const CK_VERSION *version,
@@ -200,7 +200,7 @@ EXPORTED CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVe
 {
 	CK_RV rv = CKR_ARGUMENTS_BAD; /* what the standard answers for "no such interface" */
 
-	trace_call(__func__, "name=%s version=%d.%d flags=0x%lx",
+	entry_trace_call(__func__, "name=%s version=%d.%d flags=0x%lx",
 		   pInterfaceName ? (const char *)pInterfaceName : "(default)",
 		   pVersion ? pVersion->major : -1, pVersion ? pVersion->minor : -1, (unsigned long)flags);
 	if (ppInterface != NULL) {
@@ -212,5 +212,5 @@ EXPORTED CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVe
 			}
 		}
 	}
-	return trace_ret(__func__, rv);
+	return entry_trace_ret(__func__, rv);
 }

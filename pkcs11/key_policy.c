@@ -43,7 +43,7 @@ CK_RV keys_check_no_weakening(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_RV re
 	if (rv != CKR_OK)
 		return rv;
 	if (sensitive == 0 || extractable == 1) {
-		log_msg(LOG_WARNING, "refused: keys stay sensitive and unextractable");
+		log_msg(LL_WARNING, "refused: keys stay sensitive and unextractable");
 		return refusal;
 	}
 	return CKR_OK;

@@ -128,36 +128,36 @@ CK_RV lock_configure(const CK_C_INITIALIZE_ARGS *args)
 	return CKR_OK;
 }
 
-CK_RV mutex_create(void **mutex)
+CK_RV lock_new(void **mutex)
 {
 	CK_RV rv = impl.create(mutex);
 
 	if (rv != CKR_OK) {
-		log_msg(LOG_ERROR, "cannot create a mutex: %s", rv_name(rv));
+		log_msg(LL_ERROR, "cannot create a mutex: %s", log_rv_name(rv));
 		return CKR_CANT_LOCK;
 	}
 	return CKR_OK;
 }
 
-void mutex_destroy(void *mutex)
+void lock_free(void *mutex)
 {
 	if (mutex != NULL)
 		impl.destroy(mutex);
 }
 
-CK_RV mutex_lock(void *mutex)
+CK_RV lock_take(void *mutex)
 {
 	CK_RV rv = impl.lock(mutex);
 
 	if (rv != CKR_OK)
-		log_msg(LOG_ERROR, "cannot lock a mutex: %s", rv_name(rv));
+		log_msg(LL_ERROR, "cannot lock a mutex: %s", log_rv_name(rv));
 	return rv == CKR_OK ? CKR_OK : CKR_GENERAL_ERROR;
 }
 
-void mutex_unlock(void *mutex)
+void lock_give(void *mutex)
 {
 	CK_RV rv = impl.unlock(mutex);
 
 	if (rv != CKR_OK)
-		log_msg(LOG_ERROR, "cannot unlock a mutex: %s", rv_name(rv));
+		log_msg(LL_ERROR, "cannot unlock a mutex: %s", log_rv_name(rv));
 }

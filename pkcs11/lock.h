@@ -15,10 +15,10 @@
 
 /* Chooses the implementation from C_Initialize's arguments (NULL: OS locking). */
 CK_RV lock_configure(const CK_C_INITIALIZE_ARGS *args);
-CK_RV mutex_create(void **mutex);
-void mutex_destroy(void *mutex);
-CK_RV mutex_lock(void *mutex);
-void mutex_unlock(void *mutex);
+CK_RV lock_new(void **mutex);
+void lock_free(void *mutex);
+CK_RV lock_take(void *mutex);
+void lock_give(void *mutex);
 
 /*
  * Counts the forks since the first mutex was made here: state made under

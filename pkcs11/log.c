@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 /* Written only by C_Initialize/C_Finalize, read everywhere: plain ints suffice. */
-static enum log_level current_level = LOG_WARNING;
+static enum log_level current_level = LL_WARNING;
 static int log_fd = STDERR_FILENO;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug", "apdu" };
@@ -39,7 +39,7 @@ CK_RV log_configure(enum log_level level, const char *dest)
 		fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			current_level = level;
-			log_msg(LOG_ERROR, "cannot open log file %s: %s", dest, strerror(errno));
+			log_msg(LL_ERROR, "cannot open log file %s: %s", dest, strerror(errno));
 			return CKR_GENERAL_ERROR;
 		}
 	}
@@ -54,7 +54,7 @@ void log_close(void)
 	if (log_fd != STDERR_FILENO)
 		close(log_fd);
 	log_fd = STDERR_FILENO;
-	current_level = LOG_WARNING;
+	current_level = LL_WARNING;
 }
 
 enum log_level log_get_level(void)
@@ -183,22 +183,22 @@ static const char *lookup(const struct name *t, size_t n, CK_ULONG v, char *scra
 /* Unknown values are formatted into a thread-local buffer: one per call site is enough for logs. */
 static _Thread_local char unknown[4][24];
 
-const char *rv_name(CK_RV rv)
+const char *log_rv_name(CK_RV rv)
 {
 	return lookup(rv_names, sizeof(rv_names) / sizeof(rv_names[0]), rv, unknown[0], sizeof(unknown[0]));
 }
 
-const char *mech_name(CK_MECHANISM_TYPE m)
+const char *log_mech_name(CK_MECHANISM_TYPE m)
 {
 	return lookup(mech_names, sizeof(mech_names) / sizeof(mech_names[0]), m, unknown[1], sizeof(unknown[1]));
 }
 
-const char *attr_name(CK_ATTRIBUTE_TYPE a)
+const char *log_attr_name(CK_ATTRIBUTE_TYPE a)
 {
 	return lookup(attr_names, sizeof(attr_names) / sizeof(attr_names[0]), a, unknown[2], sizeof(unknown[2]));
 }
 
-const char *user_name(CK_USER_TYPE u)
+const char *log_user_name(CK_USER_TYPE u)
 {
 	return lookup(user_names, sizeof(user_names) / sizeof(user_names[0]), u, unknown[3], sizeof(unknown[3]));
 }

@@ -12,11 +12,11 @@
 #include "pkcs11/cryptoki.h"
 
 enum log_level {
-	LOG_ERROR = 0,
-	LOG_WARNING,
-	LOG_INFO,
-	LOG_DEBUG,
-	LOG_APDU, /* debug plus every APDU, with secret data masked */
+	LL_ERROR = 0,
+	LL_WARNING,
+	LL_INFO,
+	LL_DEBUG,
+	LL_APDU, /* debug plus every APDU, with secret data masked */
 };
 
 /* Parses "error" ... "apdu" (or 0..4); false for anything else. */
@@ -35,9 +35,9 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
 /* Symbolic names for PKCS#11 constants, "0x..." for unknown values. */
-const char *rv_name(CK_RV rv);
-const char *mech_name(CK_MECHANISM_TYPE m);
-const char *attr_name(CK_ATTRIBUTE_TYPE a);
-const char *user_name(CK_USER_TYPE u);
+const char *log_rv_name(CK_RV rv);
+const char *log_mech_name(CK_MECHANISM_TYPE m);
+const char *log_attr_name(CK_ATTRIBUTE_TYPE a);
+const char *log_user_name(CK_USER_TYPE u);
 
 #endif

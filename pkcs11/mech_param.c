@@ -403,6 +403,6 @@ CK_RV mech_param_check(const CK_MECHANISM *m)
 	else if ((r = rule_for(m->mechanism)) != NULL)
 		rv = r->check(m, r->arg, &why);
 	if (rv != CKR_OK)
-		log_msg(LOG_DEBUG, "%s: parameter refused: %s", mech_name(m->mechanism), why);
+		log_msg(LL_DEBUG, "%s: parameter refused: %s", log_mech_name(m->mechanism), why);
 	return rv;
 }

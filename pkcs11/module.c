@@ -41,7 +41,7 @@ static void on_fork_prepare(void)
 {
 	gate_closed_for_fork = core_gate_close(FORK_WAIT_SECONDS);
 	if (!gate_closed_for_fork)
-		log_msg(LOG_WARNING, "fork while calls have been in flight for %d s: the child may find locks "
+		log_msg(LL_WARNING, "fork while calls have been in flight for %d s: the child may find locks "
 			"they hold taken", FORK_WAIT_SECONDS);
 }
 
@@ -75,7 +75,7 @@ static void configure_logging(const struct config *c)
 	enum log_level level = c->log_level;
 
 	if (env != NULL && env[0] != '\0' && !log_level_parse(env, &level))
-		level = LOG_DEBUG; /* any other value means "debug": the usual expectation */
+		level = LL_DEBUG; /* any other value means "debug": the usual expectation */
 	if (log_configure(level, c->log_file) != CKR_OK)
 		log_configure(level, "stderr");
 }
@@ -136,7 +136,7 @@ static CK_RV initialize_serialised(const CK_C_INITIALIZE_ARGS *args)
 		goto fail;
 	sessions_init();
 	objects_init();
-	log_msg(LOG_INFO, "initialised from %s", conf.source);
+	log_msg(LL_INFO, "initialised from %s", conf.source);
 	drivers_start(&conf);
 	slots_report_events(true);
 	core_set_ready(true); /* calls are let in once the slots are there */
@@ -156,11 +156,11 @@ static bool drain_calls(bool at_exit)
 	if (core_gate_close(FINALIZE_WAIT_SECONDS))
 		return true;
 	if (at_exit) {
-		log_msg(LOG_WARNING, "C_Finalize at exit: calls still in flight after %d s; their state is left "
+		log_msg(LL_WARNING, "C_Finalize at exit: calls still in flight after %d s; their state is left "
 			"to the end of the process", FINALIZE_WAIT_SECONDS);
 		return false;
 	}
-	log_msg(LOG_WARNING, "C_Finalize waits for calls still in flight after %d s", FINALIZE_WAIT_SECONDS);
+	log_msg(LL_WARNING, "C_Finalize waits for calls still in flight after %d s", FINALIZE_WAIT_SECONDS);
 	return core_gate_close(-1);
 }
 
@@ -179,7 +179,7 @@ static CK_RV finalize_serialised(void)
 	core_lock_destroy();
 	config_wipe(&conf);
 	core_gate_open();
-	log_msg(LOG_INFO, "finalised");
+	log_msg(LL_INFO, "finalised");
 	return CKR_OK;
 }
 
@@ -211,18 +211,18 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 	CK_RV rv = initialize(a);
 
 	/* Traced afterwards: until the configuration is read, the log's level and place are unknown. */
-	trace_call(__func__, "pInitArgs=%p flags=0x%lx", pInitArgs, a ? (unsigned long)a->flags : 0UL);
-	return trace_ret(__func__, rv);
+	entry_trace_call(__func__, "pInitArgs=%p flags=0x%lx", pInitArgs, a ? (unsigned long)a->flags : 0UL);
+	return entry_trace_ret(__func__, rv);
 }
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
 	CK_RV rv;
 
-	trace_call(__func__, "pReserved=%p", pReserved);
+	entry_trace_call(__func__, "pReserved=%p", pReserved);
 	if (pReserved != NULL)
-		return trace_ret(__func__, CKR_ARGUMENTS_BAD);
-	rv = trace_ret(__func__, finalize());
+		return entry_trace_ret(__func__, CKR_ARGUMENTS_BAD);
+	rv = entry_trace_ret(__func__, finalize());
 	if (rv == CKR_OK)
 		log_close(); /* after the last line of this module's life */
 	return rv;

@@ -265,7 +265,7 @@ static CK_RV malformed_key(const struct op_run *run, int rc)
 {
 	if (rc == CR_E_MEMORY)
 		return CKR_HOST_MEMORY;
-	log_msg(LOG_WARNING, "the token's public key for %s is malformed (%s)", mech_name(run->r->type),
+	log_msg(LL_WARNING, "the token's public key for %s is malformed (%s)", log_mech_name(run->r->type),
 		cr_rc_name(rc));
 	return CKR_DEVICE_ERROR;
 }
@@ -412,12 +412,12 @@ static CK_RV start_host(struct session *s, struct op_run *run)
 
 static void trace_strategy(CK_MECHANISM_TYPE type, const struct mech_plan *plan)
 {
-	if (!log_enabled(LOG_DEBUG))
+	if (!log_enabled(LL_DEBUG))
 		return;
 	if (plan->strategy == MECH_COMPOSED)
-		log_msg(LOG_DEBUG, "%s: hashed and padded here, %s on the token", mech_name(type), mech_name(plan->base));
+		log_msg(LL_DEBUG, "%s: hashed and padded here, %s on the token", log_mech_name(type), log_mech_name(plan->base));
 	else
-		log_msg(LOG_DEBUG, "%s: %s", mech_name(type), plan->strategy == MECH_HOST ? "on the host" : "the token's own");
+		log_msg(LL_DEBUG, "%s: %s", log_mech_name(type), plan->strategy == MECH_HOST ? "on the host" : "the token's own");
 }
 
 static CK_RV start(struct session *s, enum token_op op, const CK_MECHANISM *mech, const struct mech_plan *plan,

@@ -110,7 +110,7 @@ static CK_RV pin_hash(const CK_UTF8CHAR *pin, CK_ULONG len, uint8_t out[HASH_LEN
 	     cr_digest_update(d, pin, len) != CR_OK || cr_digest_final(d, out, &n) != CR_OK))
 		rv = CKR_GENERAL_ERROR;
 	if (rv != CKR_OK)
-		log_msg(LOG_ERROR, "cannot hash a PIN to compare it with the one refused last");
+		log_msg(LL_ERROR, "cannot hash a PIN to compare it with the one refused last");
 	cr_digest_free(d);
 	cr_wipe(salt, sizeof(salt));
 	return rv;
@@ -242,9 +242,9 @@ CK_RV pin_policy_new(const struct config *conf, const char *name, const struct p
 	p->conf = conf;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->tok = *tok;
-	rv = mutex_create(&p->judging);
+	rv = lock_new(&p->judging);
 	if (rv == CKR_OK)
-		rv = mutex_create(&p->lock);
+		rv = lock_new(&p->lock);
 	if (rv != CKR_OK) {
 		pin_policy_free(p);
 		return rv;
@@ -258,8 +258,8 @@ void pin_policy_free(struct pin_policy *p)
 	if (p == NULL)
 		return;
 	pin_store_close(p->store);
-	mutex_destroy(p->lock);
-	mutex_destroy(p->judging);
+	lock_free(p->lock);
+	lock_free(p->judging);
 	free(p);
 }
 
@@ -300,7 +300,7 @@ static void forget_token_locked(struct pin_policy *p)
 
 static CK_RV read_store(struct pin_policy *p, struct reading *r)
 {
-	CK_RV rv = mutex_lock(p->lock);
+	CK_RV rv = lock_take(p->lock);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -311,7 +311,7 @@ static CK_RV read_store(struct pin_policy *p, struct reading *r)
 	}
 	r->have_id = p->have_id;
 	r->id = p->id;
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	return rv;
 }
 
@@ -323,7 +323,7 @@ static CK_RV read_counter(struct pin_policy *p, enum pin_who who, struct reading
 		return CKR_OK;
 	rv = p->tok.counter(p->tok.ctx, who, &r->counter[who]);
 	if (rv != CKR_OK) {
-		log_msg(LOG_WARNING, "cannot read the %s PIN counter of %s: %s", who_name(who), p->name, rv_name(rv));
+		log_msg(LL_WARNING, "cannot read the %s PIN counter of %s: %s", who_name(who), p->name, log_rv_name(rv));
 		return rv;
 	}
 	r->have_counter[who] = true;
@@ -424,7 +424,7 @@ static CK_RV refuse_empty(const struct pin_policy *p, CK_ULONG len, const char *
 {
 	if (len > 0)
 		return CKR_OK;
-	log_msg(LOG_INFO, "empty %s for %s refused: not sent", what, p->name);
+	log_msg(LL_INFO, "empty %s for %s refused: not sent", what, p->name);
 	return CKR_PIN_LEN_RANGE;
 }
 
@@ -432,14 +432,14 @@ static CK_RV check_new_length(const struct pin_policy *p, CK_ULONG len)
 {
 	if (len >= p->conf->min_pin_length && len <= p->conf->max_pin_length)
 		return CKR_OK;
-	log_msg(LOG_WARNING, "new PIN length %lu outside the policy's %u..%u", (unsigned long)len,
+	log_msg(LL_WARNING, "new PIN length %lu outside the policy's %u..%u", (unsigned long)len,
 		p->conf->min_pin_length, p->conf->max_pin_length);
 	return CKR_PIN_LEN_RANGE;
 }
 
 static CK_RV refuse_locked(const struct pin_policy *p, enum pin_who who)
 {
-	log_msg(LOG_WARNING, "%s PIN of %s is locked: not sent", who_name(who), p->name);
+	log_msg(LL_WARNING, "%s PIN of %s is locked: not sent", who_name(who), p->name);
 	return CKR_PIN_LOCKED;
 }
 
@@ -466,23 +466,23 @@ static enum pin_try try_result(CK_RV rv)
 static CK_RV store_reserve(struct pin_policy *p, enum pin_who who)
 {
 	struct pin_limits lim = policy_limits(p);
-	CK_RV rv = mutex_lock(p->lock);
+	CK_RV rv = lock_take(p->lock);
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = p->store != NULL ? pin_store_reserve(p->store, who, &lim) : CKR_GENERAL_ERROR;
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	return rv;
 }
 
 static CK_RV store_settle(struct pin_policy *p, enum pin_who who, enum pin_try result)
 {
-	CK_RV rv = mutex_lock(p->lock);
+	CK_RV rv = lock_take(p->lock);
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = p->store != NULL ? pin_store_settle(p->store, who, result) : CKR_GENERAL_ERROR;
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	return rv;
 }
 
@@ -500,7 +500,7 @@ static void note_wrong(struct pin_policy *p, enum pin_who who, const struct read
 	}
 	if (before->have_id)
 		refused_remember(&before->id, who, hash, v.failures);
-	log_msg(LOG_WARNING, "wrong %s PIN for %s (%u of %u tries used)", who_name(who), p->name, v.failures,
+	log_msg(LL_WARNING, "wrong %s PIN for %s (%u of %u tries used)", who_name(who), p->name, v.failures,
 		v.limit);
 }
 
@@ -531,7 +531,7 @@ static CK_RV judge(struct pin_policy *p, enum pin_who who, const CK_UTF8CHAR *pi
 		if (rv != CKR_OK)
 			goto out;
 		if (refused_again(&r.id, who, hash, v.failures)) {
-			log_msg(LOG_WARNING, "%s PIN for %s is the one refused last: not sent, no try spent",
+			log_msg(LL_WARNING, "%s PIN for %s is the one refused last: not sent, no try spent",
 				who_name(who), p->name);
 			rv = CKR_PIN_INCORRECT;
 			goto out;
@@ -576,13 +576,13 @@ static CK_RV note_user_login(struct pin_policy *p)
 	if (rv != CKR_OK)
 		return rv;
 	expired = must_change(p, &r);
-	rv = mutex_lock(p->lock);
+	rv = lock_take(p->lock);
 	if (rv != CKR_OK)
 		return rv;
 	p->expired = expired;
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	if (expired)
-		log_msg(LOG_WARNING, "user PIN of %s must be changed before use", p->name);
+		log_msg(LL_WARNING, "user PIN of %s must be changed before use", p->name);
 	return CKR_OK;
 }
 
@@ -593,22 +593,22 @@ CK_RV pin_policy_login(struct pin_policy *p, CK_USER_TYPE who, const CK_UTF8CHAR
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = mutex_lock(p->judging);
+	rv = lock_take(p->judging);
 	if (rv != CKR_OK)
 		return rv;
 	rv = judge(p, pin_of(who), pin, len, send, ctx);
 	if (rv == CKR_OK && who == CKU_USER)
 		rv = note_user_login(p);
-	mutex_unlock(p->judging);
+	lock_give(p->judging);
 	return rv;
 }
 
 void pin_policy_logout(struct pin_policy *p)
 {
-	if (mutex_lock(p->lock) != CKR_OK)
+	if (lock_take(p->lock) != CKR_OK)
 		return;
 	p->expired = false;
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 }
 
 /* While the PIN must be changed, a "change" to the same PIN would satisfy the rule without changing anything. */
@@ -621,7 +621,7 @@ static CK_RV check_changes_something(struct pin_policy *p, const CK_UTF8CHAR *ol
 	if (rv != CKR_OK)
 		return rv;
 	if (must_change(p, &r) && old_len == new_len && cr_secret_equal(old_pin, new_pin, old_len)) {
-		log_msg(LOG_WARNING, "the user PIN of %s must be changed to a different one", p->name);
+		log_msg(LL_WARNING, "the user PIN of %s must be changed to a different one", p->name);
 		return CKR_PIN_INVALID;
 	}
 	return CKR_OK;
@@ -629,14 +629,14 @@ static CK_RV check_changes_something(struct pin_policy *p, const CK_UTF8CHAR *ol
 
 static CK_RV record_user_pin_changed(struct pin_policy *p)
 {
-	CK_RV rv = mutex_lock(p->lock);
+	CK_RV rv = lock_take(p->lock);
 
 	if (rv != CKR_OK)
 		return rv;
 	if (p->store != NULL)
 		rv = pin_store_user_pin_changed(p->store);
 	p->expired = false;
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	return rv;
 }
 
@@ -649,7 +649,7 @@ CK_RV pin_policy_set_pin(struct pin_policy *p, enum pin_who who, const CK_UTF8CH
 		rv = check_new_length(p, new_len);
 	if (rv != CKR_OK)
 		return rv;
-	rv = mutex_lock(p->judging);
+	rv = lock_take(p->judging);
 	if (rv != CKR_OK)
 		return rv;
 	if (who == PIN_USER)
@@ -658,7 +658,7 @@ CK_RV pin_policy_set_pin(struct pin_policy *p, enum pin_who who, const CK_UTF8CH
 		rv = judge(p, who, old_pin, old_len, send, ctx);
 	if (rv == CKR_OK && who == PIN_USER)
 		rv = record_user_pin_changed(p);
-	mutex_unlock(p->judging);
+	lock_give(p->judging);
 	return rv;
 }
 
@@ -672,7 +672,7 @@ static CK_RV check_so_alive(struct pin_policy *p)
 
 static CK_RV record_user_pin_set_by_so(struct pin_policy *p)
 {
-	CK_RV rv = mutex_lock(p->lock);
+	CK_RV rv = lock_take(p->lock);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -680,7 +680,7 @@ static CK_RV record_user_pin_set_by_so(struct pin_policy *p)
 		rv = pin_store_user_pin_set_by_so(p->store);
 	if (p->have_id)
 		refused_forget(&p->id, PIN_USER);
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	return rv;
 }
 
@@ -690,7 +690,7 @@ CK_RV pin_policy_init_pin(struct pin_policy *p, CK_ULONG new_len, pin_send send,
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = mutex_lock(p->judging);
+	rv = lock_take(p->judging);
 	if (rv != CKR_OK)
 		return rv;
 	rv = check_so_alive(p);
@@ -698,26 +698,26 @@ CK_RV pin_policy_init_pin(struct pin_policy *p, CK_ULONG new_len, pin_send send,
 		rv = send(ctx);
 	if (rv == CKR_OK)
 		rv = record_user_pin_set_by_so(p);
-	mutex_unlock(p->judging);
+	lock_give(p->judging);
 	return rv;
 }
 
 static CK_RV token_is_initialised(struct pin_policy *p, bool *initialised)
 {
-	CK_RV rv = mutex_lock(p->lock);
+	CK_RV rv = lock_take(p->lock);
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = open_store_locked(p);
 	*initialised = p->store != NULL;
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	return rv;
 }
 
 /* The token was (re)initialised: what was known of it goes, and its counters start again. */
 static CK_RV record_token_initialised(struct pin_policy *p)
 {
-	CK_RV rv = mutex_lock(p->lock);
+	CK_RV rv = lock_take(p->lock);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -730,7 +730,7 @@ static CK_RV record_token_initialised(struct pin_policy *p)
 		refused_forget(&p->id, PIN_SO);
 		rv = pin_store_token_initialised(p->store);
 	}
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	return rv;
 }
 
@@ -742,7 +742,7 @@ CK_RV pin_policy_init_token(struct pin_policy *p, const CK_UTF8CHAR *so_pin, CK_
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = mutex_lock(p->judging);
+	rv = lock_take(p->judging);
 	if (rv != CKR_OK)
 		return rv;
 	rv = token_is_initialised(p, &initialised);
@@ -756,7 +756,7 @@ CK_RV pin_policy_init_token(struct pin_policy *p, const CK_UTF8CHAR *so_pin, CK_
 	}
 	if (rv == CKR_OK)
 		rv = record_token_initialised(p);
-	mutex_unlock(p->judging);
+	lock_give(p->judging);
 	return rv;
 }
 
@@ -764,20 +764,20 @@ CK_RV pin_policy_key_use(struct pin_policy *p)
 {
 	struct reading r;
 	bool expired;
-	CK_RV rv = mutex_lock(p->lock);
+	CK_RV rv = lock_take(p->lock);
 
 	if (rv != CKR_OK)
 		return rv;
 	expired = p->expired;
-	mutex_unlock(p->lock);
+	lock_give(p->lock);
 	if (!expired)
 		return CKR_OK;
 	/* The user may have changed the PIN in another process since this login: the counters know. */
 	if (read_counters(p, PIN_USER, false, &r) != CKR_OK || must_change(p, &r))
 		return CKR_PIN_EXPIRED;
-	if (mutex_lock(p->lock) == CKR_OK) {
+	if (lock_take(p->lock) == CKR_OK) {
 		p->expired = false;
-		mutex_unlock(p->lock);
+		lock_give(p->lock);
 	}
 	return CKR_OK;
 }
@@ -798,11 +798,11 @@ CK_RV pin_policy_token_info(struct pin_policy *p, CK_TOKEN_INFO *info)
 
 void pin_policy_token_changed(struct pin_policy *p)
 {
-	if (mutex_lock(p->judging) != CKR_OK)
+	if (lock_take(p->judging) != CKR_OK)
 		return;
-	if (mutex_lock(p->lock) == CKR_OK) {
+	if (lock_take(p->lock) == CKR_OK) {
 		forget_token_locked(p);
-		mutex_unlock(p->lock);
+		lock_give(p->lock);
 	}
-	mutex_unlock(p->judging);
+	lock_give(p->judging);
 }

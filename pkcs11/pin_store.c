@@ -87,7 +87,7 @@ static void store_error(const struct pin_store *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	log_msg(LOG_ERROR, "PIN counter file %s/%s: %s", s->dir_path, s->data_name, detail);
+	log_msg(LL_ERROR, "PIN counter file %s/%s: %s", s->dir_path, s->data_name, detail);
 }
 
 /* ---- file names ---- */
@@ -136,7 +136,7 @@ static CK_RV make_directories(const char *path)
 			continue; /* "//" or a trailing '/' */
 		buf[i] = '\0';
 		if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-			log_msg(LOG_ERROR, "PIN counter directory %s: cannot create %s: %s", path, buf,
+			log_msg(LL_ERROR, "PIN counter directory %s: cannot create %s: %s", path, buf,
 				strerror(errno));
 			rv = CKR_GENERAL_ERROR;
 		}
@@ -155,7 +155,7 @@ static CK_RV open_directory(const char *path, int *fd_out)
 		return rv;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		log_msg(LOG_ERROR, "PIN counter directory %s: %s", path, strerror(errno));
+		log_msg(LL_ERROR, "PIN counter directory %s: %s", path, strerror(errno));
 		return CKR_GENERAL_ERROR;
 	}
 	*fd_out = fd;

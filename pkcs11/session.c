@@ -21,7 +21,7 @@ static void free_session(struct session *s)
 		s->op_state_free(s->op_state);
 	free(s->find.handles);
 	free(s->own_objects);
-	mutex_destroy(s->call_lock);
+	lock_free(s->call_lock);
 	free(s);
 }
 
@@ -78,14 +78,14 @@ CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return CKR_HOST_MEMORY;
-	rv = mutex_create(&s->call_lock);
+	rv = lock_new(&s->call_lock);
 	if (rv != CKR_OK) {
 		free(s);
 		return rv;
 	}
 	rv = slot->ops->session_open(slot->tok, flags, &ss);
 	if (rv != CKR_OK) {
-		mutex_destroy(s->call_lock);
+		lock_free(s->call_lock);
 		free(s);
 		return rv;
 	}
@@ -114,7 +114,7 @@ CK_RV session_open(struct slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *handle)
 		return CKR_OK;
 fail:
 	slot->ops->session_close(slot->tok, ss, false);
-	mutex_destroy(s->call_lock);
+	lock_free(s->call_lock);
 	free(s);
 	return rv;
 }
@@ -150,7 +150,7 @@ CK_RV session_acquire(CK_SESSION_HANDLE handle, struct session **out)
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = mutex_lock(s->call_lock);
+	rv = lock_take(s->call_lock);
 	if (rv != CKR_OK) {
 		session_unpeek(s);
 		return rv;
@@ -174,7 +174,7 @@ static void logout_if_last(struct slot *slot, void *ss)
 {
 	bool logout = false;
 
-	if (mutex_lock(slot->login_lock) != CKR_OK)
+	if (lock_take(slot->login_lock) != CKR_OK)
 		return;
 	/* LOCKED: slot login */
 	if (core_lock() == CKR_OK) {
@@ -186,7 +186,7 @@ static void logout_if_last(struct slot *slot, void *ss)
 	}
 	if (logout && slot->ops->logout != NULL && !core_exiting())
 		slot->ops->logout(slot->tok, ss);
-	mutex_unlock(slot->login_lock);
+	lock_give(slot->login_lock);
 }
 
 /* Called with the lock held on the last reference of a closing session; returns with it released. */
@@ -221,7 +221,7 @@ void session_unpeek(struct session *s)
 
 void session_release(struct session *s)
 {
-	mutex_unlock(s->call_lock);
+	lock_give(s->call_lock);
 	session_unpeek(s);
 }
 

@@ -54,14 +54,14 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, enum slot_range r
 	s->ops = ops;
 	s->login = NO_LOGIN;
 	s->present = true;
-	rv = mutex_create(&s->login_lock);
+	rv = lock_new(&s->login_lock);
 	if (rv != CKR_OK) {
 		free(s);
 		return rv;
 	}
 	rv = core_lock();
 	if (rv != CKR_OK) {
-		mutex_destroy(s->login_lock);
+		lock_free(s->login_lock);
 		free(s);
 		return rv;
 	}
@@ -69,9 +69,9 @@ CK_RV slot_add(struct token *tok, const struct token_ops *ops, enum slot_range r
 	if (grown != NULL)
 		slots = grown;
 	if (grown == NULL || !next_free_id_locked(range, &s->id)) {
-		log_msg(LOG_ERROR, "no slot left for another %s token", ops->kind);
+		log_msg(LL_ERROR, "no slot left for another %s token", ops->kind);
 		rv = CKR_HOST_MEMORY;
-		mutex_destroy(s->login_lock);
+		lock_free(s->login_lock);
 		free(s);
 		goto out;
 	}
@@ -112,7 +112,7 @@ void slot_token_changed(CK_SLOT_ID id)
 	if (slot == NULL)
 		return;
 	session_close_all_gone(slot);
-	log_msg(LOG_INFO, "slot %lu: a different token", (unsigned long)id);
+	log_msg(LL_INFO, "slot %lu: a different token", (unsigned long)id);
 }
 
 void slot_set_present(CK_SLOT_ID id, enum slot_presence presence)
@@ -142,7 +142,7 @@ void slot_login_lost(CK_SLOT_ID id)
 	slot = slot_find_locked(id);
 	if (slot != NULL && slot->login != NO_LOGIN) {
 		slot->login = NO_LOGIN;
-		log_msg(LOG_INFO, "slot %lu: the token forgot the login", (unsigned long)id);
+		log_msg(LL_INFO, "slot %lu: the token forgot the login", (unsigned long)id);
 	}
 	core_unlock();
 }
@@ -190,7 +190,7 @@ void slots_free(void)
 {
 	for (CK_ULONG i = 0; i < nslots; i++) {
 		free(slots[i]->mechs);
-		mutex_destroy(slots[i]->login_lock);
+		lock_free(slots[i]->login_lock);
 		free(slots[i]);
 	}
 	free(slots);

@@ -79,7 +79,7 @@ static CK_RV ensure_dir(const char *path)
 		goto fail;
 	return CKR_OK;
 fail:
-	log_msg(LOG_ERROR, "cannot create directory %s: %s", buf, strerror(errno));
+	log_msg(LL_ERROR, "cannot create directory %s: %s", buf, strerror(errno));
 	return CKR_GENERAL_ERROR;
 }
 
@@ -110,7 +110,7 @@ static CK_RV default_softhsm_conf(const char *state_dir, char *out, size_t size)
 		   "slots.removable = false\n", tokens);
 	if (fclose(f) != 0)
 		return CKR_GENERAL_ERROR;
-	log_msg(LOG_INFO, "created %s", out);
+	log_msg(LL_INFO, "created %s", out);
 	return CKR_OK;
 }
 
@@ -136,7 +136,7 @@ static CK_RV initialize_softhsm(void)
 		} else {
 			rv = default_softhsm_conf(sh.conf->state_dir, conf_path, sizeof(conf_path));
 			if (rv != CKR_OK) {
-				log_msg(LOG_WARNING, "cannot prepare a SoftHSM configuration under %s",
+				log_msg(LL_WARNING, "cannot prepare a SoftHSM configuration under %s",
 					sh.conf->state_dir);
 				return rv;
 			}
@@ -153,7 +153,7 @@ static CK_RV initialize_softhsm(void)
 	if (set_env)
 		unsetenv("SOFTHSM2_CONF");
 	if (rv != CKR_OK)
-		log_msg(LOG_WARNING, "SoftHSM C_Initialize failed: %s (configuration %s)", rv_name(rv),
+		log_msg(LL_WARNING, "SoftHSM C_Initialize failed: %s (configuration %s)", log_rv_name(rv),
 			set_env ? conf_path : "from SOFTHSM2_CONF");
 	return rv;
 }
@@ -240,13 +240,13 @@ static void *load_private_copy(const char *path)
 	void *dl;
 
 	if (fd < 0) {
-		log_msg(LOG_WARNING, "cannot copy SoftHSM library %s: %s", path, strerror(errno));
+		log_msg(LL_WARNING, "cannot copy SoftHSM library %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	dl = dlopen_fd(fd);
 	if (dl == NULL) {
 		why = dlerror();
-		log_msg(LOG_WARNING, "cannot load a private copy of SoftHSM library %s: %s", path,
+		log_msg(LL_WARNING, "cannot load a private copy of SoftHSM library %s: %s", path,
 			why != NULL ? why : "no free name");
 	}
 	return dl;
@@ -265,13 +265,13 @@ static void *open_own_instance(const char *path)
 
 	if (dl != NULL) {
 		dlclose(dl); /* only the reference RTLD_NOLOAD took */
-		log_msg(LOG_INFO, "SoftHSM library %s is in use already: loading a private copy", path);
+		log_msg(LL_INFO, "SoftHSM library %s is in use already: loading a private copy", path);
 		return load_private_copy(path);
 	}
 	/* Never unloaded: its static destructors must run at exit, not under our feet. */
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (dl == NULL)
-		log_msg(LOG_WARNING, "cannot load SoftHSM library %s: %s", path, dlerror());
+		log_msg(LL_WARNING, "cannot load SoftHSM library %s: %s", path, dlerror());
 	return dl;
 }
 
@@ -295,7 +295,7 @@ static CK_RV load_library(void)
 	}
 	*(void **)&get_list = dlsym(sh.dl, "C_GetFunctionList");
 	if (get_list == NULL || get_list(&sh.f) != CKR_OK || sh.f == NULL) {
-		log_msg(LOG_WARNING, "%s is not a PKCS#11 module", sh.conf->softhsm_library);
+		log_msg(LL_WARNING, "%s is not a PKCS#11 module", sh.conf->softhsm_library);
 		return CKR_GENERAL_ERROR;
 	}
 	rv = initialize_softhsm();
@@ -372,7 +372,7 @@ static CK_RV add_token(CK_SLOT_ID real)
 	if (rv != CKR_OK)
 		goto fail;
 	sh.tokens[sh.ntokens++] = t;
-	log_msg(LOG_DEBUG, "SoftHSM slot %lu added", (unsigned long)real);
+	log_msg(LL_DEBUG, "SoftHSM slot %lu added", (unsigned long)real);
 	return CKR_OK;
 fail:
 	free_token(t);
@@ -389,12 +389,12 @@ static void refresh_slots(void)
 		return;
 	if (sh.f->C_GetSlotList(CK_FALSE, list, &n) != CKR_OK)
 		return;
-	if (mutex_lock(sh.lock) != CKR_OK)
+	if (lock_take(sh.lock) != CKR_OK)
 		return;
 	for (CK_ULONG i = 0; i < n; i++)
 		if (find_token_locked(list[i]) == NULL)
 			add_token(list[i]);
-	mutex_unlock(sh.lock);
+	lock_give(sh.lock);
 }
 
 static CK_RV softhsm_start(const struct config *conf)
@@ -403,15 +403,15 @@ static CK_RV softhsm_start(const struct config *conf)
 
 	sh.conf = conf;
 	if (!conf->softhsm_enable) {
-		log_msg(LOG_INFO, "fallback token disabled by configuration");
+		log_msg(LL_INFO, "fallback token disabled by configuration");
 		return CKR_OK;
 	}
-	rv = mutex_create(&sh.lock);
+	rv = lock_new(&sh.lock);
 	if (rv != CKR_OK)
 		return rv;
 	rv = load_library();
 	if (rv != CKR_OK) {
-		mutex_destroy(sh.lock);
+		lock_free(sh.lock);
 		sh.lock = NULL;
 		return rv;
 	}
@@ -433,7 +433,7 @@ static void softhsm_stop(bool process_exiting)
 	free(sh.tokens);
 	sh.tokens = NULL;
 	sh.ntokens = 0;
-	mutex_destroy(sh.lock);
+	lock_free(sh.lock);
 	sh.lock = NULL;
 }
 

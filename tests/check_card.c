@@ -33,8 +33,8 @@ static void setup(void)
 	snprintf(conf.state_dir, sizeof(conf.state_dir), "%s", path);
 	snprintf(path, sizeof(path), "%s/cache", dir);
 	snprintf(conf.cache_dir, sizeof(conf.cache_dir), "%s", path);
-	conf.log_level = LOG_ERROR;
-	log_configure(LOG_ERROR, "stderr");
+	conf.log_level = LL_ERROR;
+	log_configure(LL_ERROR, "stderr");
 }
 
 static void teardown(void)

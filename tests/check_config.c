@@ -14,7 +14,7 @@ static void setup(void)
 	dir = tu_tempdir();
 	snprintf(path, sizeof(path), "%s/signet.conf", dir);
 	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
-	log_configure(LOG_WARNING, "stderr");
+	log_configure(LL_WARNING, "stderr");
 }
 
 static void teardown(void)
@@ -43,7 +43,7 @@ START_TEST(defaults_match_design)
 	config_defaults(&c);
 	ck_assert_str_eq(c.state_dir, "/home/bob/.local/share/signet");
 	ck_assert_str_eq(c.cache_dir, "/home/bob/.cache/signet");
-	ck_assert_int_eq(c.log_level, LOG_WARNING);
+	ck_assert_int_eq(c.log_level, LL_WARNING);
 	ck_assert_str_eq(c.log_file, "stderr");
 	ck_assert_int_eq(c.card_enable, 1);
 	ck_assert_str_eq(c.card_readers, "*");
@@ -99,7 +99,7 @@ START_TEST(every_key_is_read)
 		      "max_pin_length = 12\n");
 	ck_assert_int_eq(load(&c, &err), CKR_OK);
 	ck_assert_str_eq(err, "");
-	ck_assert_int_eq(c.log_level, LOG_DEBUG);
+	ck_assert_int_eq(c.log_level, LL_DEBUG);
 	ck_assert_str_eq(c.log_file, "/tmp/x.log");
 	ck_assert_str_eq(c.cache_dir, "/home/alice/cache");
 	ck_assert_int_eq(c.card_enable, 0);

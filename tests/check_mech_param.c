@@ -272,10 +272,10 @@ START_TEST(refusal_is_logged_at_debug_level)
 	int saved;
 
 	snprintf(errpath, sizeof(errpath), "%s/stderr", d);
-	log_configure(LOG_WARNING, "stderr");
+	log_configure(LL_WARNING, "stderr");
 	saved = tu_capture_stderr(errpath);
 	ck_assert_int_eq(mech_param_check(&m), CKR_MECHANISM_PARAM_INVALID);
-	log_configure(LOG_DEBUG, "stderr");
+	log_configure(LL_DEBUG, "stderr");
 	ck_assert_int_eq(mech_param_check(&m), CKR_MECHANISM_PARAM_INVALID);
 	tu_restore_stderr(saved);
 	err = tu_read_file(errpath);

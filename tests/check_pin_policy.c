@@ -188,8 +188,8 @@ static void setup(void)
 	dir = tu_tempdir();
 	config_defaults(&conf);
 	snprintf(conf.state_dir, sizeof(conf.state_dir), "%s/state", dir);
-	conf.log_level = LOG_ERROR;
-	log_configure(LOG_ERROR, "stderr");
+	conf.log_level = LL_ERROR;
+	log_configure(LL_ERROR, "stderr");
 }
 
 static void teardown(void)
@@ -885,7 +885,7 @@ START_TEST(refusals_are_logged_without_the_pin)
 
 	start(SRC_STORE);
 	snprintf(path, sizeof(path), "%s/log", dir);
-	log_configure(LOG_WARNING, "stderr");
+	log_configure(LL_WARNING, "stderr");
 	saved = tu_capture_stderr(path);
 	ck_assert_int_eq(login(CKU_USER, "975310"), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(login(CKU_USER, "975310"), CKR_PIN_INCORRECT);

@@ -52,7 +52,7 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(top));
 	snprintf(state_dir, sizeof(state_dir), "%s/state/signet", top);
 	snprintf(log_path, sizeof(log_path), "%s/log", top);
-	ck_assert_int_eq(log_configure(LOG_WARNING, log_path), CKR_OK);
+	ck_assert_int_eq(log_configure(LL_WARNING, log_path), CKR_OK);
 }
 
 static void teardown(void)

@@ -2,8 +2,8 @@
  * The PIV card token: what the card*.c files share. One struct token per
  * PC/SC reader (card_driver.c), its connection and what was learnt from
  * the card (card_io.c), the objects built from bytes the card holds
- * (card_objects.c), their on-disk cache (card_cache.c), the PIN rules
- * (card_pin.c) and the token_ops (card_ops.c).
+ * (card_objects.c), their on-disk cache (card_cache.c), what the PIN policy
+ * (pin_policy.c) needs of the card (card_pin.c) and the token_ops (card_ops.c).
  *
  * Locking: each token has one lock, held for a whole token call, card I/O
  * included. The core is told about events (slot_set_present,

@@ -128,16 +128,15 @@ static struct token *new_token(const char *reader)
 	if (t == NULL)
 		return NULL;
 	t->reader = strdup(reader);
-	if (t->reader == NULL || lock_new(&t->lock) != CKR_OK) {
+	t->conf = cd.conf;
+	if (t->reader == NULL || card_pin_init(t) != CKR_OK || lock_new(&t->lock) != CKR_OK) {
+		card_pin_free(&t->pin);
 		free(t->reader);
 		free(t);
 		return NULL;
 	}
-	t->conf = cd.conf;
 	t->login = NO_CARD_LOGIN;
 	t->metadata = -1;
-	card_pin_init(&t->pin, cd.conf, reader);
-	snprintf(t->pin.name, sizeof(t->pin.name), "card in %s", reader);
 	card_free_objects(t); /* lays out the key slots */
 	return t;
 }

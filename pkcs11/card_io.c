@@ -107,7 +107,7 @@ void card_forget_login(struct token *t)
 	card_drop_context_auth(t);
 	t->login = NO_CARD_LOGIN;
 	card_wipe_puk(t);
-	card_pin_logout(&t->pin);
+	pin_policy_logout(t->pin.policy);
 	for (int i = 0; i < CARD_KEY_SLOTS; i++)
 		t->keys[i].confirmed = false;
 }
@@ -281,8 +281,6 @@ static CK_RV identify(struct token *t)
 		return card_rv(rc);
 	}
 	t->identified = true;
-	if (t->serial_text[0] != '\0')
-		card_pin_open_store(&t->pin, t->serial_text);
 	log_msg(LL_INFO, "card %s in %s%s", t->serial_text[0] ? t->serial_text : "(no serial)", t->reader,
 		t->from_cache ? " (objects from the cache)" : "");
 	return CKR_OK;

@@ -58,6 +58,8 @@ static CK_RV enter(struct token *t, const struct card_sess *s)
 
 static CK_RV leave(struct token *t, CK_RV rv)
 {
+	/* A different card seen during a PIN command: the policy hears of it once it has judged. */
+	card_pin_deliver(&t->pin);
 	card_unlock(t);
 	return rv;
 }
@@ -106,7 +108,7 @@ static void make_label(const struct token *t, CK_UTF8CHAR out[CARD_LABEL_MAX])
 	blank_pad(out, CARD_LABEL_MAX, label);
 }
 
-static void describe(const struct token *t, CK_TOKEN_INFO *info)
+static CK_RV describe(struct token *t, CK_TOKEN_INFO *info)
 {
 	bool yubikey = t->yubikey || card_is_yubikey_atr(t);
 
@@ -115,12 +117,11 @@ static void describe(const struct token *t, CK_TOKEN_INFO *info)
 	blank_pad(info->manufacturerID, sizeof(info->manufacturerID), yubikey ? "Yubico" : "PIV");
 	blank_pad(info->model, sizeof(info->model), yubikey ? "YubiKey PIV" : "PIV card");
 	blank_pad(info->serialNumber, sizeof(info->serialNumber), t->serial_text);
-	info->flags = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | card_pin_flags(&t->pin);
+	info->flags = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
 	info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
 	info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
 	info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
 	info->ulRwSessionCount = CK_UNAVAILABLE_INFORMATION;
-	card_pin_lengths(&t->pin, &info->ulMinPinLen, &info->ulMaxPinLen);
 	info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
 	info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
 	info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
@@ -130,6 +131,7 @@ static void describe(const struct token *t, CK_TOKEN_INFO *info)
 		info->firmwareVersion.minor = t->version[1];
 	}
 	memset(info->utcTime, ' ', sizeof(info->utcTime));
+	return card_pin_token_info(&t->pin, t->conf, info);
 }
 
 static CK_RV card_token_info(struct token *t, CK_TOKEN_INFO *info)
@@ -146,7 +148,7 @@ static CK_RV card_token_info(struct token *t, CK_TOKEN_INFO *info)
 	if (rv != CKR_OK && rv != CKR_DEVICE_REMOVED && rv != CKR_TOKEN_NOT_PRESENT && t->identified)
 		rv = CKR_OK;
 	if (rv == CKR_OK)
-		describe(t, info);
+		rv = describe(t, info);
 	return leave(t, rv);
 }
 
@@ -290,13 +292,28 @@ static int pin_command(struct pin_args *a, enum pin_cmd cmd, int *tries)
 	}
 }
 
+/* Whose counter a PIN command spends. */
+static enum pin_who counter_of(enum pin_cmd cmd)
+{
+	return cmd == CMD_VERIFY || cmd == CMD_CHANGE_PIN ? PIN_USER : PIN_SO;
+}
+
+/* What a command that went through tells of the counters beyond its own. */
+static void note_success(struct token *t, enum pin_cmd cmd)
+{
+	if (cmd == CMD_CHANGE_PIN)
+		card_pin_note(&t->pin, PIN_USER, -1, -1, 0);
+	else if (cmd == CMD_RESET_RETRY)
+		card_pin_settle(&t->pin, PIN_USER, CKR_OK, -1);
+}
+
 /*
  * Sends one PIN command. A card session lost before the command went out
  * (another program reset the card) is checked for being the same card and
  * the command sent once more: it is the caller's own attempt, not a PIN
  * replayed on signet's initiative.
  */
-static CK_RV send_pin(struct pin_args *a, enum pin_cmd cmd, int *tries)
+static CK_RV send_pin_once(struct pin_args *a, enum pin_cmd cmd, int *tries)
 {
 	/* After a reset a PIN-always VERIFY or a PUK kept from the SO login has nothing left to stand on. */
 	bool needs_login = a->hold || cmd == CMD_RESET_RETRY;
@@ -318,11 +335,27 @@ static CK_RV send_pin(struct pin_args *a, enum pin_cmd cmd, int *tries)
 	return pin_verdict(t, rc, tries);
 }
 
-static CK_RV send_verify(void *ctx, int *tries) { return send_pin(ctx, CMD_VERIFY, tries); }
-static CK_RV send_puk_check(void *ctx, int *tries) { return send_pin(ctx, CMD_CHECK_PUK, tries); }
-static CK_RV send_change_pin(void *ctx, int *tries) { return send_pin(ctx, CMD_CHANGE_PIN, tries); }
-static CK_RV send_change_puk(void *ctx, int *tries) { return send_pin(ctx, CMD_CHANGE_PUK, tries); }
-static CK_RV send_reset_retry(void *ctx, int *tries) { return send_pin(ctx, CMD_RESET_RETRY, tries); }
+/* The policy's pin_send: the command, and the card's counter as its answer leaves it. */
+static CK_RV send_pin(struct pin_args *a, enum pin_cmd cmd)
+{
+	struct token *t = a->t;
+	int tries = -1;
+	CK_RV rv;
+
+	t->pin.sending = true;
+	rv = send_pin_once(a, cmd, &tries);
+	t->pin.sending = false;
+	card_pin_settle(&t->pin, counter_of(cmd), rv, tries);
+	if (rv == CKR_OK)
+		note_success(t, cmd);
+	return rv;
+}
+
+static CK_RV send_verify(void *ctx) { return send_pin(ctx, CMD_VERIFY); }
+static CK_RV send_puk_check(void *ctx) { return send_pin(ctx, CMD_CHECK_PUK); }
+static CK_RV send_change_pin(void *ctx) { return send_pin(ctx, CMD_CHANGE_PIN); }
+static CK_RV send_change_puk(void *ctx) { return send_pin(ctx, CMD_CHANGE_PUK); }
+static CK_RV send_reset_retry(void *ctx) { return send_pin(ctx, CMD_RESET_RETRY); }
 
 static void keep_puk(struct token *t, const CK_UTF8CHAR *puk, CK_ULONG len)
 {
@@ -356,7 +389,9 @@ static CK_RV login_context(struct token *t, struct card_sess *s, struct pin_args
 	 * program's command comes in between.
 	 */
 	a->hold = op->needs_context;
-	rv = card_pin_login(&t->pin, PIN_USER, a->pin, a->len, send_verify, a);
+	rv = card_pin_check_length(a->len, "PIN");
+	if (rv == CKR_OK)
+		rv = pin_policy_login(t->pin.policy, CKU_CONTEXT_SPECIFIC, a->pin, a->len, send_verify, a);
 	if (rv == CKR_OK && a->hold)
 		t->ctx_session = s->id;
 	return rv;
@@ -389,22 +424,23 @@ static CK_RV card_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UT
 		return rv;
 	if (who == CKU_CONTEXT_SPECIFIC)
 		return leave(t, login_context(t, s, &a));
-	if (who == CKU_SO) {
+	rv = card_pin_check_length(len, who == CKU_SO ? "PUK" : "PIN");
+	if (rv == CKR_OK && who == CKU_SO) {
 		/* A PUK signet knows to be locked for good is not even asked about. */
-		if (!card_pin_known(&t->pin, PIN_SO) && !(card_pin_flags(&t->pin) & CKF_SO_PIN_LOCKED))
+		if (!card_pin_known(&t->pin, PIN_SO) && !card_pin_so_locked(&t->pin))
 			rv = card_read_puk_status(t);
 		if (rv == CKR_OK)
-			rv = card_pin_login(&t->pin, PIN_SO, pin, len, send_puk_check, &a);
+			rv = pin_policy_login(t->pin.policy, CKU_SO, pin, len, send_puk_check, &a);
 		if (rv == CKR_OK) {
 			keep_puk(t, pin, len);
 			t->login = CKU_SO;
 		}
 		return leave(t, rv);
 	}
-	if (!card_pin_known(&t->pin, PIN_USER))
+	if (rv == CKR_OK && !card_pin_known(&t->pin, PIN_USER))
 		rv = card_refresh_status(t, true);
 	if (rv == CKR_OK)
-		rv = card_pin_login(&t->pin, PIN_USER, pin, len, send_verify, &a);
+		rv = pin_policy_login(t->pin.policy, CKU_USER, pin, len, send_verify, &a);
 	if (rv == CKR_OK)
 		t->login = CKU_USER;
 	return leave(t, rv);
@@ -428,6 +464,21 @@ static CK_RV card_logout(struct token *t, void *ss)
 	return leave(t, CKR_OK);
 }
 
+/* A new PUK is any PIV value; a new PIN also keeps to [policy]'s lengths. */
+static CK_RV new_pin_length(const struct token *t, enum pin_who who, CK_ULONG len)
+{
+	CK_ULONG min, max;
+
+	if (who == PIN_SO)
+		return card_pin_check_length(len, "new PUK");
+	card_pin_lengths(t->conf, &min, &max);
+	if (len >= min && len <= max)
+		return CKR_OK;
+	log_msg(LL_WARNING, "new PIN of length %lu refused: %lu to %lu characters; not sent", (unsigned long)len,
+		(unsigned long)min, (unsigned long)max);
+	return CKR_PIN_LEN_RANGE;
+}
+
 static CK_RV card_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_ULONG len)
 {
 	struct pin_args a = { t, pin, NULL, len, 0, false };
@@ -437,7 +488,10 @@ static CK_RV card_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK
 		return rv;
 	if (t->login != CKU_SO || t->puk_len == 0)
 		return leave(t, CKR_USER_NOT_LOGGED_IN);
-	return leave(t, card_pin_unblock(&t->pin, len, send_reset_retry, &a));
+	rv = new_pin_length(t, PIN_USER, len);
+	if (rv == CKR_OK)
+		rv = pin_policy_init_pin(t->pin.policy, len, send_reset_retry, &a);
+	return leave(t, rv);
 }
 
 static CK_RV card_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
@@ -451,11 +505,14 @@ static CK_RV card_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin,
 		return rv;
 	/* The PUK in an SO session, the PIN otherwise. */
 	so = t->login == CKU_SO;
-	if (so && !card_pin_known(&t->pin, PIN_SO))
+	rv = card_pin_check_length(old_len, so ? "PUK" : "PIN");
+	if (rv == CKR_OK)
+		rv = new_pin_length(t, so ? PIN_SO : PIN_USER, new_len);
+	if (rv == CKR_OK && so && !card_pin_known(&t->pin, PIN_SO))
 		rv = card_read_puk_status(t);
 	if (rv == CKR_OK)
-		rv = card_pin_change(&t->pin, so ? PIN_SO : PIN_USER, old_pin, old_len, new_pin, new_len,
-				     so ? send_change_puk : send_change_pin, &a);
+		rv = pin_policy_set_pin(t->pin.policy, so ? PIN_SO : PIN_USER, old_pin, old_len, new_pin, new_len,
+					so ? send_change_puk : send_change_pin, &a);
 	if (rv == CKR_OK && so)
 		keep_puk(t, new_pin, new_len);
 	return leave(t, rv);
@@ -554,7 +611,7 @@ static CK_RV usable_key(struct token *t, const struct card_sess *s, token_ref re
 		return CKR_USER_NOT_LOGGED_IN;
 	*out = o;
 	*key = card_key_of_slot(t, o->slot);
-	return *key != NULL ? card_pin_key_use(&t->pin) : CKR_KEY_HANDLE_INVALID;
+	return *key != NULL ? pin_policy_key_use(t->pin.policy) : CKR_KEY_HANDLE_INVALID;
 }
 
 /* The size of the result and the curve of a key, from its public key. */

@@ -208,7 +208,7 @@ enum counting {
 	COUNT_NONE,   /* an uninitialised token without a counter: it has no PIN to guard */
 	COUNT_STORE,  /* signet's store counts */
 	COUNT_DEVICE, /* the token's own counter, as strict as the policy or stricter, rules */
-	COUNT_BOTH,   /* the token allows more tries: the store counts in front of it */
+	COUNT_BOTH,   /* the token allows more tries, or it is the SO PIN: the store counts too */
 };
 
 static const char *who_name(enum pin_who who)
@@ -378,7 +378,12 @@ static enum counting view_of(const struct pin_policy *p, const struct reading *r
 	if (!r->have_counter[who] || c->max == 0)
 		return r->have_store ? COUNT_STORE : COUNT_NONE;
 	device = (struct pin_view){ c->left < c->max ? c->max - c->left : 0, c->max, c->left == 0 };
-	if (r->have_store && c->max > store.limit) {
+	/*
+	 * The SO PIN is counted in the store whatever the token allows: its
+	 * lock is for ever, and a token that reads its SO counter only at some
+	 * cost (a card's PUK) must show that lock in every process for free.
+	 */
+	if (r->have_store && (c->max > store.limit || who == PIN_SO)) {
 		*v = *stricter(&store, &device);
 		return COUNT_BOTH;
 	}

@@ -11,8 +11,10 @@
  *    empty VERIFY gives the tries left; the card locks itself).
  * The effective limit is the stricter of the two: when the token allows
  * more tries than [policy], the store counts and locks in front of it;
- * when it allows as many or fewer, its own counter rules. The flags
- * reported are those of the counter with fewer tries left.
+ * when it allows as many or fewer, its own counter rules. The SO PIN is
+ * counted in the store too whenever there is one: its lock is for ever and
+ * shows in every process without asking the token. The flags reported are
+ * those of the counter with fewer tries left.
  *
  * Whatever counts, the policy never sends a PIN to a token with no tries
  * left, never sends an empty PIN, and never sends the PIN refused last for

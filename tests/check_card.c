@@ -1,5 +1,6 @@
 /* Unit tests for the card token's parts that need no card: the PIN rules
- * (card_pin.c, against a card played by the test), the objects built from
+ * on a card (pin_policy.c through card_pin.c, against a card played by the
+ * test), the objects built from
  * an inventory (card_objects.c) and the on-disk cache (card_cache.c). The
  * card itself, through pcscd and the simulator, is the integration tests'. */
 #include <check.h>
@@ -49,226 +50,291 @@ struct fake_card {
 	int sent;
 };
 
-static CK_RV fake_verify(void *ctx, const CK_UTF8CHAR *pin, CK_ULONG len, int *tries)
-{
-	struct fake_card *c = ctx;
+static struct fake_card card;
 
-	c->sent++;
-	if (c->left == 0)
+/* The card's answer, and what the driver's send does with it: the counter cache follows the card. */
+static CK_RV fake_verify(const char *pin, int *tries)
+{
+	card.sent++;
+	if (card.left == 0)
 		return CKR_PIN_LOCKED;
-	if (len == strlen(c->pin) && memcmp(pin, c->pin, len) == 0) {
-		c->left = c->max;
+	if (strcmp(pin, card.pin) == 0) {
+		card.left = card.max;
 		return CKR_OK;
 	}
-	*tries = --c->left;
+	*tries = --card.left;
 	return CKR_PIN_INCORRECT;
 }
 
-static struct fake_card card;
-static const char *attempt;
+struct attempt {
+	struct token *t;
+	enum pin_who who;
+	const char *pin;
+};
 
-static CK_RV send_attempt(void *ctx, int *tries)
+static CK_RV send_attempt(void *ctx)
 {
-	return fake_verify(ctx, (const CK_UTF8CHAR *)attempt, strlen(attempt), tries);
+	struct attempt *a = ctx;
+	int tries = -1;
+	CK_RV rv = fake_verify(a->pin, &tries);
+
+	card_pin_settle(&a->t->pin, a->who, rv, tries);
+	return rv;
 }
 
-static CK_RV try_pin(struct card_pin *p, enum pin_who who, const char *pin)
+static CK_RV try_pin(struct token *t, enum pin_who who, const char *pin)
 {
-	attempt = pin;
-	return card_pin_login(p, who, (const CK_UTF8CHAR *)pin, strlen(pin), send_attempt, &card);
+	struct attempt a = { t, who, pin };
+	CK_RV rv = card_pin_check_length(strlen(pin), "PIN");
+
+	if (rv != CKR_OK)
+		return rv;
+	return pin_policy_login(t->pin.policy, who == PIN_SO ? CKU_SO : CKU_USER, (const CK_UTF8CHAR *)pin,
+				strlen(pin), send_attempt, &a);
 }
 
-static void new_policy(struct card_pin *p, int left, int max)
+static CK_RV change_pin(struct token *t, const char *old_pin, const char *new_pin)
+{
+	struct attempt a = { t, PIN_USER, old_pin };
+
+	return pin_policy_set_pin(t->pin.policy, PIN_USER, (const CK_UTF8CHAR *)old_pin, strlen(old_pin),
+				  (const CK_UTF8CHAR *)new_pin, strlen(new_pin), send_attempt, &a);
+}
+
+static CK_FLAGS pin_flags(struct token *t)
+{
+	CK_TOKEN_INFO info;
+
+	memset(&info, 0, sizeof(info));
+	ck_assert_int_eq(card_pin_token_info(&t->pin, &conf, &info), CKR_OK);
+	return info.flags;
+}
+
+/* A card token with serial 4711 whose user PIN counter reads (left, max). */
+static struct token *open_card(int left, int max)
+{
+	static char reader[] = "test reader";
+	struct token *t = calloc(1, sizeof(*t));
+
+	ck_assert_ptr_nonnull(t);
+	t->conf = &conf;
+	t->reader = reader;
+	snprintf(t->serial_text, sizeof(t->serial_text), "4711");
+	ck_assert_int_eq(card_pin_init(t), CKR_OK);
+	card_pin_note(&t->pin, PIN_USER, left, max, 0);
+	return t;
+}
+
+static struct token *new_card(int left, int max)
 {
 	card = (struct fake_card){ "123456", left, max, 0 };
-	card_pin_init(p, &conf, "test card");
-	ck_assert_int_eq(card_pin_open_store(p, "4711"), CKR_OK);
-	card_pin_note(p, PIN_USER, left, max, 0);
+	return open_card(left, max);
+}
+
+static void close_card(struct token *t)
+{
+	card_pin_free(&t->pin);
+	free(t);
 }
 
 START_TEST(test_three_wrong_pins_lock)
 {
-	struct card_pin p;
+	struct token *t = new_card(3, 3);
 
-	new_policy(&p, 3, 3);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, 0);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "111111"), CKR_PIN_INCORRECT);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "222222"), CKR_PIN_INCORRECT);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "333333"), CKR_PIN_INCORRECT);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, 0);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "222222"), CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "333333"), CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
 	/* Nothing more reaches the card, not even the right PIN. */
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "123456"), CKR_PIN_LOCKED);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "123456"), CKR_PIN_LOCKED);
 	ck_assert_int_eq(card.sent, 3);
-	card_pin_free(&p);
+	close_card(t);
 }
 END_TEST
 
 START_TEST(test_right_pin_clears_flags)
 {
-	struct card_pin p;
+	struct token *t = new_card(3, 3);
 
-	new_policy(&p, 3, 3);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "111111"), CKR_PIN_INCORRECT);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "123456"), CKR_OK);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, 0);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "123456"), CKR_OK);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, 0);
 	/* The PIN refused before may go to the card again after a success. */
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(card.sent, 3);
-	card_pin_free(&p);
+	close_card(t);
 }
 END_TEST
 
 START_TEST(test_same_wrong_pin_not_sent_twice)
 {
-	struct card_pin p;
+	struct token *t = new_card(3, 3);
 
-	new_policy(&p, 3, 3);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "111111"), CKR_PIN_INCORRECT);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "111111"), CKR_PIN_INCORRECT);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(card.sent, 1);
 	ck_assert_int_eq(card.left, 2);
 	/* Another wrong PIN is the user's new attempt: it goes. */
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "222222"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "222222"), CKR_PIN_INCORRECT);
 	ck_assert_int_eq(card.sent, 2);
-	card_pin_free(&p);
+	close_card(t);
 }
 END_TEST
 
 START_TEST(test_pin_length_never_sent)
 {
-	struct card_pin p;
+	struct token *t = new_card(3, 3);
+	CK_ULONG min, max;
 
-	new_policy(&p, 3, 3);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, ""), CKR_PIN_LEN_RANGE);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "12345"), CKR_PIN_LEN_RANGE);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "123456789"), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(try_pin(t, PIN_USER, ""), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "12345"), CKR_PIN_LEN_RANGE);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "123456789"), CKR_PIN_LEN_RANGE);
 	ck_assert_int_eq(card.sent, 0);
-	card_pin_free(&p);
+	/* [policy] allows 4..8; the card carries 6..8, and says so. */
+	card_pin_lengths(&conf, &min, &max);
+	ck_assert_uint_eq(min, 6);
+	ck_assert_uint_eq(max, 8);
+	close_card(t);
 }
 END_TEST
 
 START_TEST(test_card_with_more_tries_locked_by_policy)
 {
-	struct card_pin p, again;
+	struct token *t = new_card(5, 5), *again;
 
-	new_policy(&p, 5, 5);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "111111"), CKR_PIN_INCORRECT);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "222222"), CKR_PIN_INCORRECT);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "333333"), CKR_PIN_INCORRECT);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "123456"), CKR_PIN_LOCKED);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "222222"), CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "333333"), CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "123456"), CKR_PIN_LOCKED);
 	ck_assert_int_eq(card.sent, 3);
 	ck_assert_int_eq(card.left, 2);
-	card_pin_free(&p);
+	close_card(t);
 	/* Another process finds the same lock in state_dir. */
-	card_pin_init(&again, &conf, "test card");
-	ck_assert_int_eq(card_pin_open_store(&again, "4711"), CKR_OK);
-	card_pin_note(&again, PIN_USER, 2, 5, 0);
-	ck_assert_uint_eq(card_pin_flags(&again) & CKF_USER_PIN_LOCKED, CKF_USER_PIN_LOCKED);
-	ck_assert_int_eq(try_pin(&again, PIN_USER, "123456"), CKR_PIN_LOCKED);
+	again = open_card(2, 5);
+	ck_assert_uint_eq(pin_flags(again) & CKF_USER_PIN_LOCKED, CKF_USER_PIN_LOCKED);
+	ck_assert_int_eq(try_pin(again, PIN_USER, "123456"), CKR_PIN_LOCKED);
 	ck_assert_int_eq(card.sent, 3);
-	card_pin_free(&again);
+	close_card(again);
 }
 END_TEST
 
 START_TEST(test_card_with_fewer_tries_keeps_its_own)
 {
-	struct card_pin p;
+	struct token *t = new_card(2, 2);
 
-	new_policy(&p, 2, 2);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "111111"), CKR_PIN_INCORRECT);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "222222"), CKR_PIN_INCORRECT);
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
-	card_pin_free(&p);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "222222"), CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED);
+	close_card(t);
 }
 END_TEST
 
 START_TEST(test_default_pin_must_change)
 {
-	static const CK_UTF8CHAR pin[] = "123456", other[] = "654321";
-	struct card_pin p;
+	struct token *t = new_card(3, 3);
 
-	new_policy(&p, 3, 3);
-	card_pin_note(&p, PIN_USER, -1, -1, 1);
-	ck_assert_uint_eq(card_pin_flags(&p) & CKF_USER_PIN_TO_BE_CHANGED, CKF_USER_PIN_TO_BE_CHANGED);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "123456"), CKR_OK);
-	ck_assert_int_eq(card_pin_key_use(&p), CKR_PIN_EXPIRED);
-	attempt = "123456";
-	ck_assert_int_eq(card_pin_change(&p, PIN_USER, pin, 6, pin, 6, send_attempt, &card), CKR_PIN_INVALID);
-	ck_assert_int_eq(card_pin_change(&p, PIN_USER, pin, 6, other, 4, send_attempt, &card), CKR_PIN_LEN_RANGE);
-	ck_assert_int_eq(card_pin_change(&p, PIN_USER, pin, 6, other, 6, send_attempt, &card), CKR_OK);
-	ck_assert_int_eq(card_pin_key_use(&p), CKR_OK);
-	ck_assert_uint_eq(card_pin_flags(&p) & CKF_USER_PIN_TO_BE_CHANGED, 0);
-	card_pin_free(&p);
+	card_pin_note(&t->pin, PIN_USER, -1, -1, 1);
+	ck_assert_uint_eq(pin_flags(t) & CKF_USER_PIN_TO_BE_CHANGED, CKF_USER_PIN_TO_BE_CHANGED);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "123456"), CKR_OK);
+	ck_assert_int_eq(pin_policy_key_use(t->pin.policy), CKR_PIN_EXPIRED);
+	ck_assert_int_eq(change_pin(t, "123456", "123456"), CKR_PIN_INVALID);
+	/* What the driver notes after a good CHANGE REFERENCE DATA. */
+	card_pin_note(&t->pin, PIN_USER, -1, -1, 0);
+	ck_assert_int_eq(change_pin(t, "123456", "654321"), CKR_OK);
+	ck_assert_int_eq(pin_policy_key_use(t->pin.policy), CKR_OK);
+	ck_assert_uint_eq(pin_flags(t) & CKF_USER_PIN_TO_BE_CHANGED, 0);
+	close_card(t);
 
 	/* Without the policy switch the flag is not shown and keys work. */
 	conf.require_pin_change = false;
-	new_policy(&p, 3, 3);
-	card_pin_note(&p, PIN_USER, -1, -1, 1);
-	ck_assert_uint_eq(card_pin_flags(&p) & CKF_USER_PIN_TO_BE_CHANGED, 0);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "123456"), CKR_OK);
-	ck_assert_int_eq(card_pin_key_use(&p), CKR_OK);
-	card_pin_free(&p);
+	t = new_card(3, 3);
+	card_pin_note(&t->pin, PIN_USER, -1, -1, 1);
+	ck_assert_uint_eq(pin_flags(t) & CKF_USER_PIN_TO_BE_CHANGED, 0);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "123456"), CKR_OK);
+	ck_assert_int_eq(pin_policy_key_use(t->pin.policy), CKR_OK);
+	close_card(t);
 }
 END_TEST
 
-static CK_RV unblocked(void *ctx, int *tries)
+static CK_RV unblocked(void *ctx)
 {
-	(void)ctx;
-	(void)tries;
+	struct token *t = ctx;
+
+	card.left = card.max;
+	card_pin_settle(&t->pin, PIN_USER, CKR_OK, -1);
 	return CKR_OK;
 }
 
 START_TEST(test_unblock_sets_must_change)
 {
-	struct card_pin p;
+	struct token *t = new_card(3, 3);
 
-	new_policy(&p, 3, 3);
 	for (int i = 0; i < 3; i++) {
 		char pin[8];
 
 		snprintf(pin, sizeof(pin), "11111%d", i);
-		ck_assert_int_eq(try_pin(&p, PIN_USER, pin), CKR_PIN_INCORRECT);
+		ck_assert_int_eq(try_pin(t, PIN_USER, pin), CKR_PIN_INCORRECT);
 	}
-	ck_assert_int_eq(card_pin_unblock(&p, 4, unblocked, NULL), CKR_PIN_LEN_RANGE);
-	ck_assert_int_eq(card_pin_unblock(&p, 6, unblocked, NULL), CKR_OK);
-	card.left = card.max;
-	ck_assert_uint_eq(card_pin_flags(&p) & PIN_FLAGS_USER, CKF_USER_PIN_TO_BE_CHANGED);
-	ck_assert_int_eq(try_pin(&p, PIN_USER, "123456"), CKR_OK);
-	ck_assert_int_eq(card_pin_key_use(&p), CKR_PIN_EXPIRED);
-	card_pin_free(&p);
+	ck_assert_int_eq(pin_policy_init_pin(t->pin.policy, 6, unblocked, t), CKR_OK);
+	ck_assert_uint_eq(pin_flags(t) & PIN_FLAGS_USER, CKF_USER_PIN_TO_BE_CHANGED);
+	ck_assert_int_eq(try_pin(t, PIN_USER, "123456"), CKR_OK);
+	ck_assert_int_eq(pin_policy_key_use(t->pin.policy), CKR_PIN_EXPIRED);
+	close_card(t);
 }
 END_TEST
 
 START_TEST(test_five_wrong_puks_lock_so)
 {
-	struct card_pin p;
+	struct token *t = new_card(3, 3);
 
-	new_policy(&p, 3, 3);
 	card = (struct fake_card){ "12345678", 5, 5, 0 };
-	card_pin_note(&p, PIN_SO, 5, 5, -1);
+	card_pin_note(&t->pin, PIN_SO, 5, 5, -1);
 	for (int i = 0; i < 5; i++) {
 		char puk[9];
 
 		snprintf(puk, sizeof(puk), "8765432%d", i);
-		ck_assert_int_eq(try_pin(&p, PIN_SO, puk), CKR_PIN_INCORRECT);
+		ck_assert_int_eq(try_pin(t, PIN_SO, puk), CKR_PIN_INCORRECT);
 	}
-	ck_assert_uint_eq(card_pin_flags(&p) & CKF_SO_PIN_LOCKED, CKF_SO_PIN_LOCKED);
-	ck_assert_int_eq(try_pin(&p, PIN_SO, "12345678"), CKR_PIN_LOCKED);
+	ck_assert_uint_eq(pin_flags(t) & CKF_SO_PIN_LOCKED, CKF_SO_PIN_LOCKED);
+	ck_assert_int_eq(try_pin(t, PIN_SO, "12345678"), CKR_PIN_LOCKED);
 	ck_assert_int_eq(card.sent, 5);
-	card_pin_free(&p);
+	close_card(t);
 	/* For good, and another process knows it before asking the card anything. */
-	card_pin_init(&p, &conf, "test card");
-	ck_assert_int_eq(card_pin_open_store(&p, "4711"), CKR_OK);
-	ck_assert_uint_eq(card_pin_flags(&p) & CKF_SO_PIN_LOCKED, CKF_SO_PIN_LOCKED);
-	ck_assert_int_eq(try_pin(&p, PIN_SO, "12345678"), CKR_PIN_LOCKED);
+	t = open_card(3, 3);
+	ck_assert(card_pin_so_locked(&t->pin));
+	ck_assert_uint_eq(pin_flags(t) & CKF_SO_PIN_LOCKED, CKF_SO_PIN_LOCKED);
+	ck_assert_int_eq(try_pin(t, PIN_SO, "12345678"), CKR_PIN_LOCKED);
 	ck_assert_int_eq(card.sent, 5);
-	card_pin_free(&p);
+	close_card(t);
+}
+END_TEST
+
+/* A different card seen while a PIN command is on its way reaches the policy only once it has judged. */
+START_TEST(test_card_change_during_pin_command_waits)
+{
+	struct token *t = new_card(3, 3);
+
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	t->pin.sending = true;
+	card_pin_forget(&t->pin);
+	ck_assert(t->pin.changed);
+	ck_assert(!card_pin_known(&t->pin, PIN_USER));
+	t->pin.sending = false;
+	card_pin_deliver(&t->pin);
+	ck_assert(!t->pin.changed);
+	/* The new card's PIN refused by the old one is not held against it. */
+	card_pin_note(&t->pin, PIN_USER, 3, 3, 0);
+	card.left = 3;
+	ck_assert_int_eq(try_pin(t, PIN_USER, "111111"), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(card.sent, 2);
+	close_card(t);
 }
 END_TEST
 
@@ -316,7 +382,7 @@ static struct token *new_token(const char *serial)
 	t->reader = strdup("test reader");
 	t->login = NO_CARD_LOGIN;
 	snprintf(t->serial_text, sizeof(t->serial_text), "%s", serial);
-	card_pin_init(&t->pin, &conf, "test card");
+	ck_assert_int_eq(card_pin_init(t), CKR_OK);
 	card_free_objects(t);
 	return t;
 }
@@ -579,6 +645,7 @@ static Suite *card_suite(void)
 	tcase_add_test(tc, test_default_pin_must_change);
 	tcase_add_test(tc, test_unblock_sets_must_change);
 	tcase_add_test(tc, test_five_wrong_puks_lock_so);
+	tcase_add_test(tc, test_card_change_during_pin_command_waits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("objects");

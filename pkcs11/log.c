@@ -2,13 +2,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Written only by C_Initialize/C_Finalize, read everywhere: plain ints suffice. */
-static enum log_level current_level = LL_WARNING;
-static int log_fd = STDERR_FILENO;
+/*
+ * Written by C_Initialize/C_Finalize while other threads may still log
+ * (calls refused during C_Finalize, a host thread racing it). A log file's
+ * descriptor number is therefore never given back: once signet has one, a
+ * new file or /dev/null is put in its place with dup3(), so a line written
+ * with a stale number lands in signet's own log or nowhere, never in a file
+ * the host (or SoftHSM) opened meanwhile under a reused number.
+ */
+static _Atomic enum log_level current_level = LL_WARNING;
+static atomic_int log_fd = STDERR_FILENO;
+static int own_fd = -1; /* the number kept for log files; touched only under C_Initialize/C_Finalize */
 
 static const char *const level_names[] = { "error", "warning", "info", "debug", "apdu" };
 
@@ -31,40 +40,65 @@ const char *log_level_name(enum log_level level)
 	return "?";
 }
 
+/* Puts fd in the place of signet's own log descriptor (taking fd), or makes fd that descriptor. */
+static int adopt_fd(int fd)
+{
+	if (own_fd < 0) {
+		own_fd = fd;
+		return own_fd;
+	}
+	if (dup3(fd, own_fd, O_CLOEXEC) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return own_fd;
+}
+
 CK_RV log_configure(enum log_level level, const char *dest)
 {
-	int fd = STDERR_FILENO;
+	int fd;
 
-	if (dest != NULL && dest[0] != '\0' && strcmp(dest, "stderr") != 0) {
-		fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			current_level = level;
-			log_msg(LL_ERROR, "cannot open log file %s: %s", dest, strerror(errno));
-			return CKR_GENERAL_ERROR;
-		}
+	if (dest == NULL || dest[0] == '\0' || strcmp(dest, "stderr") == 0) {
+		log_close();
+		atomic_store(&current_level, level);
+		return CKR_OK;
 	}
-	log_close();
-	log_fd = fd;
-	current_level = level;
+	fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		fd = adopt_fd(fd);
+	if (fd < 0) {
+		atomic_store(&current_level, level);
+		log_msg(LL_ERROR, "cannot open log file %s: %s", dest, strerror(errno));
+		return CKR_GENERAL_ERROR;
+	}
+	atomic_store(&log_fd, fd);
+	atomic_store(&current_level, level);
 	return CKR_OK;
 }
 
 void log_close(void)
 {
-	if (log_fd != STDERR_FILENO)
-		close(log_fd);
-	log_fd = STDERR_FILENO;
-	current_level = LL_WARNING;
+	int null_fd;
+
+	atomic_store(&log_fd, STDERR_FILENO);
+	atomic_store(&current_level, LL_WARNING);
+	if (own_fd < 0)
+		return;
+	/* Lines already on their way to the old file go nowhere. */
+	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null_fd >= 0)
+		adopt_fd(null_fd);
 }
 
 enum log_level log_get_level(void)
 {
-	return current_level;
+	return atomic_load(&current_level);
 }
 
 bool log_enabled(enum log_level level)
 {
-	return level <= current_level;
+	return level <= atomic_load(&current_level);
 }
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
@@ -88,7 +122,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	}
 	line[n++] = '\n';
 	/* Best effort: a failing log write must not disturb the caller. */
-	if (write(log_fd, line, (size_t)n) < 0)
+	if (write(atomic_load(&log_fd), line, (size_t)n) < 0)
 		return;
 }
 

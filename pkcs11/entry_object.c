@@ -1,5 +1,6 @@
 /* Objects, searches and keys: handles are translated to the token's references here. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
@@ -568,12 +569,38 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
 					      pTemplate, ulAttributeCount, phKey));
 }
 
+/*
+ * CKM_CONCATENATE_BASE_AND_KEY names its second key by the caller's
+ * handle; the token knows that key by its own ref. The parameter's size
+ * was checked with the mechanism (mech_param.c).
+ */
+_Static_assert(sizeof(token_ref) == sizeof(CK_OBJECT_HANDLE), "a ref stands in a handle's place");
+
+static CK_RV mechanism_for_token(const struct session *s, const CK_MECHANISM *in, CK_MECHANISM *out,
+				 token_ref *other)
+{
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+
+	*out = *in;
+	if (in->mechanism != CKM_CONCATENATE_BASE_AND_KEY)
+		return CKR_OK;
+	memcpy(&h, in->pParameter, sizeof(h));
+	rv = resolve(s, h, CKR_KEY_HANDLE_INVALID, other);
+	if (rv != CKR_OK)
+		return rv;
+	out->pParameter = other;
+	out->ulParameterLen = sizeof(*other);
+	return CKR_OK;
+}
+
 static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
 			CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
 {
 	struct call_args a = { pMechanism != NULL && phKey != NULL, { pTemplate }, { ulAttributeCount }, pMechanism };
 	struct session *s;
-	token_ref base, key = 0;
+	CK_MECHANISM mech;
+	token_ref base, other, key = 0;
 	CK_RV rv = begin_call(hSession, &a, &s);
 
 	if (rv != CKR_OK)
@@ -581,9 +608,11 @@ static CK_RV derive_key(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	rv = resolve(s, hBaseKey, CKR_KEY_HANDLE_INVALID, &base);
 	if (rv == CKR_OK)
 		rv = offered(s->slot->ops->derive_key != NULL, CKR_FUNCTION_NOT_SUPPORTED);
+	if (rv == CKR_OK)
+		rv = mechanism_for_token(s, pMechanism, &mech, &other);
 	if (rv != CKR_OK)
 		goto out;
-	rv = s->slot->ops->derive_key(s->slot->tok, s->ss, pMechanism, base, pTemplate, ulAttributeCount, &key);
+	rv = s->slot->ops->derive_key(s->slot->tok, s->ss, &mech, base, pTemplate, ulAttributeCount, &key);
 	if (rv == CKR_OK)
 		rv = object_handle_for_new(s, key, phKey);
 out:

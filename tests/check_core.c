@@ -998,6 +998,34 @@ START_TEST(invalid_object_handles)
 }
 END_TEST
 
+/* CKM_CONCATENATE_BASE_AND_KEY's parameter is a handle: the token must get its own name for that object. */
+START_TEST(derive_translates_the_handle_in_the_parameter)
+{
+	CK_SESSION_HANDLE rw = open_session(slot, true);
+	CK_OBJECT_CLASS data = CKO_DATA;
+	CK_ATTRIBUTE first[] = { { CKA_CLASS, &data, sizeof(data) }, { CKA_VALUE, "abc", 3 } };
+	CK_ATTRIBUTE second[] = { { CKA_CLASS, &data, sizeof(data) }, { CKA_VALUE, "defg", 4 } };
+	CK_ATTRIBUTE made[] = { { CKA_CLASS, &data, sizeof(data) } };
+	CK_BYTE value[16];
+	CK_ATTRIBUTE read = { CKA_VALUE, value, sizeof(value) };
+	CK_OBJECT_HANDLE base, other, joined, gone;
+	CK_MECHANISM concat = { CKM_CONCATENATE_BASE_AND_KEY, &other, sizeof(other) };
+
+	ck_assert_int_eq(f->C_CreateObject(rw, first, 2, &base), CKR_OK);
+	ck_assert_int_eq(f->C_CreateObject(rw, second, 2, &other), CKR_OK);
+	ck_assert_int_eq(f->C_DeriveKey(rw, &concat, base, made, 1, &joined), CKR_OK);
+	ck_assert_int_eq(f->C_GetAttributeValue(rw, joined, &read, 1), CKR_OK);
+	ck_assert_uint_eq(read.ulValueLen, 7);
+	ck_assert_int_eq(memcmp(value, "abcdefg", 7), 0);
+	/* A handle that names nothing is refused by the core, before the token hears of it. */
+	ck_assert_int_eq(f->C_CreateObject(rw, second, 2, &gone), CKR_OK);
+	ck_assert_int_eq(f->C_DestroyObject(rw, gone), CKR_OK);
+	other = gone;
+	ck_assert_int_eq(f->C_DeriveKey(rw, &concat, base, made, 1, &joined), CKR_KEY_HANDLE_INVALID);
+	ck_assert_uint_eq(mock_calls(tok, MOCK_DERIVE_KEY), 1);
+}
+END_TEST
+
 START_TEST(data_objects_create_and_destroy)
 {
 	CK_SESSION_HANDLE ro = open_session(slot, false), rw = open_session(slot, true);
@@ -2404,6 +2432,7 @@ static Suite *core_suite(void)
 	tcase_add_test(objects, attribute_sensitive_and_missing);
 	tcase_add_test(objects, invalid_object_handles);
 	tcase_add_test(objects, data_objects_create_and_destroy);
+	tcase_add_test(objects, derive_translates_the_handle_in_the_parameter);
 	tcase_add_test(objects, session_objects_die_with_their_session);
 	tcase_add_test(objects, card_objects_cannot_be_destroyed);
 	suite_add_tcase(s, objects);

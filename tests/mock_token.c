@@ -1238,6 +1238,62 @@ static CK_RV mock_destroy_object(struct token *t, void *ss, token_ref obj)
 	return leave(t, rv);
 }
 
+/* A value made of two values: the base's, then that of the key the parameter names (data objects stand in for keys). */
+static CK_RV concatenated_value(struct token *t, token_ref base, const CK_MECHANISM *mech, struct attr_list *l)
+{
+	const struct mock_object *a = visible_object(t, base), *b;
+	const CK_ATTRIBUTE *va, *vb;
+	CK_BYTE *joined;
+	token_ref other;
+	CK_RV rv;
+
+	if (mech->mechanism != CKM_CONCATENATE_BASE_AND_KEY)
+		return CKR_MECHANISM_INVALID;
+	if (mech->pParameter == NULL || mech->ulParameterLen != sizeof(other))
+		return CKR_MECHANISM_PARAM_INVALID;
+	memcpy(&other, mech->pParameter, sizeof(other));
+	b = visible_object(t, other);
+	if (a == NULL || b == NULL)
+		return CKR_KEY_HANDLE_INVALID;
+	va = attrs_find(&a->attrs, CKA_VALUE);
+	vb = attrs_find(&b->attrs, CKA_VALUE);
+	if (va == NULL || vb == NULL)
+		return CKR_KEY_TYPE_INCONSISTENT;
+	joined = malloc(va->ulValueLen + vb->ulValueLen + 1);
+	if (joined == NULL)
+		return CKR_HOST_MEMORY;
+	memcpy(joined, va->pValue, va->ulValueLen);
+	memcpy(joined + va->ulValueLen, vb->pValue, vb->ulValueLen);
+	rv = attrs_set(l, CKA_VALUE, joined, va->ulValueLen + vb->ulValueLen);
+	free(joined);
+	return rv;
+}
+
+static CK_RV mock_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref base,
+			     const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref *key)
+{
+	struct mock_session *s = ss;
+	struct attr_list l = ATTR_LIST_INIT;
+	CK_RV rv = enter(t, MOCK_DERIVE_KEY);
+
+	if (rv == CKR_OK)
+		rv = session_check(t, s);
+	if (rv == CKR_OK)
+		rv = attrs_from_template(&l, tmpl, count);
+	if (rv == CKR_OK)
+		rv = data_object_allowed(t, s, &l);
+	if (rv == CKR_OK)
+		rv = concatenated_value(t, base, mech, &l);
+	if (rv == CKR_OK)
+		rv = add_data_defaults(&l);
+	if (rv == CKR_OK)
+		rv = store_object(t, t->next_ref, &l, NULL, s);
+	if (rv == CKR_OK)
+		*key = t->next_ref++;
+	attrs_free(&l);
+	return leave(t, rv);
+}
+
 /* The core never frees a token; the test does, with mock_token_free(). */
 static void mock_destroy(struct token *t, bool process_exiting)
 {
@@ -1262,6 +1318,7 @@ const struct token_ops mock_token_ops = {
 	.get_attributes = mock_get_attributes,
 	.create_object = mock_create_object,
 	.destroy_object = mock_destroy_object,
+	.derive_key = mock_derive_key,
 	.op_init = mock_op_init,
 	.op_oneshot = mock_op_oneshot,
 	.op_update = mock_op_update,

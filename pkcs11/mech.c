@@ -268,6 +268,16 @@ static void plan_locked(const struct mech_cache *c, enum token_op op, CK_MECHANI
 		*p = (struct mech_plan){ MECH_COMPOSED, r, CKM_RSA_X_509 };
 		return;
 	}
+	/*
+	 * Digests are the host's: no key is involved, and it saves the token's
+	 * copy of every byte (SoftHSM copies each part it is given). Hash-and-
+	 * sign stays the token's own where it has it, since a key may be allowed
+	 * that mechanism and not the raw one (CKA_ALLOWED_MECHANISMS).
+	 */
+	if (op == TOKEN_OP_DIGEST && r->family == MECH_DIGEST) {
+		*p = (struct mech_plan){ MECH_HOST, r, 0 };
+		return;
+	}
 	if (offers_locked(c, type, op))
 		return;
 	p->base = composed_base_locked(c, op, r);

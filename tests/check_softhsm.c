@@ -853,13 +853,15 @@ END_TEST
 /*
  * Lengths no buffer can have: SoftHSM would try to copy them and end the
  * whole process when the allocation fails. The host gets an error instead.
+ * (Hashing is done on the host, reading the caller's buffer in place:
+ * nothing is copied, so there is nothing to refuse.)
  */
 START_TEST(impossible_lengths_do_not_end_the_process)
 {
 	const CK_ULONG huge = (CK_ULONG)1 << 40;
 	CK_SESSION_HANDLE h = user_session();
 	CK_OBJECT_HANDLE pub, sk = gen_ec_key(h, &pub);
-	CK_MECHANISM sha = { CKM_SHA256, NULL, 0 }, raw = { CKM_ECDSA, NULL, 0 };
+	CK_MECHANISM raw = { CKM_ECDSA, NULL, 0 };
 	CK_BYTE buf[16] = { 0 }, sig[64];
 	CK_ULONG len = sizeof(sig);
 	CK_ATTRIBUTE label[] = { { CKA_LABEL, buf, huge } };
@@ -868,9 +870,6 @@ START_TEST(impossible_lengths_do_not_end_the_process)
 	ck_assert_int_eq(f->C_SeedRandom(h, buf, huge), CKR_HOST_MEMORY);
 	ck_assert_int_eq(f->C_SetAttributeValue(h, pub, label, 1), CKR_HOST_MEMORY);
 	ck_assert_int_eq(f->C_FindObjectsInit(h, label, 1), CKR_HOST_MEMORY);
-	ck_assert_int_eq(f->C_DigestInit(h, &sha), CKR_OK);
-	ck_assert_int_eq(f->C_DigestUpdate(h, buf, huge), CKR_HOST_MEMORY);
-	ck_assert_int_eq(f->C_DigestUpdate(h, buf, 1), CKR_OPERATION_NOT_INITIALIZED);
 	ck_assert_int_eq(f->C_SignInit(h, &raw, sk), CKR_OK);
 	ck_assert_int_eq(f->C_Sign(h, buf, huge, sig, &len), CKR_HOST_MEMORY);
 	ck_assert_int_eq(f->C_VerifyInit(h, &raw, pub), CKR_OK);

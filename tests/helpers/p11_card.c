@@ -558,7 +558,12 @@ static void step_decrypt(const char *step, int id, const char *mech)
 	free(spki);
 }
 
-static void step_derive(const char *step, int id)
+/*
+ * C_DeriveKey with CKM_ECDH1_DERIVE (no KDF) on the private key of ID and
+ * the peer's public data as given: the secret, extractable, becomes the
+ * object and its value is copied to secret (*len: capacity in, length out).
+ */
+static CK_RV derive_secret(int id, const uint8_t *peer, size_t peer_len, uint8_t *secret, CK_ULONG *len)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
@@ -567,12 +572,28 @@ static void step_derive(const char *step, int id)
 		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) }, { CKA_TOKEN, &no, 1 },
 		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
 	};
-	uint8_t *spki = NULL, point[200], secret[100], mine[100];
-	size_t spki_len = 0, point_len, mine_len = sizeof(mine);
-	CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, 0, point };
+	CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, (CK_ULONG)peer_len, (CK_BYTE_PTR)peer };
 	CK_MECHANISM ck = { CKM_ECDH1_DERIVE, &p, sizeof(p) };
-	CK_ATTRIBUTE value = { CKA_VALUE, secret, sizeof(secret) };
+	CK_ATTRIBUTE value = { CKA_VALUE, secret, *len };
 	CK_OBJECT_HANDLE key, derived;
+	CK_RV rv = find_one(CKO_PRIVATE_KEY, id, &key);
+
+	if (rv == CKR_OK)
+		rv = d.f->C_DeriveKey(d.session, &ck, key, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &derived);
+	if (rv == CKR_OK)
+		rv = d.f->C_GetAttributeValue(d.session, derived, &value, 1);
+	if (rv == CKR_OK) {
+		d.object = derived;
+		*len = value.ulValueLen;
+	}
+	return rv;
+}
+
+static void step_derive(const char *step, int id)
+{
+	uint8_t *spki = NULL, *point = NULL, secret[100], mine[100];
+	size_t spki_len = 0, point_len = 0, mine_len = sizeof(mine);
+	CK_ULONG len = sizeof(secret);
 	EVP_PKEY *card = NULL, *host = NULL;
 	EVP_PKEY_CTX *c = NULL;
 	CK_RV rv = cert_spki(id, &spki, &spki_len);
@@ -582,27 +603,19 @@ static void step_derive(const char *step, int id)
 														 : "P-256")) == NULL))
 		rv = CKR_GENERAL_ERROR;
 	if (rv == CKR_OK) {
-		point_len = EVP_PKEY_get1_encoded_public_key(host, (unsigned char **)&p.pPublicData);
-		p.ulPublicDataLen = point_len;
+		point_len = EVP_PKEY_get1_encoded_public_key(host, &point);
 		c = EVP_PKEY_CTX_new(host, NULL);
 		if (c == NULL || EVP_PKEY_derive_init(c) != 1 || EVP_PKEY_derive_set_peer(c, card) != 1 ||
 		    EVP_PKEY_derive(c, mine, &mine_len) != 1)
 			rv = CKR_GENERAL_ERROR;
 	}
 	if (rv == CKR_OK)
-		rv = find_one(CKO_PRIVATE_KEY, id, &key);
-	if (rv == CKR_OK)
-		rv = d.f->C_DeriveKey(d.session, &ck, key, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &derived);
-	if (rv == CKR_OK)
-		rv = d.f->C_GetAttributeValue(d.session, derived, &value, 1);
-	if (rv == CKR_OK && (value.ulValueLen != mine_len || memcmp(secret, mine, mine_len) != 0))
+		rv = derive_secret(id, point, point_len, secret, &len);
+	if (rv == CKR_OK && (len != mine_len || memcmp(secret, mine, mine_len) != 0))
 		printf("%s: CKR_OK WRONG SECRET\n", step);
 	else
 		say(step, rv, "matches");
-	if (rv == CKR_OK)
-		d.object = derived;
-	if (p.pPublicData != point)
-		OPENSSL_free(p.pPublicData);
+	OPENSSL_free(point);
 	EVP_PKEY_CTX_free(c);
 	EVP_PKEY_free(card);
 	EVP_PKEY_free(host);
@@ -612,34 +625,17 @@ static void step_derive(const char *step, int id)
 /* ECDH1 with the peer key given in hex, passed as it is; prints the secret for the caller to compare. */
 static void step_xderive(const char *step, int id, const char *hex)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-	CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) }, { CKA_TOKEN, &no, 1 },
-		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
-	};
 	uint8_t peer[200], secret[100];
 	size_t n = 0;
 	char text[2 * sizeof(secret) + 1] = "";
-	CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, 0, peer };
-	CK_MECHANISM ck = { CKM_ECDH1_DERIVE, &p, sizeof(p) };
-	CK_ATTRIBUTE value = { CKA_VALUE, secret, sizeof(secret) };
-	CK_OBJECT_HANDLE key, derived;
+	CK_ULONG len = sizeof(secret);
 	CK_RV rv;
 
 	while (n < sizeof(peer) && sscanf(hex + 2 * n, "%2hhx", &peer[n]) == 1)
 		n++;
-	p.ulPublicDataLen = n;
-	rv = find_one(CKO_PRIVATE_KEY, id, &key);
-	if (rv == CKR_OK)
-		rv = d.f->C_DeriveKey(d.session, &ck, key, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &derived);
-	if (rv == CKR_OK)
-		rv = d.f->C_GetAttributeValue(d.session, derived, &value, 1);
-	for (CK_ULONG i = 0; rv == CKR_OK && i < value.ulValueLen; i++)
+	rv = derive_secret(id, peer, n, secret, &len);
+	for (CK_ULONG i = 0; rv == CKR_OK && i < len; i++)
 		snprintf(text + 2 * i, 3, "%02x", secret[i]);
-	if (rv == CKR_OK)
-		d.object = derived;
 	say(step, rv, "%s", text);
 }
 

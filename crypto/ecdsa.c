@@ -19,12 +19,15 @@ static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 static const uint8_t oid_p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 static const uint8_t name_ed25519[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9' };
+static const uint8_t oid_x25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x6e };
+static const uint8_t name_x25519[] = { 0x13, 0x0a, 'c', 'u', 'r', 'v', 'e', '2', '5', '5', '1', '9' };
 
 static const struct curve_info curves[] = {
 	{ CR_CURVE_P256, "P-256", oid_p256, sizeof(oid_p256), 32, 256 },
 	{ CR_CURVE_P384, "P-384", oid_p384, sizeof(oid_p384), 48, 384 },
 	{ CR_CURVE_P521, "P-521", oid_p521, sizeof(oid_p521), 66, 521 },
 	{ CR_CURVE_ED25519, "Ed25519", oid_ed25519, sizeof(oid_ed25519), 32, 253 },
+	{ CR_CURVE_X25519, "X25519", oid_x25519, sizeof(oid_x25519), 32, 253 },
 };
 
 static const struct curve_info *find_curve(enum cr_curve c)
@@ -49,6 +52,10 @@ int cr_curve_from_params(const uint8_t *der, size_t len, enum cr_curve *curve)
 		return CR_E_DATA;
 	if (len == sizeof(name_ed25519) && memcmp(der, name_ed25519, len) == 0) {
 		*curve = CR_CURVE_ED25519;
+		return CR_OK;
+	}
+	if (len == sizeof(name_x25519) && memcmp(der, name_x25519, len) == 0) {
+		*curve = CR_CURVE_X25519;
 		return CR_OK;
 	}
 	if (tag != CR_DER_OID)
@@ -203,7 +210,7 @@ int cr_ecdsa_truncate_hash(enum cr_curve c, const uint8_t *hash, size_t hash_len
 {
 	size_t bits = cr_curve_order_bits(c), keep, shift;
 
-	if (bits == 0 || c == CR_CURVE_ED25519 || hash == NULL || hash_len == 0 || out_len == NULL)
+	if (bits == 0 || c == CR_CURVE_ED25519 || c == CR_CURVE_X25519 || hash == NULL || hash_len == 0 || out_len == NULL)
 		return CR_E_ARGS;
 	if (hash_len * 8 <= bits) {
 		keep = hash_len;

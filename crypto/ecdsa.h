@@ -15,6 +15,7 @@ enum cr_curve {
 	CR_CURVE_P384,     /* secp384r1 */
 	CR_CURVE_P521,     /* secp521r1 */
 	CR_CURVE_ED25519,  /* EdDSA; no ECDSA on it */
+	CR_CURVE_X25519,   /* key agreement only */
 };
 
 /* The largest field size in bytes (P-521), and the largest r||s and DER signatures. */
@@ -24,8 +25,9 @@ enum cr_curve {
 
 /*
  * Identifies a curve from CKA_EC_PARAMS DER: a named-curve OBJECT
- * IDENTIFIER, or for Ed25519 also the PrintableString "edwards25519" that
- * PKCS#11 3.0 allows. CR_E_DATA for malformed DER or trailing bytes,
+ * IDENTIFIER, or for Ed25519 and X25519 also the PrintableString
+ * "edwards25519" / "curve25519" that PKCS#11 3.0 allows. CR_E_DATA for
+ * malformed DER or trailing bytes,
  * CR_E_UNSUPPORTED for any other curve or explicit parameters.
  */
 int cr_curve_from_params(const uint8_t *der, size_t len, enum cr_curve *curve);
@@ -60,7 +62,7 @@ int cr_ecdsa_raw_to_der(const uint8_t *raw, size_t raw_len, uint8_t *der, size_t
  * SEC 1 4.1.3 step 5: the integer made of the leftmost order-bits bits of
  * the hash. A hash no longer than the order comes back unchanged; a longer
  * one as ceil(order_bits / 8) bytes. *out_len: capacity in, length out.
- * CR_E_ARGS for Ed25519, which hashes the message itself.
+ * CR_E_ARGS for Ed25519, which hashes the message itself, and X25519.
  */
 int cr_ecdsa_truncate_hash(enum cr_curve c, const uint8_t *hash, size_t hash_len, uint8_t *out, size_t *out_len);
 

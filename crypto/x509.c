@@ -18,8 +18,7 @@
 #include "crypto/cr_ctx.h"
 #include "crypto/der.h"
 
-static const uint8_t ed25519_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
-#define ED25519_KEY_SIZE 32
+#define KEY_25519_SIZE 32 /* an Ed25519 or X25519 public key */
 
 static int set_bytes(struct cr_bytes *b, const uint8_t *data, size_t len)
 {
@@ -157,15 +156,21 @@ out:
 	return rc;
 }
 
-static int fill_ed25519(const uint8_t *pk, size_t pk_len, struct cr_pubkey *out)
+/* An Ed25519 or X25519 key: the curve's OID as parameters, the 32 bytes as the point. */
+static int fill_25519(enum cr_key_type type, enum cr_curve curve, const uint8_t *pk, size_t pk_len,
+		      struct cr_pubkey *out)
 {
+	const uint8_t *oid;
+	size_t oid_len;
 	int rc;
 
-	if (pk_len != ED25519_KEY_SIZE)
+	if (pk_len != KEY_25519_SIZE)
 		return CR_E_DATA;
-	out->type = CR_KEY_ED25519;
-	out->curve = CR_CURVE_ED25519;
-	rc = set_bytes(&out->ec_params, ed25519_oid, sizeof(ed25519_oid));
+	out->type = type;
+	out->curve = curve;
+	rc = cr_curve_params(curve, &oid, &oid_len);
+	if (rc == CR_OK)
+		rc = set_bytes(&out->ec_params, oid, oid_len);
 	if (rc == CR_OK)
 		rc = set_octet_string(&out->ec_point, pk, pk_len);
 	return rc;
@@ -210,7 +215,7 @@ static int fill_pubkey(X509_PUBKEY *xpk, struct cr_pubkey *out)
 		return CR_E_DATA;
 	nid = OBJ_obj2nid(alg_obj);
 	if (nid != NID_rsaEncryption && nid != NID_rsassaPss && nid != NID_X9_62_id_ecPublicKey &&
-	    nid != NID_ED25519)
+	    nid != NID_ED25519 && nid != NID_X25519)
 		return CR_E_UNSUPPORTED;
 	/* Decoding the key checks it: RSA numbers well formed, EC points on the curve. */
 	pkey = X509_PUBKEY_get0(xpk);
@@ -220,7 +225,9 @@ static int fill_pubkey(X509_PUBKEY *xpk, struct cr_pubkey *out)
 	if (nid == NID_X9_62_id_ecPublicKey)
 		rc = fill_ec(alg, pk, (size_t)pk_len, out);
 	else if (nid == NID_ED25519)
-		rc = fill_ed25519(pk, (size_t)pk_len, out);
+		rc = fill_25519(CR_KEY_ED25519, CR_CURVE_ED25519, pk, (size_t)pk_len, out);
+	else if (nid == NID_X25519)
+		rc = fill_25519(CR_KEY_X25519, CR_CURVE_X25519, pk, (size_t)pk_len, out);
 	else
 		rc = fill_rsa(pkey, out);
 	return rc;
@@ -599,7 +606,8 @@ int cr_spki_from_ec(enum cr_curve curve, const uint8_t *point, size_t point_len,
 		    size_t *der_len)
 {
 	size_t field = cr_curve_field_size(curve);
-	size_t raw_len = curve == CR_CURVE_ED25519 ? ED25519_KEY_SIZE : 2 * field + 1;
+	const char *raw_type = curve == CR_CURVE_ED25519 ? "ED25519" : curve == CR_CURVE_X25519 ? "X25519" : NULL;
+	size_t raw_len = raw_type != NULL ? KEY_25519_SIZE : 2 * field + 1;
 	uint8_t raw_copy[1 + 2 * CR_EC_MAX_FIELD_SIZE];
 	const uint8_t *raw;
 	EVP_PKEY *pkey = NULL;
@@ -614,8 +622,8 @@ int cr_spki_from_ec(enum cr_curve curve, const uint8_t *point, size_t point_len,
 		return rc;
 	memcpy(raw_copy, raw, raw_len);
 	rc = CR_E_DATA;
-	if (curve == CR_CURVE_ED25519) {
-		pkey = EVP_PKEY_new_raw_public_key_ex(cr_libctx(), "ED25519", NULL, raw_copy, raw_len);
+	if (raw_type != NULL) {
+		pkey = EVP_PKEY_new_raw_public_key_ex(cr_libctx(), raw_type, NULL, raw_copy, raw_len);
 	} else {
 		OSSL_PARAM params[] = {
 			OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group_name(curve), 0),

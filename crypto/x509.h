@@ -24,6 +24,7 @@ enum cr_key_type {
 	CR_KEY_RSA,     /* rsaEncryption, also an RSASSA-PSS key */
 	CR_KEY_EC,      /* id-ecPublicKey on a named curve */
 	CR_KEY_ED25519,
+	CR_KEY_X25519,  /* key agreement only */
 };
 
 /* keyUsage bits, numbered as in RFC 5280 4.2.1.3. */
@@ -44,10 +45,10 @@ struct cr_pubkey {
 	size_t bits;               /* modulus bits, or the curve's order bits */
 	struct cr_bytes modulus;   /* RSA CKA_MODULUS: big-endian, no leading zeros */
 	struct cr_bytes exponent;  /* RSA CKA_PUBLIC_EXPONENT: same form */
-	enum cr_curve curve;       /* EC and Ed25519; CR_CURVE_NONE for other named curves */
+	enum cr_curve curve;       /* EC, Ed25519 and X25519; CR_CURVE_NONE for other named curves */
 	struct cr_bytes ec_params; /* CKA_EC_PARAMS: the curve's DER OID */
 	struct cr_bytes ec_point;  /* CKA_EC_POINT: DER OCTET STRING of the uncompressed point
-				      (the 32-byte key for Ed25519) */
+				      (the 32-byte key for Ed25519 and X25519) */
 	struct cr_bytes spki;      /* the DER SubjectPublicKeyInfo (CKA_PUBLIC_KEY_INFO) */
 };
 
@@ -68,7 +69,7 @@ struct cr_cert {
  * well-formed DER certificate (truncation, trailing bytes, BER lengths,
  * invalid extensions, a public key BIT STRING with unused bits, whatever
  * the key type), CR_E_UNSUPPORTED for a key type other than RSA,
- * named-curve EC or Ed25519. On error *out is left cleared.
+ * named-curve EC, Ed25519 or X25519. On error *out is left cleared.
  */
 int cr_cert_parse(const uint8_t *der, size_t len, struct cr_cert *out);
 
@@ -89,9 +90,10 @@ int cr_spki_from_rsa(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_
 		     size_t *der_len);
 
 /*
- * Builds SubjectPublicKeyInfo DER for an EC or Ed25519 key. point is either
- * raw (04||X||Y, or the 32-byte Ed25519 key) or a CKA_EC_POINT DER OCTET
- * STRING holding it. CR_E_DATA for a point not on the curve.
+ * Builds SubjectPublicKeyInfo DER for an EC, Ed25519 or X25519 key. point
+ * is either raw (04||X||Y, or the 32-byte key of the 25519 curves) or a
+ * CKA_EC_POINT DER OCTET STRING holding it. CR_E_DATA for a point not on
+ * the curve.
  */
 int cr_spki_from_ec(enum cr_curve curve, const uint8_t *point, size_t point_len, uint8_t **der,
 		    size_t *der_len);

@@ -175,12 +175,23 @@ out:
 	return rc;
 }
 
+/* The curve of a PIV elliptic-curve algorithm; CR_CURVE_NONE for RSA and anything unknown. */
+static enum cr_curve curve_of_alg(uint8_t alg)
+{
+	switch (alg) {
+	case PIV_ALG_ECCP256: return CR_CURVE_P256;
+	case PIV_ALG_ECCP384: return CR_CURVE_P384;
+	case PIV_ALG_ED25519: return CR_CURVE_ED25519;
+	case PIV_ALG_X25519: return CR_CURVE_X25519;
+	default: return CR_CURVE_NONE;
+	}
+}
+
 /* A public key as GET METADATA or GENERATE give it, as SubjectPublicKeyInfo. */
 static int spki_from_card(uint8_t alg, const uint8_t *p, size_t n, struct cr_bytes *out)
 {
 	struct piv_pubkey pk;
-	enum cr_curve curve = alg == PIV_ALG_ECCP256 ? CR_CURVE_P256 : alg == PIV_ALG_ECCP384 ? CR_CURVE_P384
-											      : CR_CURVE_NONE;
+	enum cr_curve curve = curve_of_alg(alg);
 	uint8_t *der = NULL;
 	size_t len = 0;
 	int rc = piv_parse_pubkey(alg, p, n, &pk);
@@ -192,7 +203,7 @@ static int spki_from_card(uint8_t alg, const uint8_t *p, size_t n, struct cr_byt
 	else if (curve != CR_CURVE_NONE)
 		rc = cr_spki_from_ec(curve, pk.point, pk.point_len, &der, &len);
 	else
-		return PIV_E_NOT_SUPPORTED; /* Ed25519 and X25519 keys come with the next key types */
+		return PIV_E_NOT_SUPPORTED;
 	if (rc != 0)
 		return PIV_E_MALFORMED;
 	card_bytes_free(out);
@@ -222,7 +233,7 @@ static int read_key_metadata(struct token *t, struct card_key *k, struct piv_met
 	rc = spki_from_card((uint8_t)md->alg, md->pubkey, md->pubkey_len, spki);
 	if (rc != PIV_OK) {
 		log_msg(LL_WARNING, "key in slot %02X on the card in %s: %s; not shown", k->slot, t->reader,
-			rc == PIV_E_NOT_SUPPORTED ? "algorithm not supported yet" : "public key unreadable");
+			rc == PIV_E_NOT_SUPPORTED ? "algorithm not supported" : "public key unreadable");
 		md->alg = -1;
 	}
 	return PIV_OK;
@@ -259,6 +270,10 @@ static void key_from_cert(struct card_key *k)
 	else if (c.key.type == CR_KEY_EC)
 		k->alg = c.key.curve == CR_CURVE_P256 ? PIV_ALG_ECCP256 : c.key.curve == CR_CURVE_P384 ? PIV_ALG_ECCP384
 											 : 0;
+	else if (c.key.type == CR_KEY_ED25519)
+		k->alg = PIV_ALG_ED25519;
+	else if (c.key.type == CR_KEY_X25519)
+		k->alg = PIV_ALG_X25519;
 	if (k->alg != 0 && card_bytes_set(&k->spki, c.key.spki.data, c.key.spki.len) == CKR_OK)
 		k->has_key = true;
 	cr_cert_clear(&c);
@@ -504,7 +519,13 @@ static CK_RV add_certificate(struct token *t, const struct card_key *k)
 	return rv;
 }
 
-/* What the slot is for: signing (9A, 9C, 9E) or key management (9D, retired); 9A does both. */
+/*
+ * What the slot is for: signing (9A, 9C, 9E) or key management (9D,
+ * retired); 9A does both. An Ed25519 key can only sign and an X25519 key
+ * can only agree keys: each does its one thing in whatever slot it is, or
+ * it would be of no use at all (the card itself does not tie algorithms to
+ * slots).
+ */
 struct usage {
 	bool sign, decrypt, derive;
 };
@@ -514,11 +535,29 @@ static struct usage slot_usage(uint8_t slot, CK_KEY_TYPE type)
 	bool keymgmt = slot == PIV_SLOT_KEYMGMT || (slot >= 0x82 && slot <= 0x95);
 	bool both = slot == PIV_SLOT_AUTH;
 
+	if (type == CKK_EC_EDWARDS)
+		return (struct usage){ .sign = true };
+	if (type == CKK_EC_MONTGOMERY)
+		return (struct usage){ .derive = true };
 	return (struct usage){
 		.sign = !keymgmt,
 		.decrypt = type == CKK_RSA && (keymgmt || both),
 		.derive = type == CKK_EC && (keymgmt || both),
 	};
+}
+
+/* Adds what list (of n, room for 32) lacks of more; a key that signs and decrypts names raw RSA once. */
+static size_t append_mechanisms(CK_MECHANISM_TYPE *list, size_t n, const CK_MECHANISM_TYPE *more, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		size_t j = 0;
+
+		while (j < n && list[j] != more[i])
+			j++;
+		if (j == n && n < 32)
+			list[n++] = more[i];
+	}
+	return n;
 }
 
 static void put_allowed(struct builder *b, CK_KEY_TYPE type, struct usage u)
@@ -532,23 +571,21 @@ static void put_allowed(struct builder *b, CK_KEY_TYPE type, struct usage u)
 	static const CK_MECHANISM_TYPE ec_sign[] = {
 		CKM_ECDSA, CKM_ECDSA_SHA1, CKM_ECDSA_SHA224, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512,
 	};
+	static const CK_MECHANISM_TYPE ecdh[] = { CKM_ECDH1_DERIVE };
+	static const CK_MECHANISM_TYPE eddsa[] = { CKM_EDDSA };
 	CK_MECHANISM_TYPE list[32];
 	size_t n = 0;
 
-#define APPEND(a)                                                                                                  \
-	do {                                                                                                       \
-		for (size_t i_ = 0; i_ < sizeof(a) / sizeof((a)[0]); i_++)                                          \
-			list[n++] = (a)[i_];                                                                       \
-	} while (0)
 	if (type == CKK_RSA && u.sign)
-		APPEND(rsa_sign);
+		n = append_mechanisms(list, n, rsa_sign, sizeof(rsa_sign) / sizeof(rsa_sign[0]));
 	if (type == CKK_RSA && u.decrypt)
-		APPEND(rsa_decrypt);
+		n = append_mechanisms(list, n, rsa_decrypt, sizeof(rsa_decrypt) / sizeof(rsa_decrypt[0]));
 	if (type == CKK_EC && u.sign)
-		APPEND(ec_sign);
-	if (type == CKK_EC && u.derive)
-		list[n++] = CKM_ECDH1_DERIVE;
-#undef APPEND
+		n = append_mechanisms(list, n, ec_sign, sizeof(ec_sign) / sizeof(ec_sign[0]));
+	if ((type == CKK_EC || type == CKK_EC_MONTGOMERY) && u.derive)
+		n = append_mechanisms(list, n, ecdh, 1);
+	if (type == CKK_EC_EDWARDS && u.sign)
+		n = append_mechanisms(list, n, eddsa, 1);
 	put(b, CKA_ALLOWED_MECHANISMS, list, n * sizeof(list[0]));
 }
 
@@ -574,10 +611,27 @@ static bool always_authenticate(const struct card_key *k)
 	return k->slot == PIV_SLOT_SIGN;
 }
 
-static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struct cr_pubkey *pk,
+/*
+ * The PKCS#11 key type of a public key the card can hold. Ed25519 and
+ * X25519 keys carry CKA_EC_PARAMS as the curve's OID (1.3.101.112,
+ * 1.3.101.110) rather than the name PKCS#11 3.0 also allows: it is what a
+ * certificate's key says, what SoftHSM writes, and what OpenSC's
+ * pkcs11-tool, libp11 and pkcs11-provider look for.
+ */
+static bool key_type_of(const struct cr_pubkey *pk, CK_KEY_TYPE *type)
+{
+	switch (pk->type) {
+	case CR_KEY_RSA: *type = CKK_RSA; return true;
+	case CR_KEY_EC: *type = CKK_EC; return true;
+	case CR_KEY_ED25519: *type = CKK_EC_EDWARDS; return true;
+	case CR_KEY_X25519: *type = CKK_EC_MONTGOMERY; return true;
+	default: return false;
+	}
+}
+
+static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struct cr_pubkey *pk, CK_KEY_TYPE type,
 			  const struct cr_bytes *subject)
 {
-	CK_KEY_TYPE type = pk->type == CR_KEY_RSA ? CKK_RSA : CKK_EC;
 	struct usage u = slot_usage(k->slot, type);
 	bool generated = k->origin == 1;
 	struct builder b;
@@ -622,17 +676,17 @@ static CK_RV add_slot_objects(struct token *t, const struct card_key *k)
 {
 	struct cr_bytes none = { NULL, 0 };
 	struct cr_pubkey pk;
+	CK_KEY_TYPE type;
 	struct cr_cert c;
 	bool have_cert = k->cert.len > 0 && cr_cert_parse(k->cert.data, k->cert.len, &c) == 0;
 	CK_RV rv = have_cert ? add_certificate(t, k) : CKR_OK;
 
 	if (rv == CKR_OK && k->has_key && k->spki.len > 0) {
-		if (cr_spki_parse(k->spki.data, k->spki.len, &pk) != 0 ||
-		    (pk.type != CR_KEY_RSA && pk.type != CR_KEY_EC)) {
+		if (cr_spki_parse(k->spki.data, k->spki.len, &pk) != 0 || !key_type_of(&pk, &type)) {
 			log_msg(LL_WARNING, "key in slot %02X of the card in %s is not supported: not shown", k->slot,
 				t->reader);
 		} else {
-			rv = add_key_pair(t, k, &pk, have_cert ? &c.subject : &none);
+			rv = add_key_pair(t, k, &pk, type, have_cert ? &c.subject : &none);
 		}
 		cr_pubkey_clear(&pk);
 	}

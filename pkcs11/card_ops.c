@@ -1,8 +1,9 @@
 /*
  * The PIV card's token_ops: description, sessions, login and PINs, objects,
- * and the one raw private-key operation a card does per call (CKM_RSA_X_509
- * sign and decrypt, CKM_ECDSA over a hash, CKM_ECDH1_DERIVE). The core
- * composes everything else (hashing, padding, verification) on the host.
+ * and the one private-key operation a card does per call (CKM_RSA_X_509
+ * sign and decrypt, CKM_ECDSA over a hash, CKM_EDDSA over a whole message,
+ * CKM_ECDH1_DERIVE on P-256, P-384 and X25519). The core composes
+ * everything else (hashing, padding, verification) on the host.
  *
  * Every result that comes back from the card is checked against the listed
  * public key before it is returned (a signature must verify, a decryption
@@ -23,6 +24,8 @@
 
 #define MAX_BLOCK 512        /* RSA-4096 */
 #define MAX_RESULT 1024
+/* The longest message GENERAL AUTHENTICATE takes to be signed with Ed25519 (apdu/piv.c's limit). */
+#define CARD_EDDSA_MAX_MESSAGE 512u
 #define FIRST_SESSION_REF ((token_ref)0x10000)
 
 struct card_op {
@@ -152,34 +155,84 @@ static CK_RV card_token_info(struct token *t, CK_TOKEN_INFO *info)
 	return leave(t, rv);
 }
 
+/* The keys a mechanism works with, which give its key sizes. */
+enum mech_keys { KEYS_RSA, KEYS_EC, KEYS_25519 };
+
+#define EC_FORMS (CKF_EC_F_P | CKF_EC_OID | CKF_EC_UNCOMPRESS)
+
 static const struct {
 	CK_MECHANISM_TYPE type;
 	CK_FLAGS flags;
-	bool rsa;
+	enum mech_keys keys;
 } mechanisms[] = {
-	{ CKM_RSA_X_509, CKF_HW | CKF_SIGN | CKF_DECRYPT, true },
-	{ CKM_ECDSA, CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS, false },
-	{ CKM_ECDH1_DERIVE, CKF_HW | CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS, false },
+	{ CKM_RSA_X_509, CKF_HW | CKF_SIGN | CKF_DECRYPT, KEYS_RSA },
+	{ CKM_ECDSA, CKF_HW | CKF_SIGN | EC_FORMS, KEYS_EC },
+	/* P-256 and P-384, and X25519 on a card that has it */
+	{ CKM_ECDH1_DERIVE, CKF_HW | CKF_DERIVE | EC_FORMS, KEYS_EC },
+	{ CKM_EDDSA, CKF_HW | CKF_SIGN | CKF_EC_OID, KEYS_25519 },
+	{ CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_HW | CKF_GENERATE_KEY_PAIR | CKF_EC_OID, KEYS_25519 },
+	{ CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CKF_HW | CKF_GENERATE_KEY_PAIR | CKF_EC_OID, KEYS_25519 },
 };
 #define N_MECHANISMS (sizeof(mechanisms) / sizeof(mechanisms[0]))
 
-static CK_RV card_mechanism_list(struct token *t, CK_MECHANISM_TYPE *list, CK_ULONG *count)
+static bool version_at_least(const struct token *t, uint8_t major, uint8_t minor)
 {
-	(void)t;
-	if (list != NULL && *count < N_MECHANISMS) {
-		*count = N_MECHANISMS;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	for (size_t i = 0; list != NULL && i < N_MECHANISMS; i++)
-		list[i] = mechanisms[i].type;
-	*count = N_MECHANISMS;
-	return CKR_OK;
+	return t->have_version && (t->version[0] > major || (t->version[0] == major && t->version[1] >= minor));
 }
 
-/* From what the card is (its ATR), without an APDU: YubiKeys 5.7 take RSA up to 4096 bits. */
+/*
+ * Ed25519 and X25519 (YubiKey 5.7 and later): from the firmware version
+ * where it is known, else from the keys listed, without an APDU.
+ */
+static bool has_25519(const struct token *t)
+{
+	if (version_at_least(t, 5, 7))
+		return true;
+	for (int i = 0; t->inventory && i < CARD_KEY_SLOTS; i++)
+		if (t->keys[i].has_key && (t->keys[i].alg == PIV_ALG_ED25519 || t->keys[i].alg == PIV_ALG_X25519))
+			return true;
+	return false;
+}
+
+/*
+ * What the card in the reader is, as far as it is known: the connection
+ * (its ATR) and, for a card identified before, its version and keys.
+ * Caller holds the lock; no APDU.
+ */
+static void card_model_locked(struct token *t, bool *yubikey, bool *curve25519)
+{
+	if (t->present && !t->gone && t->pc == NULL)
+		card_connect(t);
+	*yubikey = t->yubikey || card_is_yubikey_atr(t);
+	*curve25519 = has_25519(t);
+}
+
+static CK_RV card_mechanism_list(struct token *t, CK_MECHANISM_TYPE *list, CK_ULONG *count)
+{
+	bool yubikey, curve25519;
+	CK_ULONG n = 0;
+	CK_RV rv = card_lock(t);
+
+	if (rv != CKR_OK)
+		return rv;
+	card_model_locked(t, &yubikey, &curve25519);
+	card_unlock(t);
+	for (size_t i = 0; i < N_MECHANISMS; i++) {
+		if (mechanisms[i].keys == KEYS_25519 && !curve25519)
+			continue;
+		if (list != NULL && n < *count)
+			list[n] = mechanisms[i].type;
+		n++;
+	}
+	rv = list != NULL && n > *count ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+	*count = n;
+	return rv;
+}
+
+/* From what the card is, without an APDU: a YubiKey takes RSA up to 4096 bits (5.7 and later). */
 static CK_RV card_mechanism_info(struct token *t, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
 {
-	bool yubikey;
+	bool yubikey, curve25519;
 	CK_RV rv;
 
 	for (size_t i = 0; i < N_MECHANISMS; i++) {
@@ -188,13 +241,24 @@ static CK_RV card_mechanism_info(struct token *t, CK_MECHANISM_TYPE type, CK_MEC
 		rv = card_lock(t);
 		if (rv != CKR_OK)
 			return rv;
-		if (t->present && !t->gone && t->pc == NULL)
-			card_connect(t);
-		yubikey = t->yubikey || card_is_yubikey_atr(t);
+		card_model_locked(t, &yubikey, &curve25519);
 		card_unlock(t);
+		if (mechanisms[i].keys == KEYS_25519 && !curve25519)
+			return CKR_MECHANISM_INVALID;
 		info->flags = mechanisms[i].flags;
-		info->ulMinKeySize = mechanisms[i].rsa ? 1024 : 256;
-		info->ulMaxKeySize = mechanisms[i].rsa ? (yubikey ? 4096 : 2048) : 384;
+		switch (mechanisms[i].keys) {
+		case KEYS_RSA:
+			info->ulMinKeySize = 1024;
+			info->ulMaxKeySize = yubikey ? 4096 : 2048;
+			break;
+		case KEYS_EC:
+			info->ulMinKeySize = 256;
+			info->ulMaxKeySize = 384;
+			break;
+		case KEYS_25519:
+			info->ulMinKeySize = info->ulMaxKeySize = 256;
+			break;
+		}
 		return CKR_OK;
 	}
 	return CKR_MECHANISM_INVALID;
@@ -614,6 +678,48 @@ static CK_RV usable_key(struct token *t, const struct card_sess *s, token_ref re
 	return *key != NULL ? pin_policy_key_use(t->pin.policy) : CKR_KEY_HANDLE_INVALID;
 }
 
+/*
+ * CKM_EDDSA's parameter: none, or CK_EDDSA_PARAMS asking for plain Ed25519
+ * (not pre-hashed, no context), which is all a PIV card signs with.
+ */
+static CK_RV eddsa_params(const CK_MECHANISM *mech)
+{
+	const CK_EDDSA_PARAMS *p = mech->pParameter;
+
+	if (p == NULL && mech->ulParameterLen == 0)
+		return CKR_OK;
+	if (p == NULL || mech->ulParameterLen != sizeof(*p) || p->phFlag || p->ulContextDataLen != 0) {
+		log_msg(LL_INFO, "CKM_EDDSA on a card: plain Ed25519 only (no pre-hashing, no context)");
+		return CKR_MECHANISM_PARAM_INVALID;
+	}
+	return CKR_OK;
+}
+
+/* The mechanisms a card runs itself, for op, with the key type each needs. */
+static CK_RV card_mechanism_key(enum token_op op, const CK_MECHANISM *mech, CK_KEY_TYPE *want)
+{
+	if (op != TOKEN_OP_SIGN && op != TOKEN_OP_DECRYPT)
+		return CKR_MECHANISM_INVALID; /* verification, encryption and digests run on the host */
+	switch (mech->mechanism) {
+	case CKM_RSA_X_509:
+		*want = CKK_RSA;
+		break;
+	case CKM_ECDSA:
+		*want = CKK_EC;
+		break;
+	case CKM_EDDSA:
+		*want = CKK_EC_EDWARDS;
+		break;
+	default:
+		return CKR_MECHANISM_INVALID;
+	}
+	if (op == TOKEN_OP_DECRYPT && *want != CKK_RSA)
+		return CKR_MECHANISM_INVALID;
+	if (mech->mechanism == CKM_EDDSA)
+		return eddsa_params(mech);
+	return mech->pParameter == NULL && mech->ulParameterLen == 0 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
+}
+
 /* The size of the result and the curve of a key, from its public key. */
 static CK_RV key_shape(const struct card_key *k, size_t *out_len, enum cr_curve *curve)
 {
@@ -632,18 +738,14 @@ static CK_RV card_op_init(struct token *t, void *ss, enum token_op op, const CK_
 	struct card_sess *s = ss;
 	struct card_op *p = &s->ops[op];
 	CK_ATTRIBUTE_TYPE use = op == TOKEN_OP_SIGN ? CKA_SIGN : CKA_DECRYPT;
-	CK_KEY_TYPE want = mech->mechanism == CKM_ECDSA ? CKK_EC : CKK_RSA;
+	CK_KEY_TYPE want = 0;
 	struct card_obj *o = NULL;
 	struct card_key *k = NULL;
 	bool always = false;
-	CK_RV rv;
+	CK_RV rv = card_mechanism_key(op, mech, &want);
 
-	/* Verification, encryption and digests run on the host; the card has only its private keys. */
-	if ((op != TOKEN_OP_SIGN && op != TOKEN_OP_DECRYPT) ||
-	    (mech->mechanism != CKM_RSA_X_509 && !(mech->mechanism == CKM_ECDSA && op == TOKEN_OP_SIGN)))
-		return CKR_MECHANISM_INVALID;
-	if (mech->pParameter != NULL || mech->ulParameterLen != 0)
-		return CKR_MECHANISM_PARAM_INVALID;
+	if (rv != CKR_OK)
+		return rv;
 	rv = enter(t, s);
 	if (rv != CKR_OK)
 		return rv;
@@ -757,6 +859,41 @@ static CK_RV ecdsa(struct token *t, const struct card_key *k, const struct card_
 	return CKR_OK;
 }
 
+/*
+ * Ed25519 on the card over the whole message, as pure EdDSA needs it; the
+ * signature must verify with the listed key. The card takes the message in
+ * one GENERAL AUTHENTICATE, so it cannot be longer than that command allows.
+ */
+static CK_RV eddsa(struct token *t, const struct card_key *k, const struct card_op *p, const CK_BYTE *in,
+		   CK_ULONG in_len, CK_BYTE *result)
+{
+	size_t len = 0;
+	int rc;
+
+	if (in_len == 0 || in_len > CARD_EDDSA_MAX_MESSAGE) {
+		log_msg(LL_WARNING, "Ed25519 on the card in %s: a message of %lu bytes, the card signs 1 to %u",
+			t->reader, (unsigned long)in_len, CARD_EDDSA_MAX_MESSAGE);
+		return CKR_DATA_LEN_RANGE;
+	}
+	rc = piv_sign(&t->piv, p->alg, p->slot, in, in_len, result, MAX_RESULT, &len);
+	if (rc != PIV_OK)
+		return key_failure(t, k, p, rc);
+	if (len != p->out_len || cr_verify_ed25519(k->spki.data, k->spki.len, in, in_len, result, len) != 0)
+		return bad_answer(t, k, "a wrong signature");
+	return CKR_OK;
+}
+
+/* The card's own operation for the mechanism an operation was started with. */
+static CK_RV card_operation(struct token *t, const struct card_key *k, const struct card_op *p, enum token_op op,
+			    const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *result)
+{
+	switch (p->mech) {
+	case CKM_ECDSA: return ecdsa(t, k, p, in, in_len, result);
+	case CKM_EDDSA: return eddsa(t, k, p, in, in_len, result);
+	default: return rsa_raw(t, k, p, op, in, in_len, result);
+	}
+}
+
 /* PKCS#11: only a length query or a short buffer keep an operation going. */
 static bool keeps_operation(CK_RV rv, const CK_BYTE *out)
 {
@@ -791,7 +928,7 @@ static CK_RV run_op(struct token *t, struct card_sess *s, enum token_op op, cons
 	rv = card_ready(t);
 	if (rv != CKR_OK)
 		return rv;
-	rv = p->mech == CKM_ECDSA ? ecdsa(t, k, p, in, in_len, result) : rsa_raw(t, k, p, op, in, in_len, result);
+	rv = card_operation(t, k, p, op, in, in_len, result);
 	if (rv == CKR_OK) {
 		memcpy(out, result, p->out_len);
 		*out_len = p->out_len;
@@ -816,7 +953,11 @@ static CK_RV card_op_oneshot(struct token *t, void *ss, enum token_op op, const 
 	return leave(t, rv);
 }
 
-/* The card's mechanisms are single-part; the hash-and-sign ones are the core's. */
+/*
+ * The card's mechanisms are single-part; the hash-and-sign ones are the
+ * core's. Pure Ed25519 hashes the message twice, so neither the host nor
+ * the card can take it in parts: the card must see all of it at once.
+ */
 static CK_RV card_op_update(struct token *t, void *ss, enum token_op op, const CK_BYTE *in, CK_ULONG in_len,
 			    CK_BYTE *out, CK_ULONG *out_len)
 {
@@ -830,6 +971,8 @@ static CK_RV card_op_update(struct token *t, void *ss, enum token_op op, const C
 	if (rv != CKR_OK)
 		return rv;
 	rv = s->ops[op].active ? CKR_FUNCTION_NOT_SUPPORTED : CKR_OPERATION_NOT_INITIALIZED;
+	if (s->ops[op].active && s->ops[op].mech == CKM_EDDSA)
+		log_msg(LL_WARNING, "CKM_EDDSA on a card signs a whole message with C_Sign, not in parts");
 	end_op(t, s, op);
 	return leave(t, rv);
 }
@@ -849,22 +992,37 @@ static void card_op_abort(struct token *t, void *ss, enum token_op op)
 
 /* ---- ECDH ---- */
 
-/* The peer's point, raw (04||X||Y) or as the DER OCTET STRING some callers wrap it in. */
-static bool peer_point(const CK_ECDH1_DERIVE_PARAMS *p, size_t field, const CK_BYTE **pt)
+/*
+ * The peer's public key as the card takes it: for P-256 and P-384 the
+ * point 04||X||Y, for X25519 the 32-byte key (PKCS#11 3.0's form), each
+ * raw or in the DER OCTET STRING some callers wrap it in.
+ */
+static bool peer_point(const CK_ECDH1_DERIVE_PARAMS *p, enum cr_curve curve, const CK_BYTE **pt, size_t *len)
 {
-	size_t want = 1 + 2 * field;
+	bool montgomery = curve == CR_CURVE_X25519;
+	size_t field = cr_curve_field_size(curve), want = montgomery ? field : 1 + 2 * field;
 	const CK_BYTE *d = p->pPublicData;
 	CK_ULONG n = p->ulPublicDataLen;
 
-	if (n == want && d[0] == 0x04) {
+	*len = want;
+	if (n == want && (montgomery || d[0] == 0x04)) {
 		*pt = d;
 		return true;
 	}
-	if (n == want + 2 && d[0] == 0x04 && d[1] == want && d[2] == 0x04) {
+	if (n == want + 2 && d[0] == 0x04 && d[1] == want && (montgomery || d[2] == 0x04)) {
 		*pt = d + 2;
 		return true;
 	}
 	return false;
+}
+
+/* The key type of a private key, for the checks of usable_key(); 0 when the object has none. */
+static CK_KEY_TYPE key_type_of_object(struct token *t, const struct card_sess *s, token_ref ref)
+{
+	struct card_obj *o = visible_object(t, s, ref);
+	CK_ULONG type = 0;
+
+	return o != NULL && attrs_get_ulong(&o->attrs, CKA_KEY_TYPE, &type) ? type : 0;
 }
 
 /* What signet says of a derived secret, over what the caller's template asked. */
@@ -936,7 +1094,8 @@ static CK_RV card_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech
 	struct card_key *k = NULL;
 	uint8_t secret[CR_EC_MAX_FIELD_SIZE + 8];
 	const CK_BYTE *point = NULL;
-	size_t len = 0;
+	size_t len = 0, point_len = 0;
+	CK_KEY_TYPE type;
 	int rc;
 	CK_RV rv;
 
@@ -947,10 +1106,12 @@ static CK_RV card_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech
 	rv = enter(t, s);
 	if (rv != CKR_OK)
 		return rv;
-	rv = usable_key(t, s, base, CKA_DERIVE, CKK_EC, &o, &k);
+	/* ECDH1 works on both kinds of curve: a P-256/P-384 key (CKK_EC) or an X25519 key. */
+	type = key_type_of_object(t, s, base) == CKK_EC_MONTGOMERY ? CKK_EC_MONTGOMERY : CKK_EC;
+	rv = usable_key(t, s, base, CKA_DERIVE, type, &o, &k);
 	if (rv == CKR_OK)
 		rv = key_shape(k, &shape.out_len, &shape.curve);
-	if (rv == CKR_OK && !peer_point(p, shape.out_len / 2, &point))
+	if (rv == CKR_OK && !peer_point(p, shape.curve, &point, &point_len))
 		rv = CKR_MECHANISM_PARAM_INVALID;
 	if (rv == CKR_OK)
 		rv = card_ready(t);
@@ -960,7 +1121,7 @@ static CK_RV card_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech
 		return leave(t, rv);
 	card_drop_context_auth(t);
 	shape.slot = k->slot;
-	rc = piv_ecdh(&t->piv, k->alg, k->slot, point, shape.out_len + 1, secret, sizeof(secret), &len);
+	rc = piv_ecdh(&t->piv, k->alg, k->slot, point, point_len, secret, sizeof(secret), &len);
 	if (rc != PIV_OK)
 		rv = key_failure(t, k, &shape, rc);
 	else if (len != shape.out_len / 2)

@@ -1,7 +1,7 @@
 /*
  * The PKCS#11 types: p11-kit's 2.40 header plus the few 3.0 declarations it
- * lacks (interfaces, the 3.0 function list, C_LoginUser, C_SessionCancel and
- * the message-based functions).
+ * lacks (interfaces, the 3.0 function list, C_LoginUser, C_SessionCancel,
+ * the message-based functions, the Edwards and Montgomery curves).
  */
 #ifndef SIGNET_CRYPTOKI_H
 #define SIGNET_CRYPTOKI_H
@@ -20,11 +20,47 @@ typedef CK_INTERFACE *CK_INTERFACE_PTR;
 typedef CK_INTERFACE_PTR *CK_INTERFACE_PTR_PTR;
 #endif
 
+/*
+ * The Edwards and Montgomery curves of PKCS#11 3.0 (Ed25519 signatures,
+ * X25519 key agreement). p11-kit 0.24 knows the Edwards key type and
+ * mechanisms but not the Montgomery ones, nor the EdDSA parameter; each
+ * value is defined here only when the system header lacks it.
+ */
+#ifndef CKK_EC_EDWARDS
+#define CKK_EC_EDWARDS 0x40UL
+#endif
 #ifndef CKK_EC_MONTGOMERY
 #define CKK_EC_MONTGOMERY 0x41UL
 #endif
+#ifndef CKM_EC_EDWARDS_KEY_PAIR_GEN
+#define CKM_EC_EDWARDS_KEY_PAIR_GEN 0x1055UL
+#endif
 #ifndef CKM_EC_MONTGOMERY_KEY_PAIR_GEN
 #define CKM_EC_MONTGOMERY_KEY_PAIR_GEN 0x1056UL
+#endif
+#ifndef CKM_EDDSA
+#define CKM_EDDSA 0x1057UL
+#endif
+/* 3.0's names for the CKA_EC_PARAMS forms a token takes: an OID (2.40's "named curve") or a curve name. */
+#ifndef CKF_EC_OID
+#define CKF_EC_OID 0x00800000UL
+#endif
+#ifndef CKF_EC_CURVENAME
+#define CKF_EC_CURVENAME 0x04000000UL
+#endif
+
+/*
+ * CKM_EDDSA's optional parameter: phFlag selects the pre-hashed variant
+ * (Ed25519ph), a context makes it Ed25519ctx; neither is plain Ed25519.
+ * A header that speaks 3.0 has it already.
+ */
+#if !defined(CRYPTOKI_VERSION_MAJOR) || CRYPTOKI_VERSION_MAJOR < 3
+typedef struct CK_EDDSA_PARAMS {
+	CK_BBOOL phFlag;
+	CK_ULONG ulContextDataLen;
+	CK_BYTE_PTR pContextData;
+} CK_EDDSA_PARAMS;
+typedef CK_EDDSA_PARAMS *CK_EDDSA_PARAMS_PTR;
 #endif
 
 typedef CK_RV (*CK_C_GetInterfaceList)(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount);

@@ -51,6 +51,7 @@ static const struct mech_recipe recipes[] = {
 	{ CKM_SHA384_RSA_PKCS_PSS, MECH_PSS, true, CR_HASH_SHA384 },
 	{ CKM_SHA512_RSA_PKCS_PSS, MECH_PSS, true, CR_HASH_SHA512 },
 	{ CKM_RSA_PKCS_OAEP, MECH_OAEP, false, CR_HASH_COUNT },
+	{ CKM_EDDSA, MECH_EDDSA, false, CR_HASH_COUNT },
 };
 #define N_RECIPES (sizeof(recipes) / sizeof(recipes[0]))
 
@@ -183,6 +184,8 @@ static const struct mech_entry *raw_of_family_locked(const struct mech_cache *c,
 	switch (family) {
 	case MECH_ECDSA:
 		return native_locked(c, CKM_ECDSA);
+	case MECH_EDDSA:
+		return native_locked(c, CKM_EDDSA);
 	case MECH_PKCS1:
 	case MECH_PSS:
 	case MECH_X509:

@@ -10,7 +10,8 @@
  *    CKM_ECDSA_SHA256;
  *  - host-only (MECH_HOST): digests, and the public-key operations (verify,
  *    encrypt), computed on the host with the key's public attributes read
- *    through the token: a PIV card cannot verify.
+ *    through the token: a PIV card cannot verify, not even its own Ed25519
+ *    signatures.
  * The operation engine (pkcs11/op.c) asks mech_plan() at every C_*Init;
  * C_GetMechanismList and C_GetMechanismInfo show the same choices.
  */
@@ -38,6 +39,7 @@ enum mech_family {
 	MECH_PSS,       /* RSASSA-PSS */
 	MECH_X509,      /* raw RSA */
 	MECH_OAEP,      /* RSAES-OAEP */
+	MECH_EDDSA,     /* pure EdDSA over the whole message (Ed25519) */
 };
 
 /* How the host carries out a mechanism it composes. */

@@ -264,7 +264,7 @@ static CK_RV check_aes_cbc_data(const CK_MECHANISM *m, CK_ULONG unused, const ch
 /* CKM_EDDSA: no parameter (plain Ed25519), or CK_EDDSA_PARAMS. */
 static CK_RV check_eddsa(const CK_MECHANISM *m, CK_ULONG unused, const char **why)
 {
-	struct mech_eddsa_params p;
+	CK_EDDSA_PARAMS p;
 	CK_RV rv;
 
 	(void)unused;

@@ -30,12 +30,6 @@ struct mech_ccm_params {   /* CK_CCM_PARAMS, for CKM_AES_CCM */
 	CK_ULONG ulMACLen;
 };
 
-struct mech_eddsa_params { /* CK_EDDSA_PARAMS, optional for CKM_EDDSA */
-	CK_BBOOL phFlag;
-	CK_ULONG ulContextDataLen;
-	CK_BYTE_PTR pContextData;
-};
-
 /*
  * CKR_OK, or the error above for m (which must not be NULL). A refusal is
  * logged at debug level with the mechanism and what is wrong, never with

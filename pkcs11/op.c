@@ -54,6 +54,9 @@ struct op_run {
 	bool input_done;
 	CK_BYTE value[MAX_MODULUS];
 	size_t value_len;
+	/* EdDSA: the whole message, of any length, which it hashes itself */
+	CK_BYTE *message;
+	size_t message_len;
 	/* a decrypted plaintext, kept until the caller has room for it */
 	bool have_result;
 	CK_BYTE result[MAX_MODULUS];
@@ -112,6 +115,9 @@ static void run_free(struct op_run *run)
 		return;
 	cr_digest_free(run->digest);
 	free(run->spki);
+	if (run->message != NULL)
+		cr_wipe(run->message, run->message_len);
+	free(run->message);
 	cr_wipe(run, sizeof(*run)); /* plaintexts and hashes of what was signed */
 	free(run);
 }
@@ -233,10 +239,13 @@ static CK_RV take_modulus(struct op_run *run, const CK_BYTE *n, CK_ULONG len)
 	return CKR_OK;
 }
 
-/* A named curve's r||s size from CKA_EC_PARAMS. */
+/* A named curve's signature size (r||s, or R||S for EdDSA) from CKA_EC_PARAMS: a curve of the mechanism. */
 static CK_RV take_curve(struct op_run *run, const CK_BYTE *params, CK_ULONG len, enum cr_curve *curve)
 {
-	if (cr_curve_from_params(params, len, curve) != CR_OK || *curve == CR_CURVE_ED25519)
+	bool edwards = run->r->family == MECH_EDDSA;
+
+	if (cr_curve_from_params(params, len, curve) != CR_OK || (*curve == CR_CURVE_ED25519) != edwards ||
+	    *curve == CR_CURVE_X25519)
 		return CKR_CURVE_NOT_SUPPORTED;
 	run->k = 2 * cr_curve_field_size(*curve);
 	return CKR_OK;
@@ -314,7 +323,7 @@ static CK_RV read_public_key(struct session *s, struct op_run *run)
 {
 	CK_KEY_TYPE type = 0;
 	CK_BBOOL allowed = CK_FALSE;
-	bool ec = run->r->family == MECH_ECDSA;
+	bool edwards = run->r->family == MECH_EDDSA, ec = run->r->family == MECH_ECDSA || edwards;
 	CK_ATTRIBUTE a[] = {
 		{ CKA_KEY_TYPE, &type, sizeof(type) },
 		{ run->op == TOKEN_OP_VERIFY ? CKA_VERIFY : CKA_ENCRYPT, &allowed, sizeof(allowed) },
@@ -329,7 +338,7 @@ static CK_RV read_public_key(struct session *s, struct op_run *run)
 		return rv;
 	if (allowed == CK_FALSE)
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
-	if (type != (ec ? CKK_EC : CKK_RSA))
+	if (type != (edwards ? CKK_EC_EDWARDS : ec ? CKK_EC : CKK_RSA))
 		return CKR_KEY_TYPE_INCONSISTENT;
 	return ec ? read_ec_public_key(s, run) : read_rsa_public_key(s, run);
 }
@@ -492,6 +501,12 @@ static CK_RV take_input(struct op_run *run, const CK_BYTE *in, CK_ULONG in_len)
 		    cr_digest_final(run->digest, run->value, &len) != CR_OK)
 			return CKR_GENERAL_ERROR;
 		run->value_len = len;
+	} else if (run->r->family == MECH_EDDSA) {
+		run->message = malloc(in_len > 0 ? in_len : 1);
+		if (run->message == NULL)
+			return CKR_HOST_MEMORY;
+		memcpy(run->message, in, in_len);
+		run->message_len = in_len;
 	} else {
 		if (in_len > sizeof(run->value))
 			return CKR_DATA_LEN_RANGE;
@@ -653,6 +668,8 @@ static CK_RV verify_on_host(const struct op_run *run, const CK_BYTE *sig, CK_ULO
 						 run->salt_len, data, data_len, sig, sig_len));
 	case MECH_X509:
 		return verify_raw_rsa(run, sig, sig_len);
+	case MECH_EDDSA:
+		return verdict(cr_verify_ed25519(run->spki, run->spki_len, run->message, run->message_len, sig, sig_len));
 	default:
 		return CKR_GENERAL_ERROR;
 	}

@@ -24,6 +24,8 @@ START_TEST(test_curve_from_params)
 	static const uint8_t p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
 	static const uint8_t ed_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 	static const uint8_t ed_name[] = "\x13\x0c" "edwards25519";
+	static const uint8_t x_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x6e };
+	static const uint8_t x_name[] = "\x13\x0a" "curve25519";
 	static const uint8_t k1[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a }; /* secp256k1 */
 	static const uint8_t trailing[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x00 };
 	static const uint8_t explicit_params[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
@@ -41,6 +43,10 @@ START_TEST(test_curve_from_params)
 	ck_assert_int_eq(c, CR_CURVE_ED25519);
 	ck_assert_int_eq(cr_curve_from_params(ed_name, sizeof(ed_name) - 1, &c), CR_OK);
 	ck_assert_int_eq(c, CR_CURVE_ED25519);
+	ck_assert_int_eq(cr_curve_from_params(x_oid, sizeof(x_oid), &c), CR_OK);
+	ck_assert_int_eq(c, CR_CURVE_X25519);
+	ck_assert_int_eq(cr_curve_from_params(x_name, sizeof(x_name) - 1, &c), CR_OK);
+	ck_assert_int_eq(c, CR_CURVE_X25519);
 
 	ck_assert_int_eq(cr_curve_from_params(k1, sizeof(k1), &c), CR_E_UNSUPPORTED);
 	ck_assert_int_eq(c, CR_CURVE_NONE);

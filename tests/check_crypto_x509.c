@@ -235,11 +235,18 @@ START_TEST(test_cert_ed25519_and_unsupported)
 	OPENSSL_free(der);
 	X509_free(x);
 
-	/* An X25519 key is well-formed but no signing key for us. */
-	x = make_cert(x25519_key, rsa_key, NULL);
+	/* An X25519 key (a card's key-agreement key): the 3.0 attributes, the curve's OID as parameters. */
+	x = make_cert(x25519_key, rsa_key, "keyAgreement");
 	der = to_der(x, &len);
-	ck_assert_int_eq(cr_cert_parse(der, len, &c), CR_E_UNSUPPORTED);
-	ck_assert_uint_eq(c.subject.len, 0);
+	ck_assert_int_eq(cr_cert_parse(der, len, &c), CR_OK);
+	ck_assert_int_eq(c.key.type, CR_KEY_X25519);
+	ck_assert_int_eq(c.key.curve, CR_CURVE_X25519);
+	assert_bytes(&c.key.ec_params, (const uint8_t *)"\x06\x03\x2b\x65\x6e", 5);
+	raw_len = sizeof(raw);
+	ck_assert_int_eq(EVP_PKEY_get_raw_public_key(x25519_key, raw, &raw_len), 1);
+	memcpy(want_point + 2, raw, 32);
+	assert_bytes(&c.key.ec_point, want_point, 34);
+	cr_cert_clear(&c);
 	OPENSSL_free(der);
 	X509_free(x);
 
@@ -340,19 +347,23 @@ START_TEST(test_spki_ec_both_ways)
 }
 END_TEST
 
-START_TEST(test_spki_ed25519_both_ways)
+/* Ed25519 (_i 0) and X25519 (_i 1): the 32 raw bytes, or the CKA_EC_POINT holding them, give the same key. */
+START_TEST(test_spki_25519_both_ways)
 {
+	EVP_PKEY *key = _i == 0 ? ed_key : x25519_key;
+	enum cr_curve curve = _i == 0 ? CR_CURVE_ED25519 : CR_CURVE_X25519;
 	size_t len, built_len, raw_len = 32;
-	uint8_t *der = spki_of(ed_key, &len), *built = NULL, raw[32];
+	uint8_t *der = spki_of(key, &len), *built = NULL, raw[32];
 	struct cr_pubkey k;
 
 	ck_assert_int_eq(cr_spki_parse(der, len, &k), CR_OK);
-	ck_assert_int_eq(k.type, CR_KEY_ED25519);
-	ck_assert_int_eq(EVP_PKEY_get_raw_public_key(ed_key, raw, &raw_len), 1);
-	ck_assert_int_eq(cr_spki_from_ec(CR_CURVE_ED25519, raw, 32, &built, &built_len), CR_OK);
+	ck_assert_int_eq(k.type, _i == 0 ? CR_KEY_ED25519 : CR_KEY_X25519);
+	ck_assert_int_eq(k.curve, curve);
+	ck_assert_int_eq(EVP_PKEY_get_raw_public_key(key, raw, &raw_len), 1);
+	ck_assert_int_eq(cr_spki_from_ec(curve, raw, 32, &built, &built_len), CR_OK);
 	assert_bytes(&(struct cr_bytes){ built, built_len }, der, len);
 	free(built);
-	ck_assert_int_eq(cr_spki_from_ec(CR_CURVE_ED25519, k.ec_point.data, k.ec_point.len, &built, &built_len),
+	ck_assert_int_eq(cr_spki_from_ec(curve, k.ec_point.data, k.ec_point.len, &built, &built_len),
 			 CR_OK);
 	assert_bytes(&(struct cr_bytes){ built, built_len }, der, len);
 	free(built);
@@ -475,7 +486,7 @@ START_TEST(test_spki_unused_bits_refused)
 	struct cr_pubkey k;
 
 	at = unused_bits_at(der, len);
-	ck_assert_int_eq(cr_spki_parse(der, len, &k), key == x25519_key ? CR_E_UNSUPPORTED : CR_OK);
+	ck_assert_int_eq(cr_spki_parse(der, len, &k), CR_OK);
 	cr_pubkey_clear(&k);
 	for (size_t u = 0; u < sizeof(unused); u++) {
 		int rc;
@@ -523,7 +534,7 @@ static Suite *x509_suite(void)
 	suite_add_tcase(s, cert);
 	tcase_add_test(spki, test_spki_rsa_both_ways);
 	tcase_add_test(spki, test_spki_ec_both_ways);
-	tcase_add_test(spki, test_spki_ed25519_both_ways);
+	tcase_add_loop_test(spki, test_spki_25519_both_ways, 0, 2);
 	tcase_add_test(spki, test_spki_malformed);
 	tcase_add_loop_test(spki, test_spki_unused_bits_refused, 0, 4);
 	tcase_add_test(spki, test_cert_unused_bits_refused);

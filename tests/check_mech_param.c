@@ -244,11 +244,11 @@ static const struct {
 
 	/* EdDSA: an optional context */
 	{ "EDDSA", { CKM_EDDSA, NULL, 0 }, OK },
-	{ "EDDSA, empty context", { CKM_EDDSA, P(struct mech_eddsa_params, CK_FALSE, 0, NULL) }, OK },
-	{ "EDDSA, prehashed with a context", { CKM_EDDSA, P(struct mech_eddsa_params, CK_TRUE, 5, buf) }, OK },
-	{ "EDDSA, context NULL with a length", { CKM_EDDSA, P(struct mech_eddsa_params, CK_FALSE, 5, NULL) },
+	{ "EDDSA, empty context", { CKM_EDDSA, P(CK_EDDSA_PARAMS, CK_FALSE, 0, NULL) }, OK },
+	{ "EDDSA, prehashed with a context", { CKM_EDDSA, P(CK_EDDSA_PARAMS, CK_TRUE, 5, buf) }, OK },
+	{ "EDDSA, context NULL with a length", { CKM_EDDSA, P(CK_EDDSA_PARAMS, CK_FALSE, 5, NULL) },
 	  BAD_ARGS },
-	{ "EDDSA, 256-byte context", { CKM_EDDSA, P(struct mech_eddsa_params, CK_FALSE, 256, buf) }, BAD_PARAM },
+	{ "EDDSA, 256-byte context", { CKM_EDDSA, P(CK_EDDSA_PARAMS, CK_FALSE, 256, buf) }, BAD_PARAM },
 	{ "EDDSA, wrong size", { CKM_EDDSA, buf, 4 }, BAD_PARAM },
 };
 

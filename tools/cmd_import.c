@@ -389,6 +389,7 @@ static int key_specific(const struct cr_privkey *k, struct key_templates *kt)
 		ADD(kt->pub, kt->npub, CKA_EC_PARAMS, params, params_len);
 		ADD_BYTES(kt->pub, kt->npub, CKA_EC_POINT, k->pub.ec_point);
 		return EXIT_OK;
+	case CR_KEY_X25519: /* a key file never gives one (cr_privkey reads signing keys) */
 	case CR_KEY_NONE:
 		break;
 	}

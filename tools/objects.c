@@ -43,6 +43,9 @@ void key_desc_pubkey(const struct cr_pubkey *k, struct key_desc *d)
 	case CR_KEY_ED25519:
 		set_desc(d, "ed25519", 256, NULL);
 		return;
+	case CR_KEY_X25519:
+		set_desc(d, "x25519", 256, NULL);
+		return;
 	case CR_KEY_NONE:
 		break;
 	}

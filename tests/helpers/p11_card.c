@@ -3,7 +3,8 @@
  * so that integration tests compare exact outcomes. A failing step is
  * reported, not fatal. Signatures, decryptions and derived secrets are
  * checked on the host against the public key in the token's certificate of
- * the same CKA_ID.
+ * the same CKA_ID, or where there is none, its public key object's
+ * CKA_PUBLIC_KEY_INFO.
  *
  * Steps:
  *   init / finalize        C_Initialize(NULL) / C_Finalize
@@ -19,7 +20,8 @@
  *   setpin:OLD:NEW         C_SetPIN
  *   find:KIND[:ID]         KIND cert, pub, priv, secret or any; the count; the first becomes "the object"
  *   attr:NAME              an attribute of the object: label, id, always_auth, sign, decrypt,
- *                          derive, private, local, never_extractable, key_type, value_len, value
+ *                          derive, private, local, never_extractable, key_type, value_len, value,
+ *                          ec_params, ec_point, modulus_bits, verify, allowed (mechanism names)
  *   keep / use             remember the object / make it the object again
  *   getattr                C_GetAttributeValue(CKA_CLASS) on the object: just the result
  *   ctxpin:PIN             the PIN a sign or decrypt of a CKA_ALWAYS_AUTHENTICATE key logs in with
@@ -28,6 +30,9 @@
  *   signlen:ID:MECH        C_SignInit, then a length query, then C_Sign into a buffer one byte short,
  *                          then C_Sign: the operation survives both
  *   multi:ID:MECH          C_SignInit, three C_SignUpdate, C_SignFinal, verified
+ *   verify:ID:MECH         sign, then C_Verify with the public key object of ID: the signature, then
+ *                          the signature with one bit changed, which must be refused
+ *   xderive:ID:HEX         ECDH1 with the peer's public key HEX as it is given; the secret in hex
  *   decrypt:ID:MECH        the host encrypts with the certificate's key; C_Decrypt must give it back
  *   derive:ID              ECDH1 with a host key; the secret must be the host's
  *   mechs                  the mechanism list, space-separated names of those this driver knows
@@ -151,6 +156,10 @@ static const struct mech mechs[] = {
 	{ "SHA512-RSA-PKCS-PSS", CKM_SHA512_RSA_PKCS_PSS, CR_HASH_SHA512, false },
 	{ "RSA-PKCS-OAEP", CKM_RSA_PKCS_OAEP, CR_HASH_SHA256, false },
 	{ "ECDH1-DERIVE", CKM_ECDH1_DERIVE, CR_HASH_SHA256, false },
+	{ "EDDSA", CKM_EDDSA, CR_HASH_SHA256, false },
+	{ "EDDSA-PH", CKM_EDDSA, CR_HASH_SHA256, false }, /* with CK_EDDSA_PARAMS asking for Ed25519ph */
+	{ "EC-EDWARDS-KEY-PAIR-GEN", CKM_EC_EDWARDS_KEY_PAIR_GEN, CR_HASH_SHA256, false },
+	{ "EC-MONTGOMERY-KEY-PAIR-GEN", CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CR_HASH_SHA256, false },
 };
 
 static const struct mech *mech_named(const char *name)
@@ -220,7 +229,26 @@ static CK_RV find_one(CK_OBJECT_CLASS cls, int id, CK_OBJECT_HANDLE *h)
 	return rv == CKR_OK && n == 0 ? CKR_OBJECT_HANDLE_INVALID : rv;
 }
 
-/* The DER SubjectPublicKeyInfo of the certificate with this CKA_ID. */
+/* An attribute's value in a malloc'd buffer. */
+static CK_RV read_attr(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, uint8_t **value, size_t *len)
+{
+	CK_ATTRIBUTE a = { type, NULL, 0 };
+	CK_RV rv = d.f->C_GetAttributeValue(d.session, h, &a, 1);
+
+	if (rv != CKR_OK)
+		return rv;
+	a.pValue = malloc(a.ulValueLen + 1);
+	rv = d.f->C_GetAttributeValue(d.session, h, &a, 1);
+	if (rv != CKR_OK) {
+		free(a.pValue);
+		return rv;
+	}
+	*value = a.pValue;
+	*len = a.ulValueLen;
+	return CKR_OK;
+}
+
+/* The DER SubjectPublicKeyInfo of the certificate with this CKA_ID, else of the public key object. */
 static CK_RV cert_spki(int id, uint8_t **spki, size_t *len)
 {
 	CK_OBJECT_HANDLE h;
@@ -228,6 +256,8 @@ static CK_RV cert_spki(int id, uint8_t **spki, size_t *len)
 	struct cr_cert c;
 	CK_RV rv = find_one(CKO_CERTIFICATE, id, &h);
 
+	if (rv == CKR_OBJECT_HANDLE_INVALID && find_one(CKO_PUBLIC_KEY, id, &h) == CKR_OK)
+		return read_attr(h, CKA_PUBLIC_KEY_INFO, spki, len);
 	if (rv == CKR_OK)
 		rv = d.f->C_GetAttributeValue(d.session, h, &a, 1);
 	if (rv != CKR_OK)
@@ -265,6 +295,7 @@ struct sign_job {
 	uint8_t in[600];
 	size_t in_len;
 	CK_RSA_PKCS_PSS_PARAMS pss;
+	CK_EDDSA_PARAMS eddsa;
 	CK_MECHANISM ck;
 	uint8_t *spki;
 	size_t spki_len;
@@ -295,6 +326,11 @@ static CK_RV prepare_sign(struct sign_job *j, int id, const char *mech)
 		j->ck.pParameter = &j->pss;
 		j->ck.ulParameterLen = sizeof(j->pss);
 	}
+	if (strcmp(j->m->name, "EDDSA-PH") == 0) {
+		j->eddsa = (CK_EDDSA_PARAMS){ CK_TRUE, 0, NULL };
+		j->ck.pParameter = &j->eddsa;
+		j->ck.ulParameterLen = sizeof(j->eddsa);
+	}
 	if (!j->m->host_hashes) {
 		j->in_len = strlen(DATA);
 		memcpy(j->in, DATA, j->in_len);
@@ -320,6 +356,8 @@ static bool verified(const struct sign_job *j, const uint8_t *sig, size_t sig_le
 
 	if (m == CKM_ECDSA || (m >= CKM_ECDSA_SHA1 && m <= CKM_ECDSA_SHA512))
 		return cr_verify_ecdsa(j->spki, j->spki_len, j->hash, j->hash_len, sig, sig_len) == 0;
+	if (m == CKM_EDDSA)
+		return cr_verify_ed25519(j->spki, j->spki_len, j->in, j->in_len, sig, sig_len) == 0;
 	if (is_pss(m))
 		return cr_verify_rsa_pss(j->spki, j->spki_len, j->m->hash, j->m->hash, j->hash_len, j->hash,
 					 j->hash_len, sig, sig_len) == 0;
@@ -418,6 +456,31 @@ static void step_multi(const char *step, int id, const char *mech)
 	sign_report(step, rv, sig, len);
 }
 
+/* The host's verification through the module: the signature verifies, a changed one does not. */
+static void step_verify(const char *step, int id, const char *mech)
+{
+	uint8_t sig[1024];
+	CK_ULONG len = sizeof(sig);
+	CK_OBJECT_HANDLE pub;
+	CK_RV rv = sign_init(id, mech), forged = CKR_GENERAL_ERROR;
+
+	if (rv == CKR_OK)
+		rv = d.f->C_Sign(d.session, job.in, job.in_len, sig, &len);
+	if (rv == CKR_OK)
+		rv = find_one(CKO_PUBLIC_KEY, id, &pub);
+	if (rv == CKR_OK)
+		rv = d.f->C_VerifyInit(d.session, &job.ck, pub);
+	if (rv == CKR_OK)
+		rv = d.f->C_Verify(d.session, job.in, job.in_len, sig, len);
+	if (rv == CKR_OK) {
+		sig[len / 2] ^= 0x01;
+		forged = d.f->C_VerifyInit(d.session, &job.ck, pub);
+		if (forged == CKR_OK)
+			forged = d.f->C_Verify(d.session, job.in, job.in_len, sig, len);
+	}
+	say(step, rv, "%s", forged == CKR_SIGNATURE_INVALID ? "forgery refused" : rv_text(forged));
+}
+
 /* ---- decryption and derivation ---- */
 
 static EVP_PKEY *host_key(const uint8_t *spki, size_t len)
@@ -495,7 +558,12 @@ static void step_decrypt(const char *step, int id, const char *mech)
 	free(spki);
 }
 
-static void step_derive(const char *step, int id)
+/*
+ * C_DeriveKey with CKM_ECDH1_DERIVE (no KDF) on the private key of ID and
+ * the peer's public data as given: the secret, extractable, becomes the
+ * object and its value is copied to secret (*len: capacity in, length out).
+ */
+static CK_RV derive_secret(int id, const uint8_t *peer, size_t peer_len, uint8_t *secret, CK_ULONG *len)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
@@ -504,12 +572,28 @@ static void step_derive(const char *step, int id)
 		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) }, { CKA_TOKEN, &no, 1 },
 		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
 	};
-	uint8_t *spki = NULL, point[200], secret[100], mine[100];
-	size_t spki_len = 0, point_len, mine_len = sizeof(mine);
-	CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, 0, point };
+	CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, (CK_ULONG)peer_len, (CK_BYTE_PTR)peer };
 	CK_MECHANISM ck = { CKM_ECDH1_DERIVE, &p, sizeof(p) };
-	CK_ATTRIBUTE value = { CKA_VALUE, secret, sizeof(secret) };
+	CK_ATTRIBUTE value = { CKA_VALUE, secret, *len };
 	CK_OBJECT_HANDLE key, derived;
+	CK_RV rv = find_one(CKO_PRIVATE_KEY, id, &key);
+
+	if (rv == CKR_OK)
+		rv = d.f->C_DeriveKey(d.session, &ck, key, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &derived);
+	if (rv == CKR_OK)
+		rv = d.f->C_GetAttributeValue(d.session, derived, &value, 1);
+	if (rv == CKR_OK) {
+		d.object = derived;
+		*len = value.ulValueLen;
+	}
+	return rv;
+}
+
+static void step_derive(const char *step, int id)
+{
+	uint8_t *spki = NULL, *point = NULL, secret[100], mine[100];
+	size_t spki_len = 0, point_len = 0, mine_len = sizeof(mine);
+	CK_ULONG len = sizeof(secret);
 	EVP_PKEY *card = NULL, *host = NULL;
 	EVP_PKEY_CTX *c = NULL;
 	CK_RV rv = cert_spki(id, &spki, &spki_len);
@@ -519,31 +603,40 @@ static void step_derive(const char *step, int id)
 														 : "P-256")) == NULL))
 		rv = CKR_GENERAL_ERROR;
 	if (rv == CKR_OK) {
-		point_len = EVP_PKEY_get1_encoded_public_key(host, (unsigned char **)&p.pPublicData);
-		p.ulPublicDataLen = point_len;
+		point_len = EVP_PKEY_get1_encoded_public_key(host, &point);
 		c = EVP_PKEY_CTX_new(host, NULL);
 		if (c == NULL || EVP_PKEY_derive_init(c) != 1 || EVP_PKEY_derive_set_peer(c, card) != 1 ||
 		    EVP_PKEY_derive(c, mine, &mine_len) != 1)
 			rv = CKR_GENERAL_ERROR;
 	}
 	if (rv == CKR_OK)
-		rv = find_one(CKO_PRIVATE_KEY, id, &key);
-	if (rv == CKR_OK)
-		rv = d.f->C_DeriveKey(d.session, &ck, key, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &derived);
-	if (rv == CKR_OK)
-		rv = d.f->C_GetAttributeValue(d.session, derived, &value, 1);
-	if (rv == CKR_OK && (value.ulValueLen != mine_len || memcmp(secret, mine, mine_len) != 0))
+		rv = derive_secret(id, point, point_len, secret, &len);
+	if (rv == CKR_OK && (len != mine_len || memcmp(secret, mine, mine_len) != 0))
 		printf("%s: CKR_OK WRONG SECRET\n", step);
 	else
 		say(step, rv, "matches");
-	if (rv == CKR_OK)
-		d.object = derived;
-	if (p.pPublicData != point)
-		OPENSSL_free(p.pPublicData);
+	OPENSSL_free(point);
 	EVP_PKEY_CTX_free(c);
 	EVP_PKEY_free(card);
 	EVP_PKEY_free(host);
 	free(spki);
+}
+
+/* ECDH1 with the peer key given in hex, passed as it is; prints the secret for the caller to compare. */
+static void step_xderive(const char *step, int id, const char *hex)
+{
+	uint8_t peer[200], secret[100];
+	size_t n = 0;
+	char text[2 * sizeof(secret) + 1] = "";
+	CK_ULONG len = sizeof(secret);
+	CK_RV rv;
+
+	while (n < sizeof(peer) && sscanf(hex + 2 * n, "%2hhx", &peer[n]) == 1)
+		n++;
+	rv = derive_secret(id, peer, n, secret, &len);
+	for (CK_ULONG i = 0; rv == CKR_OK && i < len; i++)
+		snprintf(text + 2 * i, 3, "%02x", secret[i]);
+	say(step, rv, "%s", text);
 }
 
 /* ---- description ---- */
@@ -586,6 +679,19 @@ static void step_token(const char *step, bool flags_only)
 		    (unsigned long)info.ulMaxPinLen);
 }
 
+/* The names this driver knows of the mechanisms in list, space-separated (the first name of each). */
+static void mechanism_names(const CK_MECHANISM_TYPE *list, CK_ULONG n, char *text, size_t size)
+{
+	text[0] = '\0';
+	for (CK_ULONG i = 0; i < n; i++)
+		for (size_t j = 0; j < sizeof(mechs) / sizeof(mechs[0]); j++)
+			if (mechs[j].type == list[i]) {
+				snprintf(text + strlen(text), size - strlen(text), "%s%s", text[0] ? " " : "",
+					 mechs[j].name);
+				break;
+			}
+}
+
 static void step_attr(const char *step, const char *name)
 {
 	static const struct { const char *name; CK_ATTRIBUTE_TYPE type; char kind; } attrs[] = {
@@ -594,6 +700,9 @@ static void step_attr(const char *step, const char *name)
 		{ "private", CKA_PRIVATE, 'b' }, { "local", CKA_LOCAL, 'b' },
 		{ "never_extractable", CKA_NEVER_EXTRACTABLE, 'b' }, { "key_type", CKA_KEY_TYPE, 'u' },
 		{ "value_len", CKA_VALUE_LEN, 'u' }, { "value", CKA_VALUE, 'x' }, { "sensitive", CKA_SENSITIVE, 'b' },
+		{ "ec_params", CKA_EC_PARAMS, 'x' }, { "ec_point", CKA_EC_POINT, 'x' },
+		{ "modulus_bits", CKA_MODULUS_BITS, 'u' }, { "verify", CKA_VERIFY, 'b' },
+		{ "allowed", CKA_ALLOWED_MECHANISMS, 'm' },
 	};
 	uint8_t buf[4096];
 	CK_ATTRIBUTE a = { 0, buf, sizeof(buf) };
@@ -616,6 +725,9 @@ static void step_attr(const char *step, const char *name)
 			snprintf(text, sizeof(text), "%s", buf[0] ? "true" : "false");
 		else if (attrs[i].kind == 'u')
 			snprintf(text, sizeof(text), "%lu", (unsigned long)*(CK_ULONG *)(void *)buf);
+		else if (attrs[i].kind == 'm')
+			mechanism_names((const CK_MECHANISM_TYPE *)(void *)buf, a.ulValueLen / sizeof(CK_MECHANISM_TYPE),
+					text, sizeof(text));
 		else
 			for (CK_ULONG j = 0; j < a.ulValueLen && j < 100; j++)
 				snprintf(text + 2 * j, 3, "%02x", buf[j]);
@@ -630,11 +742,8 @@ static void step_mechs(const char *step)
 	char text[1024] = "";
 	CK_RV rv = d.f->C_GetMechanismList(d.slot, list, &n);
 
-	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
-		for (size_t j = 0; j < sizeof(mechs) / sizeof(mechs[0]); j++)
-			if (mechs[j].type == list[i])
-				snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", text[0] ? " " : "",
-					 mechs[j].name);
+	if (rv == CKR_OK)
+		mechanism_names(list, n, text, sizeof(text));
 	say(step, rv, "%s", text);
 }
 
@@ -816,6 +925,10 @@ static void run_step(const char *step)
 		step_sign_len(buf, (int)strtol(a, NULL, 16), b);
 	} else if (strcmp(buf, "multi") == 0 && b != NULL) {
 		step_multi(buf, (int)strtol(a, NULL, 16), b);
+	} else if (strcmp(buf, "verify") == 0 && b != NULL) {
+		step_verify(buf, (int)strtol(a, NULL, 16), b);
+	} else if (strcmp(buf, "xderive") == 0 && b != NULL) {
+		step_xderive(buf, (int)strtol(a, NULL, 16), b);
 	} else if (strcmp(buf, "decrypt") == 0 && b != NULL) {
 		step_decrypt(buf, (int)strtol(a, NULL, 16), b);
 	} else if (strcmp(buf, "derive") == 0 && a != NULL) {

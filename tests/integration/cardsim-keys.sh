@@ -4,66 +4,18 @@
 # RESPONSE), checked with openssl; 3DES one-way and AES-256 mutual
 # management-key authentication; X25519 key agreement.
 . "$(dirname "$0")/../lib/card-harness.sh"
+. "$(dirname "$0")/../lib/card-import.sh"
 need_card
 
-mgmt=$SIGNET_TEST_MGMT_KEY
-hex() { od -An -v -tx1 | tr -d ' \n' | tr a-f A-F; }
-unhex() { xxd -r -p; }
-ecb() { # mode(-e/-d) cipher key hex
-	printf '%s' "$4" | unhex | openssl enc "$1" "-$2" -K "$3" -nopad | hex
-}
-ber_len() { # byte count -> BER length in hex
-	if [ "$1" -lt 128 ]; then printf '%02X' "$1"
-	elif [ "$1" -lt 256 ]; then printf '81%02X' "$1"
-	else printf '82%04X' "$1"; fi
-}
 open_card
-# Sends INS P1 P2 with data in 255-byte chained pieces, then collects 61xx
-# pieces with GET RESPONSE; $reply ends up as all the data plus the last SW.
-send_long() { # ins-p1-p2 data
-	local data=$2 all
-	while [ ${#data} -gt 510 ]; do
-		send "10$1FF${data:0:510}"
-		check "chained piece" 9000 "$reply"
-		data=${data:510}
-	done
-	send "00$1$(printf '%02X' $((${#data} / 2)))${data}00"
-	all=${reply%????}
-	while [ "${reply:${#reply}-4:2}" = 61 ]; do
-		send 00C0000000
-		all=$all${reply%????}
-	done
-	reply=$all${reply: -4}
-}
-rsa_part() { # key-file name bytes -> the component, left-padded to bytes
-	local v
-	v=$(openssl rsa -in "$1" -text -noout 2> /dev/null |
-		awk -v n="$2:" '$1 == n { f = 1; next } f && /^[a-zA-Z]/ { f = 0 } f { gsub(/[ :]/, ""); printf "%s", $0 }' |
-		tr a-f A-F | sed 's/^0*//')
-	printf '%*s' $(($3 * 2 - ${#v})) '' | tr ' ' 0
-	printf '%s' "$v"
-}
-
 send $sel
-# 3DES one-way authentication.
-send 0087039B047C028100
-check_match "3DES challenge" '^7C0A8108[0-9A-F]{16}9000$' "$reply"
-send "0087039B0C7C0A8208$(ecb -e des-ede3 "$mgmt" "${reply:8:16}")"
-check "3DES one-way authentication" 9000 "$reply"
+mgmt_auth
 
 for bits in 3072 4096; do
 	[ $bits = 3072 ] && alg=05 slot=83 || alg=16 slot=84
-	half=$((bits / 16))
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:$bits -out "$work/rsa$bits.key" 2> /dev/null || fail "key"
 	openssl pkey -in "$work/rsa$bits.key" -pubout -out "$work/rsa$bits.pub" || fail "public key"
-	data=
-	i=1
-	for part in prime1 prime2 exponent1 exponent2 coefficient; do
-		data=$data$(printf '%02X' $i)$(ber_len $half)$(rsa_part "$work/rsa$bits.key" $part $half)
-		i=$((i + 1))
-	done
-	send_long "FE$alg$slot" "${data}AA0101"
-	check "IMPORT RSA-$bits (chained)" 9000 "$reply"
+	import_rsa "$work/rsa$bits.key" $bits $slot 01
 	send "00F700${slot}00"
 	check "metadata RSA-$bits: PIN never, imported" "0101${alg}020201010301020482" "${reply:0:24}"
 	# Raw RSA on a random block below the modulus.

@@ -3,7 +3,8 @@
  * PC/SC reader (card_driver.c), its connection and what was learnt from
  * the card (card_io.c), the objects built from bytes the card holds
  * (card_objects.c), their on-disk cache (card_cache.c), what the PIN policy
- * (pin_policy.c) needs of the card (card_pin.c) and the token_ops (card_ops.c).
+ * (pin_policy.c) needs of the card (card_pin.c), the token_ops (card_ops.c)
+ * and the card's reset (card_reset.c).
  *
  * Locking: each token has one lock, held for a whole token call, card I/O
  * included. The core is told about events (slot_set_present,
@@ -193,6 +194,11 @@ int card_read_cert(struct token *t, struct card_key *k);
 uint8_t card_slot_id(uint8_t slot);
 int card_key_index(uint8_t slot);
 uint8_t card_key_slot_at(int index);
+
+/* ---- card_reset.c ---- */
+
+/* C_InitToken: the YubiKey reset, once the card's PIN and PUK are both blocked. */
+CK_RV card_init_token(struct token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_len, const CK_UTF8CHAR *label);
 
 /* ---- card_cache.c ---- */
 

@@ -977,6 +977,7 @@ const struct token_ops card_token_ops = {
 	.token_info = card_token_info,
 	.mechanism_list = card_mechanism_list,
 	.mechanism_info = card_mechanism_info,
+	.init_token = card_init_token,
 	.session_open = card_session_open,
 	.session_close = card_session_close,
 	.login = card_login,

@@ -3,8 +3,8 @@
  * PC/SC reader (card_driver.c), its connection and what was learnt from
  * the card (card_io.c), the objects built from bytes the card holds
  * (card_objects.c), their on-disk cache (card_cache.c), what the PIN policy
- * (pin_policy.c) needs of the card (card_pin.c), the token_ops (card_ops.c)
- * and the card's reset (card_reset.c).
+ * (pin_policy.c) needs of the card (card_pin.c), the token_ops (card_ops.c),
+ * the card's reset (card_reset.c) and its attestations (card_attest.c).
  *
  * Locking: each token has one lock, held for a whole token call, card I/O
  * included. The core is told about events (slot_set_present,
@@ -50,6 +50,8 @@ struct card_key {
 	struct cr_bytes cert;    /* DER certificate, empty if none */
 	struct cr_bytes spki;    /* the key's SubjectPublicKeyInfo (metadata, else the certificate's) */
 	bool confirmed;          /* seen on the card since the last login (see card_confirm_key) */
+	bool attest_read;        /* the card was asked for the key's attestation (card_attest.c) */
+	struct cr_bytes attest;  /* DER attestation certificate, empty if none */
 };
 
 struct card_obj {
@@ -109,6 +111,8 @@ struct token {
 	bool from_cache;             /* ... as the cache had it: keys are confirmed before use */
 	bool built;                  /* objs[] made from keys[] */
 	struct card_key keys[CARD_KEY_SLOTS];
+	bool attest_ca_read;         /* the attestation intermediate was read (card_attest.c) */
+	struct cr_bytes attest_ca;   /* its DER certificate, empty if none */
 	struct card_obj *objs;
 	size_t nobjs, capobjs;
 	token_ref next_ref;          /* for derived keys */
@@ -194,6 +198,15 @@ int card_read_cert(struct token *t, struct card_key *k);
 uint8_t card_slot_id(uint8_t slot);
 int card_key_index(uint8_t slot);
 uint8_t card_key_slot_at(int index);
+
+/* ---- card_attest.c ---- */
+
+/* Whether a find template asks for attestation certificates (by their CKA_CERTIFICATE_CATEGORY). */
+bool card_attest_wanted(const CK_ATTRIBUTE *tmpl, CK_ULONG count);
+/* Whether an object is one of them: listed only for such a find. */
+bool card_attest_is(const struct card_obj *o);
+/* Reads the attestations not read yet (ATTEST per generated key, the intermediate) and adds their objects. */
+CK_RV card_attest_load(struct token *t);
 
 /* ---- card_reset.c ---- */
 

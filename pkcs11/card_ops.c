@@ -527,11 +527,14 @@ static CK_RV card_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_U
 	struct attr_list want = ATTR_LIST_INIT;
 	token_ref *list = NULL;
 	CK_ULONG n = 0;
+	bool attest = card_attest_wanted(tmpl, count);
 	CK_RV rv = enter(t, s);
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = card_load_objects(t);
+	if (rv == CKR_OK && attest)
+		rv = card_attest_load(t);
 	if (rv == CKR_OK)
 		rv = attrs_from_template(&want, tmpl, count);
 	if (rv == CKR_OK && (list = malloc((t->nobjs + 1) * sizeof(*list))) == NULL)
@@ -539,6 +542,8 @@ static CK_RV card_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_U
 	for (size_t i = 0; rv == CKR_OK && i < t->nobjs; i++) {
 		const struct card_obj *o = &t->objs[i];
 
+		if (card_attest_is(o) && !attest)
+			continue;
 		if (card_obj_visible(t, o, s->id) && attrs_match(&o->attrs, &want, attrs_key_secret, NULL))
 			list[n++] = o->ref;
 	}

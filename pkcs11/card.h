@@ -100,8 +100,7 @@ struct token {
 	bool yubikey;                /* answers GET SERIAL */
 	uint32_t serial;
 	char serial_text[17];
-	char holder[65];             /* CN of the 9A certificate, "" if none */
-	uint8_t version[3];
+	uint8_t version[3];          /* firmware (GET VERSION); 0.0.0 for a card without it */
 	bool have_version;
 	int metadata;                /* answers GET METADATA: 1 yes, 0 no, -1 not known yet */
 	struct timespec status_read; /* when the PIN counter was last read from the card */

@@ -1,6 +1,6 @@
 /*
- * The on-disk cache of what was read from a card ([module] cache_dir): the
- * holder's name, the card's traits, and its key inventory with
+ * The on-disk cache of what was read from a card ([module] cache_dir): its
+ * firmware version and traits, and its key inventory with
  * certificates, public keys and attestations once read, one file per card
  * serial, so that a warm start costs the APDUs of identifying the card only.
  *
@@ -212,7 +212,7 @@ static bool parse_body(struct token *t, const uint8_t *p, size_t n)
 
 		switch (tag) {
 		case TAG_SERIAL: break;
-		case TAG_HOLDER: ok = copy_text(t->holder, sizeof(t->holder), v, len); break;
+		case TAG_HOLDER: break; /* written by earlier releases, which named the token after it */
 		case TAG_VERSION:
 			ok = len == 3;
 			if (ok) {
@@ -253,7 +253,6 @@ bool card_cache_load(struct token *t)
 	if (!ok) {
 		log_msg(LL_INFO, "card cache %s ignored: damaged or not this card's; it will be written again", path);
 		card_free_objects(t);
-		t->holder[0] = '\0';
 		t->have_version = false;
 		t->metadata = -1;
 		return false;
@@ -294,7 +293,6 @@ static void encode(const struct token *t, struct buf *b)
 
 	buf_put(b, magic, MAGIC_LEN);
 	tlv_put(b, TAG_SERIAL, t->serial_text, strlen(t->serial_text));
-	tlv_put(b, TAG_HOLDER, t->holder, strlen(t->holder));
 	if (t->have_version)
 		tlv_put(b, TAG_VERSION, t->version, 3);
 	tlv_put(b, TAG_TRAITS, traits, sizeof(traits));

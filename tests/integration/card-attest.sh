@@ -60,9 +60,15 @@ for id in 01 02; do
 	openssl x509 -inform DER -in "$work/att$id.der" -out "$work/att$id.pem" || fail "attestation $id is no certificate"
 	check_match "attestation $id verifies against the card's attestation certificate" ": OK$" \
 		"$(openssl verify -CAfile "$work/ca.pem" "$work/att$id.pem" 2>&1)"
-	sig_p11 --read-object --type pubkey --id $id -o "$work/pub$id.der" > /dev/null 2>&1 || fail "public key $id"
+	# The slot's public key from its own certificate (the id alone finds no attestation);
+	# pkcs11-tool 0.23 frees the curve name too early when it exports an EC public key.
+	sig_p11 --read-object --type cert --id $id -o "$work/cert$id.der" > "$work/cert.log" 2>&1 ||
+		fail "certificate $id: $(cat "$work/cert.log")"
 	check "attestation $id holds the slot's public key" \
-		"$(openssl pkey -pubin -inform DER -in "$work/pub$id.der")" "$(openssl x509 -in "$work/att$id.pem" -noout -pubkey)"
+		"$(openssl x509 -inform DER -in "$work/cert$id.der" -noout -pubkey)" \
+		"$(openssl x509 -in "$work/att$id.pem" -noout -pubkey)"
+	check_no_match "the slot's own certificate is not the attestation" "Attestation" \
+		"$(openssl x509 -inform DER -in "$work/cert$id.der" -noout -subject)"
 done
 sig_p11 --read-object --type cert --label "PIV Attestation" -o "$work/ca.der" > /dev/null 2>&1 ||
 	fail "pkcs11-tool reads the intermediate by its label"

@@ -3,7 +3,8 @@
  * PC/SC reader (card_driver.c), its connection and what was learnt from
  * the card (card_io.c), the objects built from bytes the card holds
  * (card_objects.c), their on-disk cache (card_cache.c), what the PIN policy
- * (pin_policy.c) needs of the card (card_pin.c) and the token_ops (card_ops.c).
+ * (pin_policy.c) needs of the card (card_pin.c), the token_ops (card_ops.c),
+ * the card's reset (card_reset.c) and its attestations (card_attest.c).
  *
  * Locking: each token has one lock, held for a whole token call, card I/O
  * included. The core is told about events (slot_set_present,
@@ -49,6 +50,8 @@ struct card_key {
 	struct cr_bytes cert;    /* DER certificate, empty if none */
 	struct cr_bytes spki;    /* the key's SubjectPublicKeyInfo (metadata, else the certificate's) */
 	bool confirmed;          /* seen on the card since the last login (see card_confirm_key) */
+	bool attest_read;        /* the card was asked for the key's attestation (card_attest.c) */
+	struct cr_bytes attest;  /* DER attestation certificate, empty if none */
 };
 
 struct card_obj {
@@ -97,8 +100,7 @@ struct token {
 	bool yubikey;                /* answers GET SERIAL */
 	uint32_t serial;
 	char serial_text[17];
-	char holder[65];             /* CN of the 9A certificate, "" if none */
-	uint8_t version[3];
+	uint8_t version[3];          /* firmware (GET VERSION); 0.0.0 for a card without it */
 	bool have_version;
 	int metadata;                /* answers GET METADATA: 1 yes, 0 no, -1 not known yet */
 	struct timespec status_read; /* when the PIN counter was last read from the card */
@@ -108,6 +110,8 @@ struct token {
 	bool from_cache;             /* ... as the cache had it: keys are confirmed before use */
 	bool built;                  /* objs[] made from keys[] */
 	struct card_key keys[CARD_KEY_SLOTS];
+	bool attest_ca_read;         /* the attestation intermediate was read (card_attest.c) */
+	struct cr_bytes attest_ca;   /* its DER certificate, empty if none */
 	struct card_obj *objs;
 	size_t nobjs, capobjs;
 	token_ref next_ref;          /* for derived keys */
@@ -193,6 +197,20 @@ int card_read_cert(struct token *t, struct card_key *k);
 uint8_t card_slot_id(uint8_t slot);
 int card_key_index(uint8_t slot);
 uint8_t card_key_slot_at(int index);
+
+/* ---- card_attest.c ---- */
+
+/* Whether a find template asks for attestation certificates (by their CKA_CERTIFICATE_CATEGORY). */
+bool card_attest_wanted(const CK_ATTRIBUTE *tmpl, CK_ULONG count);
+/* Whether an object is one of them: listed only for such a find. */
+bool card_attest_is(const struct card_obj *o);
+/* Reads the attestations not read yet (ATTEST per generated key, the intermediate) and adds their objects. */
+CK_RV card_attest_load(struct token *t);
+
+/* ---- card_reset.c ---- */
+
+/* C_InitToken: the YubiKey reset, once the card's PIN and PUK are both blocked. */
+CK_RV card_init_token(struct token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_len, const CK_UTF8CHAR *label);
 
 /* ---- card_cache.c ---- */
 

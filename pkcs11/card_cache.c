@@ -1,8 +1,8 @@
 /*
- * The on-disk cache of what was read from a card ([module] cache_dir): the
- * holder's name, the card's traits, and its key inventory with
- * certificates and public keys, one file per card serial, so that a warm
- * start costs the APDUs of identifying the card only.
+ * The on-disk cache of what was read from a card ([module] cache_dir): its
+ * firmware version and traits, and its key inventory with
+ * certificates, public keys and attestations once read, one file per card
+ * serial, so that a warm start costs the APDUs of identifying the card only.
  *
  * Nothing secret is ever in it (no PIN, no PUK, no management key). A file
  * that is truncated, corrupt (its SHA-256 does not match), of another
@@ -43,6 +43,7 @@ enum {
 	TAG_HOLDER = 0x42,
 	TAG_VERSION = 0x43,
 	TAG_TRAITS = 0x44,      /* yubikey, metadata */
+	TAG_ATTEST_CA = 0x45,   /* the attestation intermediate, once read (empty: the card has none) */
 	TAG_KEY = 0x61,
 	TAG_SLOT = 0x81,
 	TAG_HAS_KEY = 0x82,
@@ -50,6 +51,7 @@ enum {
 	TAG_POLICIES = 0x84,    /* PIN, touch, origin; each + 1 so that 0 says "unknown" */
 	TAG_CERT = 0x85,
 	TAG_SPKI = 0x86,
+	TAG_ATTEST = 0x87,      /* the key's attestation, once read (empty: the card gives none) */
 	TAG_HASH = 0xFE,
 };
 
@@ -180,6 +182,10 @@ static bool parse_key(struct token *t, const uint8_t *p, size_t n)
 			break;
 		case TAG_CERT: ok = card_bytes_set(&k->cert, v, len) == CKR_OK; break;
 		case TAG_SPKI: ok = card_bytes_set(&k->spki, v, len) == CKR_OK; break;
+		case TAG_ATTEST:
+			ok = card_bytes_set(&k->attest, v, len) == CKR_OK;
+			k->attest_read = ok;
+			break;
 		default: ok = false; break;
 		}
 		if (!ok)
@@ -206,7 +212,7 @@ static bool parse_body(struct token *t, const uint8_t *p, size_t n)
 
 		switch (tag) {
 		case TAG_SERIAL: break;
-		case TAG_HOLDER: ok = copy_text(t->holder, sizeof(t->holder), v, len); break;
+		case TAG_HOLDER: break; /* written by earlier releases, which named the token after it */
 		case TAG_VERSION:
 			ok = len == 3;
 			if (ok) {
@@ -220,6 +226,10 @@ static bool parse_body(struct token *t, const uint8_t *p, size_t n)
 				t->metadata = v[1];
 			break;
 		case TAG_KEY: ok = parse_key(t, v, len); break;
+		case TAG_ATTEST_CA:
+			ok = card_bytes_set(&t->attest_ca, v, len) == CKR_OK;
+			t->attest_ca_read = ok;
+			break;
 		default: ok = false; break;
 		}
 		if (!ok)
@@ -243,7 +253,6 @@ bool card_cache_load(struct token *t)
 	if (!ok) {
 		log_msg(LL_INFO, "card cache %s ignored: damaged or not this card's; it will be written again", path);
 		card_free_objects(t);
-		t->holder[0] = '\0';
 		t->have_version = false;
 		t->metadata = -1;
 		return false;
@@ -272,6 +281,8 @@ static void put_key(struct buf *b, const struct card_key *k)
 		tlv_put(b, TAG_CERT, k->cert.data, k->cert.len);
 	if (k->spki.len > 0)
 		tlv_put(b, TAG_SPKI, k->spki.data, k->spki.len);
+	if (k->attest_read)
+		tlv_put(b, TAG_ATTEST, k->attest.data, k->attest.len);
 	tlv_close(b, mark);
 }
 
@@ -282,10 +293,11 @@ static void encode(const struct token *t, struct buf *b)
 
 	buf_put(b, magic, MAGIC_LEN);
 	tlv_put(b, TAG_SERIAL, t->serial_text, strlen(t->serial_text));
-	tlv_put(b, TAG_HOLDER, t->holder, strlen(t->holder));
 	if (t->have_version)
 		tlv_put(b, TAG_VERSION, t->version, 3);
 	tlv_put(b, TAG_TRAITS, traits, sizeof(traits));
+	if (t->attest_ca_read)
+		tlv_put(b, TAG_ATTEST_CA, t->attest_ca.data, t->attest_ca.len);
 	for (int i = 0; i < CARD_KEY_SLOTS; i++)
 		put_key(b, &t->keys[i]);
 	if (!buf_ok(b) || !hash_of(b->d, b->len, hash)) {

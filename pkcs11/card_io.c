@@ -6,8 +6,9 @@
  * APDUs spent here, the budget of DESIGN.md: identifying a card costs
  * SELECT (sent by the PIV layer with the first command of a card session),
  * its serial number and its PIN counter; a card the cache does not know
- * also gives its 9A certificate, whose subject names the holder in the
- * token label. Reading the PIN counter again costs one APDU, at most once
+ * also gives its firmware version. The token label is made of the model
+ * and the serial number only, so that it needs no certificate and stays
+ * the same when the certificates change (renewal, reset). Reading the PIN counter again costs one APDU, at most once
  * a second (card_refresh_status): signet's own PIN operations update the
  * counter from the card's answers, so only another program's tries can be
  * missing from the flags, for at most that second.
@@ -23,7 +24,12 @@
 #include "pkcs11/log.h"
 
 #define STATUS_INTERVAL_NS 1000000000L
-#define METADATA_MAX 1024
+/*
+ * GET METADATA of the PIN or PUK answers about 10 bytes: a buffer this size
+ * keeps the command short, so a card that refuses extended length does not
+ * see (and refuse) one in the first look at it.
+ */
+#define PIN_METADATA_MAX 64
 
 CK_RV card_rv(int rc)
 {
@@ -132,7 +138,6 @@ void card_forget(struct token *t, bool quietly)
 	t->yubikey = false;
 	t->serial = 0;
 	t->serial_text[0] = '\0';
-	t->holder[0] = '\0';
 	t->have_version = false;
 	t->metadata = -1;
 	t->status_read = (struct timespec){ 0, 0 };
@@ -182,7 +187,7 @@ static int read_serial(struct token *t)
 /* The PIN counter, with the "still the default" flag where GET METADATA answers. */
 static int read_pin_status(struct token *t)
 {
-	uint8_t buf[METADATA_MAX];
+	uint8_t buf[PIN_METADATA_MAX];
 	struct piv_metadata md;
 	bool verified;
 	int rc, tries;
@@ -231,21 +236,21 @@ static bool status_is_fresh(const struct token *t)
 	return ns >= 0 && ns < STATUS_INTERVAL_NS;
 }
 
-/* The holder's name for the label: CN of the 9A certificate. */
-static int read_holder(struct token *t)
+/*
+ * The firmware version (GET VERSION). A card that did not answer GET SERIAL
+ * has none of the YubiKey extensions: it shows 0.0 without being asked.
+ */
+static int read_version(struct token *t)
 {
-	struct card_key *k = card_key_of_slot(t, PIV_SLOT_AUTH);
-	struct cr_cert c;
-	int rc = card_read_cert(t, k);
+	int rc = t->yubikey ? piv_get_version(&t->piv, t->version) : PIV_E_NOT_SUPPORTED;
 
-	if (rc != PIV_OK || k->cert.len == 0)
-		return rc;
-	if (cr_cert_parse(k->cert.data, k->cert.len, &c) != 0)
-		return PIV_OK; /* card_read_cert kept only certificates that parse */
-	if (c.cn != NULL)
-		snprintf(t->holder, sizeof(t->holder), "%s", c.cn);
-	cr_cert_clear(&c);
-	return PIV_OK;
+	if (rc == PIV_E_NOT_SUPPORTED || rc == PIV_E_BAD_DATA || rc == PIV_E_CARD || rc == PIV_E_NOT_FOUND ||
+	    rc == PIV_E_MALFORMED) {
+		memset(t->version, 0, sizeof(t->version));
+		rc = PIV_OK;
+	}
+	t->have_version = rc == PIV_OK;
+	return rc;
 }
 
 /* One attempt; a card session lost on the way (PIV_E_CARD_RESET) makes the caller start over. */
@@ -255,7 +260,7 @@ static int identify_once(struct token *t)
 
 	if (rc != PIV_OK)
 		return rc;
-	if (!card_cache_load(t) && (rc = read_holder(t)) != PIV_OK)
+	if ((!card_cache_load(t) || !t->have_version) && (rc = read_version(t)) != PIV_OK)
 		return rc;
 	rc = read_pin_status(t);
 	if (rc == PIV_OK)
@@ -357,7 +362,7 @@ CK_RV card_refresh_status(struct token *t, bool force)
 
 CK_RV card_read_puk_status(struct token *t)
 {
-	uint8_t buf[METADATA_MAX];
+	uint8_t buf[PIN_METADATA_MAX];
 	struct piv_metadata md;
 	int rc;
 

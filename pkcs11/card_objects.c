@@ -108,6 +108,7 @@ void card_key_clear(struct card_key *k)
 
 	card_bytes_free(&k->cert);
 	card_bytes_free(&k->spki);
+	card_bytes_free(&k->attest);
 	*k = (struct card_key){ .slot = slot, .pin_policy = -1, .touch_policy = -1, .origin = -1 };
 }
 
@@ -122,6 +123,8 @@ void card_free_objects(struct token *t)
 		t->keys[i].slot = slot_at(i);
 		card_key_clear(&t->keys[i]);
 	}
+	card_bytes_free(&t->attest_ca);
+	t->attest_ca_read = false;
 	t->inventory = t->from_cache = t->built = false;
 }
 

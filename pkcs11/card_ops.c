@@ -91,23 +91,17 @@ static CK_RV card_slot_info(struct token *t, CK_SLOT_INFO *info)
 	return leave(t, CKR_OK);
 }
 
-/* "<holder> #<serial>", cut on a character boundary so that the serial always shows. */
-static void make_label(const struct token *t, CK_UTF8CHAR out[CARD_LABEL_MAX])
+/*
+ * "YubiKey PIV #<serial>" or "PIV card #<serial>": unique, and stable
+ * whatever the card holds (a certificate renewed or a card reset keeps it),
+ * so that RFC 7512 URIs naming the token keep working.
+ */
+static void make_label(const struct token *t, bool yubikey, CK_UTF8CHAR out[CARD_LABEL_MAX])
 {
-	char suffix[24] = "", label[CARD_LABEL_MAX + 1];
-	const char *holder = t->holder[0] != '\0' ? t->holder : "PIV";
-	size_t room, n = strlen(holder);
+	char label[CARD_LABEL_MAX + 1];
 
-	if (t->serial_text[0] != '\0')
-		snprintf(suffix, sizeof(suffix), " #%s", t->serial_text);
-	room = CARD_LABEL_MAX - strlen(suffix);
-	if (n > room) {
-		n = room;
-		while (n > 0 && ((unsigned char)holder[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(label, holder, n);
-	snprintf(label + n, sizeof(label) - n, "%s", suffix);
+	snprintf(label, sizeof(label), "%s%s%s", yubikey ? "YubiKey PIV" : "PIV card", t->serial_text[0] ? " #" : "",
+		 t->serial_text);
 	blank_pad(out, CARD_LABEL_MAX, label);
 }
 
@@ -116,7 +110,7 @@ static CK_RV describe(struct token *t, CK_TOKEN_INFO *info)
 	bool yubikey = t->yubikey || card_is_yubikey_atr(t);
 
 	memset(info, 0, sizeof(*info));
-	make_label(t, info->label);
+	make_label(t, yubikey, info->label);
 	blank_pad(info->manufacturerID, sizeof(info->manufacturerID), yubikey ? "Yubico" : "PIV");
 	blank_pad(info->model, sizeof(info->model), yubikey ? "YubiKey PIV" : "PIV card");
 	blank_pad(info->serialNumber, sizeof(info->serialNumber), t->serial_text);
@@ -591,11 +585,14 @@ static CK_RV card_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_U
 	struct attr_list want = ATTR_LIST_INIT;
 	token_ref *list = NULL;
 	CK_ULONG n = 0;
+	bool attest = card_attest_wanted(tmpl, count);
 	CK_RV rv = enter(t, s);
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = card_load_objects(t);
+	if (rv == CKR_OK && attest)
+		rv = card_attest_load(t);
 	if (rv == CKR_OK)
 		rv = attrs_from_template(&want, tmpl, count);
 	if (rv == CKR_OK && (list = malloc((t->nobjs + 1) * sizeof(*list))) == NULL)
@@ -603,6 +600,8 @@ static CK_RV card_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_U
 	for (size_t i = 0; rv == CKR_OK && i < t->nobjs; i++) {
 		const struct card_obj *o = &t->objs[i];
 
+		if (card_attest_is(o) && !attest)
+			continue;
 		if (card_obj_visible(t, o, s->id) && attrs_match(&o->attrs, &want, attrs_key_secret, NULL))
 			list[n++] = o->ref;
 	}
@@ -1138,6 +1137,7 @@ const struct token_ops card_token_ops = {
 	.token_info = card_token_info,
 	.mechanism_list = card_mechanism_list,
 	.mechanism_info = card_mechanism_info,
+	.init_token = card_init_token,
 	.session_open = card_session_open,
 	.session_close = card_session_close,
 	.login = card_login,

@@ -728,7 +728,7 @@ static CK_RV record_token_initialised(struct pin_policy *p)
 	if (rv == CKR_OK) {
 		refused_forget(&p->id, PIN_USER);
 		refused_forget(&p->id, PIN_SO);
-		rv = pin_store_token_initialised(p->store);
+		rv = pin_store_token_reset(p->store);
 	}
 	lock_give(p->lock);
 	return rv;
@@ -756,6 +756,24 @@ CK_RV pin_policy_init_token(struct pin_policy *p, const CK_UTF8CHAR *so_pin, CK_
 	}
 	if (rv == CKR_OK)
 		rv = record_token_initialised(p);
+	lock_give(p->judging);
+	return rv;
+}
+
+CK_RV pin_policy_token_reset(struct pin_policy *p, pin_send send, void *ctx)
+{
+	CK_RV rv = lock_take(p->judging);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = send(ctx);
+	if (rv == CKR_OK && (rv = lock_take(p->lock)) == CKR_OK) {
+		forget_token_locked(p);
+		rv = open_store_locked(p);
+		if (rv == CKR_OK && p->store != NULL)
+			rv = pin_store_token_reset(p->store);
+		lock_give(p->lock);
+	}
 	lock_give(p->judging);
 	return rv;
 }

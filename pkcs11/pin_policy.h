@@ -103,6 +103,14 @@ CK_RV pin_policy_init_pin(struct pin_policy *p, CK_ULONG new_len, pin_send send,
 CK_RV pin_policy_init_token(struct pin_policy *p, const CK_UTF8CHAR *so_pin, CK_ULONG len, pin_send send,
 			    void *ctx);
 
+/*
+ * A token that resets itself without the SO PIN (a YubiKey, once its PIN
+ * and PUK are both blocked): send performs the reset; once it has, the
+ * counters start again as after C_InitToken, the SO PIN's lock included,
+ * and the user PIN must be changed.
+ */
+CK_RV pin_policy_token_reset(struct pin_policy *p, pin_send send, void *ctx);
+
 /* Before private-key use (sign, decrypt, unwrap, derive): CKR_PIN_EXPIRED while the login's PIN must be changed. */
 CK_RV pin_policy_key_use(struct pin_policy *p);
 

@@ -975,6 +975,24 @@ CK_RV pin_store_token_initialised(struct pin_store *s)
 	return update_record(s, change_token_initialised, NULL);
 }
 
+static CK_RV change_token_reset(struct record *rec, const struct holder *me, const void *arg, bool *changed)
+{
+	(void)me;
+	(void)arg;
+	rec->failures[PIN_USER] = 0;
+	rec->failures[PIN_SO] = 0;
+	rec->locked[PIN_USER] = false;
+	rec->locked[PIN_SO] = false;
+	rec->user_to_be_changed = true;
+	*changed = true;
+	return CKR_OK;
+}
+
+CK_RV pin_store_token_reset(struct pin_store *s)
+{
+	return update_record(s, change_token_reset, NULL);
+}
+
 static CK_RV change_user_pin_set_by_so(struct record *rec, const struct holder *me, const void *arg,
 				       bool *changed)
 {

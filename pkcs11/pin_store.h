@@ -112,6 +112,12 @@ CK_RV pin_store_settle(struct pin_store *s, enum pin_who who, enum pin_try resul
 CK_RV pin_store_token_initialised(struct pin_store *s);  /* C_InitToken: counters 0, unlocked, user must change */
 CK_RV pin_store_user_pin_set_by_so(struct pin_store *s); /* C_InitPIN: user counter 0, unlocked, must change */
 CK_RV pin_store_user_pin_changed(struct pin_store *s);   /* user's C_SetPIN: must-change cleared */
+/*
+ * The token reset itself to its factory PINs without the SO PIN (a
+ * YubiKey resets only once PIN and PUK are both blocked): counters 0,
+ * both unlocked, the SO's lock for ever included, user must change.
+ */
+CK_RV pin_store_token_reset(struct pin_store *s);
 
 /*
  * The CKF_USER_PIN_{COUNT_LOW,FINAL_TRY,LOCKED,TO_BE_CHANGED} and

@@ -121,6 +121,9 @@ struct cs_card {
 	bool preselected;
 	/* ... and selecting PIV again keeps PIN and management-key status. */
 	bool keep_status_on_reselect;
+	/* A bare SP 800-73-4 card: none of the YubiKey instructions (F6..FF,
+	 * answered 6D00), so no serial, version, metadata, attestation or reset. */
+	bool plain_piv;
 	enum cs_fault fault;
 	int fault_ins; /* -1 = every command */
 	bool trace;

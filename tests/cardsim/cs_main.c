@@ -39,6 +39,9 @@
 
 static const uint8_t yubikey5_atr[] = { 0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0,
 					0x21, 0xC0, 0x57, 0x59, 0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40 };
+/* The same with "PIVcard" in place of "YubiKey" in the historical bytes (and its TCK). */
+static const uint8_t plain_piv_atr[] = { 0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0,
+					 0x21, 0xC0, 0x57, 0x50, 0x49, 0x56, 0x63, 0x61, 0x72, 0x64, 0x6B };
 
 static volatile sig_atomic_t want_present = 1;
 static volatile sig_atomic_t want_quit;
@@ -53,6 +56,7 @@ struct options {
 	bool no_touch;
 	bool preselected;
 	bool keep_status_on_reselect;
+	bool plain_piv;
 	const char *fault;
 	bool trace;
 	const char *wait_reader;
@@ -339,7 +343,8 @@ static void serve(struct cs_card *c, const struct options *opt, int fd)
 		if (read_full(fd, frame, n) != 0)
 			break;
 		if (n == 1 && frame[0] == 0x04) {
-			if (send_frame(fd, yubikey5_atr, sizeof(yubikey5_atr)) != 0)
+			if ((c->plain_piv ? send_frame(fd, plain_piv_atr, sizeof(plain_piv_atr))
+					  : send_frame(fd, yubikey5_atr, sizeof(yubikey5_atr))) != 0)
 				break;
 		} else if (n == 1 && frame[0] <= 0x02) {
 			cs_card_power_event(c);
@@ -414,7 +419,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: signet-cardsim --state FILE [--port N] [--personalize empty|default]\n"
 	      "                      [--latency MS] [--no-extended] [--no-touch] [--fault MODE[:INS]]\n"
-	      "                      [--trace] [--preselected] [--keep-status-on-reselect]\n"
+	      "                      [--trace] [--preselected] [--keep-status-on-reselect] [--plain-piv]\n"
 	      "       signet-cardsim --wait-reader PREFIX [--cards N] [--timeout MS] [--absent]\n"
 	      "       signet-cardsim --apdu READER [HEX-APDU...]   (none: one per stdin line)\n"
 	      "fault modes: none truncate bad-length garbage-sw short no-data drop\n",
@@ -440,6 +445,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "cards", required_argument, NULL, 'c' },	{ "timeout", required_argument, NULL, 'T' },
 		{ "apdu", required_argument, NULL, 'a' },	{ "absent", no_argument, NULL, 'A' },	{ "help", no_argument, NULL, 'h' },
 		{ "preselected", no_argument, NULL, 'S' },	{ "keep-status-on-reselect", no_argument, NULL, 'K' },
+		{ "plain-piv", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	enum cs_fault mode;
@@ -477,6 +483,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'K':
 			opt->keep_status_on_reselect = true;
+			break;
+		case 'V':
+			opt->plain_piv = true;
 			break;
 		case 'f':
 			if (parse_fault(optarg, &mode, &ins) != 0)
@@ -539,6 +548,7 @@ int main(int argc, char **argv)
 	card.no_touch = opt.no_touch;
 	card.preselected = opt.preselected;
 	card.keep_status_on_reselect = opt.keep_status_on_reselect;
+	card.plain_piv = opt.plain_piv;
 	card.trace = opt.trace;
 	card.fault_ins = -1;
 	if (opt.fault != NULL)

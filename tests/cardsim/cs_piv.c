@@ -527,12 +527,20 @@ static uint16_t cmd_general_authenticate(struct cs_card *c, const struct cs_cmd 
 	return cs_key_operation(c, cmd, r);
 }
 
+/* MOVE KEY, GET METADATA, GET SERIAL, ATTEST, SET PIN RETRIES, RESET, GET VERSION, IMPORT KEY, SET MGMT KEY. */
+static bool is_yubikey_instruction(uint8_t ins)
+{
+	return ins >= PIV_INS_MOVE_KEY;
+}
+
 uint16_t cs_piv_dispatch(struct cs_card *c, const struct cs_cmd *cmd, struct buf *r)
 {
 	if (cmd->ins == PIV_INS_SELECT)
 		return cmd_select(c, cmd, r);
 	/* What a YubiKey answers while no application or another one is selected. */
 	if (!c->piv_selected)
+		return SW_INS_NOT_SUPPORTED;
+	if (c->plain_piv && is_yubikey_instruction(cmd->ins))
 		return SW_INS_NOT_SUPPORTED;
 	switch (cmd->ins) {
 	case PIV_INS_GET_DATA:

@@ -18,7 +18,8 @@
  *   login:user|so|ctx:PIN  C_Login; logout
  *   initpin:PIN            C_InitPIN
  *   setpin:OLD:NEW         C_SetPIN
- *   find:KIND[:ID]         KIND cert, pub, priv, secret or any; the count; the first becomes "the object"
+ *   find:KIND[:ID]         KIND cert, pub, priv, secret or any, or attest / attestca (certificates of
+ *                          CKA_CERTIFICATE_CATEGORY 3 / 2); the count; the first becomes "the object"
  *   attr:NAME              an attribute of the object: label, id, always_auth, sign, decrypt,
  *                          derive, private, local, never_extractable, key_type, value_len, value,
  *                          ec_params, ec_point, modulus_bits, verify, allowed (mechanism names)
@@ -200,10 +201,12 @@ static CK_RSA_PKCS_MGF_TYPE ck_mgf(enum cr_hash h)
 
 /* ---- objects ---- */
 
-static CK_RV find(CK_OBJECT_CLASS cls, bool any, int id, CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *n)
+/* category: a CKA_CERTIFICATE_CATEGORY to ask for as well, or 0. */
+static CK_RV find_category(CK_OBJECT_CLASS cls, bool any, int id, CK_ULONG category, CK_OBJECT_HANDLE *out,
+			   CK_ULONG max, CK_ULONG *n)
 {
 	CK_BYTE idb = (CK_BYTE)id;
-	CK_ATTRIBUTE t[2] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, &idb, 1 } };
+	CK_ATTRIBUTE t[3] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, &idb, 1 } };
 	CK_ULONG count = 0;
 	CK_RV rv;
 
@@ -213,12 +216,19 @@ static CK_RV find(CK_OBJECT_CLASS cls, bool any, int id, CK_OBJECT_HANDLE *out, 
 	} else {
 		count = id >= 0 ? 2 : 1;
 	}
+	if (category != 0)
+		t[count++] = (CK_ATTRIBUTE){ CKA_CERTIFICATE_CATEGORY, &category, sizeof(category) };
 	rv = d.f->C_FindObjectsInit(d.session, t, count);
 	if (rv != CKR_OK)
 		return rv;
 	rv = d.f->C_FindObjects(d.session, out, max, n);
 	d.f->C_FindObjectsFinal(d.session);
 	return rv;
+}
+
+static CK_RV find(CK_OBJECT_CLASS cls, bool any, int id, CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *n)
+{
+	return find_category(cls, any, id, 0, out, max, n);
 }
 
 static CK_RV find_one(CK_OBJECT_CLASS cls, int id, CK_OBJECT_HANDLE *h)
@@ -892,10 +902,13 @@ static void run_step(const char *step)
 		say(buf, d.f->C_SetPIN(d.session, (CK_UTF8CHAR_PTR)a, strlen(a), (CK_UTF8CHAR_PTR)b, strlen(b)), NULL);
 	} else if (strcmp(buf, "find") == 0 && a != NULL) {
 		CK_OBJECT_HANDLE found[64];
-		CK_OBJECT_CLASS cls = strcmp(a, "cert") == 0 ? CKO_CERTIFICATE : strcmp(a, "pub") == 0 ? CKO_PUBLIC_KEY
+		CK_ULONG category = strcmp(a, "attest") == 0 ? 3 : strcmp(a, "attestca") == 0 ? 2 : 0;
+		CK_OBJECT_CLASS cls = strcmp(a, "cert") == 0 || category != 0 ? CKO_CERTIFICATE
+				      : strcmp(a, "pub") == 0 ? CKO_PUBLIC_KEY
 				      : strcmp(a, "priv") == 0 ? CKO_PRIVATE_KEY : CKO_SECRET_KEY;
 
-		rv = find(cls, strcmp(a, "any") == 0, b != NULL ? (int)strtol(b, NULL, 16) : -1, found, 64, &n);
+		rv = find_category(cls, strcmp(a, "any") == 0, b != NULL ? (int)strtol(b, NULL, 16) : -1, category,
+				   found, 64, &n);
 		if (rv == CKR_OK && n > 0)
 			d.object = found[0];
 		say(buf, rv, "%lu", (unsigned long)n);

@@ -8,10 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/tool.sh"
 tool_setup
 cd "$work"
-tool init --label ed --admin-pin-file admin --new-pin-file initial
-expect_rc 0 "init"
-tool change-pin --pin-file initial --new-pin-file pin
-expect_rc 0 "change-pin"
+tool_token ed
 tool keygen --type ed25519 --label edkey --pin-file pin
 expect_rc 0 "keygen ed25519"
 

@@ -7,7 +7,6 @@
 #include "pkcs11/vendor.h"
 
 #include "pkcs11/entry.h"
-#include "pkcs11/log.h"
 
 static CK_FLAGS abilities(const struct slot *s, const struct token_pin_tries *tries)
 {

@@ -24,6 +24,9 @@ static const uint8_t oid_content_type[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 
 static const uint8_t oid_message_digest[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04 };
 static const uint8_t oid_signing_time[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x05 };
 static const uint8_t version_1[] = { 0x02, 0x01, 0x01 };
+/* id-sha512 with its parameters absent, as RFC 8419 wants beside Ed25519. */
+static const uint8_t algid_sha512_no_params[] = { 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48,
+						  0x01, 0x65, 0x03, 0x04, 0x02, 0x03 };
 
 struct part {
 	const uint8_t *p;
@@ -163,7 +166,19 @@ static bool alg_fits_key(enum cr_sig_alg alg, enum cr_key_type type)
 {
 	if (alg == CR_SIG_RSA_PKCS1_SHA256 || alg == CR_SIG_RSA_PSS_SHA256)
 		return type == CR_KEY_RSA;
+	if (alg == CR_SIG_ED25519)
+		return type == CR_KEY_ED25519;
 	return type == CR_KEY_EC;
+}
+
+/* The digestAlgorithm of the SignerInfo and of the SignedData's digest set. */
+static int signer_digest_alg(enum cr_sig_alg alg, struct part *out)
+{
+	if (alg == CR_SIG_ED25519) {
+		*out = (struct part)PART(algid_sha512_no_params);
+		return CR_OK;
+	}
+	return digest_alg_id(cr_sig_alg_hash(alg), out);
 }
 
 static enum cr_sig_scheme scheme_of(enum cr_sig_alg alg)
@@ -182,6 +197,10 @@ static int sign_attributes(const struct cr_cms_request *req, const struct cr_cer
 	size_t hash_len = sizeof(hash), field = cert->key.type == CR_KEY_EC ? (cert->key.bits + 7) / 8 : 0;
 	int rc = cr_sig_value(req->sign, req->sign_ctx, req->alg, field, attrs->data, attrs->len, sig, sig_len);
 
+	/* PureEdDSA signs the attributes themselves, not their hash (RFC 8419). */
+	if (rc == CR_OK && req->alg == CR_SIG_ED25519)
+		return cr_verify_ed25519(cert->key.spki.data, cert->key.spki.len, attrs->data, attrs->len, sig,
+					 *sig_len) == CR_OK ? CR_OK : CR_E_SIGN;
 	if (rc == CR_OK)
 		rc = cr_hash_once(h, attrs->data, attrs->len, hash, &hash_len);
 	if (rc == CR_OK && cr_verify_hash(cert->key.spki.data, cert->key.spki.len, scheme_of(req->alg), h, hash,
@@ -238,12 +257,16 @@ static int signer_info(const struct cr_cms_request *req, const struct cr_cert *c
 
 static int check_request(const struct cr_cms_request *req, uint8_t **der, size_t *der_len)
 {
+	const uint8_t *algid;
+	size_t algid_len;
+
 	if (req == NULL || der == NULL || der_len == NULL || req->cert == NULL || req->content_hash == NULL ||
 	    req->sign == NULL)
 		return CR_E_ARGS;
 	*der = NULL;
 	*der_len = 0;
-	if (req->alg > CR_SIG_ECDSA_SHA384 || req->content_hash_len != cr_hash_size(cr_sig_alg_hash(req->alg)))
+	if (cr_sig_alg_id(req->alg, &algid, &algid_len) != CR_OK ||
+	    req->content_hash_len != cr_hash_size(cr_sig_alg_hash(req->alg)))
 		return CR_E_ARGS;
 	return CR_OK;
 }
@@ -262,7 +285,7 @@ int cr_cms_build_detached(const struct cr_cms_request *req, uint8_t **der, size_
 	rc = cr_cert_parse(req->cert, req->cert_len, &cert);
 	if (rc != CR_OK)
 		return rc == CR_E_UNSUPPORTED ? CR_E_ARGS : CR_E_DATA;
-	rc = alg_fits_key(req->alg, cert.key.type) ? digest_alg_id(cr_sig_alg_hash(req->alg), &digest_alg) : CR_E_ARGS;
+	rc = alg_fits_key(req->alg, cert.key.type) ? signer_digest_alg(req->alg, &digest_alg) : CR_E_ARGS;
 	if (rc == CR_OK)
 		rc = wrap(CR_DER_SET, &digest_alg, 1, digests);
 	if (rc == CR_OK)
@@ -293,4 +316,174 @@ int cr_cms_build_detached(const struct cr_cms_request *req, uint8_t **der, size_
 	*der = ci.data;
 	*der_len = ci.len;
 	return CR_OK;
+}
+
+/* ---- checking an Ed25519 SignedData ---- */
+
+#define CR_DER_CONTEXT_1 0xa1
+
+/* Moves r into the value of the next element, which must carry tag. */
+static int der_enter(struct cr_der *r, uint8_t tag)
+{
+	const uint8_t *val;
+	size_t len;
+	int rc = cr_der_expect(r, tag, &val, &len);
+
+	if (rc == CR_OK)
+		*r = (struct cr_der){ val, len };
+	return rc;
+}
+
+static int der_skip(struct cr_der *r, uint8_t tag)
+{
+	const uint8_t *val;
+	size_t len;
+
+	return cr_der_expect(r, tag, &val, &len);
+}
+
+/* The element at r as a part (tag and length included), r moving past it. */
+static int der_element(struct cr_der *r, struct part *out)
+{
+	const uint8_t *start = r->p, *val;
+	size_t len;
+	uint8_t tag;
+	int rc = cr_der_read(r, &tag, &val, &len);
+
+	if (rc == CR_OK)
+		*out = (struct part){ start, (size_t)(val + len - start) };
+	return rc;
+}
+
+static bool part_is(const struct part *p, const uint8_t *want, size_t len)
+{
+	return p->len == len && memcmp(p->p, want, len) == 0;
+}
+
+/* What an Ed25519 SignerInfo check needs, pointing into the DER. */
+struct ed_signer {
+	struct part cert;   /* the first certificate carried, if any */
+	struct part attrs;  /* the [0] signed attributes' value */
+	struct part digest; /* the messageDigest value */
+	struct part sig;
+};
+
+static int find_message_digest(struct ed_signer *e)
+{
+	struct cr_der r = { e->attrs.p, e->attrs.len };
+	int rc = CR_E_DATA;
+
+	while (r.left > 0) {
+		struct part element, oid;
+		struct cr_der attr;
+		const uint8_t *val;
+		size_t len;
+
+		if (der_element(&r, &element) != CR_OK)
+			return CR_E_DATA;
+		attr = (struct cr_der){ element.p, element.len };
+		if (der_enter(&attr, CR_DER_SEQUENCE) != CR_OK || der_element(&attr, &oid) != CR_OK)
+			return CR_E_DATA;
+		if (!part_is(&oid, oid_message_digest, sizeof(oid_message_digest)))
+			continue;
+		if (der_enter(&attr, CR_DER_SET) != CR_OK ||
+		    cr_der_expect(&attr, CR_DER_OCTET_STRING, &val, &len) != CR_OK)
+			return CR_E_DATA;
+		e->digest = (struct part){ val, len };
+		rc = CR_OK;
+	}
+	return rc;
+}
+
+/* SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature } */
+static int read_signer_info(struct cr_der *r, struct ed_signer *e)
+{
+	struct part sid, digest_alg, sig_alg;
+	const uint8_t *val, *ed25519;
+	size_t len, ed25519_len;
+
+	if (der_enter(r, CR_DER_SEQUENCE) != CR_OK || der_skip(r, CR_DER_INTEGER) != CR_OK ||
+	    der_element(r, &sid) != CR_OK || der_element(r, &digest_alg) != CR_OK ||
+	    cr_der_expect(r, CR_DER_CONTEXT_0, &val, &len) != CR_OK)
+		return CR_E_DATA;
+	e->attrs = (struct part){ val, len };
+	if (der_element(r, &sig_alg) != CR_OK || cr_der_expect(r, CR_DER_OCTET_STRING, &val, &len) != CR_OK)
+		return CR_E_DATA;
+	e->sig = (struct part){ val, len };
+	if (cr_sig_alg_id(CR_SIG_ED25519, &ed25519, &ed25519_len) != CR_OK || !part_is(&sig_alg, ed25519, ed25519_len))
+		return CR_E_UNSUPPORTED;
+	return find_message_digest(e);
+}
+
+/* ContentInfo { signedData, [0] SignedData { version, digests, encap, [0] certs?, [1] crls?, signerInfos } } */
+static int read_signed_data(const uint8_t *cms, size_t len, struct ed_signer *e)
+{
+	struct cr_der r = { cms, len }, certs;
+	struct part oid;
+	const uint8_t *val;
+	size_t n;
+	uint8_t tag;
+
+	memset(e, 0, sizeof(*e));
+	if (der_enter(&r, CR_DER_SEQUENCE) != CR_OK || der_element(&r, &oid) != CR_OK ||
+	    !part_is(&oid, oid_signed_data, sizeof(oid_signed_data)) || der_enter(&r, CR_DER_CONTEXT_0) != CR_OK ||
+	    der_enter(&r, CR_DER_SEQUENCE) != CR_OK || der_skip(&r, CR_DER_INTEGER) != CR_OK ||
+	    der_skip(&r, CR_DER_SET) != CR_OK || der_skip(&r, CR_DER_SEQUENCE) != CR_OK)
+		return CR_E_DATA;
+	if (r.left > 0 && r.p[0] == CR_DER_CONTEXT_0) {
+		if (cr_der_read(&r, &tag, &val, &n) != CR_OK)
+			return CR_E_DATA;
+		certs = (struct cr_der){ val, n };
+		if (n > 0 && der_element(&certs, &e->cert) != CR_OK)
+			return CR_E_DATA;
+	}
+	if (r.left > 0 && r.p[0] == CR_DER_CONTEXT_1 && cr_der_read(&r, &tag, &val, &n) != CR_OK)
+		return CR_E_DATA;
+	if (der_enter(&r, CR_DER_SET) != CR_OK)
+		return CR_E_DATA;
+	return read_signer_info(&r, e);
+}
+
+int cr_cms_verify_ed25519(const uint8_t *cms, size_t cms_len, const uint8_t *content_hash, size_t hash_len,
+			  const uint8_t *cert, size_t cert_len, struct cr_bytes *signer)
+{
+	struct cr_bytes attrs = { 0 };
+	struct cr_cert parsed = { 0 };
+	struct ed_signer e;
+	int rc;
+
+	if (cms == NULL || content_hash == NULL || signer == NULL)
+		return CR_E_ARGS;
+	*signer = (struct cr_bytes){ 0 };
+	rc = read_signed_data(cms, cms_len, &e);
+	if (rc != CR_OK)
+		return rc;
+	if (cert == NULL) {
+		cert = e.cert.p;
+		cert_len = e.cert.len;
+	}
+	if (cert == NULL || cr_cert_parse(cert, cert_len, &parsed) != CR_OK)
+		return CR_E_DATA;
+	rc = parsed.key.type == CR_KEY_ED25519 ? CR_OK : CR_E_SIGNATURE;
+	/* The signature covers the attributes as a SET, not under the [0] tag they travel with. */
+	if (rc == CR_OK)
+		rc = wrap(CR_DER_SET, &e.attrs, 1, &attrs);
+	if (rc == CR_OK)
+		rc = cr_verify_ed25519(parsed.key.spki.data, parsed.key.spki.len, attrs.data, attrs.len, e.sig.p,
+				       e.sig.len);
+	if (rc == CR_OK && (e.digest.len != hash_len || memcmp(e.digest.p, content_hash, hash_len) != 0))
+		rc = CR_E_SIGNATURE;
+	if (rc == CR_E_SIGNATURE_LEN)
+		rc = CR_E_SIGNATURE;
+	if (rc == CR_OK) {
+		signer->data = malloc(cert_len);
+		if (signer->data == NULL)
+			rc = CR_E_MEMORY;
+		else
+			memcpy(signer->data, cert, cert_len);
+		signer->len = rc == CR_OK ? cert_len : 0;
+	}
+	free(attrs.data);
+	cr_cert_clear(&parsed);
+	return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "crypto/x509.h"
 #include "crypto/x509_build.h"
 
 struct cr_cms_request {
@@ -33,5 +34,18 @@ struct cr_cms_request {
  * the key cannot use; CR_E_DATA for a certificate that does not parse.
  */
 int cr_cms_build_detached(const struct cr_cms_request *req, uint8_t **der, size_t *der_len);
+
+/*
+ * Checks a detached SignedData signed with Ed25519 (RFC 8419), which
+ * OpenSSL 3.0's CMS_verify cannot check: its one SignerInfo signs its
+ * signed attributes with id-Ed25519, their messageDigest is content_hash
+ * (SHA-512 of the content) and the signature verifies with cert (DER),
+ * else with the first certificate the SignedData carries. *signer gets a
+ * malloc'd copy of the certificate used. CR_OK, CR_E_SIGNATURE for a
+ * signature or digest that does not match, CR_E_UNSUPPORTED for another
+ * algorithm, CR_E_DATA for something that is not such a SignedData.
+ */
+int cr_cms_verify_ed25519(const uint8_t *cms, size_t cms_len, const uint8_t *content_hash, size_t hash_len,
+			  const uint8_t *cert, size_t cert_len, struct cr_bytes *signer);
 
 #endif

@@ -32,6 +32,9 @@ static const uint8_t algid_ecdsa_sha256[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86
 					      0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
 static const uint8_t algid_ecdsa_sha384[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
 					      0x48, 0xce, 0x3d, 0x04, 0x03, 0x03 };
+/* id-Ed25519 with its parameters absent, as RFC 8410 requires. */
+static const uint8_t algid_ed25519[] = { 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70 };
+#define ED25519_SIG_SIZE 64
 
 struct sig_alg_info {
 	const uint8_t *algid;
@@ -46,6 +49,7 @@ static const struct sig_alg_info *sig_alg_info(enum cr_sig_alg alg)
 		[CR_SIG_RSA_PSS_SHA256] = { algid_rsa_pss_sha256, sizeof(algid_rsa_pss_sha256), CR_KEY_RSA },
 		[CR_SIG_ECDSA_SHA256] = { algid_ecdsa_sha256, sizeof(algid_ecdsa_sha256), CR_KEY_EC },
 		[CR_SIG_ECDSA_SHA384] = { algid_ecdsa_sha384, sizeof(algid_ecdsa_sha384), CR_KEY_EC },
+		[CR_SIG_ED25519] = { algid_ed25519, sizeof(algid_ed25519), CR_KEY_ED25519 },
 	};
 
 	if ((unsigned)alg >= sizeof(infos) / sizeof(infos[0]))
@@ -181,6 +185,8 @@ int cr_sig_alg_id(enum cr_sig_alg alg, const uint8_t **der, size_t *len)
 
 enum cr_hash cr_sig_alg_hash(enum cr_sig_alg alg)
 {
+	if (alg == CR_SIG_ED25519)
+		return CR_HASH_SHA512;
 	return alg == CR_SIG_ECDSA_SHA384 ? CR_HASH_SHA384 : CR_HASH_SHA256;
 }
 
@@ -195,6 +201,8 @@ int cr_sig_value(cr_sign_fn sign, void *ctx, enum cr_sig_alg alg, size_t field_s
 		return CR_E_ARGS;
 	if (sign(ctx, alg, tbs, tbs_len, sig, sig_len) != 0 || *sig_len == 0 || *sig_len > cap)
 		return CR_E_SIGN;
+	if (info->key_type == CR_KEY_ED25519)
+		return *sig_len == ED25519_SIG_SIZE ? CR_OK : CR_E_SIGN;
 	if (info->key_type != CR_KEY_EC)
 		return CR_OK;
 	if (*sig_len == 2 * field_size) {

@@ -16,16 +16,18 @@ enum cr_sig_alg {
 	CR_SIG_RSA_PSS_SHA256,   /* RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32: CKM_SHA256_RSA_PKCS_PSS */
 	CR_SIG_ECDSA_SHA256,     /* ecdsa-with-SHA256: CKM_ECDSA_SHA256 */
 	CR_SIG_ECDSA_SHA384,     /* ecdsa-with-SHA384: CKM_ECDSA_SHA384 */
+	CR_SIG_ED25519,          /* id-Ed25519, PureEdDSA (RFC 8410): CKM_EDDSA over the whole message */
 };
 
 /* Room the callback gets for a signature: an RSA-8192 block. */
 #define CR_SIG_MAX_SIZE 1024
 
 /*
- * Signs tbs (the whole message; the callback or its token hashes it) with
- * alg. *sig_len holds the capacity on entry and the signature length on
- * return. RSA: the modulus-size signature. ECDSA: r||s as PKCS#11 returns
- * it (a DER signature is accepted too, when its length differs from r||s).
+ * Signs tbs (the whole message; the callback or its token hashes it, or
+ * for Ed25519 signs it as it is) with alg. *sig_len holds the capacity on
+ * entry and the signature length on return. RSA: the modulus-size
+ * signature. ECDSA: r||s as PKCS#11 returns it (a DER signature is accepted
+ * too, when its length differs from r||s). Ed25519: the 64-byte signature.
  * Returns 0 on success; any other value fails the build with CR_E_SIGN.
  */
 typedef int (*cr_sign_fn)(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig,
@@ -65,12 +67,15 @@ int cr_x509_build_csr(const struct cr_x509_request *req, uint8_t **der, size_t *
 /* The DER AlgorithmIdentifier of alg, as X.509 and CMS carry it; *der is static. CR_E_ARGS for no such alg. */
 int cr_sig_alg_id(enum cr_sig_alg alg, const uint8_t **der, size_t *len);
 
-/* The hash alg signs with. */
+/*
+ * The hash alg signs with; for Ed25519, which hashes nothing itself in
+ * this sense, SHA-512: the digest CMS signed attributes carry (RFC 8419).
+ */
 enum cr_hash cr_sig_alg_hash(enum cr_sig_alg alg);
 
 /*
  * Calls sign over tbs and returns the signature as X.509 and CMS carry it:
- * RSA as it is, ECDSA as DER (from r||s, or re-encoded from DER to
+ * RSA and Ed25519 as they are, ECDSA as DER (from r||s, or re-encoded from DER to
  * normalise it). field_size is the EC key's field size in bytes (ignored
  * for RSA). *sig_len: capacity in, length out. CR_E_SIGN when the callback
  * fails or answers something that is no signature of that size.

@@ -149,6 +149,32 @@ static CK_RV card_token_info(struct token *t, CK_TOKEN_INFO *info)
 	return leave(t, rv);
 }
 
+/*
+ * The tries as the policy judges them from the counters last read
+ * (C_GetTokenInfo keeps the PIN's fresh). The PUK's is read once when not
+ * known yet, where the card tells it without spending a try (GET
+ * METADATA, one APDU): an application asks for it, no polling loop does.
+ * A YubiKey has a reset command; other PIV cards have none.
+ */
+static CK_RV card_pin_tries(struct token *t, struct token_pin_tries *out)
+{
+	CK_RV rv = enter(t, NULL);
+
+	*out = (struct token_pin_tries){ -1, -1, -1, -1, false };
+	if (rv != CKR_OK)
+		return rv;
+	card_watch_locked(t);
+	rv = t->present && !t->gone ? card_ready(t) : CKR_TOKEN_NOT_PRESENT;
+	if (rv == CKR_OK && !card_pin_known(&t->pin, PIN_SO))
+		rv = card_read_puk_status(t);
+	if (rv == CKR_OK)
+		rv = pin_policy_tries(t->pin.policy, PIN_USER, &out->user_left, &out->user_max);
+	if (rv == CKR_OK)
+		rv = pin_policy_tries(t->pin.policy, PIN_SO, &out->so_left, &out->so_max);
+	out->can_reset = t->yubikey;
+	return leave(t, rv);
+}
+
 /* The keys a mechanism works with, which give its key sizes. */
 enum mech_keys { KEYS_RSA, KEYS_EC, KEYS_25519 };
 
@@ -1137,6 +1163,8 @@ const struct token_ops card_token_ops = {
 	.token_info = card_token_info,
 	.mechanism_list = card_mechanism_list,
 	.mechanism_info = card_mechanism_info,
+	.pin_tries = card_pin_tries,
+
 	.init_token = card_init_token,
 	.session_open = card_session_open,
 	.session_close = card_session_close,

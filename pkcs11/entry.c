@@ -44,6 +44,39 @@ CK_RV entry_enter_session(CK_SESSION_HANDLE h, struct session **s)
 	return session_acquire(h, s);
 }
 
+CK_RV entry_enter_slot(CK_SLOT_ID id, struct slot **out)
+{
+	CK_RV rv = core_enter();
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = core_lock();
+	if (rv == CKR_OK) {
+		*out = slot_find_locked(id);
+		core_unlock();
+		if (*out == NULL)
+			rv = CKR_SLOT_ID_INVALID;
+	}
+	if (rv != CKR_OK)
+		core_leave();
+	return rv;
+}
+
+CK_RV entry_enter_token_slot(CK_SLOT_ID slotID, const void *needed, struct slot **out)
+{
+	CK_RV rv = entry_enter_slot(slotID, out);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (needed == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (!slot_token_there(*out))
+		rv = CKR_TOKEN_NOT_PRESENT;
+	if (rv != CKR_OK)
+		core_leave();
+	return rv;
+}
+
 void entry_pad_field(CK_UTF8CHAR *dst, size_t size, const char *src)
 {
 	size_t n = strlen(src);

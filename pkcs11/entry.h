@@ -35,6 +35,16 @@ CK_RV entry_check_ready(void);
  */
 CK_RV entry_enter_session(CK_SESSION_HANDLE h, struct session **s);
 
+/*
+ * A call on a slot: the module entered and the slot looked up; on success
+ * the caller leaves with core_leave(). Slot structures stay valid until
+ * C_Finalize, which waits. entry_enter_token_slot also wants the token
+ * there and the one pointer the call cannot do without (CKR_ARGUMENTS_BAD
+ * when NULL), checked first.
+ */
+CK_RV entry_enter_slot(CK_SLOT_ID id, struct slot **out);
+CK_RV entry_enter_token_slot(CK_SLOT_ID id, const void *needed, struct slot **out);
+
 /* Copies a string into a blank-padded, unterminated PKCS#11 field. */
 void entry_pad_field(CK_UTF8CHAR *dst, size_t size, const char *src);
 

@@ -129,32 +129,10 @@ CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PT
 	return entry_trace_ret_len(__func__, get_slot_list(tokenPresent, pSlotList, pulCount), "count", pulCount);
 }
 
-/*
- * Enters the module and looks a slot up; on success the caller leaves with
- * core_leave(). Slot structures stay valid until C_Finalize, which waits.
- */
-static CK_RV enter_slot(CK_SLOT_ID id, struct slot **out)
-{
-	CK_RV rv = core_enter();
-
-	if (rv != CKR_OK)
-		return rv;
-	rv = core_lock();
-	if (rv == CKR_OK) {
-		*out = slot_find_locked(id);
-		core_unlock();
-		if (*out == NULL)
-			rv = CKR_SLOT_ID_INVALID;
-	}
-	if (rv != CKR_OK)
-		core_leave();
-	return rv;
-}
-
 static CK_RV get_slot_info(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 {
 	struct slot *s;
-	CK_RV rv = enter_slot(slotID, &s);
+	CK_RV rv = entry_enter_slot(slotID, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -176,29 +154,10 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 	return entry_trace_ret(__func__, get_slot_info(slotID, pInfo));
 }
 
-/*
- * Enters the module for a slot with its token there, once the pointer the
- * call cannot do without is checked; on success the caller leaves.
- */
-static CK_RV enter_token_slot(CK_SLOT_ID slotID, const void *needed, struct slot **out)
-{
-	CK_RV rv = enter_slot(slotID, out);
-
-	if (rv != CKR_OK)
-		return rv;
-	if (needed == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if (!slot_token_there(*out))
-		rv = CKR_TOKEN_NOT_PRESENT;
-	if (rv != CKR_OK)
-		core_leave();
-	return rv;
-}
-
 static CK_RV get_token_info(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
 	struct slot *s;
-	CK_RV rv = enter_token_slot(slotID, pInfo, &s);
+	CK_RV rv = entry_enter_token_slot(slotID, pInfo, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -261,7 +220,7 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
 static CK_RV get_mechanism_list(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList, CK_ULONG_PTR pulCount)
 {
 	struct slot *s;
-	CK_RV rv = enter_token_slot(slotID, pulCount, &s);
+	CK_RV rv = entry_enter_token_slot(slotID, pulCount, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -283,7 +242,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList
 static CK_RV get_mechanism_info(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
 {
 	struct slot *s;
-	CK_RV rv = enter_token_slot(slotID, pInfo, &s);
+	CK_RV rv = entry_enter_token_slot(slotID, pInfo, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -302,7 +261,7 @@ static CK_RV init_token(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinL
 {
 	struct slot *s;
 	CK_ULONG open = 0;
-	CK_RV rv = enter_slot(slotID, &s);
+	CK_RV rv = entry_enter_slot(slotID, &s);
 
 	if (rv != CKR_OK)
 		return rv;

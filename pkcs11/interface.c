@@ -1,13 +1,16 @@
 /*
  * The function lists and the PKCS#11 3.0 interface discovery: "PKCS 11"
- * in version 3.0 (the default) and 2.40. The message-based functions of
- * 3.0 are present and refuse politely.
+ * in version 3.0 (the default) and 2.40, and signet's vendor interface
+ * "Vendor signet" 1.0 (pkcs11/signet_vendor.h), listed after them so that
+ * a caller asking for any interface gets the standard one. The
+ * message-based functions of 3.0 are present and refuse politely.
  */
 #include <string.h>
 
 #include "pkcs11/entry.h"
 #include "pkcs11/log.h"
 #include "pkcs11/mech_param.h"
+#include "pkcs11/vendor.h"
 
 CK_RV signet_get_info_3_0(CK_INFO_PTR pInfo);
 CK_RV signet_login_user(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
@@ -143,16 +146,18 @@ static CK_FUNCTION_LIST_3_0 functions_3_0 = {
 };
 
 static CK_UTF8CHAR interface_name[] = "PKCS 11";
+static CK_UTF8CHAR vendor_interface_name[] = SIGNET_VENDOR_INTERFACE;
 
 static CK_INTERFACE interfaces[] = {
 	{ interface_name, &functions_3_0, 0 },
 	{ interface_name, &signet_functions_2_40, 0 },
+	{ vendor_interface_name, &vendor_functions, 0 },
 };
 #define N_INTERFACES (sizeof(interfaces) / sizeof(interfaces[0]))
 
 static const CK_VERSION *interface_version(const CK_INTERFACE *i)
 {
-	return (const CK_VERSION *)i->pFunctionList; /* both lists start with their version */
+	return (const CK_VERSION *)i->pFunctionList; /* every list starts with its version */
 }
 
 EXPORTED CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)

@@ -824,3 +824,26 @@ void pin_policy_token_changed(struct pin_policy *p)
 	}
 	lock_give(p->judging);
 }
+
+CK_RV pin_policy_tries(struct pin_policy *p, enum pin_who who, long *left, long *max)
+{
+	struct reading r;
+	struct pin_view v;
+	enum counting counting;
+	CK_RV rv = read_counters(p, who, false, &r);
+
+	*left = -1;
+	*max = -1;
+	if (rv != CKR_OK)
+		return rv;
+	counting = view_of(p, &r, who, &v);
+	/* A token that keeps its own counter but has not said what it holds: only a lock is sure. */
+	if (counting == COUNT_NONE || (p->tok.counter != NULL && (!r.have_counter[who] || r.counter[who].max == 0))) {
+		if (counting != COUNT_NONE && tries_left(&v) == 0)
+			*left = 0;
+		return CKR_OK;
+	}
+	*left = (long)tries_left(&v);
+	*max = (long)v.limit;
+	return CKR_OK;
+}

@@ -118,6 +118,14 @@ CK_RV pin_policy_key_use(struct pin_policy *p);
 CK_RV pin_policy_token_info(struct pin_policy *p, CK_TOKEN_INFO *info);
 
 /*
+ * The tries left of who's PIN and its limit as the policy judges them (the
+ * counter that rules, read without spending a try); -1 where unknown: an
+ * uninitialised token, or a token with its own counter that has not said
+ * what it holds (0 tries left is reported when signet knows it is locked).
+ */
+CK_RV pin_policy_tries(struct pin_policy *p, enum pin_who who, long *left, long *max);
+
+/*
  * A different token is now behind this policy: its counters, its login and
  * the PIN refused last are forgotten. Waits for a PIN operation in progress,
  * so never from inside a pin_send: a driver that learns of the change there

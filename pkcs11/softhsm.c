@@ -1127,6 +1127,19 @@ static CK_RV sh_seed_random(struct token *t, void *ss, const CK_BYTE *seed, CK_U
 	return sh.f->C_SeedRandom(SS(ss), (CK_BYTE_PTR)seed, len);
 }
 
+/* The store counts for SoftHSM: its counters and [policy]'s limits. C_InitToken only initialises. */
+static CK_RV sh_pin_tries(struct token *t, struct token_pin_tries *out)
+{
+	CK_RV rv = gone_check();
+
+	*out = (struct token_pin_tries){ -1, -1, -1, -1, false };
+	if (rv == CKR_OK)
+		rv = pin_policy_tries(t->policy, PIN_USER, &out->user_left, &out->user_max);
+	if (rv == CKR_OK)
+		rv = pin_policy_tries(t->policy, PIN_SO, &out->so_left, &out->so_max);
+	return rv;
+}
+
 static CK_RV sh_generate_random(struct token *t, void *ss, CK_BYTE *out, CK_ULONG len)
 {
 	(void)t;
@@ -1142,6 +1155,7 @@ static const struct token_ops softhsm_ops = {
 	.mechanism_list = sh_mechanism_list,
 	.mechanism_info = sh_mechanism_info,
 	.init_token = sh_init_token,
+	.pin_tries = sh_pin_tries,
 	.session_open = sh_session_open,
 	.session_close = sh_session_close,
 	.login = sh_login,

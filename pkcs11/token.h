@@ -20,6 +20,17 @@ struct token;               /* defined by each implementation */
 struct config;
 typedef CK_ULONG token_ref;
 
+/*
+ * A token's PIN tries as signet knows them, for the vendor interface
+ * (pkcs11/signet_vendor.h): what rules each PIN (the token's own counter
+ * as last read, or signet's store and [policy]), -1 where unknown.
+ */
+struct token_pin_tries {
+	long user_left, user_max;
+	long so_left, so_max;
+	bool can_reset; /* the device has a reset command that C_InitToken runs once both PINs are blocked */
+};
+
 enum token_op {
 	TOKEN_OP_ENCRYPT,
 	TOKEN_OP_DECRYPT,
@@ -44,6 +55,14 @@ struct token_ops {
 	/* Administration; label is 32 blank-padded bytes. */
 	CK_RV (*init_token)(struct token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
 			    const CK_UTF8CHAR *label);
+	/* The PIN tries as signet knows them, without spending one (and without device I/O where it can). */
+	CK_RV (*pin_tries)(struct token *t, struct token_pin_tries *out);
+	/*
+	 * Sets how many tries the user PIN and the SO PIN allow on the device
+	 * (a card's PIN and PUK retry counters), in a read-write session; the
+	 * token decides which login it needs.
+	 */
+	CK_RV (*set_retries)(struct token *t, void *ss, CK_ULONG user_tries, CK_ULONG so_tries);
 
 	/*
 	 * Sessions. *state is the token's per-session data, handed back on every

@@ -22,7 +22,7 @@
 #include "tests/check_util.h"
 #include "tests/test_keys.h"
 
-static EVP_PKEY *rsa_key, *p256_key, *p384_key, *other_key;
+static EVP_PKEY *rsa_key, *p256_key, *p384_key, *ed_key, *other_key;
 
 static const uint8_t content[] = "a document to sign\n";
 
@@ -32,7 +32,15 @@ struct signer {
 	int calls;
 };
 
-/* Signs like a PKCS#11 token: RSA as is, ECDSA as r||s. */
+/* The digest a signature with alg hashes with; NULL for Ed25519, which signs the message itself. */
+static const EVP_MD *alg_md(enum cr_sig_alg alg)
+{
+	if (alg == CR_SIG_ED25519)
+		return NULL;
+	return alg == CR_SIG_ECDSA_SHA384 ? EVP_sha384() : EVP_sha256();
+}
+
+/* Signs like a PKCS#11 token: RSA and Ed25519 as they are, ECDSA as r||s. */
 static int test_sign(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig,
 		     size_t *sig_len)
 {
@@ -48,9 +56,7 @@ static int test_sign(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t 
 		EVP_MD_CTX_free(mctx);
 		return -1;
 	}
-	ck_assert_int_eq(EVP_DigestSignInit(mctx, &pctx, alg == CR_SIG_ECDSA_SHA384 ? EVP_sha384() : EVP_sha256(),
-					    NULL, s->key),
-			 1);
+	ck_assert_int_eq(EVP_DigestSignInit(mctx, &pctx, alg_md(alg), NULL, s->key), 1);
 	if (alg == CR_SIG_RSA_PSS_SHA256) {
 		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
 		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32), 1);
@@ -86,7 +92,7 @@ static uint8_t *make_cert(EVP_PKEY *key, size_t *len)
 	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notBefore(x), 0));
 	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
 	ck_assert_int_eq(X509_set_pubkey(x, key), 1);
-	ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+	ck_assert_int_gt(X509_sign(x, key, EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256()), 0);
 	n = i2d_X509(x, &der);
 	ck_assert_int_gt(n, 0);
 	*len = (size_t)n;
@@ -155,16 +161,41 @@ static int openssl_verifies(const struct built *b, const uint8_t *data, size_t l
 	return ok;
 }
 
+/*
+ * The verdict on an Ed25519 SignedData: OpenSSL 3.0's CMS_verify cannot
+ * check one, so OpenSSL parses it (it must) and crypto/'s checker judges.
+ */
+static int ed25519_verifies(const struct built *b, const uint8_t *data, size_t len)
+{
+	uint8_t hash[CR_HASH_MAX_SIZE];
+	size_t hash_len = sizeof(hash);
+	struct cr_bytes signer;
+	int rc;
+
+	CMS_ContentInfo_free(parse_cms(b));
+	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA512, data, len, hash, &hash_len), CR_OK);
+	rc = cr_cms_verify_ed25519(b->der, b->der_len, hash, hash_len, NULL, 0, &signer);
+	ck_assert(rc == CR_OK || rc == CR_E_SIGNATURE);
+	if (rc == CR_OK) {
+		ck_assert_uint_eq(signer.len, b->cert_len);
+		ck_assert_mem_eq(signer.data, b->cert, b->cert_len);
+	}
+	free(signer.data);
+	return rc == CR_OK;
+}
+
 static void check_alg(EVP_PKEY *key, enum cr_sig_alg alg)
 {
 	struct signer s;
 	struct built b;
 	struct cr_cms_request req = make_request(key, alg, &s, &b, time(NULL));
+	int (*verifies)(const struct built *, const uint8_t *, size_t) =
+		alg == CR_SIG_ED25519 ? ed25519_verifies : openssl_verifies;
 
 	ck_assert_int_eq(cr_cms_build_detached(&req, &b.der, &b.der_len), CR_OK);
 	ck_assert_int_eq(s.calls, 1);
-	ck_assert_int_eq(openssl_verifies(&b, content, sizeof(content) - 1), 1);
-	ck_assert_int_eq(openssl_verifies(&b, content, sizeof(content) - 2), 0);
+	ck_assert_int_eq(verifies(&b, content, sizeof(content) - 1), 1);
+	ck_assert_int_eq(verifies(&b, content, sizeof(content) - 2), 0);
 	free_built(&b);
 }
 
@@ -184,6 +215,38 @@ START_TEST(test_ecdsa)
 {
 	check_alg(p256_key, CR_SIG_ECDSA_SHA256);
 	check_alg(p384_key, CR_SIG_ECDSA_SHA384);
+}
+END_TEST
+
+/* RFC 8419: PureEdDSA over the signed attributes, SHA-512 as the message digest. */
+START_TEST(test_ed25519)
+{
+	struct signer s;
+	struct built b;
+	struct cr_cms_request req = make_request(ed_key, CR_SIG_ED25519, &s, &b, time(NULL));
+	struct cr_bytes signer;
+
+	ck_assert_uint_eq(req.content_hash_len, 64);
+	check_alg(ed_key, CR_SIG_ED25519);
+	/* the checker takes no other algorithm, and no signer but the one whose key signed */
+	free_built(&b);
+	req = make_request(p256_key, CR_SIG_ECDSA_SHA256, &s, &b, time(NULL));
+	ck_assert_int_eq(cr_cms_build_detached(&req, &b.der, &b.der_len), CR_OK);
+	ck_assert_int_eq(cr_cms_verify_ed25519(b.der, b.der_len, b.hash, 32, NULL, 0, &signer), CR_E_UNSUPPORTED);
+	free_built(&b);
+	req = make_request(ed_key, CR_SIG_ED25519, &s, &b, time(NULL));
+	ck_assert_int_eq(cr_cms_build_detached(&req, &b.der, &b.der_len), CR_OK);
+	ck_assert_int_eq(cr_cms_verify_ed25519(b.der, b.der_len - 1, b.hash, 64, NULL, 0, &signer), CR_E_DATA);
+	OPENSSL_free(b.cert);
+	b.cert = make_cert(p256_key, &b.cert_len);
+	ck_assert_int_eq(cr_cms_verify_ed25519(b.der, b.der_len, b.hash, 64, b.cert, b.cert_len, &signer),
+			 CR_E_SIGNATURE);
+	/* an Ed25519 signature for an EC certificate, or the other way round, is refused before signing */
+	free_built(&b);
+	req = make_request(p256_key, CR_SIG_ED25519, &s, &b, time(NULL));
+	ck_assert_int_eq(cr_cms_build_detached(&req, &b.der, &b.der_len), CR_E_ARGS);
+	ck_assert_int_eq(s.calls, 0);
+	free_built(&b);
 }
 END_TEST
 
@@ -301,6 +364,7 @@ static Suite *cms_suite(void)
 	tcase_add_test(tc, test_rsa_pkcs1);
 	tcase_add_test(tc, test_rsa_pss);
 	tcase_add_test(tc, test_ecdsa);
+	tcase_add_test(tc, test_ed25519);
 	tcase_add_test(tc, test_structure);
 	tcase_add_test(tc, test_signing_time);
 	tcase_add_test(tc, test_signer_failures);
@@ -315,6 +379,7 @@ int main(void)
 		{ &rsa_key, "RSA-2048" },
 		{ &p256_key, "P-256" },
 		{ &p384_key, "P-384" },
+		{ &ed_key, "ED25519" },
 		{ &other_key, "RSA-2048" },
 	};
 

@@ -24,7 +24,7 @@
 #include "tests/check_util.h"
 #include "tests/test_keys.h"
 
-static EVP_PKEY *rsa_key, *p256_key, *p384_key, *other_rsa_key;
+static EVP_PKEY *rsa_key, *p256_key, *p384_key, *ed_key, *other_rsa_key;
 
 enum signer_mode {
 	SIGN_OPENSSL,      /* OpenSSL signs the TBS; ECDSA answers r||s like PKCS#11 */
@@ -44,6 +44,8 @@ struct signer {
 
 static const EVP_MD *alg_md(enum cr_sig_alg alg)
 {
+	if (alg == CR_SIG_ED25519)
+		return NULL; /* PureEdDSA signs the message itself */
 	return alg == CR_SIG_ECDSA_SHA384 ? EVP_sha384() : EVP_sha256();
 }
 
@@ -205,6 +207,7 @@ static const int sig_nids[] = {
 	[CR_SIG_RSA_PSS_SHA256] = NID_rsassaPss,
 	[CR_SIG_ECDSA_SHA256] = NID_ecdsa_with_SHA256,
 	[CR_SIG_ECDSA_SHA384] = NID_ecdsa_with_SHA384,
+	[CR_SIG_ED25519] = NID_ED25519,
 };
 
 /* (f) Self-signed certificate: OpenSSL verifies it and sees what we asked for. */
@@ -271,6 +274,30 @@ START_TEST(test_cert_ecdsa)
 	check_self_signed(p384_key, CR_SIG_ECDSA_SHA384, SIGN_OPENSSL);
 	check_self_signed(p384_key, CR_SIG_ECDSA_SHA384, SIGN_HOST_PADDING);
 	check_self_signed(p256_key, CR_SIG_ECDSA_SHA384, SIGN_OPENSSL);
+}
+END_TEST
+
+/* PureEdDSA (RFC 8410): the callback gets the whole TBS and answers the 64-byte signature. */
+START_TEST(test_cert_ed25519)
+{
+	struct signer s;
+	struct built b;
+	struct cr_x509_request req;
+
+	check_self_signed(ed_key, CR_SIG_ED25519, SIGN_OPENSSL);
+	req = make_request(ed_key, CR_SIG_ED25519, &s, &b);
+	s.mode = SIGN_OTHER_DATA;
+	ck_assert_int_eq(cr_x509_build_self_signed(&req, &b.der, &b.der_len), CR_E_SIGN);
+	ck_assert_ptr_null(b.der);
+	free_built(&b);
+	/* an Ed25519 key cannot sign with ECDSA, nor an EC key with Ed25519 */
+	req = make_request(ed_key, CR_SIG_ECDSA_SHA256, &s, &b);
+	ck_assert_int_eq(cr_x509_build_csr(&req, &b.der, &b.der_len), CR_E_ARGS);
+	free_built(&b);
+	req = make_request(p256_key, CR_SIG_ED25519, &s, &b);
+	ck_assert_int_eq(cr_x509_build_csr(&req, &b.der, &b.der_len), CR_E_ARGS);
+	ck_assert_int_eq(s.calls, 0);
+	free_built(&b);
 }
 END_TEST
 
@@ -399,6 +426,7 @@ START_TEST(test_csr_all_algorithms)
 	check_csr(rsa_key, CR_SIG_RSA_PSS_SHA256, SIGN_OPENSSL);
 	check_csr(p256_key, CR_SIG_ECDSA_SHA256, SIGN_OPENSSL);
 	check_csr(p384_key, CR_SIG_ECDSA_SHA384, SIGN_HOST_PADDING);
+	check_csr(ed_key, CR_SIG_ED25519, SIGN_OPENSSL);
 }
 END_TEST
 
@@ -482,6 +510,7 @@ static Suite *build_suite(void)
 	tcase_add_test(cert, test_cert_rsa_pkcs1);
 	tcase_add_test(cert, test_cert_rsa_pss);
 	tcase_add_test(cert, test_cert_ecdsa);
+	tcase_add_test(cert, test_cert_ed25519);
 	tcase_add_test(cert, test_pss_algid_matches_openssl);
 	tcase_add_test(cert, test_random_serials);
 	tcase_add_test(cert, test_bad_signatures_rejected);
@@ -499,6 +528,7 @@ int main(void)
 		{ &other_rsa_key, "RSA-2048" },
 		{ &p256_key, "P-256" },
 		{ &p384_key, "P-384" },
+		{ &ed_key, "ED25519" },
 	};
 
 	return tk_run_suite_with_keys(build_suite, keys_to_make, sizeof(keys_to_make) / sizeof(keys_to_make[0]));

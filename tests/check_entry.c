@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pkcs11/cryptoki.h"
+#include "pkcs11/signet_vendor.h"
 #include "tests/check_util.h"
 
 CK_RV C_GetInterface(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR, CK_FLAGS);
@@ -335,17 +336,19 @@ START_TEST(interfaces)
 
 	ck_assert_int_eq(C_GetInterfaceList(NULL, NULL), CKR_ARGUMENTS_BAD);
 	ck_assert_int_eq(C_GetInterfaceList(NULL, &n), CKR_OK);
-	ck_assert_uint_eq(n, 2);
-	n = 1;
+	ck_assert_uint_eq(n, 3);
+	n = 2;
 	ck_assert_int_eq(C_GetInterfaceList(list, &n), CKR_BUFFER_TOO_SMALL);
-	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(n, 3);
 	n = 4;
 	ck_assert_int_eq(C_GetInterfaceList(list, &n), CKR_OK);
-	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(n, 3);
 	ck_assert_str_eq((char *)list[0].pInterfaceName, "PKCS 11");
 	ck_assert_str_eq((char *)list[1].pInterfaceName, "PKCS 11");
+	ck_assert_str_eq((char *)list[2].pInterfaceName, SIGNET_VENDOR_INTERFACE);
 	ck_assert_int_eq(((CK_VERSION *)list[0].pFunctionList)->major, 3);
 	ck_assert_int_eq(((CK_VERSION *)list[1].pFunctionList)->major, 2);
+	ck_assert_int_eq(((CK_VERSION *)list[2].pFunctionList)->major, SIGNET_VENDOR_VERSION_MAJOR);
 
 	ck_assert_int_eq(C_GetInterface(NULL, NULL, NULL, 0), CKR_ARGUMENTS_BAD);
 	ck_assert_int_eq(C_GetInterface(NULL, NULL, &iface, 0), CKR_OK);
@@ -372,6 +375,28 @@ START_TEST(interfaces)
 	ck_assert_int_eq(f3->C_SessionCancel(0x1234, 0), CKR_SESSION_HANDLE_INVALID);
 	ck_assert_int_eq(f3->C_MessageSignInit(0x1234, NULL, 0), CKR_SESSION_HANDLE_INVALID);
 	ck_assert_int_eq(f3->C_Finalize(NULL), CKR_OK);
+}
+END_TEST
+
+/* The vendor interface: found by name and version, and its calls check what every call checks. */
+START_TEST(vendor_interface)
+{
+	CK_VERSION v10 = { 1, 0 }, v11 = { 1, 1 };
+	CK_INTERFACE *iface;
+	SIGNET_FUNCTION_LIST *sf;
+	SIGNET_PIN_TRIES tries;
+
+	ck_assert_int_eq(C_GetInterface((CK_UTF8CHAR_PTR)SIGNET_VENDOR_INTERFACE, &v11, &iface, 0), CKR_ARGUMENTS_BAD);
+	ck_assert_int_eq(C_GetInterface((CK_UTF8CHAR_PTR)SIGNET_VENDOR_INTERFACE, &v10, &iface, 0), CKR_OK);
+	sf = iface->pFunctionList;
+	ck_assert_int_eq(sf->version.major, 1);
+	ck_assert_int_eq(sf->version.minor, 0);
+	ck_assert_int_eq(sf->C_SignetGetPinTries(0, &tries), CKR_CRYPTOKI_NOT_INITIALIZED);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	ck_assert_int_eq(sf->C_SignetGetPinTries(0, &tries), CKR_SLOT_ID_INVALID);
+	ck_assert_int_eq(sf->C_SignetSetRetries(0x1234, 3, 5), CKR_SESSION_HANDLE_INVALID);
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	ck_assert_int_eq(sf->C_SignetSetRetries(0x1234, 3, 5), CKR_CRYPTOKI_NOT_INITIALIZED);
 }
 END_TEST
 
@@ -576,6 +601,7 @@ int main(void)
 	tcase_add_test(tc, get_info);
 	tcase_add_test(tc, function_list_args);
 	tcase_add_test(tc, interfaces);
+	tcase_add_test(tc, vendor_interface);
 	tcase_add_test(tc, slot_arguments);
 	tcase_add_test(tc, session_handle_invalid);
 	tcase_add_test(tc, forked_child_must_initialize);

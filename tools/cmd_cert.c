@@ -30,6 +30,8 @@ static int write_der_or_pem(const struct tool *t, const char *label, const uint8
 
 static int csr_failed(int rc, const struct token_signer *ts)
 {
+	if (ts->code != EXIT_OK)
+		return ts->code;
 	if (rc == CR_E_SIGN && ts->rv != CKR_OK)
 		return fail_rv(ts->rv, "signing the request");
 	if (rc == CR_E_SIGN)
@@ -60,7 +62,7 @@ int cmd_csr(struct tool *t)
 		code = sig_alg_for(&k.pub, t->o.pss, &req.alg);
 	if (code != EXIT_OK)
 		goto out;
-	ts = (struct token_signer){ t->mod, job.session, k.priv, CKR_OK };
+	ts = (struct token_signer){ t, &tok, job.session, &k, CKR_OK, EXIT_OK };
 	req.spki = k.pub.spki.data;
 	req.spki_len = k.pub.spki.len;
 	req.sign = token_sign_cb;

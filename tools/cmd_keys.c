@@ -163,6 +163,9 @@ int cmd_keygen(struct tool *t)
 	printf("New %s key pair on '%s': id %s, label \"%s\".\n", kt->text, tok.label, uri, g.label);
 	object_uri(&tok, g.id, g.id_len, "private", uri, sizeof(uri));
 	printf("Its URI: %s\n", uri);
+	if (!kt->sign)
+		printf("An %s key agrees on secrets (ECDH) and cannot sign: no certificate request (csr) can be made "
+		       "for it; its certificate comes from a CA that certifies it another way.\n", kt->text);
 out:
 	job_close(t, &job);
 	return code;

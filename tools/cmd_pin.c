@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "tools/commands.h"
+#include "crypto/cr.h"
+#include "crypto/random.h"
 #include "tools/confirm.h"
+#include "tools/job.h"
 #include "tools/login.h"
 #include "tools/module.h"
 #include "tools/secret.h"
@@ -307,28 +310,165 @@ out:
 	return code;
 }
 
+/* ---- a card's reset ---- */
+
+/* Every certificate and key of the card, by slot: what the reset erases. Public objects: no PIN needed. */
+static int list_card_contents(struct tool *t, const struct token *tok)
+{
+	CK_OBJECT_CLASS classes[] = { CKO_CERTIFICATE, CKO_PUBLIC_KEY };
+	CK_OBJECT_HANDLE *list = NULL;
+	CK_SESSION_HANDLE s;
+	size_t n = 0, total = 0;
+	CK_RV rv = session_open_rv(t->mod, tok, false, &s);
+
+	if (rv != CKR_OK)
+		return fail_rv(rv, "reading the card");
+	note("Resetting '%s' erases every key and certificate on it:", tok->label);
+	for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]) && rv == CKR_OK; c++) {
+		CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &classes[c], sizeof(classes[c]) } };
+
+		rv = find_all_rv(t->mod, s, tmpl, 1, &list, &n);
+		for (size_t i = 0; rv == CKR_OK && i < n; i++)
+			describe_object(t->mod, s, list[i]);
+		total += n;
+		free(list);
+		list = NULL;
+	}
+	session_close(t->mod, s);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "reading the card");
+	if (total == 0)
+		note("  (no key or certificate shows on it)");
+	note("and sets its PIN, PUK and management key back to the card's defaults. To be allowed to reset,\n"
+	     "signet-tool first blocks the PIN and the PUK on purpose, with wrong values.");
+	return EXIT_OK;
+}
+
+/* A deliberately wrong PIN or PUK of 8 digits, never the one sent just before. */
+static int wrong_value(char out[9], const char *previous)
+{
+	uint8_t r[8];
+
+	do {
+		if (cr_random(r, sizeof(r)) != CR_OK)
+			return fail(EXIT_ERROR, "no random numbers for the wrong values");
+		for (size_t i = 0; i < sizeof(r); i++)
+			out[i] = (char)('0' + r[i] % 10);
+		out[8] = '\0';
+	} while (strcmp(out, previous) == 0);
+	return EXIT_OK;
+}
+
+/* Spends every try of who's PIN with wrong values, until the token says it is locked. */
+static int block_on_purpose(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, CK_USER_TYPE who)
+{
+	CK_FLAGS locked = who == CKU_SO ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED;
+	char value[9] = "", previous[9] = "";
+	CK_RV rv = CKR_OK;
+	int code = EXIT_OK;
+
+	for (int i = 0; i < 32 && code == EXIT_OK && !(tok->info.flags & locked); i++) {
+		code = wrong_value(value, previous);
+		if (code != EXIT_OK)
+			break;
+		rv = t->mod->f->C_Login(s, who, (CK_UTF8CHAR_PTR)value, 8);
+		if (rv == CKR_OK) /* a wrong value that happened to be right: it proves nothing */
+			t->mod->f->C_Logout(s);
+		else if (rv != CKR_PIN_INCORRECT && rv != CKR_PIN_LOCKED)
+			code = fail_rv(rv, who == CKU_SO ? "blocking the PUK" : "blocking the PIN");
+		memcpy(previous, value, sizeof(value));
+		if (token_refresh_rv(t->mod, tok) != CKR_OK)
+			code = fail(EXIT_ERROR, "the card did not answer while its %s was being blocked",
+				    who == CKU_SO ? "PUK" : "PIN");
+	}
+	if (code == EXIT_OK && !(tok->info.flags & locked))
+		code = fail(EXIT_ERROR, "the %s of '%s' does not block: the card was not reset",
+			    who == CKU_SO ? "PUK" : "PIN", tok->label);
+	if (code == EXIT_OK)
+		note("  the %s is blocked", who == CKU_SO ? "PUK" : "PIN");
+	return code;
+}
+
+static int reset_card(struct tool *t, struct token *tok)
+{
+	CK_UTF8CHAR label[32];
+	CK_SESSION_HANDLE s;
+	CK_RV rv;
+	int code;
+
+	/* Before anything is blocked: only a card signet can reset goes any further. */
+	if (!token_can_reset(tok))
+		return fail(EXIT_UNSUPPORTED, "'%s' cannot be reset through signet (this card or this version of signet "
+					      "has no reset): nothing was changed, its PIN and PUK are as they were",
+			    tok->label);
+	if (t->o.label != NULL)
+		return fail(EXIT_USAGE, "a card's label comes from the card: no --label for init on a card");
+	code = list_card_contents(t, tok);
+	if (code == EXIT_OK)
+		code = confirm_destruction(t, tok, "resetting the card");
+	if (code != EXIT_OK)
+		return code;
+	rv = session_open_rv(t->mod, tok, false, &s);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "opening a session");
+	code = block_on_purpose(t, tok, s, CKU_USER);
+	if (code == EXIT_OK)
+		code = block_on_purpose(t, tok, s, CKU_SO);
+	session_close(t->mod, s);
+	if (code != EXIT_OK)
+		return code;
+	memset(label, ' ', sizeof(label));
+	memcpy(label, tok->label, strlen(tok->label));
+	rv = t->mod->f->C_InitToken(tok->slot, NULL, 0, label);
+	if (rv != CKR_OK)
+		return fail(rv == CKR_FUNCTION_NOT_SUPPORTED ? EXIT_UNSUPPORTED : EXIT_ERROR,
+			    "the PIN and PUK of '%s' are blocked, but the reset failed (%s): try `signet-tool init` on it "
+			    "again",
+			    tok->label, ckr_name(rv));
+	printf("The card in slot %lu is reset: its keys and certificates are gone, and its PIN, PUK and\n"
+	       "management key are the card's defaults. Change the PIN (signet-tool change-pin) and the PUK\n"
+	       "(signet-tool change-admin-pin) before you use it.\n",
+	       (unsigned long)tok->slot);
+	return EXIT_OK;
+}
+
 int cmd_init(struct tool *t)
 {
 	const char *label = t->o.label;
 	struct token tok;
-	int code;
+	int code = init_target(t, &tok);
 
+	if (code == EXIT_OK && token_is_card(&tok))
+		return reset_card(t, &tok);
+	if (code != EXIT_OK)
+		return code;
 	if (label == NULL || *label == '\0' || strlen(label) > 32)
 		return fail(EXIT_USAGE, "init needs --label LABEL, at most 32 bytes: the name the token will show");
-	code = init_target(t, &tok);
-	if (code == EXIT_OK && token_is_card(&tok))
-		code = fail(EXIT_UNSUPPORTED, "resetting a card (which blocks its PIN and PUK first) is not available "
-					      "in this version of signet-tool");
-	if (code == EXIT_OK)
-		code = check_label_free(t, &tok, label);
+	code = check_label_free(t, &tok, label);
 	if (code == EXIT_OK)
 		code = init_software(t, &tok, label);
 	return code;
 }
 
+/* ---- set-retries ---- */
+
+static int parse_tries(const char *text, CK_ULONG *out)
+{
+	char *end;
+	unsigned long v = strtoul(text, &end, 10);
+
+	if (*text == '\0' || *end != '\0' || v < 1 || v > 255)
+		return fail(EXIT_USAGE, "set-retries PIN_TRIES PUK_TRIES: numbers from 1 to 255, such as 3 5");
+	*out = v;
+	return EXIT_OK;
+}
+
 int cmd_set_retries(struct tool *t)
 {
+	CK_ULONG pin_tries = 0, puk_tries = 0;
+	struct key_job job = { 0 };
 	struct token tok;
+	CK_RV rv;
 	int code = select_token(t, true, &tok);
 
 	if (code != EXIT_OK)
@@ -337,6 +477,28 @@ int cmd_set_retries(struct tool *t)
 		return fail(EXIT_UNSUPPORTED, "'%s' is a software token: its PIN limits come from [policy] in "
 					      "signet.conf (user_pin_retries, so_pin_retries)",
 			    tok.label);
-	return fail(EXIT_UNSUPPORTED, "setting a card's retry counters is not available in this version of "
-				      "signet-tool");
+	if (!token_can_set_retries(&tok))
+		return fail(EXIT_UNSUPPORTED, "setting the retry counters of '%s' is not supported yet by signet: "
+					      "nothing was changed",
+			    tok.label);
+	if (t->o.nargs != 2)
+		return fail(EXIT_USAGE, "usage: signet-tool set-retries PIN_TRIES PUK_TRIES (such as 3 5)");
+	code = parse_tries(t->o.args[0], &pin_tries);
+	if (code == EXIT_OK)
+		code = parse_tries(t->o.args[1], &puk_tries);
+	if (code != EXIT_OK)
+		return code;
+	note("Setting the retry counters of '%s' sets its PIN and PUK back to the card's defaults.", tok.label);
+	code = confirm_destruction(t, &tok, "setting the retry counters");
+	if (code == EXIT_OK)
+		code = job_open(t, &tok, &job);
+	if (code == EXIT_OK) {
+		rv = t->mod->vendor->C_SignetSetRetries(job.session, pin_tries, puk_tries);
+		code = rv == CKR_OK ? EXIT_OK : fail_rv(rv, "setting the retry counters");
+	}
+	if (code == EXIT_OK)
+		printf("'%s' now allows %lu PIN tries and %lu PUK tries; its PIN and PUK are the defaults: change them.\n",
+		       tok.label, (unsigned long)pin_tries, (unsigned long)puk_tries);
+	job_close(t, &job);
+	return code;
 }

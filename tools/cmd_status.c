@@ -1,4 +1,5 @@
 /* status: every slot and token, their certificates and keys, and the PIN state in words. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ struct shown_object {
 	uint8_t id[64];
 	size_t id_len;
 	char id_hex[129];
+	char piv_slot[3];   /* a card's key slot ("9a", "82"), "" elsewhere */
 	char label[129];
 	struct key_desc key;
 	bool is_cert;
@@ -28,9 +30,10 @@ struct shown_token {
 	size_t nobjects;
 };
 
-static void read_id(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, struct shown_object *so)
+static void read_id(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, bool card, struct shown_object *so)
 {
 	struct cr_bytes id;
+	uint8_t slot;
 
 	if (attr_read_rv(m, s, o, CKA_ID, &id) == CKR_OK && id.len > 0 && id.len <= sizeof(so->id)) {
 		memcpy(so->id, id.data, id.len);
@@ -38,6 +41,8 @@ static void read_id(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, s
 	}
 	bytes_free(&id);
 	hex_text(so->id, so->id_len, so->id_hex, sizeof(so->id_hex));
+	if (card && so->id_len == 1 && piv_id_to_slot(so->id[0], &slot))
+		hex_text(&slot, 1, so->piv_slot, sizeof(so->piv_slot));
 	object_label(m, s, o, so->label, sizeof(so->label));
 }
 
@@ -75,7 +80,7 @@ static int read_class(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls
 		code = add_object(st, &so);
 		if (code != EXIT_OK)
 			break;
-		read_id(m, s, list[i], so);
+		read_id(m, s, list[i], token_is_card(&st->tok), so);
 		so->is_cert = cls == CKO_CERTIFICATE;
 		if (!so->is_cert) {
 			key_desc_object(m, s, list[i], &so->key);
@@ -146,11 +151,27 @@ static void free_shown(struct shown_token *list, size_t n)
 
 /* ---- text ---- */
 
+/* "01", or "01 (slot 9A)" for a card's key slot. */
+static void id_words(const struct shown_object *so, char *out, size_t size)
+{
+	char slot[3];
+
+	if (so->piv_slot[0] == '\0') {
+		snprintf(out, size, "%s", so->id_hex[0] ? so->id_hex : "(none)");
+		return;
+	}
+	snprintf(slot, sizeof(slot), "%c%c", toupper((unsigned char)so->piv_slot[0]),
+		 toupper((unsigned char)so->piv_slot[1]));
+	snprintf(out, size, "%s (slot %s)", so->id_hex, slot);
+}
+
 static void print_object(const struct shown_object *so)
 {
+	char id[160];
+
+	id_words(so, id, sizeof(id));
 	if (so->is_cert) {
-		printf("    certificate id %s \"%s\": %s\n", so->id_hex[0] ? so->id_hex : "(none)", so->label,
-		       so->cert.subject);
+		printf("    certificate id %s \"%s\": %s\n", id, so->label, so->cert.subject);
 		printf("      issuer:   %s\n", so->cert.issuer);
 		if (so->cert.days_left >= 0)
 			printf("      valid:    %s to %s (%ld days left)\n", so->cert.not_before, so->cert.not_after,
@@ -162,8 +183,7 @@ static void print_object(const struct shown_object *so)
 		return;
 	}
 	if (!so->paired)
-		printf("    key id %s \"%s\": %s, no certificate yet\n", so->id_hex[0] ? so->id_hex : "(none)", so->label,
-		       so->key.text);
+		printf("    key id %s \"%s\": %s, no certificate yet\n", id, so->label, so->key.text);
 }
 
 static void print_token(const struct shown_token *st)
@@ -229,6 +249,7 @@ static void json_objects(struct json *j, const struct shown_token *st, bool cert
 			continue;
 		json_object(j, NULL);
 		json_string(j, "id", so->id_hex);
+		json_string(j, "piv_slot", so->piv_slot[0] ? so->piv_slot : NULL);
 		json_string(j, "label", so->label);
 		json_key(j, &so->key);
 		if (certs) {

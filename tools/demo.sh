@@ -4,8 +4,9 @@
 # key, a self-signed certificate for each made through the module, signatures
 # over a sample document verified with openssl, and the PIN lockout with the
 # administrator's unblock; then the same journey with signet-tool, the token
-# manager, on a second token. Everything lives under $SIGNET_BUILD/demo;
-# running it again reuses the tokens.
+# manager, on a second token; and, when the machine can run the simulated card
+# (root: tests/with-card), the card's part with signet-tool. Everything lives
+# under $SIGNET_BUILD/demo; running it again reuses the tokens.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,11 +20,77 @@ initial_pin=1111
 pin=123456
 wrong_pin=999999
 
+# ---- the card's part, run by tests/with-card (see the end) ----
+card_part() {
+	local card=$demo/card w=$demo/card/work rc
+	rm -rf "$card" && mkdir -p "$w" && chmod 700 "$card"
+	cat > "$card/signet.conf" <<CONF
+[module]
+log_level = warning
+cache_dir = $card/cache
+[softhsm]
+enable = no
+state_dir = $card/state
+CONF
+	export SIGNET_CONF=$card/signet.conf
+	cd "$w"
+	printf '%s\n' "$SIGNET_TEST_PIN" > factory
+	printf '%s\n' "$SIGNET_TEST_PUK" > puk
+	printf '%s\n' 654321 > pin
+	printf '%s\n' 24681357 > reset-pin
+	printf '%s\n' 11223344 > wrong1
+	printf '%s\n' 22334455 > wrong2
+	printf '%s\n' 33445566 > wrong3
+	chmod 600 factory puk pin reset-pin wrong1 wrong2 wrong3
+	st() { "$build/signet-tool" "$@" </dev/null; }
+	quiet() { grep -v '^signet\[' | sed 's/^/   /'; }
+
+	echo "   a PIV card (a YubiKey, simulated) with its factory PIN: exact tries, and each key's slot"
+	st status | grep -v "no token\|Cardsim 00 01" | quiet
+	st change-pin --pin-file factory --new-pin-file pin 2>&1 | quiet
+
+	echo "   sign with the 9C key (it asks for the PIN again for the signature), check with openssl"
+	printf 'A document signed on the card at %s.\n' "$(date -u +%FT%TZ)" > document.txt
+	st sign document.txt --id 9c --pin-file pin 2>&1 | quiet
+	st export-cert --id 9c --out 9c.pem
+	openssl x509 -in 9c.pem -pubkey -noout > 9c.pub
+	openssl dgst -sha256 -verify 9c.pub -signature document.txt.sig document.txt | sed 's/^/   openssl: /'
+
+	echo "   three wrong PINs: the count, the final-try guard, the lock"
+	for i in 1 2; do st change-pin --pin-file wrong$i --new-pin-file pin 2>&1 | quiet || true; done
+	st change-pin --pin-file wrong3 --new-pin-file pin 2>&1 | quiet || true
+	st change-pin --pin-file wrong3 --new-pin-file pin --force 2>&1 | quiet || true
+	st status | grep 'PIN:' | head -2 | quiet
+	echo "   the PUK unblocks it; the owner then changes the PIN the administrator set"
+	st unblock --admin-pin-file puk --new-pin-file reset-pin 2>&1 | quiet
+	st change-pin --pin-file reset-pin --new-pin-file pin 2>&1 | quiet
+	st status | grep 'PIN:' | head -2 | quiet
+
+	echo "   a new key in 9D, its request and certificate (when the card can generate keys)"
+	st keygen --type p256 --id 9d --label card-key --pin-file pin > keygen.log 2>&1 && rc=0 || rc=$?
+	quiet < keygen.log
+	if [ "$rc" = 9 ]; then
+		echo "   (this card cannot generate keys through signet yet: exit status 9, nothing changed)"
+		return 0
+	fi
+	[ "$rc" = 0 ] || die "keygen on the card failed (exit $rc)"
+	st csr --id 9d --subject "/CN=Card User/O=signet demo" --out card.csr --pin-file pin 2>&1 | quiet
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+		-subj "/CN=signet demo CA" -days 30 2>/dev/null
+	openssl x509 -req -in card.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 -out card.pem 2>/dev/null
+	st import-cert card.pem --pin-file pin 2>&1 | quiet
+	st status | grep -A1 'slot 9D' | quiet
+}
+
 step=0
 say() { step=$((step + 1)); printf '\n\033[1m== %d. %s\033[0m\n' "$step" "$*"; }
 ok() { printf '   ok: %s\n' "$*"; }
 die() { printf '\n\033[31mdemo failed: %s\033[0m\n' "$*" >&2; exit 1; }
 trap 'die "a command failed (line $LINENO)"' ERR
+if [ "${1:-}" = --card-part ]; then
+	card_part
+	exit 0
+fi
 
 mkdir -p "$demo/tokens" "$demo/state" "$demo/work"
 chmod 700 "$demo"
@@ -184,7 +251,13 @@ st change-pin --pin-file initial --new-pin-file pin | quiet
 st status | grep 'PIN' | quiet
 
 say "signet-tool on the simulated card"
-echo "   skipped: this version of signet-tool manages software tokens only; the card part comes with the"
-echo "   card issues (the simulated card needs root and tests/with-card)"
+if [ "$(id -u)" = 0 ]; then
+	# tests/with-card runs a private pcscd and the PIV card simulator, then the card part below
+	# (signet-tool carries its own sanitizer runtime; the daemon and the simulator need none preloaded)
+	env -u LD_PRELOAD "$top/tests/with-card" -- "$top/tools/demo.sh" --card-part
+else
+	echo "   skipped: the simulated card needs root (a private pcscd in its own mount namespace);"
+	echo "   run make demo as root to see signet-tool on a card"
+fi
 
 printf '\n\033[32mdemo complete.\033[0m Token files: %s\n' "$demo"

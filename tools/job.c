@@ -16,6 +16,7 @@ int job_open(struct tool *t, struct token *tok, struct key_job *job)
 	if (code != EXIT_OK)
 		return code;
 	job->open = true;
+	job->card = token_is_card(tok);
 	code = login(t, tok, job->session, CKU_USER);
 	job->logged_in = code == EXIT_OK;
 	return code;
@@ -54,13 +55,18 @@ int job_choose_id(struct tool *t, struct key_job *job, uint8_t *id, size_t cap, 
 	} else {
 		*len = 0;
 		for (unsigned v = 1; v <= 0xff && *len == 0; v++) {
-			if (!id_in_use(t->mod, job->session, (uint8_t)v)) {
-				id[0] = (uint8_t)v;
+			uint8_t candidate = (uint8_t)v;
+
+			if (job->card && !piv_id_at(v - 1, &candidate))
+				break;
+			if (!id_in_use(t->mod, job->session, candidate)) {
+				id[0] = candidate;
 				*len = 1;
 			}
 		}
 		if (*len == 0)
-			return fail(EXIT_ERROR, "every one-byte ID is taken: choose one with --id");
+			return fail(EXIT_ERROR, "every %s is taken: choose one with --id", job->card ? "key slot of the card"
+												   : "one-byte ID");
 	}
 	hex_text(id, *len, job->id_hex, sizeof(job->id_hex));
 	tmpl[0] = (CK_ATTRIBUTE){ CKA_ID, id, *len };

@@ -14,6 +14,7 @@
 struct key_job {
 	CK_SESSION_HANDLE session;
 	bool open, logged_in;
+	bool card;             /* IDs are the card's key slots */
 	char id_hex[129];      /* the chosen ID, for messages */
 	CK_OBJECT_HANDLE *old; /* what held the ID before */
 	size_t nold;
@@ -26,7 +27,8 @@ int job_open(struct tool *t, struct token *tok, struct key_job *job);
 void job_close(struct tool *t, struct key_job *job);
 
 /*
- * The ID to use: --id, else the lowest one-byte ID no object has. Records
+ * The ID to use: --id, else the lowest one-byte ID no object has (on a
+ * card: the first free key slot of 9A, 9C, 9D, 9E, 82..95). Records
  * the objects that hold it already.
  */
 int job_choose_id(struct tool *t, struct key_job *job, uint8_t *id, size_t cap, size_t *len);

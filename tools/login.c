@@ -80,16 +80,16 @@ int pin_refused(struct tool *t, struct token *tok, CK_USER_TYPE who, CK_RV rv, c
 	return fail(EXIT_WRONG_PIN, "wrong %s for '%s': %s", pin_name(who), tok->label, w.text);
 }
 
-int login(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, CK_USER_TYPE who)
+/* who logs in (CKU_CONTEXT_SPECIFIC spends a user PIN try); what words the prompt. */
+static int login_as(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, CK_USER_TYPE who, const char *what)
 {
+	CK_USER_TYPE counter = who == CKU_SO ? CKU_SO : CKU_USER;
 	struct secret pin;
-	char what[96];
 	CK_RV rv;
-	int code = pin_guard(t, tok, who);
+	int code = pin_guard(t, tok, counter);
 
 	if (code != EXIT_OK)
 		return code;
-	snprintf(what, sizeof(what), "%s of '%s'", pin_name(who), tok->label);
 	code = secret_get(t, who == CKU_SO ? SECRET_ADMIN_PIN : SECRET_USER_PIN, what, false, &pin);
 	if (code != EXIT_OK)
 		return code;
@@ -97,5 +97,21 @@ int login(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, CK_USER_TYPE w
 	secret_wipe(&pin);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
 		return EXIT_OK;
-	return pin_refused(t, tok, who, rv, "logging in");
+	return pin_refused(t, tok, counter, rv, "logging in");
+}
+
+int login(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, CK_USER_TYPE who)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "%s of '%s'", pin_name(who), tok->label);
+	return login_as(t, tok, s, who, what);
+}
+
+int login_context(struct tool *t, struct token *tok, CK_SESSION_HANDLE s)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "user PIN of '%s' again, for this signature", tok->label);
+	return login_as(t, tok, s, CKU_CONTEXT_SPECIFIC, what);
 }

@@ -23,6 +23,14 @@ int pin_refused(struct tool *t, struct token *tok, CK_USER_TYPE who, CK_RV rv, c
 /* The guard, the PIN (from wherever the options say) and C_Login; the PIN is wiped. */
 int login(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, CK_USER_TYPE who);
 
+/*
+ * The PIN again for one operation with a key that wants it each time
+ * (CKA_ALWAYS_AUTHENTICATE: a card's 9C signature key), right after its
+ * C_SignInit: C_Login(CKU_CONTEXT_SPECIFIC). On a terminal it is asked
+ * again; from a file, the environment or --pin it is read again.
+ */
+int login_context(struct tool *t, struct token *tok, CK_SESSION_HANDLE s);
+
 /* "user PIN" or "administrator PIN". */
 const char *pin_name(CK_USER_TYPE who);
 

@@ -106,17 +106,24 @@ static const struct command commands[] = {
 	  "Sets a new user PIN with the administrator PIN, when the user PIN is locked or\n"
 	  "forgotten. The new PIN must then be changed by its owner (change-pin).\n" },
 	{ "init", cmd_init, SEL | BIT(O_LABEL) | BIT(O_YES) | ADMIN_PIN | NEW_PIN, 0, 0, false,
-	  "--label LABEL [--token TOKEN | --slot N]",
-	  "initialise a software token (deletes everything on it)",
+	  "--label LABEL [--token TOKEN | --slot N]  |  --token CARD",
+	  "initialise a software token, or reset a card (deletes everything on it)",
 	  "Initialises a software token: in the first empty slot, or the token selected,\n"
 	  "which loses every key and certificate (asks for its label to be typed back\n"
 	  "unless --yes). Sets the administrator PIN (for a token initialised before: asks\n"
 	  "for the current one) and an initial user PIN, which must be changed before use.\n"
-	  "On a card this is the card's reset procedure, which this version cannot do yet.\n" },
-	{ "set-retries", cmd_set_retries, SEL | ADMIN_PIN, 0, 0, false, "[--token TOKEN]",
+	  "On a card (select it with --token) this is the card's reset: it lists every key\n"
+	  "and certificate the reset erases, asks for the label to be typed back unless\n"
+	  "--yes, blocks the PIN and the PUK on purpose with wrong values (the card allows\n"
+	  "a reset only then) and resets the card to its default PIN, PUK and management\n"
+	  "key. A card signet cannot reset is refused before anything is blocked.\n" },
+	{ "set-retries", cmd_set_retries, SEL | USER_PIN | BIT(O_YES), 0, 2, false,
+	  "PIN_TRIES PUK_TRIES [--token TOKEN]",
 	  "set how many tries the PINs allow (cards)",
-	  "Sets the PIN and PUK retry counters of a card. Software tokens take their limits\n"
-	  "from [policy] in signet.conf instead. Not available in this version.\n" },
+	  "Sets the PIN and PUK retry counters of a card (which sets its PIN and PUK back\n"
+	  "to the card's defaults). Software tokens take their limits from [policy] in\n"
+	  "signet.conf instead. A card whose retry counters signet cannot set yet is\n"
+	  "refused with exit status 9 before anything is asked or sent.\n" },
 	{ "keygen", cmd_keygen, SEL | BIT(O_TYPE) | OBJ | BIT(O_REPLACE) | BIT(O_YES) | USER_PIN, 0, 0, false,
 	  "--type TYPE [--id HEX] [--label TEXT] [--replace]",
 	  "generate a key pair on the token",

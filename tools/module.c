@@ -45,6 +45,19 @@ static int resolve_path(const char *path, char *out, size_t size)
 	return EXIT_OK;
 }
 
+/* signet's vendor interface, when the module offers it (PKCS#11 3.0 C_GetInterface). */
+static void find_vendor_interface(struct module *m)
+{
+	CK_VERSION v = { SIGNET_VENDOR_VERSION_MAJOR, SIGNET_VENDOR_VERSION_MINOR };
+	CK_INTERFACE *iface = NULL;
+	CK_C_GetInterface get_interface;
+
+	*(void **)&get_interface = dlsym(m->dl, "C_GetInterface");
+	if (get_interface != NULL &&
+	    get_interface((CK_UTF8CHAR_PTR)SIGNET_VENDOR_INTERFACE, &v, &iface, 0) == CKR_OK && iface != NULL)
+		m->vendor = iface->pFunctionList;
+}
+
 int module_open(const char *path, struct module **out)
 {
 	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
@@ -71,6 +84,7 @@ int module_open(const char *path, struct module **out)
 		fail(EXIT_ERROR, "%s is not a PKCS#11 module", m->path);
 		goto out;
 	}
+	find_vendor_interface(m);
 	rv = m->f->C_Initialize(&args);
 	if (rv != CKR_OK) {
 		fail(EXIT_ERROR, "the module %s did not start (%s): its log lines above say why", m->path,
@@ -129,6 +143,8 @@ CK_RV token_refresh_rv(struct module *m, struct token *t)
 	FIELD(t->serial, t->info.serialNumber);
 	FIELD(t->model, t->info.model);
 	FIELD(t->manufacturer, t->info.manufacturerID);
+	/* The exact counts behind the PIN flags, read at the same moment; the flags serve without them. */
+	t->have_tries = m->vendor != NULL && m->vendor->C_SignetGetPinTries(t->slot, &t->tries) == CKR_OK;
 	return CKR_OK;
 }
 
@@ -167,6 +183,16 @@ int tokens_list(struct module *m, struct token **out, size_t *n)
 bool token_initialized(const struct token *t)
 {
 	return t->present && (t->info.flags & CKF_TOKEN_INITIALIZED);
+}
+
+bool token_can_reset(const struct token *t)
+{
+	return t->have_tries && (t->tries.flags & SIGNET_TOKEN_CAN_RESET);
+}
+
+bool token_can_set_retries(const struct token *t)
+{
+	return t->have_tries && (t->tries.flags & SIGNET_TOKEN_CAN_SET_RETRIES);
 }
 
 bool token_is_card(const struct token *t)
@@ -221,6 +247,14 @@ bool attr_ulong(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_AT
 	CK_ATTRIBUTE a = { type, v, sizeof(*v) };
 
 	return m->f->C_GetAttributeValue(s, o, &a, 1) == CKR_OK && a.ulValueLen == sizeof(*v);
+}
+
+bool attr_bool(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type)
+{
+	CK_BBOOL v = CK_FALSE;
+	CK_ATTRIBUTE a = { type, &v, sizeof(v) };
+
+	return m->f->C_GetAttributeValue(s, o, &a, 1) == CKR_OK && a.ulValueLen == sizeof(v) && v == CK_TRUE;
 }
 
 CK_RV find_all_rv(struct module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG count,

@@ -12,10 +12,12 @@
 
 #include "crypto/x509.h"
 #include "pkcs11/cryptoki.h"
+#include "pkcs11/signet_vendor.h"
 
 struct module {
 	void *dl;
 	CK_FUNCTION_LIST *f;
+	SIGNET_FUNCTION_LIST *vendor; /* signet's vendor interface; NULL from another module */
 	bool initialized;
 	char path[PATH_MAX];
 };
@@ -26,6 +28,8 @@ struct token {
 	CK_SLOT_INFO slot_info;
 	bool present;
 	CK_TOKEN_INFO info; /* valid when present */
+	bool have_tries;    /* tries (exact counts) came from the vendor interface */
+	SIGNET_PIN_TRIES tries;
 	char label[33];
 	char serial[17];
 	char model[17];
@@ -50,6 +54,12 @@ CK_RV token_refresh_rv(struct module *m, struct token *t);
 
 bool token_initialized(const struct token *t);
 
+/* The token's device resets on C_InitToken once both PINs are blocked (vendor interface). */
+bool token_can_reset(const struct token *t);
+
+/* The module can set the token's PIN and PUK retry counters (vendor interface). */
+bool token_can_set_retries(const struct token *t);
+
 /* A card in a reader (a hardware slot), rather than a software token. */
 bool token_is_card(const struct token *t);
 
@@ -68,6 +78,9 @@ CK_RV attr_read_rv(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK
 
 /* A CK_ULONG attribute (class, key type, bits); false when unavailable. */
 bool attr_ulong(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, CK_ULONG *v);
+
+/* A CK_BBOOL attribute; false when unavailable. */
+bool attr_bool(struct module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type);
 
 /* Every object matching the template; *out is malloc'd (NULL when none). */
 CK_RV find_all_rv(struct module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG count,

@@ -75,10 +75,26 @@ static const struct pin_flags user_flags = { CKF_USER_PIN_COUNT_LOW, CKF_USER_PI
 static const struct pin_flags so_flags = { CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED,
 					   CKF_SO_PIN_TO_BE_CHANGED };
 
-/* The numbers: limit 0 means unknown. */
-static void count_tries(CK_FLAGS flags, const struct pin_flags *pf, unsigned limit, struct pin_words *w)
+/* The counts signet's vendor interface gave for this PIN, when it knows them both. */
+static bool exact_counts(const struct token *tok, bool so, int *left, int *max)
 {
-	w->max = limit > 0 ? (int)limit : -1;
+	CK_LONG l = so ? tok->tries.soLeft : tok->tries.userLeft, m = so ? tok->tries.soMax : tok->tries.userMax;
+
+	if (!tok->have_tries || l < 0 || m <= 0 || l > m)
+		return false;
+	*left = (int)l;
+	*max = (int)m;
+	return true;
+}
+
+/* The numbers: exact from the module when it says, else from the flags and the limit (0: unknown). */
+static void count_tries(const struct token *tok, const struct pin_flags *pf, unsigned limit, struct pin_words *w)
+{
+	CK_FLAGS flags = tok->info.flags;
+	bool exact = exact_counts(tok, pf == &so_flags, &w->left, &w->max);
+
+	if (!exact)
+		w->max = limit > 0 ? (int)limit : -1;
 	w->exact = true;
 	if (flags & pf->locked) {
 		w->state = "locked";
@@ -88,11 +104,14 @@ static void count_tries(CK_FLAGS flags, const struct pin_flags *pf, unsigned lim
 		w->left = 1;
 	} else if (flags & pf->count_low) {
 		w->state = "count-low";
-		w->left = limit > 1 ? (int)limit - 1 : -1;
-		w->exact = limit == 3; /* 3 - (at least 1) and more than 1 left: exactly 2 */
+		if (!exact) {
+			w->left = limit > 1 ? (int)limit - 1 : -1;
+			w->exact = limit == 3; /* 3 - (at least 1) and more than 1 left: exactly 2 */
+		}
 	} else {
 		w->state = "ok";
-		w->left = limit > 0 ? (int)limit : -1;
+		if (!exact)
+			w->left = limit > 0 ? (int)limit : -1;
 	}
 	if (w->left < 0)
 		w->exact = false;
@@ -129,7 +148,7 @@ static void append_must_change(struct pin_words *w, const char *command)
 void pin_words_user(const struct token *tok, const struct pin_policy *p, struct pin_words *w)
 {
 	memset(w, 0, sizeof(*w));
-	count_tries(tok->info.flags, &user_flags, limit_for(tok, p->user_retries), w);
+	count_tries(tok, &user_flags, limit_for(tok, p->user_retries), w);
 	if (!(tok->info.flags & CKF_USER_PIN_INITIALIZED)) {
 		w->state = "not-set";
 		snprintf(w->text, sizeof(w->text), "not set: the administrator sets it with `signet-tool unblock`");
@@ -147,7 +166,7 @@ void pin_words_user(const struct token *tok, const struct pin_policy *p, struct 
 void pin_words_admin(const struct token *tok, const struct pin_policy *p, struct pin_words *w)
 {
 	memset(w, 0, sizeof(*w));
-	count_tries(tok->info.flags, &so_flags, limit_for(tok, p->so_retries), w);
+	count_tries(tok, &so_flags, limit_for(tok, p->so_retries), w);
 	if (w->left == 0)
 		snprintf(w->text, sizeof(w->text), "administrator PIN locked for good");
 	else if (w->left == 1)

@@ -2,8 +2,11 @@
  * A token's PIN state in words ("2 of 3 tries left", "locked: ...").
  *
  * PKCS#11 has no retry counter, only flags: COUNT_LOW (a wrong PIN since
- * the last good one), FINAL_TRY (one try left) and LOCKED. The count comes
- * from those flags and the retry limit: for signet's software tokens that
+ * the last good one), FINAL_TRY (one try left) and LOCKED. signet's module
+ * gives the exact counts through its vendor interface
+ * (pkcs11/signet_vendor.h), for cards and software tokens alike; they are
+ * used whenever the token's info carries them. With another module the
+ * count comes from those flags and the retry limit: for signet's software tokens that
  * limit is the module's [policy] (user_pin_retries, so_pin_retries), read
  * from the configuration file the module reads. No flag means every try
  * is left; FINAL_TRY one; LOCKED none; COUNT_LOW alone "limit - 1" when the

@@ -104,6 +104,59 @@ static bool matches_token(const struct selector *sel, const struct token *tok)
 	return true;
 }
 
+#define PIV_RETIRED_FIRST 0x82
+#define PIV_RETIRED_LAST 0x95
+
+static const uint8_t piv_named_slots[] = { 0x9a, 0x9c, 0x9d, 0x9e };
+
+bool piv_slot_to_id(uint8_t slot, uint8_t *id)
+{
+	unsigned n;
+
+	for (size_t i = 0; i < sizeof(piv_named_slots); i++) {
+		if (piv_named_slots[i] == slot) {
+			*id = (uint8_t)(i + 1);
+			return true;
+		}
+	}
+	if (slot < PIV_RETIRED_FIRST || slot > PIV_RETIRED_LAST)
+		return false;
+	n = (unsigned)(slot - PIV_RETIRED_FIRST) + 5;
+	*id = (uint8_t)((n / 10) << 4 | (n % 10));
+	return true;
+}
+
+bool piv_id_to_slot(uint8_t id, uint8_t *slot)
+{
+	unsigned n = (unsigned)(id >> 4) * 10 + (id & 0x0f);
+
+	if (id >= 1 && id <= sizeof(piv_named_slots)) {
+		*slot = piv_named_slots[id - 1];
+		return true;
+	}
+	if ((id & 0x0f) > 9 || n < 5 || n > 5 + PIV_RETIRED_LAST - PIV_RETIRED_FIRST)
+		return false;
+	*slot = (uint8_t)(PIV_RETIRED_FIRST + n - 5);
+	return true;
+}
+
+bool piv_id_at(unsigned index, uint8_t *id)
+{
+	if (index < sizeof(piv_named_slots))
+		return piv_slot_to_id(piv_named_slots[index], id);
+	index -= sizeof(piv_named_slots);
+	return index <= PIV_RETIRED_LAST - PIV_RETIRED_FIRST && piv_slot_to_id((uint8_t)(PIV_RETIRED_FIRST + index), id);
+}
+
+/* On a card, an --id that names a PIV key slot means the ID of that slot. */
+static void card_slot_selector(struct selector *sel)
+{
+	uint8_t id;
+
+	if (sel->has_id && sel->id_len == 1 && piv_slot_to_id(sel->id[0], &id))
+		sel->id[0] = id;
+}
+
 static bool names_token(const struct selector *sel)
 {
 	return sel->has_slot || sel->token_text != NULL || (sel->has_uri && p11uri_names_token(&sel->uri));
@@ -119,7 +172,7 @@ static void list_choices(const struct token *list, size_t n)
 
 int select_token(struct tool *t, bool need_initialized, struct token *out)
 {
-	const struct selector *sel = &t->sel;
+	struct selector *sel = &t->sel;
 	bool explicit = names_token(sel);
 	struct token *list;
 	size_t n, found = 0, pick = 0;
@@ -151,6 +204,8 @@ int select_token(struct tool *t, bool need_initialized, struct token *out)
 			    (unsigned long)list[pick].slot);
 	} else {
 		*out = list[pick];
+		if (token_is_card(out))
+			card_slot_selector(sel);
 	}
 	free(list);
 	return code;

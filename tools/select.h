@@ -22,7 +22,20 @@ void selector_clear(struct selector *sel);
 int parse_hex_id(const char *hex, uint8_t *out, size_t cap, size_t *len);
 
 /*
- * The one token the options select. Without a selector: the only
+ * A card's key slots by their PIV names: 9A, 9C, 9D, 9E and the retired
+ * 82..95 have the CKA_IDs 01, 02, 03, 04 and 05..24 (the retired ones
+ * written as OpenSC writes them, the decimal number n + 4 of "retired key
+ * n" in hex digits), as signet's card token gives them. On a card, --id
+ * takes either: the two sets do not overlap.
+ */
+bool piv_slot_to_id(uint8_t slot, uint8_t *id);
+bool piv_id_to_slot(uint8_t id, uint8_t *slot);
+/* The ID of the index-th key slot in the card's order (9A, 9C, 9D, 9E, 82..95); false past the last. */
+bool piv_id_at(unsigned index, uint8_t *id);
+
+/*
+ * The one token the options select. On a card, an --id that names a PIV
+ * key slot (9a, 82, ...) becomes that slot's CKA_ID in t->sel. Without a selector: the only
  * initialised token. need_initialized refuses an uninitialised one.
  */
 int select_token(struct tool *t, bool need_initialized, struct token *out);

@@ -7,6 +7,7 @@
 #include "crypto/cr.h"
 #include "crypto/ecdsa.h"
 #include "tools/files.h"
+#include "tools/login.h"
 #include "tools/objects.h"
 #include "tools/select.h"
 
@@ -32,6 +33,29 @@ static const struct hash_mechs *find_hash(const char *name)
 		if (strcmp(hashes[i].name, name) == 0)
 			return &hashes[i];
 	return NULL;
+}
+
+const char *hash_option_name(enum cr_hash h)
+{
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++)
+		if (hashes[i].hash == h)
+			return hashes[i].name;
+	return "?";
+}
+
+const char *key_sig_name(const struct cr_pubkey *pub)
+{
+	switch (pub->type) {
+	case CR_KEY_RSA:
+		return "RSA";
+	case CR_KEY_EC:
+		return "ECDSA";
+	case CR_KEY_ED25519:
+		return "Ed25519";
+	case CR_KEY_NONE:
+		break;
+	}
+	return "?";
 }
 
 static const char *default_hash(const struct cr_pubkey *pub)
@@ -98,6 +122,10 @@ int sig_alg_for(const struct cr_pubkey *pub, bool pss, enum cr_sig_alg *alg)
 	}
 	if (pss)
 		return fail(EXIT_USAGE, "--pss is for RSA keys");
+	if (pub->type == CR_KEY_ED25519) {
+		*alg = CR_SIG_ED25519;
+		return EXIT_OK;
+	}
 	if (pub->type == CR_KEY_EC && pub->curve == CR_CURVE_P256) {
 		*alg = CR_SIG_ECDSA_SHA256;
 		return EXIT_OK;
@@ -106,8 +134,8 @@ int sig_alg_for(const struct cr_pubkey *pub, bool pss, enum cr_sig_alg *alg)
 		*alg = CR_SIG_ECDSA_SHA384;
 		return EXIT_OK;
 	}
-	return fail(EXIT_UNSUPPORTED, "requests, certificates and CMS signatures are made with RSA, P-256 and P-384 "
-				      "keys only");
+	return fail(EXIT_UNSUPPORTED, "requests, certificates and CMS signatures are made with RSA, P-256, P-384 "
+				      "and Ed25519 keys only");
 }
 
 /* ---- the key ---- */
@@ -132,6 +160,7 @@ static CK_RV public_half(struct module *m, CK_SESSION_HANDLE s, struct signing_k
 
 int signing_key_find(struct tool *t, CK_SESSION_HANDLE s, struct signing_key *k)
 {
+	CK_KEY_TYPE type;
 	struct cr_bytes id;
 	CK_RV rv;
 	int code;
@@ -140,6 +169,9 @@ int signing_key_find(struct tool *t, CK_SESSION_HANDLE s, struct signing_key *k)
 	code = select_one(t, s, CKO_PRIVATE_KEY, "key", &k->priv);
 	if (code != EXIT_OK)
 		return code;
+	if (attr_ulong(t->mod, s, k->priv, CKA_KEY_TYPE, &type) && type == CKK_EC_MONTGOMERY)
+		return fail(EXIT_UNSUPPORTED, "the selected key is an X25519 key: it agrees on secrets (ECDH) and cannot "
+					      "sign, so no request or signature can be made with it");
 	rv = attr_read_rv(t->mod, s, k->priv, CKA_ID, &id);
 	if (rv == CKR_OK && id.len > 0 && id.len <= sizeof(k->id)) {
 		memcpy(k->id, id.data, id.len);
@@ -150,6 +182,7 @@ int signing_key_find(struct tool *t, CK_SESSION_HANDLE s, struct signing_key *k)
 	object_label(t->mod, s, k->priv, k->label, sizeof(k->label));
 	if (rv == CKR_OK)
 		rv = public_half(t->mod, s, k);
+	k->always_auth = attr_bool(t->mod, s, k->priv, CKA_ALWAYS_AUTHENTICATE);
 	if (rv != CKR_OK)
 		return fail_rv(rv, "reading the key");
 	if (k->pub.type == CR_KEY_NONE)
@@ -186,6 +219,16 @@ int key_certificate(struct tool *t, CK_SESSION_HANDLE s, const struct signing_ke
 
 /* ---- signing on the token ---- */
 
+/* C_SignInit, then the PIN again when the key wants it before each signature; failures are reported. */
+static int sign_init(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, const struct signing_key *k,
+		     const CK_MECHANISM *mech, CK_RV *rv)
+{
+	*rv = t->mod->f->C_SignInit(s, (CK_MECHANISM_PTR)mech, k->priv);
+	if (*rv != CKR_OK)
+		return fail_rv(*rv, "signing");
+	return k->always_auth ? login_context(t, tok, s) : EXIT_OK;
+}
+
 int token_sign_cb(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig,
 		  size_t *sig_len)
 {
@@ -195,10 +238,15 @@ int token_sign_cb(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t tbs
 	struct sign_plan p;
 	CK_ULONG len = *sig_len;
 
-	fill_plan(hm, rsa ? CR_KEY_RSA : CR_KEY_EC, alg == CR_SIG_RSA_PSS_SHA256, 0, &p);
-	ts->rv = ts->m->f->C_SignInit(ts->s, &p.mech, ts->key);
-	if (ts->rv == CKR_OK)
-		ts->rv = ts->m->f->C_Sign(ts->s, (CK_BYTE_PTR)tbs, tbs_len, sig, &len);
+	/* PureEdDSA: the whole to-be-signed bytes go to the token, which hashes nothing before. */
+	if (alg == CR_SIG_ED25519)
+		p.mech = (CK_MECHANISM){ CKM_EDDSA, NULL, 0 };
+	else
+		fill_plan(hm, rsa ? CR_KEY_RSA : CR_KEY_EC, alg == CR_SIG_RSA_PSS_SHA256, 0, &p);
+	ts->code = sign_init(ts->t, ts->tok, ts->s, ts->key, &p.mech, &ts->rv);
+	if (ts->code != EXIT_OK)
+		return -1;
+	ts->rv = ts->t->mod->f->C_Sign(ts->s, (CK_BYTE_PTR)tbs, tbs_len, sig, &len);
 	*sig_len = len;
 	return ts->rv == CKR_OK ? 0 : -1;
 }
@@ -236,16 +284,17 @@ static CK_RV sign_stream(struct module *m, CK_SESSION_HANDLE s, const struct sig
 	return rv;
 }
 
-int token_sign_file(struct tool *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const struct sign_plan *p,
-		    const char *path, uint8_t *sig, size_t *sig_len)
+int token_sign_file(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, const struct signing_key *k,
+		    const struct sign_plan *p, const char *path, uint8_t *sig, size_t *sig_len)
 {
 	uint8_t raw[CR_SIG_MAX_SIZE];
 	CK_ULONG len = sizeof(raw);
-	int code = EXIT_OK;
-	CK_RV rv = t->mod->f->C_SignInit(s, (CK_MECHANISM_PTR)&p->mech, key);
+	CK_RV rv;
+	int code = sign_init(t, tok, s, k, &p->mech, &rv);
 
-	if (rv == CKR_OK)
-		rv = sign_stream(t->mod, s, p, path, raw, &len, &code);
+	if (code != EXIT_OK)
+		return code;
+	rv = sign_stream(t->mod, s, p, path, raw, &len, &code);
 	if (code != EXIT_OK)
 		return code;
 	if (rv != CKR_OK)

@@ -37,6 +37,12 @@ int sign_plan_for(const struct cr_pubkey *pub, const char *hash_name, bool pss, 
 /* The signature algorithm for certificates, requests and CMS with a key (RSA SHA-256, ECDSA P-256/P-384). */
 int sig_alg_for(const struct cr_pubkey *pub, bool pss, enum cr_sig_alg *alg);
 
+/* The --hash name of a hash ("sha256"). */
+const char *hash_option_name(enum cr_hash h);
+
+/* How a key signs, in a word: "RSA", "ECDSA", "Ed25519". */
+const char *key_sig_name(const struct cr_pubkey *pub);
+
 /* A private key on the token and its public half. */
 struct signing_key {
 	CK_OBJECT_HANDLE priv;
@@ -45,6 +51,7 @@ struct signing_key {
 	size_t id_len;
 	char id_hex[129];
 	char label[129];
+	bool always_auth; /* CKA_ALWAYS_AUTHENTICATE: the PIN again before each signature */
 };
 
 /* The private key the options select (the only one when they name none), with its public key. */
@@ -54,12 +61,18 @@ void signing_key_clear(struct signing_key *k);
 /* The certificate stored with a key (same CKA_ID); EXIT_NOT_FOUND without one. */
 int key_certificate(struct tool *t, CK_SESSION_HANDLE s, const struct signing_key *k, struct cr_bytes *der);
 
-/* The cr_sign_fn for the crypto/ builders: signs on the token; the token's CK_RV is kept in rv. */
+/*
+ * The cr_sign_fn for the crypto/ builders: signs on the token; the token's
+ * CK_RV is kept in rv, and code is the exit code of a failure the tool
+ * reported already (a refused PIN for a key that wants it each time).
+ */
 struct token_signer {
-	struct module *m;
+	struct tool *t;
+	struct token *tok;
 	CK_SESSION_HANDLE s;
-	CK_OBJECT_HANDLE key;
+	const struct signing_key *key;
 	CK_RV rv;
+	int code;
 };
 int token_sign_cb(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig,
 		  size_t *sig_len);
@@ -69,7 +82,7 @@ int token_sign_cb(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t tbs
  * hash-and-sign mechanisms. *sig_len: capacity in, length out; the
  * signature is in the form files carry (ECDSA as DER).
  */
-int token_sign_file(struct tool *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const struct sign_plan *p,
-		    const char *path, uint8_t *sig, size_t *sig_len);
+int token_sign_file(struct tool *t, struct token *tok, CK_SESSION_HANDLE s, const struct signing_key *k,
+		    const struct sign_plan *p, const char *path, uint8_t *sig, size_t *sig_len);
 
 #endif

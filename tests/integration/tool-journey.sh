@@ -88,7 +88,8 @@ tool export-cert --id 02 --der --out ec-export.der
 cmp -s ec-export.der ec.der || fail "export-cert --der"
 tool export-cert --label ec --json
 [ "$(json_get 'j["subject"], j["key_type"], j["id"]')" = "('CN=Alice EC', 'ec', '02')" ] || fail "export json: $out"
-pem=$(json_get 'j["pem"]') || fail "export json has no PEM"
+# (through a variable: openssl may stop reading at the PEM's end line, before the writer is done)
+pem=$(json_get 'j["pem"]')
 openssl x509 -noout -fingerprint <<<"$pem" >/dev/null || fail "the JSON PEM does not parse"
 tool export-cert
 expect_rc 8 "export-cert with three certificates and no selection"

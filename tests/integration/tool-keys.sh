@@ -7,11 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/tool.sh"
 tool_setup
 cd "$work"
-tool init --label keys --admin-pin-file admin --new-pin-file initial
-expect_rc 0 "init"
-
-tool change-pin --pin-file initial --new-pin-file pin
-expect_rc 0 "change-pin"
+tool_token keys
 
 tool keygen --type rsa2048 --pin-file pin
 expect_rc 0 "keygen rsa2048"

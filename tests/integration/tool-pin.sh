@@ -139,10 +139,17 @@ expect_in "signet-tool unblock" err "the way out is named"
 # ---- unblock, change-admin-pin ----
 tool unblock --admin-pin-file wrong --new-pin-file initial
 expect_rc 3 "unblock with a wrong administrator PIN"
-expect_in "at most 4 of 5 tries left" err "administrator tries after one wrong PIN (limit 5: a bound)"
+expect_in "wrong administrator PIN for 'alice': 4 of 5 tries left" err \
+	"administrator tries after one wrong PIN, exact from signet's vendor interface"
 tool status --json
-[ "$(json_get 'j["slots"][0]["admin_pin"]["tries_left"], j["slots"][0]["admin_pin"]["tries_exact"]')" = "(4, False)" ] ||
+[ "$(json_get 'j["slots"][0]["admin_pin"]["tries_left"], j["slots"][0]["admin_pin"]["tries_max"], j["slots"][0]["admin_pin"]["tries_exact"]')" = "(4, 5, True)" ] ||
 	fail "json admin after one wrong PIN: $out"
+# another module (SoftHSM itself) has no vendor interface: the words come from the flags and [policy]
+SOFTHSM2_CONF=$work/softhsm2.conf tool status --module /usr/lib/softhsm/libsofthsm2.so --token alice --json
+expect_rc 0 "status through a module without signet's vendor interface"
+[ "$(json_get 'j["slots"][0]["admin_pin"]["text"], j["slots"][0]["admin_pin"]["tries_exact"]')" = \
+	"('at most 4 of 5 tries left (a wrong PIN was entered)', False)" ] ||
+	fail "the flags' words through SoftHSM: $out"
 tool unblock --admin-pin-file admin --new-pin-file initial
 expect_rc 0 "unblock"
 expect_in "must change it" out "unblock says the PIN must be changed"

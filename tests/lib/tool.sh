@@ -1,5 +1,6 @@
 # Shell helpers for the signet-tool integration tests (tests/integration/tool-*.sh). Source it.
 # tool_setup: a private fallback token directory (tests/lib/fallback.sh) and the PIN files.
+# tool_token LABEL: a token with its PIN changed, ready for keys.
 # tool ARGS...: runs build/signet-tool with no terminal; its output goes to $out and $err,
 #   its exit status to $rc (the test goes on either way), and everything it printed is kept
 #   so that tool_no_secrets_shown can check no PIN was ever printed.
@@ -68,6 +69,14 @@ json_get() {
 # pty_run ARGS... with the script on stdin: signet-tool on a terminal (tests/lib/pty-drive.py).
 pty_run() {
 	capture python3 "$PTY_DRIVE" --timeout 20 -- "$TOOL" "$@"
+}
+
+# tool_token LABEL: a software token made with signet-tool, its initial PIN changed to $T_PIN.
+tool_token() {
+	tool init --label "$1" --admin-pin-file admin --new-pin-file initial
+	expect_rc 0 "init $1"
+	tool change-pin --pin-file initial --new-pin-file pin
+	expect_rc 0 "change-pin"
 }
 
 tool_no_secrets_shown() {

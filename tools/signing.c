@@ -52,6 +52,7 @@ const char *key_sig_name(const struct cr_pubkey *pub)
 		return "ECDSA";
 	case CR_KEY_ED25519:
 		return "Ed25519";
+	case CR_KEY_X25519: /* a key agreement key: it cannot sign */
 	case CR_KEY_NONE:
 		break;
 	}

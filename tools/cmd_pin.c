@@ -339,8 +339,9 @@ static int list_card_contents(struct tool *t, const struct token *tok)
 		return fail_rv(rv, "reading the card");
 	if (total == 0)
 		note("  (no key or certificate shows on it)");
-	note("and sets its PIN, PUK and management key back to the card's defaults. To be allowed to reset,\n"
-	     "signet-tool first blocks the PIN and the PUK on purpose, with wrong values.");
+	note("and sets its PIN and management key back to the card's defaults and its PUK to the one you\n"
+	     "choose. To be allowed to reset, signet-tool first blocks the PIN and the PUK on purpose, with\n"
+	     "wrong values.");
 	return EXIT_OK;
 }
 
@@ -389,11 +390,37 @@ static int block_on_purpose(struct tool *t, struct token *tok, CK_SESSION_HANDLE
 	return code;
 }
 
-static int reset_card(struct tool *t, struct token *tok)
+/* Blocks the PIN and the PUK (the card resets only then) and resets the card with puk as its new PUK. */
+static int block_and_reset(struct tool *t, struct token *tok, const struct secret *puk)
 {
 	CK_UTF8CHAR label[32];
 	CK_SESSION_HANDLE s;
-	CK_RV rv;
+	CK_RV rv = session_open_rv(t->mod, tok, true, &s); /* read-write: the SO logs in only there */
+	int code;
+
+	if (rv != CKR_OK)
+		return fail_rv(rv, "opening a session");
+	code = block_on_purpose(t, tok, s, CKU_USER);
+	if (code == EXIT_OK)
+		code = block_on_purpose(t, tok, s, CKU_SO);
+	session_close(t->mod, s);
+	if (code != EXIT_OK)
+		return code;
+	memset(label, ' ', sizeof(label));
+	memcpy(label, tok->label, strlen(tok->label));
+	rv = t->mod->f->C_InitToken(tok->slot, (CK_UTF8CHAR_PTR)puk->v, puk->len, label);
+	if (rv != CKR_OK)
+		return fail(rv == CKR_FUNCTION_NOT_SUPPORTED ? EXIT_UNSUPPORTED : EXIT_ERROR,
+			    "the PIN and PUK of '%s' are blocked, but the reset failed (%s): try `signet-tool init` on it "
+			    "again",
+			    tok->label, ckr_name(rv));
+	return EXIT_OK;
+}
+
+static int reset_card(struct tool *t, struct token *tok)
+{
+	struct secret puk;
+	char what[128];
 	int code;
 
 	/* Before anything is blocked: only a card signet can reset goes any further. */
@@ -408,26 +435,20 @@ static int reset_card(struct tool *t, struct token *tok)
 		code = confirm_destruction(t, tok, "resetting the card");
 	if (code != EXIT_OK)
 		return code;
-	rv = session_open_rv(t->mod, tok, false, &s);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "opening a session");
-	code = block_on_purpose(t, tok, s, CKU_USER);
+	/* Asked before anything is blocked, so that a missing answer changes nothing. */
+	memset(&puk, 0, sizeof(puk));
+	snprintf(what, sizeof(what), "new PUK (administrator PIN) for '%s', 6 to 8 characters", tok->label);
+	code = secret_get(t, SECRET_NEW_ADMIN_PIN, what, true, &puk);
+	if (code == EXIT_OK && (puk.len < 6 || puk.len > 8))
+		code = fail(EXIT_USAGE, "a PIV card's PUK has 6 to 8 characters: nothing was changed");
 	if (code == EXIT_OK)
-		code = block_on_purpose(t, tok, s, CKU_SO);
-	session_close(t->mod, s);
+		code = block_and_reset(t, tok, &puk);
+	secret_wipe(&puk);
 	if (code != EXIT_OK)
 		return code;
-	memset(label, ' ', sizeof(label));
-	memcpy(label, tok->label, strlen(tok->label));
-	rv = t->mod->f->C_InitToken(tok->slot, NULL, 0, label);
-	if (rv != CKR_OK)
-		return fail(rv == CKR_FUNCTION_NOT_SUPPORTED ? EXIT_UNSUPPORTED : EXIT_ERROR,
-			    "the PIN and PUK of '%s' are blocked, but the reset failed (%s): try `signet-tool init` on it "
-			    "again",
-			    tok->label, ckr_name(rv));
-	printf("The card in slot %lu is reset: its keys and certificates are gone, and its PIN, PUK and\n"
-	       "management key are the card's defaults. Change the PIN (signet-tool change-pin) and the PUK\n"
-	       "(signet-tool change-admin-pin) before you use it.\n",
+	printf("The card in slot %lu is reset: its keys and certificates are gone, its PUK is the one you chose,\n"
+	       "and its PIN and management key are the card's defaults. Change the PIN (signet-tool change-pin)\n"
+	       "before you use it.\n",
 	       (unsigned long)tok->slot);
 	return EXIT_OK;
 }

@@ -105,7 +105,7 @@ static const struct command commands[] = {
 	  "set a new user PIN with the administrator PIN",
 	  "Sets a new user PIN with the administrator PIN, when the user PIN is locked or\n"
 	  "forgotten. The new PIN must then be changed by its owner (change-pin).\n" },
-	{ "init", cmd_init, SEL | BIT(O_LABEL) | BIT(O_YES) | ADMIN_PIN | NEW_PIN, 0, 0, false,
+	{ "init", cmd_init, SEL | BIT(O_LABEL) | BIT(O_YES) | ADMIN_PIN | NEW_PIN | NEW_ADMIN_PIN, 0, 0, false,
 	  "--label LABEL [--token TOKEN | --slot N]  |  --token CARD",
 	  "initialise a software token, or reset a card (deletes everything on it)",
 	  "Initialises a software token: in the first empty slot, or the token selected,\n"
@@ -114,8 +114,9 @@ static const struct command commands[] = {
 	  "for the current one) and an initial user PIN, which must be changed before use.\n"
 	  "On a card (select it with --token) this is the card's reset: it lists every key\n"
 	  "and certificate the reset erases, asks for the label to be typed back unless\n"
-	  "--yes, blocks the PIN and the PUK on purpose with wrong values (the card allows\n"
-	  "a reset only then) and resets the card to its default PIN, PUK and management\n"
+	  "--yes, asks for the card's new PUK (--new-admin-pin-file), blocks the PIN and\n"
+	  "the PUK on purpose with wrong values (the card allows a reset only then) and\n"
+	  "resets the card: the new PUK, the default PIN (to be changed) and management\n"
 	  "key. A card signet cannot reset is refused before anything is blocked.\n" },
 	{ "set-retries", cmd_set_retries, SEL | USER_PIN | BIT(O_YES), 0, 2, false,
 	  "PIN_TRIES PUK_TRIES [--token TOKEN]",

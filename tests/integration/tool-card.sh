@@ -3,8 +3,8 @@
 # the factory PIN and PUK, a P-256 key in 9A and an RSA-2048 key in 9C): status with the exact
 # tries from signet's vendor interface and the PIV slot names, change-pin from the factory PIN,
 # sign and verify with the 9C key (it wants the PIN for each signature) checked by openssl,
-# selection by slot name, three wrong PINs and the lock, unblock with the PUK, init (the reset)
-# refused before anything is blocked, set-retries refused, and keygen as the card does it today.
+# selection by slot name, three wrong PINs and the lock, unblock with the PUK, set-retries refused,
+# init (the reset) with a new PUK, and keygen as the card does it today.
 set -u
 if [ "$(id -u)" != 0 ]; then
 	echo "skip: the simulated card needs root (a private pcscd in its own mount namespace)"
@@ -98,19 +98,34 @@ puk_tries=$(json_get 'j["slots"][0]["admin_pin"]["tries_left"], j["slots"][0]["a
 tool change-pin --token "$card" --pin-file pin2 --new-pin-file pin
 expect_rc 0 "the owner changes the PIN the administrator set"
 
-# ---- init (the card's reset) and set-retries: refused before anything is touched ----
+# ---- set-retries: refused before anything is touched ----
+tool set-retries 3 5 --token "$card" --pin-file pin --yes
+expect_rc 9 "set-retries on the card"
+expect_in "not supported yet" err "set-retries says so"
+
+# ---- init (the card's reset): no new PUK, nothing blocked; then the whole procedure ----
 tool init --token "$card" --yes
-expect_rc 9 "init on a card signet cannot reset yet"
-expect_in "nothing was changed, its PIN and PUK are as they were" err "the refusal says nothing was blocked"
+expect_rc 2 "init without a new PUK (no terminal)"
 tool status --token "$card" --json
 [ "$(json_get 'j["slots"][0]["user_pin"]["tries_left"]')" = 3 ] || fail "the refused init touched the PIN: $out"
 [ "$(json_get 'j["slots"][0]["admin_pin"]["tries_left"], j["slots"][0]["admin_pin"]["tries_max"]')" = "$puk_tries" ] ||
 	fail "the refused init touched the PUK: $out"
 capture piv -a verify-pin -P "$T_PIN"
-expect_rc 0 "the card's own PIN works (yubico-piv-tool)"
-tool set-retries 3 5 --token "$card" --pin-file pin --yes
-expect_rc 9 "set-retries on the card"
-expect_in "not supported yet" err "set-retries says so"
+expect_rc 0 "the card's own PIN still works (yubico-piv-tool)"
+printf '%s\n' 24681357 > newpuk
+tool init --token "$card" --yes --new-admin-pin-file newpuk
+expect_rc 0 "init resets the card"
+expect_in "the PIN is blocked" err "the PIN was blocked on purpose"
+expect_in "the PUK is blocked" err "the PUK was blocked on purpose"
+tool status --token "$card" --json
+[ "$(json_get 'j["slots"][0]["certificates"], j["slots"][0]["user_pin"]["must_change"]')" = "([], True)" ] ||
+	fail "after the reset: no certificates, the factory PIN to be changed: $out"
+capture piv -a verify-pin -P "$SIGNET_TEST_PIN"
+expect_rc 0 "the factory PIN after the reset (yubico-piv-tool)"
+tool unblock --token "$card" --admin-pin-file newpuk --new-pin-file pin2
+expect_rc 0 "the new PUK chosen at the reset works"
+tool change-pin --token "$card" --pin-file pin2 --new-pin-file pin
+expect_rc 0 "the owner sets a PIN after the reset"
 
 # ---- keygen, csr and import-cert, as the card does them today ----
 tool keygen --type p256 --token "$card" --id 9d --pin-file pin

@@ -19,6 +19,7 @@
 #include "pkcs11/card.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apdu/tlv.h"
@@ -50,17 +51,6 @@ static const char *source_name(enum mgmt_source s)
 	}
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* config.c accepted only 16, 24 or 32 bytes of hex digits. */
 static bool configured_key(const struct config *conf, struct mgmt_key *k)
 {
@@ -69,11 +59,13 @@ static bool configured_key(const struct config *conf, struct mgmt_key *k)
 	if (n == 0 || n % 2 != 0 || n / 2 > sizeof(k->key))
 		return false;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hex_digit(conf->management_key[2 * i]), lo = hex_digit(conf->management_key[2 * i + 1]);
+		char pair[3] = { conf->management_key[2 * i], conf->management_key[2 * i + 1], '\0' }, *end;
+		unsigned long v = strtoul(pair, &end, 16);
 
-		if (hi < 0 || lo < 0)
+		cr_wipe(pair, sizeof(pair));
+		if (*end != '\0')
 			return false;
-		k->key[i] = (uint8_t)(hi << 4 | lo);
+		k->key[i] = (uint8_t)v;
 	}
 	k->len = n / 2;
 	k->source = FROM_CONFIG;

@@ -611,8 +611,15 @@ static CK_RV certificate_slot(struct token *t, const struct attr_list *l, const 
 	int id;
 	CK_RV rv = read_id(l, &id);
 
+	if (rv == CKR_OK && id >= 0)
+		rv = choose_slot(t, id, out);
+	if (rv == CKR_OK && id >= 0 && !(*out)->has_key) {
+		log_msg(LL_WARNING, "slot %02X of the card in %s holds no key: a certificate there would certify "
+			"nothing; not written", (*out)->slot, t->reader);
+		rv = CKR_TEMPLATE_INCONSISTENT;
+	}
 	if (rv != CKR_OK || id >= 0)
-		return rv != CKR_OK ? rv : choose_slot(t, id, out);
+		return rv;
 	for (int i = 0; i < CARD_KEY_SLOTS; i++) {
 		if (t->keys[i].has_key && same_bytes(&t->keys[i].spki, &c->key.spki)) {
 			*out = &t->keys[i];

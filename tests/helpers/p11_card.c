@@ -764,6 +764,7 @@ static void step_write_cert(const char *step, const char *file, const char *id)
 	size_t len = 0;
 	uint8_t *data = read_file(file, &len);
 	CK_OBJECT_HANDLE h = 0;
+	CK_RV rv;
 	BIO *bio = BIO_new_mem_buf(data, (int)len);
 	X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	unsigned char *der = NULL;
@@ -774,7 +775,8 @@ static void step_write_cert(const char *step, const char *file, const char *id)
 	add(&t, CKA_VALUE, der_len > 0 ? der : data, der_len > 0 ? (size_t)der_len : len);
 	add_request(&t, id, NULL);
 	add(&t, CKA_TOKEN, &t.yes, sizeof(t.yes));
-	say_id(step, d.f->C_CreateObject(d.session, t.a, t.n, &h), h);
+	rv = d.f->C_CreateObject(d.session, t.a, t.n, &h);
+	say_id(step, rv, h);
 	OPENSSL_free(der);
 	X509_free(x);
 	BIO_free(bio);
@@ -790,6 +792,7 @@ static void step_import_key(const char *step, const char *file, const char *id, 
 	size_t len = 0;
 	uint8_t *data = read_file(file, &len);
 	CK_OBJECT_HANDLE h = 0;
+	CK_RV rv;
 
 	if (cr_privkey_parse(data, len, &k) != 0) {
 		free(data);
@@ -815,7 +818,8 @@ static void step_import_key(const char *step, const char *file, const char *id, 
 		add(&t, CKA_EC_PARAMS, k.pub.ec_params.data, k.pub.ec_params.len);
 		add(&t, CKA_VALUE, k.value.data, k.value.len);
 	}
-	say_id(step, d.f->C_CreateObject(d.session, t.a, t.n, &h), h);
+	rv = d.f->C_CreateObject(d.session, t.a, t.n, &h);
+	say_id(step, rv, h);
 	cr_privkey_clear(&k);
 	free(data);
 }

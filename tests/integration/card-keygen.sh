@@ -9,20 +9,12 @@
 # extended-length APDUs, and with a card that refuses them.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-if [ -z "${SIGNET_TEST_READER:-}" ]; then
-	"$top/tests/with-card" --personalize empty -- "$0" extended || exit 1
-	exec "$top/tests/with-card" --personalize empty --no-extended -- "$0" short
-fi
-variant=${1:-extended}
 . "$top/tests/lib/card-harness.sh"
 . "$top/tests/lib/card-p11.sh"
-need_card
+both_variants --personalize empty
 card_conf
 pin=$SIGNET_TEST_PIN
-echo "variant: $variant"
 
-# metadata SLOT: the card's GET METADATA answer for a key slot (hex), as another program sees it
-metadata() { piv_apdu "00F700$1" | tail -n 1; }
 
 # ---- who may write ----
 expect "writes need a login and a read-write session" init slots open gen:p256:01 open-ro login:user:"$pin" \
@@ -36,7 +28,7 @@ login: CKR_OK
 gen: CKR_SESSION_READ_ONLY
 finalize: CKR_OK
 EOF
-check "nothing generated" "6A88" "$(metadata 9A)"
+check "nothing generated" "6A88" "$(card_metadata 9A)"
 
 # ---- pkcs11-tool: P-256 in 9A, RSA-2048 in 9E; each signs at once, openssl verifies ----
 printf 'a key made on the card' > "$work/data"
@@ -55,7 +47,7 @@ check_rc "pkcs11-tool signs with it" 0 "${P[@]}" --sign --id 04 -m SHA256-RSA-PK
 check_rc "its public key" 0 sig_p11 --read-object --type pubkey --id 04 -o "$work/rsa.pub"
 check_rc "openssl verifies the RSA signature" 0 openssl dgst -sha256 -verify "$work/rsa.pub" -keyform DER \
 	-signature "$work/rsa.sig" "$work/data"
-check_match "the card says 9E holds a generated RSA-2048 key" "^010107.*030101" "$(metadata 9E)"
+check_match "the card says 9E holds a generated RSA-2048 key" "^010107.*030101" "$(card_metadata 9E)"
 
 # ---- never over a key by accident ----
 expect "a key is not replaced unless asked" init slots open login:user:"$pin" gen:p384:01 gen:p384:04 finalize <<EOF
@@ -101,7 +93,7 @@ gen: CKR_OK 05
 derive: CKR_OK matches
 finalize: CKR_OK
 EOF
-check_match "9A with PIN policy always" "^010111020203" "$(metadata 9A)"
+check_match "9A with PIN policy always" "^010111020203" "$(card_metadata 9A)"
 check_match "82 counted in the key history" "^C10101" "$(piv_apdu 00CB3FFF055C035FC10C00 | tail -n 1 | cut -c5-)"
 
 # ---- another process finds them, from the card and from the cache ----
@@ -132,8 +124,8 @@ else
 	check "Ed25519 and X25519 made, not yet shown" "gen: CKR_FUNCTION_FAILED gen: CKR_FUNCTION_FAILED" \
 		"$(printf '%s\n' "$out" | grep '^gen' | xargs)"
 fi
-check_match "the card holds the Ed25519 key" "^0101E0.*030101" "$(metadata 83)"
-check_match "the card holds the X25519 key" "^0101E1.*030101" "$(metadata 84)"
+check_match "the card holds the Ed25519 key" "^0101E0.*030101" "$(card_metadata 83)"
+check_match "the card holds the X25519 key" "^0101E1.*030101" "$(card_metadata 84)"
 expect "a slot holding a key signet cannot show is not taken" init slots open login:user:"$pin" gen:p256:06 \
 	finalize <<EOF
 init: CKR_OK

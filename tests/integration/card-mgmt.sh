@@ -18,8 +18,6 @@ hex() { od -An -v -tx1 | tr -d ' \n' | tr a-f A-F; }
 unhex() { xxd -r -p; }
 ecb() { printf '%s' "$3" | unhex | openssl enc -e "-$1" -K "$2" -nopad | hex; }
 cipher() { case $1 in 03) echo des-ede3 ;; 08) echo aes-128-ecb ;; 0A) echo aes-192-ecb ;; 0C) echo aes-256-ecb ;; esac; }
-# metadata SLOT: the card's GET METADATA answer for a slot, as another program sees it
-metadata() { piv_apdu "00F700$1" | tail -n 1; }
 
 # as_admin ALG KEY APDU...: one-way authentication with the card's key, then the APDUs
 as_admin() {
@@ -51,7 +49,7 @@ wrong=$(head -c 32 /dev/urandom | hex)
 # ---- the card's default: 3DES, then AES-192 as a YubiKey 5.7 has it ----
 check "default 3DES key" "gen: CKR_OK 03" "$(gen 03)"
 set_key 03 "$default" 0A "$default"
-check_match "the card says: AES-192, still the default" "^01010A.*050101" "$(metadata 9B)"
+check_match "the card says: AES-192, still the default" "^01010A.*050101" "$(card_metadata 9B)"
 check "default AES-192 key, its type from GET METADATA" "gen: CKR_OK 04" "$(gen 04)"
 
 # ---- a key of the card's own: only the configuration knows it ----
@@ -63,10 +61,10 @@ check "a wrong configured key" "gen: CKR_FUNCTION_FAILED" "$(gen 05)"
 check_match "the log names its source" \
 	"refused the management key from \[card\] management_key in $work/signet.conf: nothing written" \
 	"$(cat "$work/signet.log")"
-check "nothing written to the card" "6A88" "$(metadata 82)"
+check "nothing written to the card" "6A88" "$(card_metadata 82)"
 card_conf "[module]" "log_level = apdu" "log_file = $work/signet.log" "[card]" "management_key = $k1"
 check "the configured key" "gen: CKR_OK 05" "$(gen 05)"
-check_match "the key is on the card" "^010111" "$(metadata 82)"
+check_match "the key is on the card" "^010111" "$(card_metadata 82)"
 
 # ---- the PIN-protected store ----
 set_key 0C "$k1" 03 "$k2"
@@ -76,7 +74,7 @@ card_conf "[module]" "log_level = apdu" "log_file = $work/signet.log"
 check "the key from the PIN-protected store" "gen: CKR_OK 06" "$(gen 06)"
 card_conf "[module]" "log_level = apdu" "log_file = $work/signet.log" "[card]" "management_key = $wrong"
 check "a configured key comes before the store" "gen: CKR_FUNCTION_FAILED" "$(gen 07)"
-check "nothing written to the card" "6A88" "$(metadata 84)"
+check "nothing written to the card" "6A88" "$(card_metadata 84)"
 
 # ---- no key in the log ----
 check_match "the log shows the APDUs" "GENERAL AUTHENTICATE|0087|00 87" "$(cat "$work/signet.log")"

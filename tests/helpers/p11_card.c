@@ -45,6 +45,7 @@
  *   writecert:FILE[:ID]    C_CreateObject of the certificate in FILE (PEM or DER); prints its CKA_ID
  *   importkey:FILE[:ID[:OPTS]]  C_CreateObject of the private key in FILE (PEM or DER); as gen
  *   destroy                C_DestroyObject of the object
+ *   pubkey:ID:FILE         the CKA_PUBLIC_KEY_INFO (DER) of the public key with that CKA_ID, into FILE
  * Signatures of keys without a certificate are checked against their public-key object.
  */
 #include <dlfcn.h>
@@ -824,6 +825,24 @@ static void step_import_key(const char *step, const char *file, const char *id, 
 	free(data);
 }
 
+static void step_pubkey(const char *step, int id, const char *file)
+{
+	CK_OBJECT_HANDLE h;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	CK_RV rv = find_one(CKO_PUBLIC_KEY, id, &h);
+
+	if (rv == CKR_OK)
+		rv = get_bytes(h, CKA_PUBLIC_KEY_INFO, &der, &len);
+	if (rv == CKR_OK && ((f = fopen(file, "wb")) == NULL || fwrite(der, 1, len, f) != len))
+		rv = CKR_GENERAL_ERROR;
+	if (f != NULL)
+		fclose(f);
+	free(der);
+	say(step, rv, "%zu bytes", len);
+}
+
 static void step_mechs(const char *step)
 {
 	CK_MECHANISM_TYPE list[64];
@@ -999,6 +1018,8 @@ static void run_step(const char *step)
 		step_write_cert(buf, a, b);
 	} else if (strcmp(buf, "importkey") == 0 && a != NULL) {
 		step_import_key(buf, a, b, c);
+	} else if (strcmp(buf, "pubkey") == 0 && b != NULL) {
+		step_pubkey(buf, (int)strtol(a, NULL, 16), b);
 	} else if (strcmp(buf, "destroy") == 0) {
 		say(buf, d.f->C_DestroyObject(d.session, d.object), NULL);
 	} else if (strcmp(buf, "keep") == 0) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Certificates and imported keys through C_CreateObject, and C_DestroyObject,
 # on a card with no keys: a key made on the card gets its certificate from a
-# test CA (CSR through certtool) and is found with it by CKA_ID; a .p12's key
+# test CA (CSR through signet-tool) and is found with it by CKA_ID; a .p12's key
 # and certificate go onto the card with pkcs11-tool; a certificate goes to
 # the slot whose key it certifies, or where CKA_ID says; a certificate or a
 # key is deleted. Runs with extended-length APDUs and with a card that
@@ -34,10 +34,9 @@ login: CKR_OK
 gen: CKR_OK 01
 finalize: CKR_OK
 EOF
-printf 'cn = "card holder"\n' > "$work/req.tmpl"
-csr() { GNUTLS_PIN=$pin run_client certtool --generate-request --provider "$module" "$@"; }
-check_rc "a CSR" 0 csr --load-privkey "pkcs11:id=%01;type=private" --template "$work/req.tmpl" \
-	--outfile "$work/holder.csr"
+printf '%s' "$pin" > "$work/pin"
+csr() { "$SIGNET_BUILD/signet-tool" csr --module "$module" --pin-file "$work/pin" "$@"; }
+check_rc "a CSR" 0 csr --id 01 --subject "/CN=card holder" --out "$work/holder.csr"
 issue "$work/holder.csr" "$work/holder.pem"
 openssl x509 -in "$work/holder.pem" -outform DER -out "$work/holder.der"
 check_rc "pkcs11-tool writes the certificate (no CKA_ID)" 0 "${P[@]}" --write-object "$work/holder.der" --type cert \
@@ -129,7 +128,8 @@ sign: CKR_OK verified
 finalize: CKR_OK
 EOF
 openssl pkey -in "$work/p256.key" -pubout -outform DER -out "$work/p256.pub"
-check_rc "the card's 9E key is the one imported" 0 sig_p11 --read-object --type pubkey --id 04 -o "$work/card04.pub"
+drive init slots open pubkey:04:"$work/card04.pub" finalize
+check_match "the card's 9E public key" "pubkey: CKR_OK" "$out"
 check "same public key" "$(od -An -tx1 "$work/p256.pub")" "$(od -An -tx1 "$work/card04.pub")"
 
 # ---- deleting ----

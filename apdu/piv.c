@@ -415,7 +415,9 @@ static bool object_tag_valid(uint32_t tag)
 int piv_get_data(struct piv_card *c, uint32_t tag, uint8_t *out, size_t cap, size_t *len)
 {
 	size_t raw_cap = (cap < PIV_OBJECT_MAX ? cap : PIV_OBJECT_MAX) + 8, raw_len = 0, vlen;
-	struct cmd k = { .ins = PIV_INS_GET_DATA, .p1 = 0x3F, .p2 = 0xFF, .want_data = true };
+	struct cmd k = { .ins = PIV_INS_GET_DATA, .p1 = 0x3F, .p2 = 0xFF, .want_data = true,
+			 /* the YubiKey's PIN-protected store holds the management key */
+			 .flags = tag == PIV_OBJ_PRINTED ? APDU_F_SECRET_RESPONSE : 0 };
 	const uint8_t *val;
 	uint8_t *raw = NULL;
 	struct buf b;
@@ -1155,6 +1157,15 @@ int piv_reset(struct piv_card *c)
 {
 	struct cmd k = { .ins = PIV_INS_RESET, .p1 = 0x00, .p2 = 0x00 };
 
+	return run(c, &k, NULL, 0, NULL, NULL);
+}
+
+int piv_delete_key(struct piv_card *c, uint8_t slot)
+{
+	struct cmd k = { .ins = PIV_INS_MOVE_KEY, .p1 = 0xFF, .p2 = slot };
+
+	if (!key_slot_valid(slot) || slot == PIV_SLOT_ATTEST)
+		return PIV_E_INVALID;
 	return run(c, &k, NULL, 0, NULL, NULL);
 }
 

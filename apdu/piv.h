@@ -249,6 +249,8 @@ struct piv_bytes {
 int piv_import_key(struct piv_card *c, uint8_t slot, uint8_t alg, const struct piv_bytes *parts,
 		   size_t nparts, uint8_t pin_policy, uint8_t touch_policy);
 int piv_reset(struct piv_card *c);
+/* YubiKey 5.7 MOVE KEY with destination FF: the key in slot is deleted. */
+int piv_delete_key(struct piv_card *c, uint8_t slot);
 int piv_set_mgmt_key(struct piv_card *c, uint8_t alg, const uint8_t *key, size_t key_len, bool touch);
 /* Attestation certificate (DER) for a key generated on the card. */
 int piv_attest(struct piv_card *c, uint8_t slot, uint8_t *out, size_t cap, size_t *len);

@@ -128,6 +128,34 @@ struct token {
 
 #define NO_CARD_LOGIN ((CK_USER_TYPE)-1)
 
+/* ---- card_ops.c: what the other card*.c files need of a session ---- */
+
+/* Takes the token's lock for a call on a session (ss may be NULL); card_leave() releases it and returns rv. */
+CK_RV card_enter(struct token *t, const void *ss);
+CK_RV card_leave(struct token *t, CK_RV rv);
+unsigned long card_session_id(const void *ss);
+bool card_session_rw(const void *ss);
+
+/* ---- card_admin.c: the management key ---- */
+
+/*
+ * Opens the PC/SC transaction a card write runs in, and authenticates with
+ * the management key inside it: [card] management_key, else the key in the
+ * card's PIN-protected store (read with the user's PIN verified), else the
+ * card's default. CKR_OK: the caller writes, then card_admin_end(). Any
+ * failure has ended the transaction, and nothing was written.
+ */
+CK_RV card_admin_begin(struct token *t);
+void card_admin_end(struct token *t);
+
+/* ---- card_keys.c: keys and certificates put on the card, or taken off ---- */
+
+CK_RV card_generate_key_pair(struct token *t, void *ss, const CK_MECHANISM *mech, const CK_ATTRIBUTE *pub_tmpl,
+			     CK_ULONG pub_count, const CK_ATTRIBUTE *priv_tmpl, CK_ULONG priv_count, token_ref *pub,
+			     token_ref *priv);
+CK_RV card_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref *obj);
+CK_RV card_destroy_object(struct token *t, void *ss, token_ref obj);
+
 /* ---- card_driver.c ---- */
 
 CK_RV card_lock(struct token *t);

@@ -42,6 +42,7 @@ struct card_op {
 struct card_sess {
 	unsigned long id;
 	unsigned long generation;
+	bool rw;
 	struct card_op ops[TOKEN_OP_COUNT];
 };
 
@@ -65,6 +66,26 @@ static CK_RV leave(struct token *t, CK_RV rv)
 	card_pin_deliver(&t->pin);
 	card_unlock(t);
 	return rv;
+}
+
+CK_RV card_enter(struct token *t, const void *ss)
+{
+	return enter(t, ss);
+}
+
+CK_RV card_leave(struct token *t, CK_RV rv)
+{
+	return leave(t, rv);
+}
+
+unsigned long card_session_id(const void *ss)
+{
+	return ((const struct card_sess *)ss)->id;
+}
+
+bool card_session_rw(const void *ss)
+{
+	return ((const struct card_sess *)ss)->rw;
 }
 
 static void blank_pad(CK_UTF8CHAR *dst, size_t size, const char *src)
@@ -190,6 +211,9 @@ static const struct {
 	/* P-256 and P-384, and X25519 on a card that has it */
 	{ CKM_ECDH1_DERIVE, CKF_HW | CKF_DERIVE | EC_FORMS, KEYS_EC },
 	{ CKM_EDDSA, CKF_HW | CKF_SIGN | CKF_EC_OID, KEYS_25519 },
+	/* generated on the card (card_keys.c) */
+	{ CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_HW | CKF_GENERATE_KEY_PAIR, KEYS_RSA },
+	{ CKM_EC_KEY_PAIR_GEN, CKF_HW | CKF_GENERATE_KEY_PAIR | EC_FORMS, KEYS_EC },
 	{ CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_HW | CKF_GENERATE_KEY_PAIR | CKF_EC_OID, KEYS_25519 },
 	{ CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CKF_HW | CKF_GENERATE_KEY_PAIR | CKF_EC_OID, KEYS_25519 },
 };
@@ -291,7 +315,6 @@ static CK_RV card_session_open(struct token *t, CK_FLAGS flags, void **state)
 	struct card_sess *s;
 	CK_RV rv = enter(t, NULL);
 
-	(void)flags;
 	if (rv != CKR_OK)
 		return rv;
 	card_watch_locked(t);
@@ -301,6 +324,7 @@ static CK_RV card_session_open(struct token *t, CK_FLAGS flags, void **state)
 	if (rv == CKR_OK) {
 		s->id = ++t->next_session;
 		s->generation = t->generation;
+		s->rw = (flags & CKF_RW_SESSION) != 0;
 		*state = s;
 	}
 	return leave(t, rv);
@@ -657,25 +681,6 @@ static CK_RV card_get_attributes(struct token *t, void *ss, token_ref obj, CK_AT
 		return rv;
 	o = visible_object(t, ss, obj);
 	rv = o == NULL ? CKR_OBJECT_HANDLE_INVALID : attrs_get_value(&o->attrs, tmpl, count, attrs_key_secret, NULL);
-	return leave(t, rv);
-}
-
-static CK_RV card_destroy_object(struct token *t, void *ss, token_ref obj)
-{
-	struct card_obj *o;
-	CK_RV rv = enter(t, ss);
-
-	if (rv != CKR_OK)
-		return rv;
-	o = visible_object(t, ss, obj);
-	if (o == NULL)
-		rv = CKR_OBJECT_HANDLE_INVALID;
-	else if (o->owner == 0)
-		rv = CKR_ACTION_PROHIBITED; /* keys and certificates on the card stay there */
-	else {
-		attrs_free(&o->attrs);
-		*o = t->objs[--t->nobjs];
-	}
 	return leave(t, rv);
 }
 
@@ -1174,7 +1179,9 @@ const struct token_ops card_token_ops = {
 	.set_pin = card_set_pin,
 	.find = card_find,
 	.get_attributes = card_get_attributes,
+	.create_object = card_create_object,
 	.destroy_object = card_destroy_object,
+	.generate_key_pair = card_generate_key_pair,
 	.derive_key = card_derive_key,
 	.op_init = card_op_init,
 	.op_oneshot = card_op_oneshot,

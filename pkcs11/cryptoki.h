@@ -198,4 +198,15 @@ typedef struct CK_FUNCTION_LIST_3_0 {
 } CK_FUNCTION_LIST_3_0;
 typedef CK_FUNCTION_LIST_3_0 *CK_FUNCTION_LIST_3_0_PTR;
 
+/*
+ * signet's vendor attributes (README, "Putting a key and certificate on a
+ * card"), read from the templates of C_GenerateKeyPair and C_CreateObject
+ * for a card key: the PIV PIN and touch policies of the new key (CK_ULONG,
+ * the PIV values: PIN 1 never, 2 once, 3 always; touch 1 never, 2 always,
+ * 3 cached), and CK_BBOOL permission to replace a key the slot holds.
+ */
+#define CKA_SIGNET_PIN_POLICY (CKA_VENDOR_DEFINED | 0x00534701UL)
+#define CKA_SIGNET_TOUCH_POLICY (CKA_VENDOR_DEFINED | 0x00534702UL)
+#define CKA_SIGNET_REPLACE (CKA_VENDOR_DEFINED | 0x00534703UL)
+
 #endif

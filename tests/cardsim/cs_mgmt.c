@@ -167,7 +167,9 @@ uint16_t cs_cmd_set_mgmt_key(struct cs_card *c, const struct cs_cmd *cmd)
 	memcpy(c->mgmt_key, cmd->data + 3, klen);
 	c->mgmt_len = klen;
 	c->mgmt_touch = cmd->p2 == 0xFE ? PIV_TOUCH_POLICY_ALWAYS : PIV_TOUCH_POLICY_NEVER;
-	c->mgmt_default = c->mgmt_alg == PIV_ALG_3DES && cr_secret_equal(c->mgmt_key, default_mgmt, klen);
+	/* A YubiKey 5.7 ships the same default value as an AES-192 key. */
+	c->mgmt_default = (c->mgmt_alg == PIV_ALG_3DES || c->mgmt_alg == PIV_ALG_AES192) &&
+			  cr_secret_equal(c->mgmt_key, default_mgmt, klen);
 	c->dirty = true;
 	return SW_OK;
 }

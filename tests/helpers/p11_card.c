@@ -44,6 +44,15 @@
  *   poll:MS                what a browser does while idle, for MS milliseconds: C_GetSlotList,
  *                          C_GetSlotInfo, C_GetTokenInfo and C_GetSessionInfo every 10 ms
  *   touch:FILE / wait:FILE / sleep:MS
+ *   gen:TYPE[:ID[:OPTS]]   C_GenerateKeyPair on the token: TYPE rsa2048, rsa3072, rsa4096, p256, p384,
+ *                          ed25519, x25519; ID in hex or "-" (none); OPTS replace, pin=N, touch=N
+ *                          (comma-separated, signet's vendor attributes); prints the new key's CKA_ID,
+ *                          and the private key becomes the object
+ *   writecert:FILE[:ID]    C_CreateObject of the certificate in FILE (PEM or DER); prints its CKA_ID
+ *   importkey:FILE[:ID[:OPTS]]  C_CreateObject of the private key in FILE (PEM or DER); as gen
+ *   destroy                C_DestroyObject of the object
+ *   pubkey:ID:FILE         the CKA_PUBLIC_KEY_INFO (DER) of the public key with that CKA_ID, into FILE
+ * Signatures of keys without a certificate are checked against their public-key object.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -57,10 +66,12 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "crypto/digest.h"
+#include "crypto/privkey.h"
 #include "crypto/rsa_pad.h"
 #include "crypto/verify.h"
 #include "crypto/x509.h"
@@ -99,7 +110,8 @@ static const char *rv_text(CK_RV rv)
 		N(CKR_USER_PIN_NOT_INITIALIZED), N(CKR_USER_TYPE_INVALID), N(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
 		N(CKR_BUFFER_TOO_SMALL), N(CKR_CRYPTOKI_NOT_INITIALIZED), N(CKR_CRYPTOKI_ALREADY_INITIALIZED),
 		N(CKR_ACTION_PROHIBITED), N(CKR_FUNCTION_REJECTED), N(CKR_ATTRIBUTE_READ_ONLY),
-		N(CKR_SESSION_READ_WRITE_SO_EXISTS), N(CKR_USER_TOO_MANY_TYPES),
+		N(CKR_SESSION_READ_WRITE_SO_EXISTS), N(CKR_USER_TOO_MANY_TYPES), N(CKR_TEMPLATE_INCOMPLETE),
+		N(CKR_CURVE_NOT_SUPPORTED), N(CKR_KEY_SIZE_RANGE), N(CKR_ATTRIBUTE_VALUE_INVALID),
 #undef N
 	};
 
@@ -239,12 +251,14 @@ static CK_RV find_one(CK_OBJECT_CLASS cls, int id, CK_OBJECT_HANDLE *h)
 	return rv == CKR_OK && n == 0 ? CKR_OBJECT_HANDLE_INVALID : rv;
 }
 
-/* An attribute's value in a malloc'd buffer. */
-static CK_RV read_attr(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, uint8_t **value, size_t *len)
+/* A heap copy of one attribute of h (NULL and CKR_OK when it has none). */
+static CK_RV get_bytes(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, uint8_t **out, size_t *len)
 {
 	CK_ATTRIBUTE a = { type, NULL, 0 };
 	CK_RV rv = d.f->C_GetAttributeValue(d.session, h, &a, 1);
 
+	*out = NULL;
+	*len = 0;
 	if (rv != CKR_OK)
 		return rv;
 	a.pValue = malloc(a.ulValueLen + 1);
@@ -253,30 +267,27 @@ static CK_RV read_attr(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, uint8_t **val
 		free(a.pValue);
 		return rv;
 	}
-	*value = a.pValue;
+	*out = a.pValue;
 	*len = a.ulValueLen;
 	return CKR_OK;
 }
 
-/* The DER SubjectPublicKeyInfo of the certificate with this CKA_ID, else of the public key object. */
+/* The DER SubjectPublicKeyInfo of the certificate with this CKA_ID, else of the public key with it. */
 static CK_RV cert_spki(int id, uint8_t **spki, size_t *len)
 {
 	CK_OBJECT_HANDLE h;
-	CK_ATTRIBUTE a = { CKA_VALUE, NULL, 0 };
+	uint8_t *der = NULL;
+	size_t der_len = 0;
 	struct cr_cert c;
 	CK_RV rv = find_one(CKO_CERTIFICATE, id, &h);
 
 	if (rv == CKR_OBJECT_HANDLE_INVALID && find_one(CKO_PUBLIC_KEY, id, &h) == CKR_OK)
-		return read_attr(h, CKA_PUBLIC_KEY_INFO, spki, len);
+		return get_bytes(h, CKA_PUBLIC_KEY_INFO, spki, len);
 	if (rv == CKR_OK)
-		rv = d.f->C_GetAttributeValue(d.session, h, &a, 1);
-	if (rv != CKR_OK)
-		return rv;
-	a.pValue = malloc(a.ulValueLen);
-	rv = d.f->C_GetAttributeValue(d.session, h, &a, 1);
-	if (rv == CKR_OK && cr_cert_parse(a.pValue, a.ulValueLen, &c) != 0)
+		rv = get_bytes(h, CKA_VALUE, &der, &der_len);
+	if (rv == CKR_OK && cr_cert_parse(der, der_len, &c) != 0)
 		rv = CKR_GENERAL_ERROR;
-	free(a.pValue);
+	free(der);
 	if (rv != CKR_OK)
 		return rv;
 	*spki = malloc(c.key.spki.len);
@@ -745,6 +756,194 @@ static void step_attr(const char *step, const char *name)
 	say(step, rv, "%s", text);
 }
 
+/* ---- putting keys and certificates on the token ---- */
+
+/* A file's bytes (PEM as it is: the parsers take both). */
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *data = malloc(65536);
+
+	*len = 0;
+	if (f != NULL && data != NULL)
+		*len = fread(data, 1, 65536, f);
+	if (f != NULL)
+		fclose(f);
+	return data;
+}
+
+struct tmpl {
+	CK_ATTRIBUTE a[24];
+	CK_ULONG n;
+	CK_BBOOL yes, no;
+	CK_ULONG pin, touch;
+	CK_BYTE id;
+};
+
+static void add(struct tmpl *t, CK_ATTRIBUTE_TYPE type, const void *v, size_t len)
+{
+	t->a[t->n++] = (CK_ATTRIBUTE){ type, (void *)v, (CK_ULONG)len };
+}
+
+/* ID ("-": none) and the vendor attributes of OPTS. */
+static void add_request(struct tmpl *t, const char *id, const char *opts)
+{
+	t->yes = CK_TRUE;
+	t->no = CK_FALSE;
+	if (id != NULL && strcmp(id, "-") != 0) {
+		t->id = (CK_BYTE)strtol(id, NULL, 16);
+		add(t, CKA_ID, &t->id, 1);
+	}
+	if (opts == NULL)
+		return;
+	if (strstr(opts, "replace") != NULL)
+		add(t, CKA_SIGNET_REPLACE, &t->yes, sizeof(t->yes));
+	if (strstr(opts, "pin=") != NULL) {
+		t->pin = strtoul(strstr(opts, "pin=") + 4, NULL, 10);
+		add(t, CKA_SIGNET_PIN_POLICY, &t->pin, sizeof(t->pin));
+	}
+	if (strstr(opts, "touch=") != NULL) {
+		t->touch = strtoul(strstr(opts, "touch=") + 6, NULL, 10);
+		add(t, CKA_SIGNET_TOUCH_POLICY, &t->touch, sizeof(t->touch));
+	}
+}
+
+/* The CKA_ID of the object, as hex. */
+static void say_id(const char *step, CK_RV rv, CK_OBJECT_HANDLE h)
+{
+	CK_BYTE id[64];
+	CK_ATTRIBUTE a = { CKA_ID, id, sizeof(id) };
+	char text[130] = "";
+
+	if (rv == CKR_OK)
+		rv = d.f->C_GetAttributeValue(d.session, h, &a, 1);
+	for (CK_ULONG i = 0; rv == CKR_OK && i < a.ulValueLen; i++)
+		snprintf(text + 2 * i, 3, "%02x", id[i]);
+	if (rv == CKR_OK)
+		d.object = h;
+	say(step, rv, "%s", text);
+}
+
+static void step_gen(const char *step, const char *type, const char *id, const char *opts)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07 };
+	static const CK_BYTE p384[] = { 0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22 };
+	static const CK_BYTE ed25519[] = { 0x06, 0x03, 0x2B, 0x65, 0x70 };
+	static const CK_BYTE x25519[] = { 0x06, 0x03, 0x2B, 0x65, 0x6E };
+	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	struct tmpl pub = { .n = 0 }, priv = { .n = 0 };
+	CK_ULONG bits = strncmp(type, "rsa", 3) == 0 ? strtoul(type + 3, NULL, 10) : 0;
+	CK_OBJECT_HANDLE hpub = 0, hpriv = 0;
+	CK_RV rv;
+
+	add_request(&priv, id, opts);
+	add(&priv, CKA_TOKEN, &priv.yes, sizeof(priv.yes));
+	add(&priv, CKA_SENSITIVE, &priv.yes, sizeof(priv.yes));
+	add_request(&pub, id, NULL);
+	if (bits != 0) {
+		m.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+		add(&pub, CKA_MODULUS_BITS, &bits, sizeof(bits));
+	} else if (strcmp(type, "p256") == 0) {
+		add(&pub, CKA_EC_PARAMS, p256, sizeof(p256));
+	} else if (strcmp(type, "p384") == 0) {
+		add(&pub, CKA_EC_PARAMS, p384, sizeof(p384));
+	} else if (strcmp(type, "ed25519") == 0) {
+		m.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+		add(&pub, CKA_EC_PARAMS, ed25519, sizeof(ed25519));
+	} else {
+		m.mechanism = CKM_EC_MONTGOMERY_KEY_PAIR_GEN;
+		add(&pub, CKA_EC_PARAMS, x25519, sizeof(x25519));
+	}
+	rv = d.f->C_GenerateKeyPair(d.session, &m, pub.a, pub.n, priv.a, priv.n, &hpub, &hpriv);
+	say_id(step, rv, hpriv);
+}
+
+static void step_write_cert(const char *step, const char *file, const char *id)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE type = CKC_X_509;
+	struct tmpl t = { .n = 0 };
+	size_t len = 0;
+	uint8_t *data = read_file(file, &len);
+	CK_OBJECT_HANDLE h = 0;
+	CK_RV rv;
+	BIO *bio = BIO_new_mem_buf(data, (int)len);
+	X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int der_len = x != NULL ? i2d_X509(x, &der) : -1;
+
+	add(&t, CKA_CLASS, &cls, sizeof(cls));
+	add(&t, CKA_CERTIFICATE_TYPE, &type, sizeof(type));
+	add(&t, CKA_VALUE, der_len > 0 ? der : data, der_len > 0 ? (size_t)der_len : len);
+	add_request(&t, id, NULL);
+	add(&t, CKA_TOKEN, &t.yes, sizeof(t.yes));
+	rv = d.f->C_CreateObject(d.session, t.a, t.n, &h);
+	say_id(step, rv, h);
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(bio);
+	free(data);
+}
+
+static void step_import_key(const char *step, const char *file, const char *id, const char *opts)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE type;
+	struct tmpl t = { .n = 0 };
+	struct cr_privkey k;
+	size_t len = 0;
+	uint8_t *data = read_file(file, &len);
+	CK_OBJECT_HANDLE h = 0;
+	CK_RV rv;
+
+	if (cr_privkey_parse(data, len, &k) != 0) {
+		free(data);
+		say(step, CKR_GENERAL_ERROR, NULL);
+		return;
+	}
+	type = k.type == CR_KEY_RSA ? CKK_RSA : k.type == CR_KEY_EC ? CKK_EC : CKK_EC_EDWARDS;
+	add(&t, CKA_CLASS, &cls, sizeof(cls));
+	add(&t, CKA_KEY_TYPE, &type, sizeof(type));
+	add_request(&t, id, opts);
+	add(&t, CKA_TOKEN, &t.yes, sizeof(t.yes));
+	add(&t, CKA_SIGN, &t.yes, sizeof(t.yes));
+	if (k.type == CR_KEY_RSA) {
+		add(&t, CKA_MODULUS, k.pub.modulus.data, k.pub.modulus.len);
+		add(&t, CKA_PUBLIC_EXPONENT, k.pub.exponent.data, k.pub.exponent.len);
+		add(&t, CKA_PRIVATE_EXPONENT, k.d.data, k.d.len);
+		add(&t, CKA_PRIME_1, k.p.data, k.p.len);
+		add(&t, CKA_PRIME_2, k.q.data, k.q.len);
+		add(&t, CKA_EXPONENT_1, k.dp.data, k.dp.len);
+		add(&t, CKA_EXPONENT_2, k.dq.data, k.dq.len);
+		add(&t, CKA_COEFFICIENT, k.qinv.data, k.qinv.len);
+	} else {
+		add(&t, CKA_EC_PARAMS, k.pub.ec_params.data, k.pub.ec_params.len);
+		add(&t, CKA_VALUE, k.value.data, k.value.len);
+	}
+	rv = d.f->C_CreateObject(d.session, t.a, t.n, &h);
+	say_id(step, rv, h);
+	cr_privkey_clear(&k);
+	free(data);
+}
+
+static void step_pubkey(const char *step, int id, const char *file)
+{
+	CK_OBJECT_HANDLE h;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	CK_RV rv = find_one(CKO_PUBLIC_KEY, id, &h);
+
+	if (rv == CKR_OK)
+		rv = get_bytes(h, CKA_PUBLIC_KEY_INFO, &der, &len);
+	if (rv == CKR_OK && ((f = fopen(file, "wb")) == NULL || fwrite(der, 1, len, f) != len))
+		rv = CKR_GENERAL_ERROR;
+	if (f != NULL)
+		fclose(f);
+	free(der);
+	say(step, rv, "%zu bytes", len);
+}
+
 static void step_mechs(const char *step)
 {
 	CK_MECHANISM_TYPE list[64];
@@ -853,7 +1052,7 @@ static void *finalize_later(void *arg)
 
 static void run_step(const char *step)
 {
-	char buf[256], *a, *b, *c;
+	char buf[1024], *a, *b, *c;
 	CK_SESSION_INFO si;
 	CK_SLOT_INFO sl;
 	CK_ULONG n = 0;
@@ -914,6 +1113,16 @@ static void run_step(const char *step)
 		say(buf, rv, "%lu", (unsigned long)n);
 	} else if (strcmp(buf, "attr") == 0 && a != NULL) {
 		step_attr(buf, a);
+	} else if (strcmp(buf, "gen") == 0 && a != NULL) {
+		step_gen(buf, a, b, c);
+	} else if (strcmp(buf, "writecert") == 0 && a != NULL) {
+		step_write_cert(buf, a, b);
+	} else if (strcmp(buf, "importkey") == 0 && a != NULL) {
+		step_import_key(buf, a, b, c);
+	} else if (strcmp(buf, "pubkey") == 0 && b != NULL) {
+		step_pubkey(buf, (int)strtol(a, NULL, 16), b);
+	} else if (strcmp(buf, "destroy") == 0) {
+		say(buf, d.f->C_DestroyObject(d.session, d.object), NULL);
 	} else if (strcmp(buf, "keep") == 0) {
 		d.kept_object = d.object;
 		say(buf, CKR_OK, NULL);

@@ -12,6 +12,9 @@
 #   drive_bg FILE STEP...     drive in the background, output in FILE, PID in $bg
 #   wait_for FILE             wait up to 30 s for FILE
 #   same_as NAME FILE         FILE holds exactly the lines on stdin
+#   both_variants [OPTS...]   outside with-card: run this script under it twice, with
+#                             extended-length APDUs ($variant extended) and without (short)
+#   card_metadata SLOT        GET METADATA of a slot, as another program sees it
 # shellcheck disable=SC2154
 module=$SIGNET_BUILD/signet-pkcs11.so
 # run_client: the sanitizer runtime for foreign programs loading a sanitized module
@@ -87,3 +90,19 @@ $(diff <(echo "$want") "$2")
 stderr: $(tail -n 20 "$2.err")"
 	checks=$((checks + 1))
 }
+
+# both_variants [with-card options]: run the calling script twice under tests/with-card, with
+# extended-length APDUs ($variant "extended") and with a card that refuses them ("short"); then
+# need_card
+both_variants() {
+	if [ -z "${SIGNET_TEST_READER:-}" ]; then
+		SIGNET_VARIANT=extended "$SIGNET_TOP/tests/with-card" "$@" -- "$0" || exit 1
+		SIGNET_VARIANT=short exec "$SIGNET_TOP/tests/with-card" "$@" --no-extended -- "$0"
+	fi
+	variant=${SIGNET_VARIANT:-extended}
+	echo "variant: $variant"
+	need_card
+}
+
+# card_metadata SLOT: the card's GET METADATA answer for a slot (hex), as another program sees it
+card_metadata() { piv_apdu "00F700$1" | tail -n 1; }

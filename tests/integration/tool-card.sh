@@ -4,7 +4,7 @@
 # tries from signet's vendor interface and the PIV slot names, change-pin from the factory PIN,
 # sign and verify with the 9C key (it wants the PIN for each signature) checked by openssl,
 # selection by slot name, three wrong PINs and the lock, unblock with the PUK, set-retries refused,
-# init (the reset) with a new PUK, and keygen as the card does it today.
+# init (the reset) with a new PUK, then keygen, csr, a test CA's certificate, import-cert, sign.
 set -u
 if [ "$(id -u)" != 0 ]; then
 	echo "skip: the simulated card needs root (a private pcscd in its own mount namespace)"
@@ -127,23 +127,26 @@ expect_rc 0 "the new PUK chosen at the reset works"
 tool change-pin --token "$card" --pin-file pin2 --new-pin-file pin
 expect_rc 0 "the owner sets a PIN after the reset"
 
-# ---- keygen, csr and import-cert, as the card does them today ----
-tool keygen --type p256 --token "$card" --id 9d --pin-file pin
-if [ "$rc" = 0 ]; then
-	expect_in "id 03" out "9d is the key with ID 03"
-	tool csr --token "$card" --id 9d --subject "/CN=Card User" --out 9d.csr --pin-file pin
-	expect_rc 0 "csr with the new 9D key"
-	openssl req -in 9d.csr -noout -verify 2>/dev/null || fail "openssl req -verify: the 9D request"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-		-subj "/CN=signet test CA" -days 30 2>/dev/null
-	openssl x509 -req -in 9d.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -out 9d.pem 2>/dev/null
-	tool import-cert 9d.pem --token "$card" --pin-file pin
-	expect_rc 0 "import-cert into 9D"
-	tool status --token "$card"
-	expect_in 'certificate id 03 (slot 9D)' out "the new certificate in 9D"
-else
-	expect_rc 9 "keygen on a card that cannot generate keys yet"
-	expect_in "cannot generate EC P-256 keys" err "keygen says what the card cannot do"
-fi
+# ---- keygen, csr, a test CA, import-cert on the card (empty since the reset) ----
+tool keygen --type p256 --token "$card" --id 9a --pin-file pin
+expect_rc 0 "keygen P-256 into 9A"
+expect_in "id 01" out "9a is the key with ID 01"
+tool keygen --type p256 --token "$card" --id 9a --pin-file pin
+expect_rc 10 "a second keygen into 9A without --replace"
+tool csr --token "$card" --id 9a --subject "/CN=Card User" --out 9a.csr --pin-file pin
+expect_rc 0 "csr with the new 9A key"
+openssl req -in 9a.csr -noout -verify 2>/dev/null || fail "openssl req -verify: the 9A request"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+	-subj "/CN=signet test CA" -days 30 2>/dev/null
+openssl x509 -req -in 9a.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -out 9a.pem 2>/dev/null
+tool import-cert 9a.pem --token "$card" --pin-file pin
+expect_rc 0 "import-cert into 9A"
+tool status --token "$card"
+expect_in 'certificate id 01 (slot 9A) ' out "the new certificate in 9A"
+expect_in 'CN=Card User' out "the new certificate's subject"
+tool sign doc.txt --token "$card" --id 9a --pin-file pin --out doc.9a.sig
+expect_rc 0 "sign with the new 9A key"
+openssl x509 -in 9a.pem -pubkey -noout > 9a.pub
+openssl dgst -sha256 -verify 9a.pub -signature doc.9a.sig doc.txt >/dev/null || fail "openssl: the new 9A signature"
 tool_no_secrets_shown
 echo "tool card: all good"

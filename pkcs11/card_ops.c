@@ -239,12 +239,16 @@ static bool has_25519(const struct token *t)
 }
 
 /*
- * What the card in the reader is, as far as it is known: the connection
- * (its ATR) and, for a card identified before, its version and keys.
- * Caller holds the lock; no APDU.
+ * What the card in the reader is: its mechanisms depend on its firmware,
+ * so a card not identified yet is identified first, as C_GetTokenInfo
+ * does (the same APDUs, once per card; none when its cache is warm but
+ * the identity). Failing that, what its ATR says. Caller holds the lock.
  */
 static void card_model_locked(struct token *t, bool *yubikey, bool *curve25519)
 {
+	card_watch_locked(t);
+	if (t->present && !t->gone && !t->identified && card_ready(t) != CKR_OK)
+		log_msg(LL_INFO, "card in %s not identified: its mechanisms as its ATR tells", t->reader);
 	if (t->present && !t->gone && t->pc == NULL)
 		card_connect(t);
 	*yubikey = t->yubikey || card_is_yubikey_atr(t);

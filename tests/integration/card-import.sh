@@ -55,7 +55,7 @@ attr: CKR_OK PIV Authentication
 login: CKR_OK
 find: CKR_OK 1
 sign: CKR_OK verified
-token: CKR_OK card holder #$(card_serial)|$(card_serial)|6-8
+token: CKR_OK YubiKey PIV #$(card_serial)|$(card_serial)|6-8
 finalize: CKR_OK
 EOF
 check_rc "openssl: the CA's certificate verifies" 0 openssl verify -CAfile "$work/ca.pem" "$work/holder.pem"

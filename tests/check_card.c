@@ -565,16 +565,19 @@ START_TEST(test_cache_damage)
 	struct token *t = new_token("777"), *u = new_token("777");
 	char *path = cache_file("777"), *other = cache_file("888");
 	struct stat st;
+	uint8_t byte;
 	int fd;
 
 	put_key(t, 0x9A, ec_key, PIV_ALG_ECCP256, PIV_PIN_POLICY_ONCE, 1, true);
 	card_cache_store(t);
 	ck_assert_int_eq(stat(path, &st), 0);
 	switch ((enum damage)_i) {
-	case FLIP:
+	case FLIP: /* one bit, so that the byte changes whatever it was */
 		fd = open(path, O_RDWR);
 		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(pwrite(fd, "X", 1, st.st_size / 2), 1);
+		ck_assert_int_eq(pread(fd, &byte, 1, st.st_size / 2), 1);
+		byte ^= 0x01;
+		ck_assert_int_eq(pwrite(fd, &byte, 1, st.st_size / 2), 1);
 		close(fd);
 		break;
 	case TRUNCATE:

@@ -200,6 +200,10 @@ void card_wipe_puk(struct token *t);
 /* Another program replaced a key the listing showed: the objects go, the card is a new token. */
 void card_token_replaced(struct token *t);
 bool card_is_yubikey_atr(const struct token *t);
+/* The firmware is at least major.minor (as read when the card was identified; false when not known). */
+bool card_version_at_least(const struct token *t, uint8_t major, uint8_t minor);
+/* A YubiKey 5.7 or later deletes keys (MOVE KEY to FF); no APDU. */
+bool card_deletes_keys(const struct token *t);
 
 /* ---- card_objects.c ---- */
 

@@ -53,6 +53,11 @@ CK_RV card_rv(int rc)
 	}
 }
 
+bool card_version_at_least(const struct token *t, uint8_t major, uint8_t minor)
+{
+	return t->have_version && (t->version[0] > major || (t->version[0] == major && t->version[1] >= minor));
+}
+
 bool card_is_yubikey_atr(const struct token *t)
 {
 	static const char mark[] = "YubiKey";

@@ -714,14 +714,12 @@ CK_RV card_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK
 
 /* ---- C_DestroyObject ---- */
 
-/* YubiKey 5.7 and later delete keys (MOVE KEY to FF); the version is asked once. */
+/* The version is known once the card is identified; asked here when an older cache lacked it. */
 static bool deletes_keys(struct token *t)
 {
-	if (!t->yubikey)
-		return false;
-	if (!t->have_version && piv_get_version(&t->piv, t->version) == PIV_OK)
+	if (t->yubikey && !t->have_version && piv_get_version(&t->piv, t->version) == PIV_OK)
 		t->have_version = true;
-	return t->have_version && (t->version[0] > 5 || (t->version[0] == 5 && t->version[1] >= 7));
+	return card_deletes_keys(t);
 }
 
 static CK_RV destroy_card_object(struct token *t, const struct card_obj *o)

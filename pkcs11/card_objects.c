@@ -480,7 +480,22 @@ static CK_RV add_object(struct token *t, token_ref ref, uint8_t slot, struct bui
 }
 
 /* What every card object carries. */
-static void common(struct builder *b, CK_OBJECT_CLASS cls, bool priv, uint8_t slot)
+bool card_deletes_keys(const struct token *t)
+{
+	return t->yubikey && card_version_at_least(t, 5, 7);
+}
+
+/*
+ * What C_DestroyObject can do with a card object (card_keys.c): empty a
+ * certificate on any PIV card, delete a key where the card can; never a
+ * public key alone, which goes with its private key.
+ */
+static bool destroyable(const struct token *t, CK_OBJECT_CLASS cls)
+{
+	return cls == CKO_CERTIFICATE || (cls == CKO_PRIVATE_KEY && card_deletes_keys(t));
+}
+
+static void common(struct builder *b, const struct token *t, CK_OBJECT_CLASS cls, bool priv, uint8_t slot)
 {
 	char label[48];
 	uint8_t id = card_slot_id(slot);
@@ -493,7 +508,7 @@ static void common(struct builder *b, CK_OBJECT_CLASS cls, bool priv, uint8_t sl
 	put_bool(b, CKA_PRIVATE, priv);
 	put_bool(b, CKA_MODIFIABLE, false);
 	put_bool(b, CKA_COPYABLE, false);
-	put_bool(b, CKA_DESTROYABLE, false);
+	put_bool(b, CKA_DESTROYABLE, destroyable(t, cls));
 	put(b, CKA_LABEL, label, strlen(label));
 	put(b, CKA_ID, &id, 1);
 }
@@ -506,7 +521,7 @@ static CK_RV add_certificate(struct token *t, const struct card_key *k)
 
 	if (cr_cert_parse(k->cert.data, k->cert.len, &c) != 0)
 		return CKR_OK; /* checked when read: only a cache file could hold such a thing */
-	common(&b, CKO_CERTIFICATE, false, k->slot);
+	common(&b, t, CKO_CERTIFICATE, false, k->slot);
 	put_ulong(&b, CKA_CERTIFICATE_TYPE, CKC_X_509);
 	put_ulong(&b, CKA_CERTIFICATE_CATEGORY, 1); /* token user */
 	put_bool(&b, CKA_TRUSTED, false);
@@ -640,7 +655,7 @@ static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struc
 	struct builder b;
 	CK_RV rv;
 
-	common(&b, CKO_PUBLIC_KEY, false, k->slot);
+	common(&b, t, CKO_PUBLIC_KEY, false, k->slot);
 	put_ulong(&b, CKA_KEY_TYPE, type);
 	put_bool(&b, CKA_LOCAL, generated);
 	put_bool(&b, CKA_VERIFY, u.sign);
@@ -655,10 +670,11 @@ static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struc
 	if (rv != CKR_OK)
 		return rv;
 
-	common(&b, CKO_PRIVATE_KEY, true, k->slot);
+	common(&b, t, CKO_PRIVATE_KEY, true, k->slot);
 	put_ulong(&b, CKA_KEY_TYPE, type);
 	put_bool(&b, CKA_SENSITIVE, true);
-	put_bool(&b, CKA_ALWAYS_SENSITIVE, true);
+	/* A key imported was outside the card before: only one made on it was always sensitive. */
+	put_bool(&b, CKA_ALWAYS_SENSITIVE, generated);
 	put_bool(&b, CKA_EXTRACTABLE, false);
 	put_bool(&b, CKA_NEVER_EXTRACTABLE, generated);
 	put_bool(&b, CKA_LOCAL, generated);

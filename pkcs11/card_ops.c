@@ -219,10 +219,6 @@ static const struct {
 };
 #define N_MECHANISMS (sizeof(mechanisms) / sizeof(mechanisms[0]))
 
-static bool version_at_least(const struct token *t, uint8_t major, uint8_t minor)
-{
-	return t->have_version && (t->version[0] > major || (t->version[0] == major && t->version[1] >= minor));
-}
 
 /*
  * Ed25519 and X25519 (YubiKey 5.7 and later): from the firmware version
@@ -230,7 +226,7 @@ static bool version_at_least(const struct token *t, uint8_t major, uint8_t minor
  */
 static bool has_25519(const struct token *t)
 {
-	if (version_at_least(t, 5, 7))
+	if (card_version_at_least(t, 5, 7))
 		return true;
 	for (int i = 0; t->inventory && i < CARD_KEY_SLOTS; i++)
 		if (t->keys[i].has_key && (t->keys[i].alg == PIV_ALG_ED25519 || t->keys[i].alg == PIV_ALG_X25519))

@@ -723,7 +723,8 @@ static void step_attr(const char *step, const char *name)
 		{ "value_len", CKA_VALUE_LEN, 'u' }, { "value", CKA_VALUE, 'x' }, { "sensitive", CKA_SENSITIVE, 'b' },
 		{ "ec_params", CKA_EC_PARAMS, 'x' }, { "ec_point", CKA_EC_POINT, 'x' },
 		{ "modulus_bits", CKA_MODULUS_BITS, 'u' }, { "verify", CKA_VERIFY, 'b' },
-		{ "allowed", CKA_ALLOWED_MECHANISMS, 'm' },
+		{ "allowed", CKA_ALLOWED_MECHANISMS, 'm' }, { "always_sensitive", CKA_ALWAYS_SENSITIVE, 'b' },
+		{ "destroyable", CKA_DESTROYABLE, 'b' },
 	};
 	uint8_t buf[4096];
 	CK_ATTRIBUTE a = { 0, buf, sizeof(buf) };

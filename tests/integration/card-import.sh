@@ -90,17 +90,21 @@ openssl pkcs12 -in "$work/ca.p12" -passin pass:secret -nokeys -clcerts 2> /dev/n
 check_rc "pkcs11-tool imports the key" 0 "${P[@]}" --write-object "$work/from-p12.key" --type privkey --id 03
 check_match "the card holds an imported RSA-2048 key in 9D" "^010107.*030102" "$(card_metadata 9D)"
 check_rc "pkcs11-tool writes its certificate" 0 "${P[@]}" --write-object "$work/from-p12.der" --type cert
-expect "the imported key" init slots open login:user:"$pin" find:cert:03 find:priv:03 attr:local attr:sensitive \
-	attr:never_extractable decrypt:03:RSA-PKCS-OAEP importkey:"$work/from-p12.key":03 finalize <<EOF
+expect "the imported key" init slots open login:user:"$pin" find:cert:03 attr:destroyable find:priv:03 attr:local \
+	attr:sensitive attr:never_extractable attr:always_sensitive attr:destroyable decrypt:03:RSA-PKCS-OAEP \
+	importkey:"$work/from-p12.key":03 finalize <<EOF
 init: CKR_OK
 slots: CKR_OK 1
 open: CKR_OK
 login: CKR_OK
 find: CKR_OK 1
+attr: CKR_OK true
 find: CKR_OK 1
 attr: CKR_OK false
 attr: CKR_OK true
 attr: CKR_OK false
+attr: CKR_OK false
+attr: CKR_OK true
 decrypt: CKR_OK matches
 importkey: CKR_ACTION_PROHIBITED
 finalize: CKR_OK
@@ -134,7 +138,8 @@ check "same public key" "$(od -An -tx1 "$work/p256.pub")" "$(od -An -tx1 "$work/
 
 # ---- deleting ----
 expect "delete a certificate and a key" init slots open find:pub:01 destroy login:user:"$pin" find:cert:03 destroy \
-	find:cert:03 find:priv:03 find:priv:04 destroy find:priv:04 find:pub:04 find:pub:01 destroy finalize <<EOF
+	find:cert:03 find:priv:03 find:priv:04 destroy find:priv:04 find:pub:04 find:pub:01 attr:destroyable destroy \
+	finalize <<EOF
 init: CKR_OK
 slots: CKR_OK 1
 open: CKR_OK
@@ -150,6 +155,7 @@ destroy: CKR_OK
 find: CKR_OK 0
 find: CKR_OK 0
 find: CKR_OK 1
+attr: CKR_OK false
 destroy: CKR_ACTION_PROHIBITED
 finalize: CKR_OK
 EOF

@@ -5,7 +5,8 @@
 # signet, which its own PIN counters then remember) it erases keys and
 # certificates, gives the card its factory PIN and management key, makes the
 # SO PIN given its PUK, and the token asks for its PIN to be changed. A bare
-# PIV card without the command: CKR_FUNCTION_NOT_SUPPORTED.
+# PIV card without the command: CKR_FUNCTION_NOT_SUPPORTED; it cannot delete a
+# key either (CKR_ACTION_PROHIBITED), only empty a certificate.
 set -u
 . "$(dirname "$0")/../lib/card-harness.sh"
 . "$(dirname "$0")/../lib/card-p11.sh"
@@ -29,6 +30,20 @@ init_token "$puk" && fail "reset of a bare PIV card: $out"
 check_match "bare PIV card: not supported" "CKR_FUNCTION_NOT_SUPPORTED" "$out"
 check_match "with a log line" "has no reset command" "$out"
 check_match "the bare card keeps its keys" "^5382" "$(echo 00CB3FFF055C035FC105 | card_apdus)"
+expect "a bare PIV card empties a certificate but cannot delete a key" init slots open login:user:"$pin" \
+	find:priv:01 attr:destroyable destroy find:cert:01 attr:destroyable finalize <<EOF
+init: CKR_OK
+slots: CKR_OK 1
+open: CKR_OK
+login: CKR_OK
+find: CKR_OK 1
+attr: CKR_OK false
+destroy: CKR_ACTION_PROHIBITED
+find: CKR_OK 1
+attr: CKR_OK true
+finalize: CKR_OK
+EOF
+check_match "the refusal says why" "cannot delete the key in slot 9A" "$(cat "$work/drive.err")"
 "$SIGNET_CARDSIM_CTL" restart
 
 # ---- refused while the PIN has tries left ----

@@ -6,11 +6,12 @@
 # refuses ends as CKR_FUNCTION_FAILED with a log line saying where it came
 # from, and nothing is written, as the card itself shows. No key is ever in
 # the log, not even at log_level apdu.
+# Runs with extended-length APDUs and with a card that refuses them.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/card-harness.sh"
 . "$top/tests/lib/card-p11.sh"
-need_card
+both_variants
 pin=$SIGNET_TEST_PIN
 card_conf "[module]" "log_level = apdu" "log_file = $work/signet.log"
 

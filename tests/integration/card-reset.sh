@@ -7,10 +7,11 @@
 # SO PIN given its PUK, and the token asks for its PIN to be changed. A bare
 # PIV card without the command: CKR_FUNCTION_NOT_SUPPORTED; it cannot delete a
 # key either (CKR_ACTION_PROHIBITED), only empty a certificate.
+# Runs with extended-length APDUs and with a card that refuses them.
 set -u
 . "$(dirname "$0")/../lib/card-harness.sh"
 . "$(dirname "$0")/../lib/card-p11.sh"
-need_card
+both_variants
 card_conf "require_pin_change = yes"
 pin=$SIGNET_TEST_PIN puk=$SIGNET_TEST_PUK
 

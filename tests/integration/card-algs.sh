@@ -60,9 +60,6 @@ check_rc "9E certificate" 0 piv -a import-certificate -s 9e -i "$keys/rsa3072.pe
 printf '\xc1\x01\x01\xc2\x01\x00\xfe\x00' > "$work/history"
 check_rc "key history" 0 piv -a write-object --id 0x5fc10c -f binary -i "$work/history"
 
-raw_public() { # key file -> the 32 bytes of its public key, lower-case hex
-	openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n'
-}
 ed_point=0420$(raw_public "$keys/ed.key")
 x_point=0420$(raw_public "$keys/x.key")
 rsa_sign="RSA-X-509 RSA-PKCS SHA1-RSA-PKCS SHA224-RSA-PKCS SHA256-RSA-PKCS SHA384-RSA-PKCS SHA512-RSA-PKCS"

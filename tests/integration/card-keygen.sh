@@ -124,8 +124,20 @@ done
 # ---- Ed25519 and X25519: generated on the card, their objects at once ----
 drive init slots mechs finalize
 case " $out " in *" EDDSA "*) ;; *) fail "a YubiKey 5.7 lists CKM_EDDSA: $out" ;; esac
-drive init slots open login:user:"$pin" gen:ed25519:06 gen:x25519:07 finalize
-check "Ed25519 and X25519 objects" "gen: CKR_OK 06 gen: CKR_OK 07" "$(printf '%s\n' "$out" | grep '^gen' | xargs)"
+drive init slots open login:user:"$pin" gen:ed25519:06 gen:x25519:07 sign:06:EDDSA finalize
+check "Ed25519 and X25519 objects; the new Ed25519 key signs (checked against its public key)" \
+	"gen: CKR_OK 06 gen: CKR_OK 07 sign: CKR_OK verified" "$(printf '%s\n' "$out" | grep '^gen\|^sign' | xargs)"
+# the new X25519 key's secret is the one openssl derives on the peer's side
+openssl genpkey -algorithm X25519 -out "$work/peer.key" 2> /dev/null || fail "X25519 peer key"
+drive init slots open find:pub:07 attr:ec_point finalize
+point=$(printf '%s\n' "$out" | sed -n 's/^attr: CKR_OK 0420//p')
+[ ${#point} = 64 ] || fail "the new X25519 key's CKA_EC_POINT: $out"
+printf '302a300506032b656e032100%s' "$point" | xxd -r -p > "$work/x.der"
+openssl pkey -pubin -inform DER -in "$work/x.der" -out "$work/x.pub" || fail "the new X25519 public key"
+secret=$(openssl pkeyutl -derive -inkey "$work/peer.key" -peerkey "$work/x.pub" | od -An -v -tx1 | tr -d ' \n')
+[ ${#secret} = 64 ] || fail "openssl derive"
+drive init slots open login:user:"$pin" xderive:07:"$(raw_public "$work/peer.key")" finalize
+check "the new X25519 key derives openssl's secret" "xderive: CKR_OK $secret" "$(printf '%s\n' "$out" | grep '^xderive')"
 check_match "the card holds the Ed25519 key" "^0101E0.*030101" "$(card_metadata 83)"
 check_match "the card holds the X25519 key" "^0101E1.*030101" "$(card_metadata 84)"
 expect "a slot holding an Ed25519 key is not taken" init slots open login:user:"$pin" gen:p256:06 \

@@ -106,3 +106,6 @@ both_variants() {
 
 # card_metadata SLOT: the card's GET METADATA answer for a slot (hex), as another program sees it
 card_metadata() { piv_apdu "00F700$1" | tail -n 1; }
+
+# raw_public KEYFILE: the 32 bytes of an Ed25519 or X25519 key's public key, lower-case hex
+raw_public() { openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n'; }

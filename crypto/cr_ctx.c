@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/provider.h>
 
@@ -62,6 +63,26 @@ const EVP_MD *cr_md(enum cr_hash h)
 	if ((unsigned)h >= CR_HASH_COUNT || cr_libctx() == NULL)
 		return NULL;
 	return mds[h];
+}
+
+EVP_PKEY *cr_pkey_from_spki(const uint8_t *der, size_t len)
+{
+	OSSL_LIB_CTX *ctx = cr_libctx();
+	OSSL_DECODER_CTX *dctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	const unsigned char *p = der;
+	size_t left = len;
+
+	if (ctx == NULL || der == NULL)
+		return NULL;
+	dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", "SubjectPublicKeyInfo", NULL, EVP_PKEY_PUBLIC_KEY,
+					     ctx, NULL);
+	if (dctx == NULL || !OSSL_DECODER_from_data(dctx, &p, &left) || left != 0) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+	OSSL_DECODER_CTX_free(dctx);
+	return pkey;
 }
 
 int cr_fail(int rc)

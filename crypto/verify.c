@@ -21,7 +21,6 @@ static int load_public(const uint8_t *spki, size_t spki_len, enum cr_key_type wa
 		       EVP_PKEY **out)
 {
 	struct cr_pubkey pub;
-	const unsigned char *p = spki;
 	int rc = cr_spki_parse(spki, spki_len, &pub);
 
 	*out = NULL;
@@ -30,7 +29,7 @@ static int load_public(const uint8_t *spki, size_t spki_len, enum cr_key_type wa
 	*bits = pub.bits;
 	rc = CR_E_ARGS;
 	if (pub.type == want) {
-		*out = d2i_PUBKEY_ex(NULL, &p, (long)spki_len, cr_libctx(), NULL);
+		*out = cr_pkey_from_spki(spki, spki_len);
 		rc = *out != NULL ? CR_OK : CR_E_DATA;
 	}
 	cr_pubkey_clear(&pub);

@@ -218,7 +218,7 @@ static int fill_pubkey(X509_PUBKEY *xpk, struct cr_pubkey *out)
 	    nid != NID_ED25519 && nid != NID_X25519)
 		return CR_E_UNSUPPORTED;
 	/* Decoding the key checks it: RSA numbers well formed, EC points on the curve. */
-	pkey = X509_PUBKEY_get0(xpk);
+	pkey = cr_pkey_from_spki(out->spki.data, out->spki.len);
 	if (pkey == NULL)
 		return CR_E_DATA;
 	out->bits = (size_t)EVP_PKEY_get_bits(pkey);
@@ -230,6 +230,7 @@ static int fill_pubkey(X509_PUBKEY *xpk, struct cr_pubkey *out)
 		rc = fill_25519(CR_KEY_X25519, CR_CURVE_X25519, pk, (size_t)pk_len, out);
 	else
 		rc = fill_rsa(pkey, out);
+	EVP_PKEY_free(pkey);
 	return rc;
 }
 
@@ -520,6 +521,18 @@ out:
 	return rc;
 }
 
+/*
+ * Key types by their OIDs in dotted form, names only a provider's key
+ * management knows. OpenSSL 3.0 maps a short name such as "RSA" or "EC" to
+ * its legacy NID first, and a host that made an ENGINE the default for it
+ * (openssl -engine pkcs11) then gets the engine's method instead of our
+ * library context's key management, which cannot import key data.
+ */
+#define KEYTYPE_RSA "1.2.840.113549.1.1.1"
+#define KEYTYPE_EC "1.2.840.10045.2.1"
+#define KEYTYPE_ED25519 "1.3.101.112"
+#define KEYTYPE_X25519 "1.3.101.110"
+
 static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM *params)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(cr_libctx(), type, NULL);
@@ -562,7 +575,7 @@ int cr_spki_from_rsa(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_
 	if (params == NULL)
 		goto out;
 	rc = CR_E_DATA;
-	pkey = pkey_from_params("RSA", params);
+	pkey = pkey_from_params(KEYTYPE_RSA, params);
 	if (pkey == NULL)
 		goto out;
 	rc = export_spki(pkey, der, der_len);
@@ -606,7 +619,9 @@ int cr_spki_from_ec(enum cr_curve curve, const uint8_t *point, size_t point_len,
 		    size_t *der_len)
 {
 	size_t field = cr_curve_field_size(curve);
-	const char *raw_type = curve == CR_CURVE_ED25519 ? "ED25519" : curve == CR_CURVE_X25519 ? "X25519" : NULL;
+	const char *raw_type = curve == CR_CURVE_ED25519   ? KEYTYPE_ED25519
+			       : curve == CR_CURVE_X25519 ? KEYTYPE_X25519
+							  : NULL;
 	size_t raw_len = raw_type != NULL ? KEY_25519_SIZE : 2 * field + 1;
 	uint8_t raw_copy[1 + 2 * CR_EC_MAX_FIELD_SIZE];
 	const uint8_t *raw;
@@ -623,7 +638,11 @@ int cr_spki_from_ec(enum cr_curve curve, const uint8_t *point, size_t point_len,
 	memcpy(raw_copy, raw, raw_len);
 	rc = CR_E_DATA;
 	if (raw_type != NULL) {
-		pkey = EVP_PKEY_new_raw_public_key_ex(cr_libctx(), raw_type, NULL, raw_copy, raw_len);
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, raw_copy, raw_len),
+			OSSL_PARAM_END,
+		};
+		pkey = pkey_from_params(raw_type, params);
 	} else {
 		OSSL_PARAM params[] = {
 			OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group_name(curve), 0),
@@ -632,7 +651,7 @@ int cr_spki_from_ec(enum cr_curve curve, const uint8_t *point, size_t point_len,
 		};
 		/* Only the uncompressed form has the expected size; fromdata checks the curve. */
 		if (raw_copy[0] == 0x04)
-			pkey = pkey_from_params("EC", params);
+			pkey = pkey_from_params(KEYTYPE_EC, params);
 	}
 	if (pkey != NULL)
 		rc = export_spki(pkey, der, der_len);

@@ -132,7 +132,6 @@ out:
 
 static int load_key(struct build *b)
 {
-	const uint8_t *p = b->req->spki;
 	int rc = cr_spki_parse(b->req->spki, b->req->spki_len, &b->pub);
 
 	if (rc != CR_OK)
@@ -142,7 +141,7 @@ static int load_key(struct build *b)
 	/* r||s must fit our buffers; only curves of at most 528 bits do. */
 	if (b->pub.type == CR_KEY_EC && (b->pub.bits + 7) / 8 > CR_EC_MAX_FIELD_SIZE)
 		return CR_E_UNSUPPORTED;
-	b->pkey = d2i_PUBKEY_ex(NULL, &p, (long)b->req->spki_len, cr_libctx(), NULL);
+	b->pkey = cr_pkey_from_spki(b->req->spki, b->req->spki_len);
 	return b->pkey != NULL ? CR_OK : CR_E_DATA;
 }
 

@@ -151,9 +151,8 @@ finalize: CKR_OK
 EOF
 
 # ---- a CSR with a new key, then OpenSSL checks it ----
-# signet-tool makes it through PKCS#11. (OpenSSL's libp11 engine cannot yet: set as the default
-# engine, it takes over the OpenSSL key contexts signet's own host-side checks use. GnuTLS's
-# certtool can, but hangs at exit under the sanitizers, in p11-kit's destructor.)
+# signet-tool makes it through PKCS#11 (card-engine does it through OpenSSL's libp11 engine;
+# GnuTLS's certtool can too, but hangs at exit under the sanitizers, in p11-kit's destructor).
 pem_of() { openssl pkey -pubin -inform DER -in "$1" -outform PEM; }
 check_rc "the new 9E key" 0 sig_p11 --read-object --type pubkey --id 04 -o "$work/rsa3072.pub"
 printf '%s' "$pin" > "$work/pin"

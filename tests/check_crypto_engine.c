@@ -48,22 +48,8 @@ static EVP_PKEY *rsa_key, *p256_key, *ed_key;
 
 static const uint8_t msg[] = "signed through an engine's process";
 
-struct der {
-	unsigned char *data;
-	size_t len;
-};
 
-static struct der spki_of(EVP_PKEY *key)
-{
-	struct der d = { NULL, 0 };
-	int n = i2d_PUBKEY(key, &d.data);
-
-	ck_assert_int_gt(n, 0);
-	d.len = (size_t)n;
-	return d;
-}
-
-static void check_same(const uint8_t *got, size_t got_len, struct der want)
+static void check_same(const uint8_t *got, size_t got_len, struct tk_der want)
 {
 	ck_assert_uint_eq(got_len, want.len);
 	ck_assert_mem_eq(got, want.data, want.len);
@@ -85,7 +71,7 @@ END_TEST
 
 START_TEST(test_spki_from_rsa)
 {
-	struct der want = spki_of(rsa_key);
+	struct tk_der want = tk_spki_of(rsa_key);
 	BIGNUM *n = NULL, *e = NULL;
 	uint8_t nb[512], eb[8], *der = NULL;
 	size_t der_len = 0;
@@ -106,7 +92,7 @@ END_TEST
 
 START_TEST(test_spki_from_ec)
 {
-	struct der want = spki_of(p256_key), want_ed = spki_of(ed_key);
+	struct tk_der want = tk_spki_of(p256_key), want_ed = tk_spki_of(ed_key);
 	uint8_t point[65], raw[32], *der = NULL;
 	size_t point_len = 0, raw_len = sizeof(raw), der_len = 0;
 
@@ -126,22 +112,11 @@ END_TEST
 
 static size_t openssl_sign(EVP_PKEY *key, int pss, uint8_t *sig, size_t cap)
 {
-	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL;
-	size_t len = cap;
-
-	ck_assert_int_eq(EVP_DigestSignInit(mctx, &pctx, EVP_sha256(), NULL, key), 1);
-	if (pss) {
-		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
-		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32), 1);
-	}
-	ck_assert_int_eq(EVP_DigestSign(mctx, sig, &len, msg, sizeof(msg)), 1);
-	EVP_MD_CTX_free(mctx);
-	return len;
+	return tk_openssl_sign(key, EVP_sha256(), pss, msg, sizeof(msg), sig, cap);
 }
 
 /* Verifies sig, then the same with one bit changed, which must be refused. */
-static void check_verifies(struct der key, enum cr_sig_scheme scheme, uint8_t *sig, size_t sig_len)
+static void check_verifies(struct tk_der key, enum cr_sig_scheme scheme, uint8_t *sig, size_t sig_len)
 {
 	uint8_t hash[32];
 	size_t hash_len = sizeof(hash);
@@ -156,7 +131,7 @@ static void check_verifies(struct der key, enum cr_sig_scheme scheme, uint8_t *s
 
 START_TEST(test_parse_and_verify)
 {
-	struct der r = spki_of(rsa_key), e = spki_of(p256_key), d = spki_of(ed_key);
+	struct tk_der r = tk_spki_of(rsa_key), e = tk_spki_of(p256_key), d = tk_spki_of(ed_key);
 	uint8_t sig[256];
 	struct cr_pubkey pub;
 
@@ -203,7 +178,7 @@ static int sign_p256(void *ctx, enum cr_sig_alg alg, const uint8_t *tbs, size_t 
 
 START_TEST(test_csr)
 {
-	struct der e = spki_of(p256_key);
+	struct tk_der e = tk_spki_of(p256_key);
 	struct cr_x509_request req = {
 		.spki = e.data, .spki_len = e.len, .subject = "/CN=engine", .alg = CR_SIG_ECDSA_SHA256,
 		.sign = sign_p256,

@@ -22,40 +22,15 @@ static EVP_PKEY *rsa_key, *p256_key, *p384_key, *ed_key;
 
 static const uint8_t msg[] = "signed by the token";
 
-struct spki {
-	unsigned char *der;
-	size_t len;
-};
-
-static struct spki spki_of(EVP_PKEY *key)
-{
-	struct spki s = { NULL, 0 };
-	int n = i2d_PUBKEY(key, &s.der);
-
-	ck_assert_int_gt(n, 0);
-	s.len = (size_t)n;
-	return s;
-}
-
+/* OpenSSL's signature of msg. */
 static size_t openssl_sign(EVP_PKEY *key, const EVP_MD *md, int pss, uint8_t *sig, size_t cap)
 {
-	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL;
-	size_t len = cap;
-
-	ck_assert_int_eq(EVP_DigestSignInit(mctx, &pctx, md, NULL, key), 1);
-	if (pss) {
-		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
-		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32), 1);
-	}
-	ck_assert_int_eq(EVP_DigestSign(mctx, sig, &len, msg, sizeof(msg)), 1);
-	EVP_MD_CTX_free(mctx);
-	return len;
+	return tk_openssl_sign(key, md, pss, msg, sizeof(msg), sig, cap);
 }
 
 START_TEST(test_rsa_public_raw)
 {
-	struct spki s = spki_of(rsa_key);
+	struct tk_der s = tk_spki_of(rsa_key);
 	uint8_t sig[256], out[256], hash[32], want[256], all_ff[256];
 	size_t hash_len = sizeof(hash), out_len = sizeof(out);
 	BIGNUM *n = NULL, *e = NULL, *two = BN_new(), *r = BN_new();
@@ -64,7 +39,7 @@ START_TEST(test_rsa_public_raw)
 	openssl_sign(rsa_key, EVP_sha256(), 0, sig, sizeof(sig));
 	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, msg, sizeof(msg), hash, &hash_len), CR_OK);
 	ck_assert_int_eq(cr_rsa_pkcs1_sign_block(CR_HASH_SHA256, hash, 32, want, 256), CR_OK);
-	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, sig, 256, out, &out_len), CR_OK);
+	ck_assert_int_eq(cr_rsa_public_raw(s.data, s.len, sig, 256, out, &out_len), CR_OK);
 	ck_assert_uint_eq(out_len, 256);
 	ck_assert_mem_eq(out, want, 256);
 
@@ -74,88 +49,88 @@ START_TEST(test_rsa_public_raw)
 	ck_assert_int_eq(BN_set_word(two, 2), 1);
 	ck_assert_int_eq(BN_mod_exp(r, two, e, n, bn_ctx), 1);
 	ck_assert_int_eq(BN_bn2binpad(r, want, 256), 256);
-	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, (const uint8_t *)"\x02", 1, out, &out_len), CR_OK);
+	ck_assert_int_eq(cr_rsa_public_raw(s.data, s.len, (const uint8_t *)"\x02", 1, out, &out_len), CR_OK);
 	ck_assert_mem_eq(out, want, 256);
 
 	memset(all_ff, 0xff, sizeof(all_ff)); /* above the modulus */
-	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, all_ff, 256, out, &out_len), CR_E_DATA);
-	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, sig, 257, out, &out_len), CR_E_DATA);
+	ck_assert_int_eq(cr_rsa_public_raw(s.data, s.len, all_ff, 256, out, &out_len), CR_E_DATA);
+	ck_assert_int_eq(cr_rsa_public_raw(s.data, s.len, sig, 257, out, &out_len), CR_E_DATA);
 	out_len = 255;
-	ck_assert_int_eq(cr_rsa_public_raw(s.der, s.len, sig, 256, out, &out_len), CR_E_BUFFER);
+	ck_assert_int_eq(cr_rsa_public_raw(s.data, s.len, sig, 256, out, &out_len), CR_E_BUFFER);
 	ck_assert_uint_eq(out_len, 256);
 	BN_free(n);
 	BN_free(e);
 	BN_free(two);
 	BN_free(r);
 	BN_CTX_free(bn_ctx);
-	OPENSSL_free(s.der);
+	OPENSSL_free(s.data);
 }
 END_TEST
 
 START_TEST(test_verify_rsa_pkcs1)
 {
-	struct spki s = spki_of(rsa_key), ec = spki_of(p256_key);
+	struct tk_der s = tk_spki_of(rsa_key), ec = tk_spki_of(p256_key);
 	uint8_t sig[256], hash[32], info[CR_DIGESTINFO_MAX_SIZE];
 	size_t hash_len = sizeof(hash), info_len = sizeof(info);
 
 	openssl_sign(rsa_key, EVP_sha256(), 0, sig, sizeof(sig));
 	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, msg, sizeof(msg), hash, &hash_len), CR_OK);
 	ck_assert_int_eq(cr_rsa_digestinfo(CR_HASH_SHA256, hash, hash_len, info, &info_len), CR_OK);
-	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len, info, info_len, sig, 256), CR_OK);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.data, s.len, info, info_len, sig, 256), CR_OK);
 	info[info_len - 1] ^= 1;
-	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len, info, info_len, sig, 256), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.data, s.len, info, info_len, sig, 256), CR_E_SIGNATURE);
 	info[info_len - 1] ^= 1;
 	sig[10] ^= 1;
-	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len, info, info_len, sig, 256), CR_E_SIGNATURE);
-	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len, info, info_len, sig, 255), CR_E_SIGNATURE_LEN);
-	ck_assert_int_eq(cr_verify_rsa_pkcs1(ec.der, ec.len, info, info_len, sig, 256), CR_E_ARGS);
-	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.der, s.len - 1, info, info_len, sig, 256), CR_E_DATA);
-	OPENSSL_free(s.der);
-	OPENSSL_free(ec.der);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.data, s.len, info, info_len, sig, 256), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.data, s.len, info, info_len, sig, 255), CR_E_SIGNATURE_LEN);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(ec.data, ec.len, info, info_len, sig, 256), CR_E_ARGS);
+	ck_assert_int_eq(cr_verify_rsa_pkcs1(s.data, s.len - 1, info, info_len, sig, 256), CR_E_DATA);
+	OPENSSL_free(s.data);
+	OPENSSL_free(ec.data);
 }
 END_TEST
 
 START_TEST(test_verify_rsa_pss)
 {
-	struct spki s = spki_of(rsa_key);
+	struct tk_der s = tk_spki_of(rsa_key);
 	uint8_t sig[256], hash[32];
 	size_t hash_len = sizeof(hash);
 
 	openssl_sign(rsa_key, EVP_sha256(), 1, sig, sizeof(sig));
 	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, msg, sizeof(msg), hash, &hash_len), CR_OK);
-	ck_assert_int_eq(cr_verify_rsa_pss(s.der, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 32, sig, 256),
+	ck_assert_int_eq(cr_verify_rsa_pss(s.data, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 32, sig, 256),
 			 CR_OK);
-	ck_assert_int_eq(cr_verify_rsa_pss(s.der, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 20, hash, 32, sig, 256),
+	ck_assert_int_eq(cr_verify_rsa_pss(s.data, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 20, hash, 32, sig, 256),
 			 CR_E_SIGNATURE);
 	hash[0] ^= 1;
-	ck_assert_int_eq(cr_verify_rsa_pss(s.der, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 32, sig, 256),
+	ck_assert_int_eq(cr_verify_rsa_pss(s.data, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 32, sig, 256),
 			 CR_E_SIGNATURE);
-	ck_assert_int_eq(cr_verify_rsa_pss(s.der, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 31, sig, 256),
+	ck_assert_int_eq(cr_verify_rsa_pss(s.data, s.len, CR_HASH_SHA256, CR_HASH_SHA256, 32, hash, 31, sig, 256),
 			 CR_E_ARGS);
-	OPENSSL_free(s.der);
+	OPENSSL_free(s.data);
 }
 END_TEST
 
 static void check_ecdsa(EVP_PKEY *key, size_t field, const EVP_MD *md, enum cr_hash h)
 {
-	struct spki s = spki_of(key), rsa = spki_of(rsa_key);
+	struct tk_der s = tk_spki_of(key), rsa = tk_spki_of(rsa_key);
 	uint8_t der[CR_ECDSA_MAX_DER_SIZE], raw[CR_ECDSA_MAX_RAW_SIZE], hash[CR_HASH_MAX_SIZE];
 	size_t der_len = openssl_sign(key, md, 0, der, sizeof(der)), raw_len = sizeof(raw), hash_len = sizeof(hash);
 
 	ck_assert_int_eq(cr_ecdsa_der_to_raw(der, der_len, field, raw, &raw_len), CR_OK);
 	ck_assert_int_eq(cr_hash_once(h, msg, sizeof(msg), hash, &hash_len), CR_OK);
-	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len), CR_OK);
+	ck_assert_int_eq(cr_verify_ecdsa(s.data, s.len, hash, hash_len, raw, raw_len), CR_OK);
 	raw[raw_len - 1] ^= 1;
-	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_ecdsa(s.data, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
 	raw[raw_len - 1] ^= 1;
 	hash[0] ^= 1;
-	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
-	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len - 1), CR_E_SIGNATURE_LEN);
+	ck_assert_int_eq(cr_verify_ecdsa(s.data, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_ecdsa(s.data, s.len, hash, hash_len, raw, raw_len - 1), CR_E_SIGNATURE_LEN);
 	memset(raw, 0, raw_len);
-	ck_assert_int_eq(cr_verify_ecdsa(s.der, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
-	ck_assert_int_eq(cr_verify_ecdsa(rsa.der, rsa.len, hash, hash_len, raw, raw_len), CR_E_ARGS);
-	OPENSSL_free(s.der);
-	OPENSSL_free(rsa.der);
+	ck_assert_int_eq(cr_verify_ecdsa(s.data, s.len, hash, hash_len, raw, raw_len), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_ecdsa(rsa.data, rsa.len, hash, hash_len, raw, raw_len), CR_E_ARGS);
+	OPENSSL_free(s.data);
+	OPENSSL_free(rsa.data);
 }
 
 START_TEST(test_verify_ecdsa)
@@ -169,23 +144,23 @@ END_TEST
 
 START_TEST(test_verify_ed25519)
 {
-	struct spki s = spki_of(ed_key);
+	struct tk_der s = tk_spki_of(ed_key);
 	uint8_t sig[64];
 
 	ck_assert_uint_eq(openssl_sign(ed_key, NULL, 0, sig, sizeof(sig)), 64);
-	ck_assert_int_eq(cr_verify_ed25519(s.der, s.len, msg, sizeof(msg), sig, 64), CR_OK);
-	ck_assert_int_eq(cr_verify_ed25519(s.der, s.len, msg, sizeof(msg) - 1, sig, 64), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_ed25519(s.data, s.len, msg, sizeof(msg), sig, 64), CR_OK);
+	ck_assert_int_eq(cr_verify_ed25519(s.data, s.len, msg, sizeof(msg) - 1, sig, 64), CR_E_SIGNATURE);
 	sig[5] ^= 0x10;
-	ck_assert_int_eq(cr_verify_ed25519(s.der, s.len, msg, sizeof(msg), sig, 64), CR_E_SIGNATURE);
-	ck_assert_int_eq(cr_verify_ed25519(s.der, s.len, msg, sizeof(msg), sig, 63), CR_E_SIGNATURE_LEN);
-	OPENSSL_free(s.der);
+	ck_assert_int_eq(cr_verify_ed25519(s.data, s.len, msg, sizeof(msg), sig, 64), CR_E_SIGNATURE);
+	ck_assert_int_eq(cr_verify_ed25519(s.data, s.len, msg, sizeof(msg), sig, 63), CR_E_SIGNATURE_LEN);
+	OPENSSL_free(s.data);
 }
 END_TEST
 
 /* cr_verify_hash: signatures as files and CMS carry them, one scheme each, over a host hash. */
 START_TEST(test_verify_hash)
 {
-	struct spki r = spki_of(rsa_key), e = spki_of(p384_key);
+	struct tk_der r = tk_spki_of(rsa_key), e = tk_spki_of(p384_key);
 	uint8_t pkcs1[256], pss[256], ecdsa[CR_ECDSA_MAX_DER_SIZE], h256[32], h384[48];
 	size_t l256 = sizeof(h256), l384 = sizeof(h384), ecdsa_len;
 
@@ -195,31 +170,31 @@ START_TEST(test_verify_hash)
 	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA256, msg, sizeof(msg), h256, &l256), CR_OK);
 	ck_assert_int_eq(cr_hash_once(CR_HASH_SHA384, msg, sizeof(msg), h384, &l384), CR_OK);
 
-	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pkcs1, 256), CR_OK);
-	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PSS, CR_HASH_SHA256, h256, 32, pss, 256), CR_OK);
-	ck_assert_int_eq(cr_verify_hash(e.der, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
+	ck_assert_int_eq(cr_verify_hash(r.data, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pkcs1, 256), CR_OK);
+	ck_assert_int_eq(cr_verify_hash(r.data, r.len, CR_SCHEME_RSA_PSS, CR_HASH_SHA256, h256, 32, pss, 256), CR_OK);
+	ck_assert_int_eq(cr_verify_hash(e.data, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
 			 CR_OK);
 	/* the other scheme, another hash, a changed signature: no */
-	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PSS, CR_HASH_SHA256, h256, 32, pkcs1, 256),
+	ck_assert_int_eq(cr_verify_hash(r.data, r.len, CR_SCHEME_RSA_PSS, CR_HASH_SHA256, h256, 32, pkcs1, 256),
 			 CR_E_SIGNATURE);
-	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pss, 256),
+	ck_assert_int_eq(cr_verify_hash(r.data, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pss, 256),
 			 CR_E_SIGNATURE);
 	h256[3] ^= 1;
-	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pkcs1, 256),
+	ck_assert_int_eq(cr_verify_hash(r.data, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA256, h256, 32, pkcs1, 256),
 			 CR_E_SIGNATURE);
 	ecdsa[ecdsa_len - 1] ^= 1;
-	ck_assert_int_eq(cr_verify_hash(e.der, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
+	ck_assert_int_eq(cr_verify_hash(e.data, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
 			 CR_E_SIGNATURE);
 	/* not DER at all is not a signature either */
-	ck_assert_int_eq(cr_verify_hash(e.der, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, 5),
+	ck_assert_int_eq(cr_verify_hash(e.data, e.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, 5),
 			 CR_E_SIGNATURE);
 	/* a hash of the wrong size, a key of the wrong type */
-	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA384, h256, 32, pkcs1, 256),
+	ck_assert_int_eq(cr_verify_hash(r.data, r.len, CR_SCHEME_RSA_PKCS1, CR_HASH_SHA384, h256, 32, pkcs1, 256),
 			 CR_E_ARGS);
-	ck_assert_int_eq(cr_verify_hash(r.der, r.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
+	ck_assert_int_eq(cr_verify_hash(r.data, r.len, CR_SCHEME_ECDSA, CR_HASH_SHA384, h384, 48, ecdsa, ecdsa_len),
 			 CR_E_ARGS);
-	OPENSSL_free(r.der);
-	OPENSSL_free(e.der);
+	OPENSSL_free(r.data);
+	OPENSSL_free(e.data);
 }
 END_TEST
 

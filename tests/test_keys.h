@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "tests/check_util.h"
 
@@ -27,6 +29,40 @@ static inline EVP_PKEY *tk_keygen(const char *kind)
 	if (strcmp(kind, "ED25519") == 0 || strcmp(kind, "X25519") == 0)
 		return EVP_PKEY_Q_keygen(NULL, NULL, kind);
 	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", kind);
+}
+
+/* A key's DER SubjectPublicKeyInfo (OPENSSL_free the data). */
+struct tk_der {
+	unsigned char *data;
+	size_t len;
+};
+
+static inline struct tk_der tk_spki_of(EVP_PKEY *key)
+{
+	struct tk_der d = { NULL, 0 };
+	int n = i2d_PUBKEY(key, &d.data);
+
+	ck_assert_int_gt(n, 0);
+	d.len = (size_t)n;
+	return d;
+}
+
+/* OpenSSL's own signature of msg: PKCS#1 v1.5 or (pss) PSS with a 32-byte salt for RSA keys. */
+static inline size_t tk_openssl_sign(EVP_PKEY *key, const EVP_MD *md, int pss, const uint8_t *msg, size_t msg_len,
+				     uint8_t *sig, size_t cap)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	size_t len = cap;
+
+	ck_assert_int_eq(EVP_DigestSignInit(mctx, &pctx, md, NULL, key), 1);
+	if (pss) {
+		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32), 1);
+	}
+	ck_assert_int_eq(EVP_DigestSign(mctx, sig, &len, msg, msg_len), 1);
+	EVP_MD_CTX_free(mctx);
+	return len;
 }
 
 /*

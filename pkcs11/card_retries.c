@@ -24,6 +24,7 @@
 struct retries_args {
 	struct token *t;
 	uint8_t pin_tries, puk_tries;
+	bool done;               /* the card took the command */
 };
 
 bool card_can_set_retries(const struct token *t)
@@ -84,6 +85,7 @@ static CK_RV send_set_retries(void *ctx)
 		return rv;
 	rc = piv_set_pin_retries(&t->piv, a->pin_tries, a->puk_tries);
 	if (rc == PIV_OK) {
+		a->done = true;
 		note_factory_values(t, a);
 		/* The PIN verified for the login was replaced: the card must not go on holding it. */
 		if (piv_logout(&t->piv, PIV_REF_PIN) != PIV_OK)
@@ -107,10 +109,13 @@ static CK_RV set_retries(struct token *t, struct retries_args *a)
 	t->pin.sending = true;
 	rv = pin_policy_token_reset(t->pin.policy, send_set_retries, a);
 	t->pin.sending = false;
+	/* Whatever signet failed to record afterwards, the card has replaced the PIN of the login. */
+	if (a->done) {
+		card_forget_login(t);
+		t->pending |= CARD_EVENT_LOGIN_LOST;
+	}
 	if (rv != CKR_OK)
 		return rv;
-	card_forget_login(t);
-	t->pending |= CARD_EVENT_LOGIN_LOST;
 	log_msg(LL_INFO, "the card in %s now allows %u PIN tries and %u PUK tries; its PIN and PUK are the factory "
 		"ones (the PIN must be changed) and the login is gone", t->reader, a->pin_tries, a->puk_tries);
 	return CKR_OK;
@@ -118,7 +123,7 @@ static CK_RV set_retries(struct token *t, struct retries_args *a)
 
 CK_RV card_set_retries(struct token *t, void *ss, CK_ULONG user_tries, CK_ULONG so_tries)
 {
-	struct retries_args a = { t, (uint8_t)user_tries, (uint8_t)so_tries };
+	struct retries_args a = { t, (uint8_t)user_tries, (uint8_t)so_tries, false };
 	CK_RV rv;
 
 	if (user_tries < 1 || user_tries > TRIES_MAX || so_tries < 1 || so_tries > TRIES_MAX)

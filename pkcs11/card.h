@@ -4,7 +4,8 @@
  * the card (card_io.c), the objects built from bytes the card holds
  * (card_objects.c), their on-disk cache (card_cache.c), what the PIN policy
  * (pin_policy.c) needs of the card (card_pin.c), the token_ops (card_ops.c),
- * the card's reset (card_reset.c) and its attestations (card_attest.c).
+ * the card's reset (card_reset.c), its retry counters (card_retries.c) and
+ * its attestations (card_attest.c).
  *
  * Locking: each token has one lock, held for a whole token call, card I/O
  * included. The core is told about events (slot_set_present,
@@ -243,6 +244,13 @@ CK_RV card_attest_load(struct token *t);
 
 /* C_InitToken: the YubiKey reset, once the card's PIN and PUK are both blocked. */
 CK_RV card_init_token(struct token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_len, const CK_UTF8CHAR *label);
+
+/* ---- card_retries.c ---- */
+
+/* C_SignetSetRetries: the card's PIN and PUK tries (SET PIN RETRIES), which makes both the factory ones. */
+CK_RV card_set_retries(struct token *t, void *ss, CK_ULONG user_tries, CK_ULONG so_tries);
+/* Whether the card has the command (a YubiKey); known once the card is identified. */
+bool card_can_set_retries(const struct token *t);
 
 /* ---- card_cache.c ---- */
 

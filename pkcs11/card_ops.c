@@ -175,13 +175,14 @@ static CK_RV card_token_info(struct token *t, CK_TOKEN_INFO *info)
  * (C_GetTokenInfo keeps the PIN's fresh). The PUK's is read once when not
  * known yet, where the card tells it without spending a try (GET
  * METADATA, one APDU): an application asks for it, no polling loop does.
- * A YubiKey has a reset command; other PIV cards have none.
+ * A YubiKey has a reset command and sets its retry counters; other PIV
+ * cards do neither.
  */
 static CK_RV card_pin_tries(struct token *t, struct token_pin_tries *out)
 {
 	CK_RV rv = enter(t, NULL);
 
-	*out = (struct token_pin_tries){ -1, -1, -1, -1, false };
+	*out = (struct token_pin_tries){ -1, -1, -1, -1, false, false };
 	if (rv != CKR_OK)
 		return rv;
 	card_watch_locked(t);
@@ -193,6 +194,7 @@ static CK_RV card_pin_tries(struct token *t, struct token_pin_tries *out)
 	if (rv == CKR_OK)
 		rv = pin_policy_tries(t->pin.policy, PIN_SO, &out->so_left, &out->so_max);
 	out->can_reset = t->yubikey;
+	out->can_set_retries = card_can_set_retries(t);
 	return leave(t, rv);
 }
 
@@ -1171,6 +1173,7 @@ const struct token_ops card_token_ops = {
 	.pin_tries = card_pin_tries,
 
 	.init_token = card_init_token,
+	.set_retries = card_set_retries,
 	.session_open = card_session_open,
 	.session_close = card_session_close,
 	.login = card_login,

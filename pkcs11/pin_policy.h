@@ -105,7 +105,8 @@ CK_RV pin_policy_init_token(struct pin_policy *p, const CK_UTF8CHAR *so_pin, CK_
 
 /*
  * A token that resets itself without the SO PIN (a YubiKey, once its PIN
- * and PUK are both blocked): send performs the reset; once it has, the
+ * and PUK are both blocked), or sets both PINs back to its factory ones
+ * (a YubiKey's SET PIN RETRIES): send performs it; once it has, the
  * counters start again as after C_InitToken, the SO PIN's lock included,
  * and the user PIN must be changed.
  */

@@ -1132,7 +1132,7 @@ static CK_RV sh_pin_tries(struct token *t, struct token_pin_tries *out)
 {
 	CK_RV rv = gone_check();
 
-	*out = (struct token_pin_tries){ -1, -1, -1, -1, false };
+	*out = (struct token_pin_tries){ -1, -1, -1, -1, false, false };
 	if (rv == CKR_OK)
 		rv = pin_policy_tries(t->policy, PIN_USER, &out->user_left, &out->user_max);
 	if (rv == CKR_OK)

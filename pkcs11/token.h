@@ -29,6 +29,7 @@ struct token_pin_tries {
 	long user_left, user_max;
 	long so_left, so_max;
 	bool can_reset; /* the device has a reset command that C_InitToken runs once both PINs are blocked */
+	bool can_set_retries; /* set_retries works on this device */
 };
 
 enum token_op {

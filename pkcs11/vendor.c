@@ -14,14 +14,14 @@ static CK_FLAGS abilities(const struct slot *s, const struct token_pin_tries *tr
 
 	if (tries->can_reset && s->ops->init_token != NULL)
 		flags |= SIGNET_TOKEN_CAN_RESET;
-	if (s->ops->set_retries != NULL)
+	if (tries->can_set_retries && s->ops->set_retries != NULL)
 		flags |= SIGNET_TOKEN_CAN_SET_RETRIES;
 	return flags;
 }
 
 static CK_RV get_pin_tries(CK_SLOT_ID slotID, SIGNET_PIN_TRIES *pTries)
 {
-	struct token_pin_tries tries = { -1, -1, -1, -1, false };
+	struct token_pin_tries tries = { -1, -1, -1, -1, false, false };
 	struct slot *s;
 	CK_RV rv = entry_enter_token_slot(slotID, pTries, &s);
 

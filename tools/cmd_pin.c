@@ -473,6 +473,10 @@ int cmd_init(struct tool *t)
 
 /* ---- set-retries ---- */
 
+/* What the card's SET PIN RETRIES leaves: PIV's factory values, the same on every YubiKey. */
+#define FACTORY_PIN "123456"
+#define FACTORY_PUK "12345678"
+
 static int parse_tries(const char *text, CK_ULONG *out)
 {
 	char *end;
@@ -482,6 +486,25 @@ static int parse_tries(const char *text, CK_ULONG *out)
 		return fail(EXIT_USAGE, "set-retries PIN_TRIES PUK_TRIES: numbers from 1 to 255, such as 3 5");
 	*out = v;
 	return EXIT_OK;
+}
+
+static int set_retries_refused(CK_RV rv)
+{
+	if (rv == CKR_FUNCTION_FAILED)
+		return fail(EXIT_ERROR, "the card refused to set its retry counters: nothing was changed. Its management "
+					"key is probably not the one signet uses ([card] management_key in signet.conf); "
+					"the module's log says more");
+	return fail_rv(rv, "setting the retry counters");
+}
+
+static void retries_next_steps(const struct token *tok, CK_ULONG pin_tries, CK_ULONG puk_tries)
+{
+	printf("'%s' now allows %lu PIN tries and %lu PUK tries.\n"
+	       "Its PIN is the factory " FACTORY_PIN " and its PUK (administrator PIN) the factory " FACTORY_PUK
+	       " now: change both before you use it.\n"
+	       "  signet-tool change-pin --token '%s'          (current PIN: " FACTORY_PIN ")\n"
+	       "  signet-tool change-admin-pin --token '%s'    (current administrator PIN: " FACTORY_PUK ")\n",
+	       tok->label, (unsigned long)pin_tries, (unsigned long)puk_tries, tok->label, tok->label);
 }
 
 int cmd_set_retries(struct tool *t)
@@ -499,7 +522,7 @@ int cmd_set_retries(struct tool *t)
 					      "signet.conf (user_pin_retries, so_pin_retries)",
 			    tok.label);
 	if (!token_can_set_retries(&tok))
-		return fail(EXIT_UNSUPPORTED, "setting the retry counters of '%s' is not supported yet by signet: "
+		return fail(EXIT_UNSUPPORTED, "'%s' has no command to set its retry counters (a YubiKey has one): "
 					      "nothing was changed",
 			    tok.label);
 	if (t->o.nargs != 2)
@@ -509,17 +532,21 @@ int cmd_set_retries(struct tool *t)
 		code = parse_tries(t->o.args[1], &puk_tries);
 	if (code != EXIT_OK)
 		return code;
-	note("Setting the retry counters of '%s' sets its PIN and PUK back to the card's defaults.", tok.label);
+	note("Setting the retry counters of '%s' to %lu PIN tries and %lu PUK tries also sets, on the card itself,\n"
+	     "its PIN back to the factory " FACTORY_PIN " and its PUK (administrator PIN) to the factory " FACTORY_PUK
+	     ".\nIts keys and certificates stay. Change both PINs right afterwards.",
+	     tok.label, (unsigned long)pin_tries, (unsigned long)puk_tries);
 	code = confirm_destruction(t, &tok, "setting the retry counters");
 	if (code == EXIT_OK)
 		code = job_open(t, &tok, &job);
 	if (code == EXIT_OK) {
 		rv = t->mod->vendor->C_SignetSetRetries(job.session, pin_tries, puk_tries);
-		code = rv == CKR_OK ? EXIT_OK : fail_rv(rv, "setting the retry counters");
+		code = rv == CKR_OK ? EXIT_OK : set_retries_refused(rv);
 	}
-	if (code == EXIT_OK)
-		printf("'%s' now allows %lu PIN tries and %lu PUK tries; its PIN and PUK are the defaults: change them.\n",
-		       tok.label, (unsigned long)pin_tries, (unsigned long)puk_tries);
+	/* The card forgot the login with the PIN it replaced: nothing to log out of. */
+	job.logged_in = job.logged_in && code != EXIT_OK;
 	job_close(t, &job);
+	if (code == EXIT_OK)
+		retries_next_steps(&tok, pin_tries, puk_tries);
 	return code;
 }

@@ -121,9 +121,11 @@ static const struct command commands[] = {
 	{ "set-retries", cmd_set_retries, SEL | USER_PIN | BIT(O_YES), 0, 2, false,
 	  "PIN_TRIES PUK_TRIES [--token TOKEN]",
 	  "set how many tries the PINs allow (cards)",
-	  "Sets the PIN and PUK retry counters of a card (which sets its PIN and PUK back\n"
-	  "to the card's defaults). Software tokens take their limits from [policy] in\n"
-	  "signet.conf instead. A card whose retry counters signet cannot set yet is\n"
+	  "Sets how many tries the PIN and the PUK of a card allow, 1 to 255 each (a\n"
+	  "YubiKey). The card then has its factory PIN 123456 and PUK 12345678 again:\n"
+	  "the tool asks for the card's label first (or --yes), logs in with the user\n"
+	  "PIN, and afterwards says how to change both. Software tokens take their\n"
+	  "limits from [policy] in signet.conf instead. A card without the command is\n"
 	  "refused with exit status 9 before anything is asked or sent.\n" },
 	{ "keygen", cmd_keygen, SEL | BIT(O_TYPE) | OBJ | BIT(O_REPLACE) | BIT(O_YES) | USER_PIN, 0, 0, false,
 	  "--type TYPE [--id HEX] [--label TEXT] [--replace]",

@@ -52,6 +52,9 @@
  *   importkey:FILE[:ID[:OPTS]]  C_CreateObject of the private key in FILE (PEM or DER); as gen
  *   destroy                C_DestroyObject of the object
  *   pubkey:ID:FILE         the CKA_PUBLIC_KEY_INFO (DER) of the public key with that CKA_ID, into FILE
+ *   tries                  C_SignetGetPinTries of the selected slot: "user LEFT/MAX so LEFT/MAX" and the
+ *                          abilities (reset, set-retries) or "-"
+ *   retries:PIN:PUK        C_SignetSetRetries on the session (signet's vendor interface)
  * Signatures of keys without a certificate are checked against their public-key object.
  */
 #include <dlfcn.h>
@@ -76,11 +79,13 @@
 #include "crypto/verify.h"
 #include "crypto/x509.h"
 #include "pkcs11/cryptoki.h"
+#include "pkcs11/signet_vendor.h"
 
 #define DATA "signet card test data: the quick brown fox"
 
 static struct {
 	CK_FUNCTION_LIST_PTR f;
+	SIGNET_FUNCTION_LIST *vendor; /* NULL when the module has no "Vendor signet" interface */
 	CK_SLOT_ID slots[64];
 	CK_ULONG nslots;
 	CK_SLOT_ID slot;
@@ -1041,6 +1046,42 @@ static void step_poll(const char *step, int ms)
 	say(step, rv, "%s", rounds > 10 ? "polled" : "too few rounds");
 }
 
+static void step_tries(const char *step)
+{
+	SIGNET_PIN_TRIES t;
+	CK_RV rv = d.vendor != NULL ? d.vendor->C_SignetGetPinTries(d.slot, &t) : CKR_FUNCTION_NOT_SUPPORTED;
+
+	if (rv != CKR_OK) {
+		say(step, rv, NULL);
+		return;
+	}
+	say(step, rv, "user %ld/%ld so %ld/%ld %s%s%s", (long)t.userLeft, (long)t.userMax, (long)t.soLeft,
+	    (long)t.soMax, t.flags & SIGNET_TOKEN_CAN_RESET ? "reset" : "",
+	    (t.flags & SIGNET_TOKEN_CAN_RESET) && (t.flags & SIGNET_TOKEN_CAN_SET_RETRIES) ? "," : "",
+	    t.flags & SIGNET_TOKEN_CAN_SET_RETRIES ? "set-retries" : t.flags & SIGNET_TOKEN_CAN_RESET ? "" : "-");
+}
+
+static void step_retries(const char *step, const char *pin_tries, const char *puk_tries)
+{
+	CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
+
+	if (d.vendor != NULL)
+		rv = d.vendor->C_SignetSetRetries(d.session, strtoul(pin_tries, NULL, 10), strtoul(puk_tries, NULL, 10));
+	say(step, rv, NULL);
+}
+
+/* The vendor interface, where the module offers it. */
+static void find_vendor(void *lib)
+{
+	CK_VERSION v = { SIGNET_VENDOR_VERSION_MAJOR, SIGNET_VENDOR_VERSION_MINOR };
+	CK_RV (*get)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR, CK_FLAGS);
+	CK_INTERFACE_PTR iface = NULL;
+
+	*(void **)&get = dlsym(lib, "C_GetInterface");
+	if (get != NULL && get((CK_UTF8CHAR_PTR)SIGNET_VENDOR_INTERFACE, &v, &iface, 0) == CKR_OK && iface != NULL)
+		d.vendor = iface->pFunctionList;
+}
+
 static pthread_t finalizer;
 static bool finalizer_started;
 
@@ -1156,6 +1197,10 @@ static void run_step(const char *step)
 		step_decrypt(buf, (int)strtol(a, NULL, 16), b);
 	} else if (strcmp(buf, "derive") == 0 && a != NULL) {
 		step_derive(buf, (int)strtol(a, NULL, 16));
+	} else if (strcmp(buf, "tries") == 0) {
+		step_tries(buf);
+	} else if (strcmp(buf, "retries") == 0 && b != NULL) {
+		step_retries(buf, a, b);
 	} else if (strcmp(buf, "mechs") == 0) {
 		step_mechs(buf);
 	} else if (strcmp(buf, "counter") == 0 && a != NULL) {
@@ -1215,6 +1260,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s has no function list\n", argv[1]);
 		return 2;
 	}
+	find_vendor(lib);
 	snprintf(d.counter, sizeof(d.counter), "%s.count", state != NULL ? state : "");
 	for (int i = 2; i < argc; i++)
 		run_step(argv[i]);

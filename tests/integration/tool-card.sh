@@ -3,7 +3,7 @@
 # the factory PIN and PUK, a P-256 key in 9A and an RSA-2048 key in 9C): status with the exact
 # tries from signet's vendor interface and the PIV slot names, change-pin from the factory PIN,
 # sign and verify with the 9C key (it wants the PIN for each signature) checked by openssl,
-# selection by slot name, three wrong PINs and the lock, unblock with the PUK, set-retries refused,
+# selection by slot name, three wrong PINs and the lock, unblock with the PUK, set-retries,
 # init (the reset) with a new PUK, then keygen, csr, a test CA's certificate, import-cert, sign.
 set -u
 if [ "$(id -u)" != 0 ]; then
@@ -98,10 +98,17 @@ puk_tries=$(json_get 'j["slots"][0]["admin_pin"]["tries_left"], j["slots"][0]["a
 tool change-pin --token "$card" --pin-file pin2 --new-pin-file pin
 expect_rc 0 "the owner changes the PIN the administrator set"
 
-# ---- set-retries: refused before anything is touched ----
+# ---- set-retries: the card's own limits, and its factory PIN and PUK afterwards ----
+tool set-retries 3 5 --token "$card" --pin-file pin
+expect_rc 10 "set-retries without the label typed back or --yes"
+expect_in "factory 123456" err "set-retries says first what it does to the PIN"
 tool set-retries 3 5 --token "$card" --pin-file pin --yes
-expect_rc 9 "set-retries on the card"
-expect_in "not supported yet" err "set-retries says so"
+expect_rc 0 "set-retries on the card"
+expect_in "signet-tool change-pin --token 'YubiKey PIV #$card'" out "set-retries says what to do next"
+tool status --token "$card"
+expect_in "user PIN:   3 of 3 tries left; must be changed" out "the factory PIN after set-retries"
+tool change-pin --token "$card" --pin-file factory --new-pin-file pin
+expect_rc 0 "the owner sets the PIN again after set-retries"
 
 # ---- init (the card's reset): no new PUK, nothing blocked; then the whole procedure ----
 tool init --token "$card" --yes

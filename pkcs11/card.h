@@ -187,6 +187,12 @@ CK_RV card_ready(struct token *t);
  * the caller.
  */
 CK_RV card_after_reset(struct token *t, bool needs_login);
+/*
+ * After a command that needs the login answered rc: when the card was reset
+ * (card_after_reset) or left (the reader is looked at), true with the
+ * result for the caller in *rv; false for any other answer.
+ */
+bool card_left_or_reset(struct token *t, int rc, CK_RV *rv);
 /* Ends a PIN-always transaction held for another operation. */
 void card_drop_context_auth(struct token *t);
 /* The card no longer holds our login: state, PUK and key confirmations go. */

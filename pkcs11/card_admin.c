@@ -163,12 +163,10 @@ static int authenticate(struct token *t, uint8_t alg, const struct mgmt_key *k)
 /* A card that went away or was reset, or any other failure to talk to it. */
 static CK_RV lost(struct token *t, int rc)
 {
-	if (rc == PIV_E_CARD_RESET)
-		return card_after_reset(t, true);
-	if (rc == PIV_E_CARD_REMOVED || rc == PIV_E_NO_READER) {
-		card_watch_locked(t);
-		return CKR_DEVICE_REMOVED;
-	}
+	CK_RV rv;
+
+	if (card_left_or_reset(t, rc, &rv))
+		return rv;
 	log_msg(LL_WARNING, "the card in %s failed before a write: %s", t->reader, piv_rc_name(rc));
 	return card_rv(rc);
 }

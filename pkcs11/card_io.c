@@ -53,6 +53,20 @@ CK_RV card_rv(int rc)
 	}
 }
 
+bool card_left_or_reset(struct token *t, int rc, CK_RV *rv)
+{
+	if (rc == PIV_E_CARD_RESET) {
+		*rv = card_after_reset(t, true);
+		return true;
+	}
+	if (rc == PIV_E_CARD_REMOVED || rc == PIV_E_NO_READER) {
+		card_watch_locked(t);
+		*rv = CKR_DEVICE_REMOVED;
+		return true;
+	}
+	return false;
+}
+
 bool card_version_at_least(const struct token *t, uint8_t major, uint8_t minor)
 {
 	return t->have_version && (t->version[0] > major || (t->version[0] == major && t->version[1] >= minor));

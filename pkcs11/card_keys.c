@@ -307,13 +307,11 @@ static int after_new_key(struct token *t, const struct card_key *k)
 /* The card's answer to a write, as a PKCS#11 result. */
 static CK_RV write_failed(struct token *t, const struct card_key *k, const char *what, int rc)
 {
+	CK_RV rv;
+
+	if (card_left_or_reset(t, rc, &rv))
+		return rv;
 	switch (rc) {
-	case PIV_E_CARD_RESET:
-		return card_after_reset(t, true);
-	case PIV_E_CARD_REMOVED:
-	case PIV_E_NO_READER:
-		card_watch_locked(t);
-		return CKR_DEVICE_REMOVED;
 	case PIV_E_NO_SPACE:
 		log_msg(LL_WARNING, "the card in %s has no room to %s slot %02X", t->reader, what, k->slot);
 		return CKR_DEVICE_MEMORY;

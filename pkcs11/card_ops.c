@@ -808,9 +808,11 @@ static void end_op(struct token *t, struct card_sess *s, enum token_op op)
 /* The card's answer to a private-key command, as a PKCS#11 result. */
 static CK_RV key_failure(struct token *t, const struct card_key *k, const struct card_op *p, int rc)
 {
+	CK_RV rv;
+
+	if (card_left_or_reset(t, rc, &rv))
+		return rv;
 	switch (rc) {
-	case PIV_E_CARD_RESET:
-		return card_after_reset(t, true);
 	case PIV_E_SECURITY:
 		if (p->needs_context)
 			return CKR_USER_NOT_LOGGED_IN;
@@ -826,10 +828,6 @@ static CK_RV key_failure(struct token *t, const struct card_key *k, const struct
 		log_msg(LL_WARNING, "the key in slot %02X is no longer on the card in %s", k->slot, t->reader);
 		card_token_replaced(t);
 		return CKR_KEY_HANDLE_INVALID;
-	case PIV_E_CARD_REMOVED:
-	case PIV_E_NO_READER:
-		card_watch_locked(t);
-		return CKR_DEVICE_REMOVED;
 	default:
 		log_msg(LL_WARNING, "the card in %s failed with key %02X: %s", t->reader, k->slot, piv_rc_name(rc));
 		return card_rv(rc);

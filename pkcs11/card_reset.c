@@ -64,15 +64,22 @@ static CK_RV check_both_blocked(struct token *t)
 	return CKR_OK;
 }
 
-/* The policy's pin_send: the RESET itself. */
+/*
+ * The policy's pin_send: the RESET itself. While the policy judges, a card
+ * change noticed on the way must not reach it (it holds its own lock):
+ * card_leave delivers it afterwards.
+ */
 static CK_RV send_reset(void *ctx)
 {
 	struct token *t = ctx;
 	int rc = piv_reset(&t->piv);
 
 	if (rc == PIV_E_CARD_RESET) {
-		CK_RV rv = card_after_reset(t, false);
+		CK_RV rv;
 
+		t->pin.sending = true;
+		rv = card_after_reset(t, false);
+		t->pin.sending = false;
 		if (rv != CKR_OK)
 			return rv;
 		rc = piv_reset(&t->piv);

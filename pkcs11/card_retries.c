@@ -41,6 +41,10 @@ static CK_RV no_command(const struct token *t)
 
 static CK_RV command_failed(struct token *t, int rc)
 {
+	CK_RV rv;
+
+	if (card_left_or_reset(t, rc, &rv))
+		return rv;
 	switch (rc) {
 	case PIV_E_SECURITY:
 		/* The management key was just taken: what the card misses is the verified PIN. */
@@ -49,12 +53,6 @@ static CK_RV command_failed(struct token *t, int rc)
 		card_forget_login(t);
 		t->pending |= CARD_EVENT_LOGIN_LOST;
 		return CKR_USER_NOT_LOGGED_IN;
-	case PIV_E_CARD_RESET:
-		return card_after_reset(t, true);
-	case PIV_E_CARD_REMOVED:
-	case PIV_E_NO_READER:
-		card_watch_locked(t);
-		return CKR_DEVICE_REMOVED;
 	case PIV_E_NOT_SUPPORTED:
 		return no_command(t);
 	case PIV_E_BAD_DATA:

@@ -685,6 +685,53 @@ static CK_RV create_certificate(struct token *t, const struct attr_list *l, toke
 	return rv;
 }
 
+/* ---- C_CreateObject: a public key ---- */
+
+/* Whether the object holds the template's value of type (both present and equal). */
+static bool same_value(const struct attr_list *tmpl, const struct attr_list *obj, CK_ATTRIBUTE_TYPE type)
+{
+	const CK_ATTRIBUTE *a = attrs_find(tmpl, type), *b = attrs_find(obj, type);
+
+	return a != NULL && b != NULL && a->ulValueLen == b->ulValueLen && a->ulValueLen > 0 &&
+	       memcmp(a->pValue, b->pValue, a->ulValueLen) == 0;
+}
+
+static bool same_public_key(const struct attr_list *tmpl, const struct attr_list *obj)
+{
+	return (same_value(tmpl, obj, CKA_MODULUS) && same_value(tmpl, obj, CKA_PUBLIC_EXPONENT)) ||
+	       (same_value(tmpl, obj, CKA_EC_PARAMS) && same_value(tmpl, obj, CKA_EC_POINT));
+}
+
+/*
+ * A card keeps no public key of its own: each is derived from the private
+ * key in its slot. Writing the public key of a key the card holds (as
+ * pkcs11-tool and key-import tools do after the private key) names that
+ * object; any other is refused.
+ */
+static CK_RV create_public_key(struct token *t, const struct attr_list *l, token_ref *obj)
+{
+	int id;
+	CK_ULONG cls;
+	CK_RV rv = read_id(l, &id);
+
+	if (rv != CKR_OK)
+		return rv;
+	for (size_t i = 0; i < t->nobjs; i++) {
+		const struct card_obj *o = &t->objs[i];
+
+		if (o->owner != 0 || !attrs_get_ulong(&o->attrs, CKA_CLASS, &cls) || cls != CKO_PUBLIC_KEY ||
+		    (id >= 0 && card_slot_id(o->slot) != id) || !same_public_key(l, &o->attrs))
+			continue;
+		*obj = o->ref;
+		log_msg(LL_INFO, "the public key written is that of the key in slot %02X of the card in %s: its "
+			"object stands for it", o->slot, t->reader);
+		return CKR_OK;
+	}
+	log_msg(LL_WARNING, "no key on the card in %s has the public key written%s: a card holds a public key only "
+		"with its private key", t->reader, id >= 0 ? " under that CKA_ID" : "");
+	return CKR_TEMPLATE_INCONSISTENT;
+}
+
 CK_RV card_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref *obj)
 {
 	struct attr_list l;
@@ -695,7 +742,7 @@ CK_RV card_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK
 		return rv;
 	if (!attrs_get_ulong(&l, CKA_CLASS, &cls))
 		rv = CKR_TEMPLATE_INCOMPLETE;
-	else if (cls != CKO_CERTIFICATE && cls != CKO_PRIVATE_KEY)
+	else if (cls != CKO_CERTIFICATE && cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY)
 		rv = CKR_ATTRIBUTE_VALUE_INVALID; /* a card holds key pairs and their certificates */
 	if (rv == CKR_OK)
 		rv = card_enter(t, ss);
@@ -705,7 +752,9 @@ CK_RV card_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK
 	}
 	rv = ready_to_write(t, ss);
 	if (rv == CKR_OK)
-		rv = cls == CKO_CERTIFICATE ? create_certificate(t, &l, obj) : create_private_key(t, &l, tmpl, count, obj);
+		rv = cls == CKO_CERTIFICATE ? create_certificate(t, &l, obj)
+		     : cls == CKO_PUBLIC_KEY ? create_public_key(t, &l, obj)
+					     : create_private_key(t, &l, tmpl, count, obj);
 	attrs_free(&l);
 	return card_leave(t, rv);
 }

@@ -203,7 +203,7 @@ static int delete_what(const char *type, bool *certs, bool *keys)
 int cmd_delete(struct tool *t)
 {
 	CK_OBJECT_HANDLE *list = NULL;
-	size_t n = 0;
+	size_t n = 0, first_public;
 	bool certs, keys;
 	struct key_job job;
 	struct token tok;
@@ -221,6 +221,7 @@ int cmd_delete(struct tool *t)
 		rv = collect(t, job.session, CKO_CERTIFICATE, &list, &n);
 	if (rv == CKR_OK && keys)
 		rv = collect(t, job.session, CKO_PRIVATE_KEY, &list, &n);
+	first_public = n;
 	if (rv == CKR_OK && keys)
 		rv = collect(t, job.session, CKO_PUBLIC_KEY, &list, &n);
 	if (rv != CKR_OK) {
@@ -237,6 +238,9 @@ int cmd_delete(struct tool *t)
 	code = confirm_destruction(t, &tok, "deleting");
 	for (size_t i = 0; code == EXIT_OK && i < n; i++) {
 		rv = t->mod->f->C_DestroyObject(job.session, list[i]);
+		/* On a card a public key exists only with its private key, and went with it. */
+		if (rv == CKR_OBJECT_HANDLE_INVALID && i >= first_public && token_is_card(&tok))
+			rv = CKR_OK;
 		if (rv != CKR_OK)
 			code = fail_rv(rv, "deleting");
 	}

@@ -90,6 +90,14 @@ openssl pkcs12 -in "$work/ca.p12" -passin pass:secret -nokeys -clcerts 2> /dev/n
 check_rc "pkcs11-tool imports the key" 0 "${P[@]}" --write-object "$work/from-p12.key" --type privkey --id 03
 check_match "the card holds an imported RSA-2048 key in 9D" "^010107.*030102" "$(card_metadata 9D)"
 check_rc "pkcs11-tool writes its certificate" 0 "${P[@]}" --write-object "$work/from-p12.der" --type cert
+# A card derives each public key from its private key: writing the one it has names that object.
+openssl pkey -in "$work/from-p12.key" -pubout -outform DER -out "$work/from-p12.pub" 2> /dev/null || fail "p12 public key"
+check_rc "pkcs11-tool writes the key's public key" 0 "${P[@]}" --write-object "$work/from-p12.pub" --type pubkey --id 03
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2> /dev/null |
+	openssl pkey -pubout -outform DER -out "$work/stranger.pub" 2> /dev/null || fail "a stranger's public key"
+check_rc "a public key no card key has is refused" 1 "${P[@]}" --write-object "$work/stranger.pub" --type pubkey --id 03
+check_match "with a log line" "no key on the card in .* has the public key written under that CKA_ID" \
+	"$out"
 expect "the imported key" init slots open login:user:"$pin" find:cert:03 attr:destroyable find:priv:03 attr:local \
 	attr:sensitive attr:never_extractable attr:always_sensitive attr:destroyable decrypt:03:RSA-PKCS-OAEP \
 	importkey:"$work/from-p12.key":03 finalize <<EOF

@@ -155,5 +155,26 @@ tool sign doc.txt --token "$card" --id 9a --pin-file pin --out doc.9a.sig
 expect_rc 0 "sign with the new 9A key"
 openssl x509 -in 9a.pem -pubkey -noout > 9a.pub
 openssl dgst -sha256 -verify 9a.pub -signature doc.9a.sig doc.txt >/dev/null || fail "openssl: the new 9A signature"
+# ---- change-admin-pin (the PUK), import-p12 and delete on the card ----
+printf '%s\n' 13572468 > puk2
+tool change-admin-pin --token "$card" --admin-pin-file newpuk --new-admin-pin-file puk2
+expect_rc 0 "change-admin-pin changes the card's PUK"
+tool change-admin-pin --token "$card" --admin-pin-file puk2 --new-admin-pin-file newpuk
+expect_rc 0 "the new PUK is the card's (and changes back)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout p12.key -out p12.pem \
+	-subj "/CN=Card p12 holder" -days 30 2>/dev/null
+printf '%s\n' "p12 secret" > p12pw
+openssl pkcs12 -export -inkey p12.key -in p12.pem -out card.p12 -passout "file:$work/p12pw"
+tool import-p12 card.p12 --token "$card" --id 9d --pin-file pin --password-file p12pw
+expect_rc 0 "import-p12 into 9D"
+tool status --token "$card" --json
+[ "$(json_get '[(c["id"], c["piv_slot"], c["subject"], c["has_key"]) for c in j["slots"][0]["certificates"] if c["id"] == "03"]')" = \
+	"[('03', '9d', 'CN=Card p12 holder', True)]" ] || fail "the .p12's certificate and key in 9D: $out"
+tool delete --token "$card" --id 9d --pin-file pin --yes
+expect_rc 0 "delete the 9D certificate and key"
+tool status --token "$card" --json
+[ "$(json_get 'len([c for c in j["slots"][0]["certificates"] if c["id"] == "03"]), len([k for k in j["slots"][0]["keys"] if k["id"] == "03"])')" = \
+	"(0, 0)" ] || fail "9D is empty after delete: $out"
+[ "$(piv_apdu 00F7009D | tail -n 1)" = 6A88 ] || fail "the card itself still holds a key in 9D"
 tool_no_secrets_shown
 echo "tool card: all good"

@@ -1191,53 +1191,6 @@ static CK_RV add_data_defaults(struct attr_list *l)
 	return rv;
 }
 
-static CK_RV mock_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
-				token_ref *obj)
-{
-	struct mock_session *s = ss;
-	struct attr_list l = ATTR_LIST_INIT;
-	bool on_token = false;
-	CK_RV rv = enter(t, MOCK_CREATE_OBJECT);
-
-	if (rv == CKR_OK)
-		rv = session_check(t, s);
-	if (rv == CKR_OK)
-		rv = attrs_from_template(&l, tmpl, count);
-	if (rv == CKR_OK)
-		rv = data_object_allowed(t, s, &l);
-	if (rv == CKR_OK)
-		rv = add_data_defaults(&l);
-	if (rv == CKR_OK) {
-		attrs_get_bool(&l, CKA_TOKEN, &on_token);
-		rv = store_object(t, t->next_ref, &l, NULL, on_token ? NULL : s);
-	}
-	if (rv == CKR_OK)
-		*obj = t->next_ref++;
-	attrs_free(&l);
-	return leave(t, rv);
-}
-
-/* Data objects only: the keys and certificates are the card's. */
-static CK_RV mock_destroy_object(struct token *t, void *ss, token_ref obj)
-{
-	struct mock_session *s = ss;
-	struct mock_object *o = NULL;
-	CK_ULONG cls = 0;
-	CK_RV rv = enter(t, MOCK_DESTROY_OBJECT);
-
-	if (rv == CKR_OK)
-		rv = session_check(t, s);
-	if (rv == CKR_OK && (o = visible_object(t, obj)) == NULL)
-		rv = CKR_OBJECT_HANDLE_INVALID;
-	if (rv == CKR_OK && (!attrs_get_ulong(&o->attrs, CKA_CLASS, &cls) || cls != CKO_DATA))
-		rv = CKR_ACTION_PROHIBITED;
-	if (rv == CKR_OK && o->owner == NULL && !(s->flags & CKF_RW_SESSION))
-		rv = CKR_SESSION_READ_ONLY;
-	if (rv == CKR_OK)
-		drop_object(t, (size_t)(o - t->objects));
-	return leave(t, rv);
-}
-
 /* A value made of two values: the base's, then that of the key the parameter names (data objects stand in for keys). */
 static CK_RV concatenated_value(struct token *t, token_ref base, const CK_MECHANISM *mech, struct attr_list *l)
 {
@@ -1269,28 +1222,70 @@ static CK_RV concatenated_value(struct token *t, token_ref base, const CK_MECHAN
 	return rv;
 }
 
-static CK_RV mock_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref base,
-			     const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref *key)
+/* A data object from a template: made as it is, or (derive) with the value CKM_CONCATENATE_BASE_AND_KEY gives. */
+static CK_RV new_data_object(struct token *t, struct mock_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+			     const CK_MECHANISM *derive, token_ref base, token_ref *obj)
 {
-	struct mock_session *s = ss;
 	struct attr_list l = ATTR_LIST_INIT;
-	CK_RV rv = enter(t, MOCK_DERIVE_KEY);
+	bool on_token = false;
+	CK_RV rv = session_check(t, s);
 
-	if (rv == CKR_OK)
-		rv = session_check(t, s);
 	if (rv == CKR_OK)
 		rv = attrs_from_template(&l, tmpl, count);
 	if (rv == CKR_OK)
 		rv = data_object_allowed(t, s, &l);
-	if (rv == CKR_OK)
-		rv = concatenated_value(t, base, mech, &l);
+	if (rv == CKR_OK && derive != NULL)
+		rv = concatenated_value(t, base, derive, &l);
 	if (rv == CKR_OK)
 		rv = add_data_defaults(&l);
+	if (rv == CKR_OK) {
+		attrs_get_bool(&l, CKA_TOKEN, &on_token);
+		rv = store_object(t, t->next_ref, &l, NULL, on_token ? NULL : s);
+	}
 	if (rv == CKR_OK)
-		rv = store_object(t, t->next_ref, &l, NULL, s);
-	if (rv == CKR_OK)
-		*key = t->next_ref++;
+		*obj = t->next_ref++;
 	attrs_free(&l);
+	return rv;
+}
+
+static CK_RV mock_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+				token_ref *obj)
+{
+	CK_RV rv = enter(t, MOCK_CREATE_OBJECT);
+
+	if (rv == CKR_OK)
+		rv = new_data_object(t, ss, tmpl, count, NULL, 0, obj);
+	return leave(t, rv);
+}
+
+/* Data objects only: the keys and certificates are the card's. */
+static CK_RV mock_destroy_object(struct token *t, void *ss, token_ref obj)
+{
+	struct mock_session *s = ss;
+	struct mock_object *o = NULL;
+	CK_ULONG cls = 0;
+	CK_RV rv = enter(t, MOCK_DESTROY_OBJECT);
+
+	if (rv == CKR_OK)
+		rv = session_check(t, s);
+	if (rv == CKR_OK && (o = visible_object(t, obj)) == NULL)
+		rv = CKR_OBJECT_HANDLE_INVALID;
+	if (rv == CKR_OK && (!attrs_get_ulong(&o->attrs, CKA_CLASS, &cls) || cls != CKO_DATA))
+		rv = CKR_ACTION_PROHIBITED;
+	if (rv == CKR_OK && o->owner == NULL && !(s->flags & CKF_RW_SESSION))
+		rv = CKR_SESSION_READ_ONLY;
+	if (rv == CKR_OK)
+		drop_object(t, (size_t)(o - t->objects));
+	return leave(t, rv);
+}
+
+static CK_RV mock_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech, token_ref base,
+			     const CK_ATTRIBUTE *tmpl, CK_ULONG count, token_ref *key)
+{
+	CK_RV rv = enter(t, MOCK_DERIVE_KEY);
+
+	if (rv == CKR_OK)
+		rv = new_data_object(t, ss, tmpl, count, mech, base, key);
 	return leave(t, rv);
 }
 

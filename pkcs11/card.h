@@ -111,6 +111,12 @@ struct token {
 	bool from_cache;             /* ... as the cache had it: keys are confirmed before use */
 	bool built;                  /* objs[] made from keys[] */
 	struct card_key keys[CARD_KEY_SLOTS];
+	/*
+	 * Bumped when signet replaces or deletes a slot's key (key_gen) or
+	 * certificate (cert_gen): they are part of the objects' refs, so that a
+	 * handle to the old object never names the new one.
+	 */
+	uint16_t key_gen[CARD_KEY_SLOTS], cert_gen[CARD_KEY_SLOTS];
 	bool attest_ca_read;         /* the attestation intermediate was read (card_attest.c) */
 	struct cr_bytes attest_ca;   /* its DER certificate, empty if none */
 	struct card_obj *objs;
@@ -232,6 +238,8 @@ bool card_obj_visible(const struct token *t, const struct card_obj *o, unsigned 
 CK_RV card_confirm_key(struct token *t, struct card_key *k);
 /* Reads the certificate of a slot from the card into k (left empty when there is none or it is unusable). */
 int card_read_cert(struct token *t, struct card_key *k);
+/* signet changed a slot's key and/or certificate: handles to the old objects must not reach the new ones. */
+void card_slot_rewritten(struct token *t, uint8_t slot, bool key, bool cert);
 /* CKA_ID of a slot, as OpenSC and ykcs11 use them for 9A..9E and OpenSC for the retired ones. */
 uint8_t card_slot_id(uint8_t slot);
 int card_key_index(uint8_t slot);

@@ -32,7 +32,7 @@
 #define CATEGORY_AUTHORITY 2
 #define CATEGORY_OTHER_ENTITY 3
 /* Apart from the refs of card_objects.c (slot << 4 | 1..3) and of session objects. */
-#define ATTEST_REF(slot) ((token_ref)0x8000 | (token_ref)(slot) << 4)
+#define ATTEST_REF(slot) ((token_ref)0x4000000 | (token_ref)(slot) << 4)
 
 #define LABEL_PREFIX "Attestation of "
 #define CA_LABEL "PIV Attestation"

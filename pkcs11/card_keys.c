@@ -429,6 +429,7 @@ static CK_RV put_key(struct token *t, struct key_request *r, const char *what, k
 	if (rv != CKR_OK)
 		return rv;
 	log_msg(LL_INFO, "the card in %s has a new key in slot %02X", t->reader, k->slot);
+	card_slot_rewritten(t, k->slot, true, true); /* the certificate object was emptied with it */
 	*out = k;
 	return relist(t, k);
 }
@@ -676,6 +677,7 @@ static CK_RV create_certificate(struct token *t, const struct attr_list *l, toke
 	card_admin_end(t);
 	if (rc != PIV_OK)
 		return write_failed(t, k, "write the certificate of", rc);
+	card_slot_rewritten(t, k->slot, false, true);
 	rv = relist(t, k);
 	if (rv == CKR_OK && (*obj = object_of(t, k->slot, CKO_CERTIFICATE)) == 0) {
 		log_msg(LL_WARNING, "the certificate written to slot %02X of the card in %s does not show: the slot "
@@ -799,6 +801,7 @@ static CK_RV destroy_card_object(struct token *t, const struct card_obj *o)
 		return write_failed(t, k, cls == CKO_PRIVATE_KEY ? "delete the key in" : "empty the certificate of", rc);
 	log_msg(LL_INFO, "the card in %s: %s of slot %02X deleted", t->reader,
 		cls == CKO_PRIVATE_KEY ? "the key" : "the certificate", k->slot);
+	card_slot_rewritten(t, k->slot, cls == CKO_PRIVATE_KEY, cls == CKO_CERTIFICATE);
 	return relist(t, k);
 }
 

@@ -26,7 +26,8 @@
 
 /* token_ref of a card object: the PIV slot and which of its objects. */
 enum obj_kind { KIND_CERT = 1, KIND_PUBLIC = 2, KIND_PRIVATE = 3 };
-#define CARD_REF(slot, kind) ((token_ref)(slot) << 4 | (kind))
+/* gen: the slot's key or certificate generation (14 bits: refs stay below the attestation and session ranges). */
+#define CARD_REF(slot, kind, gen) (((token_ref)(gen) & 0x3FFF) << 12 | (token_ref)(slot) << 4 | (kind))
 
 static uint8_t slot_at(int i)
 {
@@ -53,6 +54,18 @@ struct card_key *card_key_of_slot(struct token *t, uint8_t slot)
 	int i = card_key_index(slot);
 
 	return i < 0 ? NULL : &t->keys[i];
+}
+
+void card_slot_rewritten(struct token *t, uint8_t slot, bool key, bool cert)
+{
+	int i = card_key_index(slot);
+
+	if (i < 0)
+		return;
+	if (key)
+		t->key_gen[i]++;
+	if (cert)
+		t->cert_gen[i]++;
 }
 
 uint8_t card_slot_id(uint8_t slot)
@@ -532,7 +545,7 @@ static CK_RV add_certificate(struct token *t, const struct card_key *k)
 	put_date(&b, CKA_START_DATE, c.not_before);
 	put_date(&b, CKA_END_DATE, c.not_after);
 	put(&b, CKA_PUBLIC_KEY_INFO, c.key.spki.data, c.key.spki.len);
-	rv = add_object(t, CARD_REF(k->slot, KIND_CERT), k->slot, &b);
+	rv = add_object(t, CARD_REF(k->slot, KIND_CERT, t->cert_gen[card_key_index(k->slot)]), k->slot, &b);
 	cr_cert_clear(&c);
 	return rv;
 }
@@ -666,7 +679,7 @@ static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struc
 	put_bool(&b, CKA_TRUSTED, false);
 	put(&b, CKA_SUBJECT, subject->data, subject->len);
 	put_key_values(&b, pk, true);
-	rv = add_object(t, CARD_REF(k->slot, KIND_PUBLIC), k->slot, &b);
+	rv = add_object(t, CARD_REF(k->slot, KIND_PUBLIC, t->key_gen[card_key_index(k->slot)]), k->slot, &b);
 	if (rv != CKR_OK)
 		return rv;
 
@@ -688,7 +701,7 @@ static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struc
 	put(&b, CKA_SUBJECT, subject->data, subject->len);
 	put_key_values(&b, pk, false);
 	put_allowed(&b, type, u);
-	return add_object(t, CARD_REF(k->slot, KIND_PRIVATE), k->slot, &b);
+	return add_object(t, CARD_REF(k->slot, KIND_PRIVATE, t->key_gen[card_key_index(k->slot)]), k->slot, &b);
 }
 
 static CK_RV add_slot_objects(struct token *t, const struct card_key *k)

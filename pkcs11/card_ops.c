@@ -26,7 +26,7 @@
 #define MAX_RESULT 1024
 /* The longest message GENERAL AUTHENTICATE takes to be signed with Ed25519 (apdu/piv.c's limit). */
 #define CARD_EDDSA_MAX_MESSAGE 512u
-#define FIRST_SESSION_REF ((token_ref)0x10000)
+#define FIRST_SESSION_REF ((token_ref)0x8000000) /* above card objects (card_objects.c) and attestations */
 
 struct card_op {
 	bool active;

@@ -59,6 +59,28 @@ token: CKR_OK YubiKey PIV #$(card_serial)|$(card_serial)|6-8
 finalize: CKR_OK
 EOF
 check_rc "openssl: the CA's certificate verifies" 0 openssl verify -CAfile "$work/ca.pem" "$work/holder.pem"
+# A certificate written again: a handle to the old one names nothing; the key's handle stays good.
+expect "old handles after a certificate is rewritten" init slots open login:user:"$pin" find:priv:01 keep \
+	find:cert:01 writecert:"$work/holder.pem":01 attr:label use attr:label find:cert:01 keep \
+	writecert:"$work/holder.pem":01 use attr:label finalize <<EOF
+init: CKR_OK
+slots: CKR_OK 1
+open: CKR_OK
+login: CKR_OK
+find: CKR_OK 1
+keep: CKR_OK
+find: CKR_OK 1
+writecert: CKR_OK 01
+attr: CKR_OK PIV Authentication
+use: CKR_OK
+attr: CKR_OK PIV Authentication
+find: CKR_OK 1
+keep: CKR_OK
+writecert: CKR_OK 01
+use: CKR_OK
+attr: CKR_OBJECT_HANDLE_INVALID
+finalize: CKR_OK
+EOF
 
 # ---- a certificate of a key the card does not hold ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/other.key" \

@@ -72,6 +72,25 @@ check_match "the refusal names the slot" "slot 9A of the card in .* holds a key 
 pubkey 01 "$work/p256.again"
 check "the same public key" "$(od -An -tx1 "$work/p256.pub")" "$(od -An -tx1 "$work/p256.again")"
 
+# ---- a key replaced when asked: a handle to the old key names nothing, never the new key ----
+expect "old handles after a replace" init slots open login:user:"$pin" find:priv:01 keep find:pub:01 \
+	gen:p256:01:replace use attr:label find:priv:01 attr:label finalize <<EOF
+init: CKR_OK
+slots: CKR_OK 1
+open: CKR_OK
+login: CKR_OK
+find: CKR_OK 1
+keep: CKR_OK
+find: CKR_OK 1
+gen: CKR_OK 01
+use: CKR_OK
+attr: CKR_OBJECT_HANDLE_INVALID
+find: CKR_OK 1
+attr: CKR_OK PIV Authentication
+finalize: CKR_OK
+EOF
+pubkey 01 "$work/p256.pub"
+
 # ---- the C driver: every type; the first free slot without CKA_ID; replace when asked ----
 steps=(init slots open login:user:"$pin" ctxpin:"$pin"
 	gen:p384:- sign:02:ECDSA-SHA384 attr:always_auth

@@ -637,7 +637,7 @@ static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in
 	*out_len = 0;
 	buf_init(&b);
 	if (!piv_alg_is_asym(alg) || !key_slot_valid(slot) || in == NULL || in_len == 0 ||
-	    in_len > GA_RESP_MAX / 2) {
+	    in_len > PIV_SIGN_INPUT_MAX) {
 		rc = PIV_E_INVALID;
 		goto out;
 	}

@@ -184,6 +184,13 @@ int piv_change_reference(struct piv_card *c, uint8_t ref, const uint8_t *old_pin
 int piv_reset_retry(struct piv_card *c, const uint8_t *puk, size_t puk_len,
 		    const uint8_t *new_pin, size_t new_len, int *tries);
 
+/*
+ * The longest input GENERAL AUTHENTICATE is given (an Ed25519 message: the
+ * card signs the whole of it); it goes in chained parts. A YubiKey's
+ * command buffer holds about 3 KB.
+ */
+#define PIV_SIGN_INPUT_MAX 3072
+
 /* GENERAL AUTHENTICATE with a private key: RSA raw operation (sign or
  * decrypt, input = one modulus-sized block), ECDSA over a hash, EdDSA over
  * a message. out gets the card's result (raw RSA block or DER ECDSA). */

@@ -24,8 +24,8 @@
 
 #define MAX_BLOCK 512        /* RSA-4096 */
 #define MAX_RESULT 1024
-/* The longest message GENERAL AUTHENTICATE takes to be signed with Ed25519 (apdu/piv.c's limit). */
-#define CARD_EDDSA_MAX_MESSAGE 512u
+/* The longest message the card is given to sign with Ed25519 (apdu/piv.h). */
+#define CARD_EDDSA_MAX_MESSAGE ((CK_ULONG)PIV_SIGN_INPUT_MAX)
 #define FIRST_SESSION_REF ((token_ref)0x8000000) /* above card objects (card_objects.c) and attestations */
 
 struct card_op {
@@ -37,6 +37,8 @@ struct card_op {
 	size_t out_len;          /* modulus size, or 2 x the field size */
 	enum cr_curve curve;
 	bool needs_context;      /* CKA_ALWAYS_AUTHENTICATE: C_Login(CKU_CONTEXT_SPECIFIC) first */
+	uint8_t *message;        /* CKM_EDDSA in parts: the message so far, signed whole at C_SignFinal */
+	size_t message_len;
 };
 
 struct card_sess {
@@ -794,7 +796,7 @@ static CK_RV card_op_init(struct token *t, void *ss, enum token_op op, const CK_
 	if (rv != CKR_OK)
 		return leave(t, rv);
 	attrs_get_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, &always);
-	*p = (struct card_op){ true, mech->mechanism, key, k->slot, k->alg, p->out_len, p->curve, always };
+	*p = (struct card_op){ true, mech->mechanism, key, k->slot, k->alg, p->out_len, p->curve, always, NULL, 0 };
 	return leave(t, CKR_OK);
 }
 
@@ -802,6 +804,7 @@ static void end_op(struct token *t, struct card_sess *s, enum token_op op)
 {
 	if (t->ctx_session == s->id)
 		card_drop_context_auth(t);
+	free(s->ops[op].message);
 	memset(&s->ops[op], 0, sizeof(s->ops[op]));
 }
 
@@ -901,8 +904,8 @@ static CK_RV eddsa(struct token *t, const struct card_key *k, const struct card_
 	int rc;
 
 	if (in_len == 0 || in_len > CARD_EDDSA_MAX_MESSAGE) {
-		log_msg(LL_WARNING, "Ed25519 on the card in %s: a message of %lu bytes, the card signs 1 to %u",
-			t->reader, (unsigned long)in_len, CARD_EDDSA_MAX_MESSAGE);
+		log_msg(LL_WARNING, "Ed25519 on the card in %s: a message of %lu bytes, the card signs 1 to %lu",
+			t->reader, (unsigned long)in_len, (unsigned long)CARD_EDDSA_MAX_MESSAGE);
 		return CKR_DATA_LEN_RANGE;
 	}
 	rc = piv_sign(&t->piv, p->alg, p->slot, in, in_len, result, MAX_RESULT, &len);
@@ -985,31 +988,73 @@ static CK_RV card_op_oneshot(struct token *t, void *ss, enum token_op op, const 
 
 /*
  * The card's mechanisms are single-part; the hash-and-sign ones are the
- * core's. Pure Ed25519 hashes the message twice, so neither the host nor
- * the card can take it in parts: the card must see all of it at once.
+ * core's. Pure Ed25519 hashes the message twice, so the card must see all
+ * of it at once: its parts are kept here and signed whole at C_SignFinal,
+ * up to what the card takes in one command.
  */
+static CK_RV keep_part(struct token *t, struct card_op *p, const CK_BYTE *in, CK_ULONG in_len)
+{
+	uint8_t *grown;
+
+	if (in_len > PIV_SIGN_INPUT_MAX - p->message_len) {
+		log_msg(LL_WARNING, "Ed25519 on the card in %s: a message of more than %lu bytes, the card signs 1 to %lu",
+			t->reader, (unsigned long)(p->message_len + (size_t)in_len) - 1, (unsigned long)PIV_SIGN_INPUT_MAX);
+		return CKR_DATA_LEN_RANGE;
+	}
+	if (in_len == 0)
+		return CKR_OK;
+	grown = realloc(p->message, p->message_len + in_len);
+	if (grown == NULL)
+		return CKR_HOST_MEMORY;
+	memcpy(grown + p->message_len, in, in_len);
+	p->message = grown;
+	p->message_len += in_len;
+	return CKR_OK;
+}
+
+static bool in_parts(const struct card_op *p, enum token_op op)
+{
+	return p->active && p->mech == CKM_EDDSA && op == TOKEN_OP_SIGN;
+}
+
 static CK_RV card_op_update(struct token *t, void *ss, enum token_op op, const CK_BYTE *in, CK_ULONG in_len,
 			    CK_BYTE *out, CK_ULONG *out_len)
 {
 	struct card_sess *s = ss;
 	CK_RV rv = enter(t, s);
 
-	(void)in;
-	(void)in_len;
 	(void)out;
 	(void)out_len;
 	if (rv != CKR_OK)
 		return rv;
+	if (in_parts(&s->ops[op], op)) {
+		rv = keep_part(t, &s->ops[op], in, in_len);
+		if (rv != CKR_OK)
+			end_op(t, s, op);
+		return leave(t, rv);
+	}
 	rv = s->ops[op].active ? CKR_FUNCTION_NOT_SUPPORTED : CKR_OPERATION_NOT_INITIALIZED;
-	if (s->ops[op].active && s->ops[op].mech == CKM_EDDSA)
-		log_msg(LL_WARNING, "CKM_EDDSA on a card signs a whole message with C_Sign, not in parts");
 	end_op(t, s, op);
 	return leave(t, rv);
 }
 
 static CK_RV card_op_final(struct token *t, void *ss, enum token_op op, CK_BYTE *out, CK_ULONG *out_len)
 {
-	return card_op_update(t, ss, op, NULL, 0, out, out_len);
+	struct card_sess *s = ss;
+	struct card_op *p = &s->ops[op];
+	CK_RV rv = enter(t, s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!in_parts(p, op)) {
+		rv = p->active ? CKR_FUNCTION_NOT_SUPPORTED : CKR_OPERATION_NOT_INITIALIZED;
+		end_op(t, s, op);
+		return leave(t, rv);
+	}
+	rv = run_op(t, s, op, p->message, p->message_len, out, out_len);
+	if (!keeps_operation(rv, out))
+		end_op(t, s, op);
+	return leave(t, rv);
 }
 
 static void card_op_abort(struct token *t, void *ss, enum token_op op)

@@ -119,7 +119,7 @@ mechs: CKR_OK RSA-X-509 ECDSA ECDH1-DERIVE EDDSA EC-EDWARDS-KEY-PAIR-GEN EC-MONT
 finalize: CKR_OK
 EOF
 
-# ---- Ed25519: the card signs the whole message; only plain Ed25519, only in one part ----
+# ---- Ed25519: the card signs the whole message (parts are kept and sent at C_SignFinal); only plain Ed25519 ----
 expect "Ed25519" init slots open login:user:"$pin" sign:02:EDDSA signlen:02:EDDSA verify:02:EDDSA \
 	sign:02:EDDSA-PH multi:02:EDDSA sign:02:ECDSA sign:05:EDDSA sign:01:EDDSA mark sign:02:EDDSA apdus \
 	finalize <<EOF
@@ -131,7 +131,7 @@ sign: CKR_OK verified
 signlen: CKR_OK verified
 verify: CKR_OK forgery refused
 sign: CKR_MECHANISM_PARAM_INVALID
-multi: CKR_FUNCTION_NOT_SUPPORTED
+multi: CKR_OK verified
 sign: CKR_KEY_TYPE_INCONSISTENT
 sign: CKR_KEY_FUNCTION_NOT_PERMITTED
 sign: CKR_KEY_TYPE_INCONSISTENT
@@ -204,6 +204,16 @@ check "Ed25519 public key read from the token" "$(openssl pkey -in "$keys/ed.key
 check_rc "pkcs11-tool EDDSA" 0 sig_p11 --login --pin "$pin" --sign --id 02 -m EDDSA -i "$work/data" -o "$work/ed.sig"
 check_rc "openssl verifies the Ed25519 signature" 0 openssl pkeyutl -verify -pubin -inkey "$work/ed.pub" -rawin \
 	-in "$work/data" -sigfile "$work/ed.sig"
+# A document of 3 KB goes to the card in chained parts; one byte more is refused before anything is sent.
+head -c 3072 /dev/urandom > "$work/doc3k"
+check_rc "pkcs11-tool EDDSA over 3072 bytes" 0 sig_p11 --login --pin "$pin" --sign --id 02 -m EDDSA \
+	-i "$work/doc3k" -o "$work/ed3k.sig"
+check_rc "openssl verifies it" 0 openssl pkeyutl -verify -pubin -inkey "$work/ed.pub" -rawin -in "$work/doc3k" \
+	-sigfile "$work/ed3k.sig"
+head -c 3073 /dev/urandom > "$work/doc3k1"
+check_rc "EDDSA over 3073 bytes is refused" 1 sig_p11 --login --pin "$pin" --sign --id 02 -m EDDSA \
+	-i "$work/doc3k1" -o "$work/ed3k1.sig"
+check_match "with a log line" "a message of more than 3072 bytes, the card signs 1 to 3072" "$out"
 for id in 01 04; do
 	sig_p11 --read-object --type pubkey --id $id -o "$work/rsa$id.der" > /dev/null 2>&1 || fail "RSA key $id"
 	openssl pkey -pubin -inform DER -in "$work/rsa$id.der" -out "$work/rsa$id.pub" || fail "the token's RSA key $id"

@@ -636,8 +636,9 @@ static int private_op(struct piv_card *c, uint8_t alg, uint8_t slot, uint32_t in
 
 	*out_len = 0;
 	buf_init(&b);
+	/* An RSA operation takes one modulus-sized block; anything else at most what the card takes. */
 	if (!piv_alg_is_asym(alg) || !key_slot_valid(slot) || in == NULL || in_len == 0 ||
-	    in_len > PIV_SIGN_INPUT_MAX) {
+	    in_len > (rsa_bytes(alg) != 0 ? rsa_bytes(alg) : PIV_SIGN_INPUT_MAX)) {
 		rc = PIV_E_INVALID;
 		goto out;
 	}

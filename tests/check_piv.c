@@ -658,14 +658,17 @@ END_TEST
 
 START_TEST(test_sign_rejects_bad_input)
 {
-	uint8_t in[600], out[8];
+	uint8_t in[PIV_SIGN_INPUT_MAX + 1], out[8];
 	size_t len;
 
 	memset(in, 0x33, sizeof(in));
 	ck_assert_int_eq(piv_sign(&card, 0x99, PIV_SLOT_AUTH, in, 32, out, sizeof(out), &len), PIV_E_INVALID);
 	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP256, 0x9B, in, 32, out, sizeof(out), &len), PIV_E_INVALID);
 	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ECCP256, PIV_SLOT_AUTH, in, 0, out, sizeof(out), &len), PIV_E_INVALID);
-	ck_assert_int_eq(piv_sign(&card, PIV_ALG_RSA4096, PIV_SLOT_AUTH, in, 600, out, sizeof(out), &len),
+	ck_assert_int_eq(piv_sign(&card, PIV_ALG_RSA4096, PIV_SLOT_AUTH, in, 513, out, sizeof(out), &len),
+			 PIV_E_INVALID);
+	ck_assert_int_eq(piv_sign(&card, PIV_ALG_ED25519, PIV_SLOT_SIGN, in, PIV_SIGN_INPUT_MAX + 1, out, sizeof(out),
+				  &len),
 			 PIV_E_INVALID);
 	ck_assert_uint_eq(apdu_count(&ch), 0);
 }

@@ -38,6 +38,8 @@ extern const struct token_ops card_token_ops;
 /* 9A, 9C, 9D, 9E and the retired key slots 82..95. */
 #define CARD_KEY_SLOTS 24
 #define CARD_LABEL_MAX 32
+/* A GET METADATA answer for a key slot: its public key (RSA-4096 at most) and the policies. */
+#define CARD_METADATA_MAX 1024
 
 /* What the card holds in one key slot, as read from it (or from the cache). */
 struct card_key {
@@ -213,6 +215,8 @@ void card_wipe_puk(struct token *t);
 /* Another program replaced a key the listing showed: the objects go, the card is a new token. */
 void card_token_replaced(struct token *t);
 bool card_is_yubikey_atr(const struct token *t);
+/* RESET, SET PIN RETRIES and the other YubiKey commands (a bare PIV card has none); no APDU. */
+bool card_has_yubikey_commands(const struct token *t);
 /* The firmware is at least major.minor (as read when the card was identified; false when not known). */
 bool card_version_at_least(const struct token *t, uint8_t major, uint8_t minor);
 /* A YubiKey 5.7 or later deletes keys (MOVE KEY to FF); no APDU. */
@@ -230,6 +234,17 @@ struct card_key *card_key_of_slot(struct token *t, uint8_t slot);
 struct card_obj *card_obj_find(struct token *t, token_ref ref);
 /* Adds an object made of l (which it takes, also on failure); owner: the session of a session object, else 0. */
 CK_RV card_obj_add(struct token *t, token_ref ref, uint8_t slot, unsigned long owner, struct attr_list *l);
+/* A certificate object (the slot's own, or an attestation) made from DER; one that does not parse is left out. */
+struct card_cert_object {
+	token_ref ref;
+	uint8_t slot;
+	uint8_t id;                 /* CKA_ID */
+	const char *label;
+	CK_ULONG category;          /* CKA_CERTIFICATE_CATEGORY */
+	bool destroyable;
+	const struct cr_bytes *der;
+};
+CK_RV card_add_cert_object(struct token *t, const struct card_cert_object *co);
 /* Heap copies of bytes read from the card or the cache. */
 CK_RV card_bytes_set(struct cr_bytes *b, const uint8_t *p, size_t n);
 void card_bytes_free(struct cr_bytes *b);
@@ -263,8 +278,6 @@ CK_RV card_init_token(struct token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_le
 
 /* C_SignetSetRetries: the card's PIN and PUK tries (SET PIN RETRIES), which makes both the factory ones. */
 CK_RV card_set_retries(struct token *t, void *ss, CK_ULONG user_tries, CK_ULONG so_tries);
-/* Whether the card has the command (a YubiKey); known once the card is identified. */
-bool card_can_set_retries(const struct token *t);
 
 /* ---- card_cache.c ---- */
 

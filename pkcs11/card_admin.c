@@ -28,7 +28,6 @@
 
 #define MGMT_KEY_MAX 32
 #define STORE_MAX 256
-#define METADATA_MAX 1024
 
 #define ADMIN_FLAG_PROTECTED_KEY 0x02
 
@@ -127,7 +126,7 @@ static int protected_key(struct token *t, struct mgmt_key *k, bool *found)
 /* What GET METADATA says of slot 9B: its algorithm (-1 unknown) and whether it is the default (-1 unknown). */
 static int mgmt_metadata(struct token *t, int *alg, int *is_default)
 {
-	uint8_t buf[METADATA_MAX];
+	uint8_t buf[CARD_METADATA_MAX];
 	struct piv_metadata md;
 	int rc;
 

@@ -31,7 +31,7 @@
 #define ATTEST_CA_ID PIV_SLOT_ATTEST
 #define CATEGORY_AUTHORITY 2
 #define CATEGORY_OTHER_ENTITY 3
-/* Apart from the refs of card_objects.c (slot << 4 | 1..3) and of session objects. */
+/* Above the refs of card_objects.c (generation, slot, kind) and below those of session objects (card_ops.c). */
 #define ATTEST_REF(slot) ((token_ref)0x4000000 | (token_ref)(slot) << 4)
 
 #define LABEL_PREFIX "Attestation of "
@@ -173,47 +173,11 @@ static int read_all(struct token *t, bool *read_any)
 static CK_RV add_certificate(struct token *t, token_ref ref, uint8_t slot, uint8_t id, const char *label,
 			     CK_ULONG category, const struct cr_bytes *der)
 {
-	struct attr_list l = ATTR_LIST_INIT;
-	struct cr_cert c;
-	CK_RV rv;
+	struct card_cert_object co = { ref, slot, id, label, category, false, der };
 
 	if (der->len == 0 || card_obj_find(t, ref) != NULL)
 		return CKR_OK;
-	if (cr_cert_parse(der->data, der->len, &c) != 0)
-		return CKR_OK; /* checked when read: only a cache file could hold such a thing */
-	rv = attrs_set_ulong(&l, CKA_CLASS, CKO_CERTIFICATE);
-	if (rv == CKR_OK)
-		rv = attrs_set_ulong(&l, CKA_CERTIFICATE_TYPE, CKC_X_509);
-	if (rv == CKR_OK)
-		rv = attrs_set_ulong(&l, CKA_CERTIFICATE_CATEGORY, category);
-	for (size_t i = 0; rv == CKR_OK && i < 5; i++) {
-		static const CK_ATTRIBUTE_TYPE flags[] = { CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_COPYABLE,
-							   CKA_DESTROYABLE };
-
-		rv = attrs_set_bool(&l, flags[i], i == 0);
-	}
-	if (rv == CKR_OK)
-		rv = attrs_set_bool(&l, CKA_TRUSTED, false);
-	if (rv == CKR_OK)
-		rv = attrs_set(&l, CKA_LABEL, label, strlen(label));
-	if (rv == CKR_OK)
-		rv = attrs_set(&l, CKA_ID, &id, 1);
-	if (rv == CKR_OK)
-		rv = attrs_set(&l, CKA_VALUE, der->data, der->len);
-	if (rv == CKR_OK)
-		rv = attrs_set(&l, CKA_SUBJECT, c.subject.data, c.subject.len);
-	if (rv == CKR_OK)
-		rv = attrs_set(&l, CKA_ISSUER, c.issuer.data, c.issuer.len);
-	if (rv == CKR_OK)
-		rv = attrs_set(&l, CKA_SERIAL_NUMBER, c.serial.data, c.serial.len);
-	if (rv == CKR_OK)
-		rv = attrs_set(&l, CKA_PUBLIC_KEY_INFO, c.key.spki.data, c.key.spki.len);
-	cr_cert_clear(&c);
-	if (rv != CKR_OK) {
-		attrs_free(&l);
-		return rv;
-	}
-	return card_obj_add(t, ref, slot, 0, &l);
+	return card_add_cert_object(t, &co);
 }
 
 /* The label of the slot's other objects (the certificate's, else the key's). */

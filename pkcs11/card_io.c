@@ -67,6 +67,12 @@ bool card_left_or_reset(struct token *t, int rc, CK_RV *rv)
 	return false;
 }
 
+bool card_has_yubikey_commands(const struct token *t)
+{
+	/* The YubiKey extensions come together: a card that names its serial also resets and sets its retries. */
+	return t->yubikey;
+}
+
 bool card_version_at_least(const struct token *t, uint8_t major, uint8_t minor)
 {
 	return t->have_version && (t->version[0] > major || (t->version[0] == major && t->version[1] >= minor));

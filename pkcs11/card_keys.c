@@ -32,7 +32,6 @@
 
 #define GENERATE_MAX 1536
 #define HISTORY_MAX 64
-#define METADATA_MAX 1024
 #define RETIRED_SLOTS 20
 
 /* What the caller asked of a new key. */
@@ -135,29 +134,18 @@ static CK_RV check_exponent(const struct attr_list *l)
 	return CKR_TEMPLATE_INCONSISTENT;
 }
 
-/* CKA_EC_PARAMS of X25519: the OID 1.3.101.110, or the PrintableString "curve25519" PKCS#11 3.0 allows. */
-static bool is_x25519_params(const CK_ATTRIBUTE *a)
-{
-	static const CK_BYTE oid[] = { 0x06, 0x03, 0x2B, 0x65, 0x6E };
-	static const CK_BYTE name[] = { 0x13, 0x0A, 'c', 'u', 'r', 'v', 'e', '2', '5', '5', '1', '9' };
-
-	return (a->ulValueLen == sizeof(oid) && memcmp(a->pValue, oid, sizeof(oid)) == 0) ||
-	       (a->ulValueLen == sizeof(name) && memcmp(a->pValue, name, sizeof(name)) == 0);
-}
-
-/* The curve CKA_EC_PARAMS names, as a PIV algorithm (0: none a card has). */
+/* The curve CKA_EC_PARAMS names (its OID or PKCS#11 3.0's printable name), as a PIV algorithm (0: none a card has). */
 static uint8_t curve_alg(const CK_ATTRIBUTE *a)
 {
 	enum cr_curve curve = CR_CURVE_NONE;
 
-	if (is_x25519_params(a))
-		return PIV_ALG_X25519;
 	if (cr_curve_from_params(a->pValue, a->ulValueLen, &curve) != 0)
 		return 0;
 	switch (curve) {
 	case CR_CURVE_P256: return PIV_ALG_ECCP256;
 	case CR_CURVE_P384: return PIV_ALG_ECCP384;
 	case CR_CURVE_ED25519: return PIV_ALG_ED25519;
+	case CR_CURVE_X25519: return PIV_ALG_X25519;
 	default: return 0;
 	}
 }
@@ -188,7 +176,7 @@ static CK_RV generated_alg(const CK_MECHANISM *mech, const struct attr_list *pub
 		return params == NULL || curve_alg(params) == PIV_ALG_ED25519 ? CKR_OK : CKR_CURVE_NOT_SUPPORTED;
 	case CKM_EC_MONTGOMERY_KEY_PAIR_GEN:
 		*alg = PIV_ALG_X25519;
-		return params == NULL || is_x25519_params(params) ? CKR_OK : CKR_CURVE_NOT_SUPPORTED;
+		return params == NULL || curve_alg(params) == PIV_ALG_X25519 ? CKR_OK : CKR_CURVE_NOT_SUPPORTED;
 	default:
 		return CKR_MECHANISM_INVALID;
 	}
@@ -251,7 +239,7 @@ static CK_RV refuse_replacing(struct token *t, const struct card_key *k)
 /* Asks the card whether a slot the listing shows empty holds a key now (GET METADATA; other cards cannot tell). */
 static int taken_on_card(struct token *t, const struct card_key *k, bool *taken)
 {
-	uint8_t buf[METADATA_MAX];
+	uint8_t buf[CARD_METADATA_MAX];
 	struct piv_metadata md;
 	int rc;
 

@@ -22,7 +22,6 @@
 #include "crypto/wipe.h"
 #include "pkcs11/log.h"
 
-#define METADATA_MAX 1024
 
 /* token_ref of a card object: the PIV slot and which of its objects. */
 enum obj_kind { KIND_CERT = 1, KIND_PUBLIC = 2, KIND_PRIVATE = 3 };
@@ -231,7 +230,7 @@ static int spki_from_card(uint8_t alg, const uint8_t *p, size_t n, struct cr_byt
 /* What GET METADATA says of a key slot; t->metadata drops to 0 on a card that does not answer it. */
 static int read_key_metadata(struct token *t, struct card_key *k, struct piv_metadata *md, struct cr_bytes *spki)
 {
-	uint8_t buf[METADATA_MAX];
+	uint8_t buf[CARD_METADATA_MAX];
 	int rc = piv_get_metadata(&t->piv, k->slot, buf, sizeof(buf), md);
 
 	if (rc == PIV_E_NOT_FOUND) {
@@ -495,7 +494,7 @@ static CK_RV add_object(struct token *t, token_ref ref, uint8_t slot, struct bui
 /* What every card object carries. */
 bool card_deletes_keys(const struct token *t)
 {
-	return t->yubikey && card_version_at_least(t, 5, 7);
+	return card_has_yubikey_commands(t) && card_version_at_least(t, 5, 7);
 }
 
 /*
@@ -508,12 +507,9 @@ static bool destroyable(const struct token *t, CK_OBJECT_CLASS cls)
 	return cls == CKO_CERTIFICATE || (cls == CKO_PRIVATE_KEY && card_deletes_keys(t));
 }
 
-static void common(struct builder *b, const struct token *t, CK_OBJECT_CLASS cls, bool priv, uint8_t slot)
+static void common_as(struct builder *b, CK_OBJECT_CLASS cls, bool priv, bool can_destroy, const char *label,
+		      uint8_t id)
 {
-	char label[48];
-	uint8_t id = card_slot_id(slot);
-
-	slot_label(slot, label, sizeof(label));
 	attrs_init(&b->l);
 	b->rv = CKR_OK;
 	put_ulong(b, CKA_CLASS, cls);
@@ -521,33 +517,52 @@ static void common(struct builder *b, const struct token *t, CK_OBJECT_CLASS cls
 	put_bool(b, CKA_PRIVATE, priv);
 	put_bool(b, CKA_MODIFIABLE, false);
 	put_bool(b, CKA_COPYABLE, false);
-	put_bool(b, CKA_DESTROYABLE, destroyable(t, cls));
+	put_bool(b, CKA_DESTROYABLE, can_destroy);
 	put(b, CKA_LABEL, label, strlen(label));
 	put(b, CKA_ID, &id, 1);
 }
 
-static CK_RV add_certificate(struct token *t, const struct card_key *k)
+static void common(struct builder *b, const struct token *t, CK_OBJECT_CLASS cls, bool priv, uint8_t slot)
+{
+	char label[48];
+
+	slot_label(slot, label, sizeof(label));
+	common_as(b, cls, priv, destroyable(t, cls), label, card_slot_id(slot));
+}
+
+CK_RV card_add_cert_object(struct token *t, const struct card_cert_object *co)
 {
 	struct builder b;
 	struct cr_cert c;
 	CK_RV rv;
 
-	if (cr_cert_parse(k->cert.data, k->cert.len, &c) != 0)
+	if (cr_cert_parse(co->der->data, co->der->len, &c) != 0)
 		return CKR_OK; /* checked when read: only a cache file could hold such a thing */
-	common(&b, t, CKO_CERTIFICATE, false, k->slot);
+	common_as(&b, CKO_CERTIFICATE, false, co->destroyable, co->label, co->id);
 	put_ulong(&b, CKA_CERTIFICATE_TYPE, CKC_X_509);
-	put_ulong(&b, CKA_CERTIFICATE_CATEGORY, 1); /* token user */
+	put_ulong(&b, CKA_CERTIFICATE_CATEGORY, co->category);
 	put_bool(&b, CKA_TRUSTED, false);
-	put(&b, CKA_VALUE, k->cert.data, k->cert.len);
+	put(&b, CKA_VALUE, co->der->data, co->der->len);
 	put(&b, CKA_SUBJECT, c.subject.data, c.subject.len);
 	put(&b, CKA_ISSUER, c.issuer.data, c.issuer.len);
 	put(&b, CKA_SERIAL_NUMBER, c.serial.data, c.serial.len);
 	put_date(&b, CKA_START_DATE, c.not_before);
 	put_date(&b, CKA_END_DATE, c.not_after);
 	put(&b, CKA_PUBLIC_KEY_INFO, c.key.spki.data, c.key.spki.len);
-	rv = add_object(t, CARD_REF(k->slot, KIND_CERT, t->cert_gen[card_key_index(k->slot)]), k->slot, &b);
+	rv = add_object(t, co->ref, co->slot, &b);
 	cr_cert_clear(&c);
 	return rv;
+}
+
+static CK_RV add_certificate(struct token *t, const struct card_key *k)
+{
+	char label[48];
+	struct card_cert_object co = { CARD_REF(k->slot, KIND_CERT, t->cert_gen[card_key_index(k->slot)]), k->slot,
+				       card_slot_id(k->slot), label, 1 /* token user */,
+				       destroyable(t, CKO_CERTIFICATE), &k->cert };
+
+	slot_label(k->slot, label, sizeof(label));
+	return card_add_cert_object(t, &co);
 }
 
 /*

@@ -195,8 +195,8 @@ static CK_RV card_pin_tries(struct token *t, struct token_pin_tries *out)
 		rv = pin_policy_tries(t->pin.policy, PIN_USER, &out->user_left, &out->user_max);
 	if (rv == CKR_OK)
 		rv = pin_policy_tries(t->pin.policy, PIN_SO, &out->so_left, &out->so_max);
-	out->can_reset = t->yubikey;
-	out->can_set_retries = card_can_set_retries(t);
+	out->can_reset = card_has_yubikey_commands(t);
+	out->can_set_retries = card_has_yubikey_commands(t);
 	return leave(t, rv);
 }
 
@@ -246,9 +246,11 @@ static bool has_25519(const struct token *t)
  */
 static void card_model_locked(struct token *t, bool *yubikey, bool *curve25519)
 {
-	card_watch_locked(t);
-	if (t->present && !t->gone && !t->identified && card_ready(t) != CKR_OK)
-		log_msg(LL_INFO, "card in %s not identified: its mechanisms as its ATR tells", t->reader);
+	if (!t->identified) {
+		card_watch_locked(t);
+		if (t->present && !t->gone && card_ready(t) != CKR_OK)
+			log_msg(LL_INFO, "card in %s not identified: its mechanisms as its ATR tells", t->reader);
+	}
 	if (t->present && !t->gone && t->pc == NULL)
 		card_connect(t);
 	*yubikey = t->yubikey || card_is_yubikey_atr(t);

@@ -28,12 +28,6 @@
 static const CK_UTF8CHAR factory_puk[] = "12345678";
 #define FACTORY_PUK_LEN (sizeof(factory_puk) - 1)
 
-static bool has_reset_command(const struct token *t)
-{
-	/* The YubiKey extensions come together: a card that names its serial also resets. */
-	return t->yubikey;
-}
-
 static void log_needs_blocked(const struct token *t, const char *which)
 {
 	log_msg(LL_WARNING,
@@ -127,7 +121,7 @@ static CK_RV reset_card(struct token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!has_reset_command(t)) {
+	if (!card_has_yubikey_commands(t)) {
 		log_msg(LL_WARNING, "the card in %s has no reset command: C_InitToken is not supported", t->reader);
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	}

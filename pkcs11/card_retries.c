@@ -27,12 +27,6 @@ struct retries_args {
 	bool done;               /* the card took the command */
 };
 
-bool card_can_set_retries(const struct token *t)
-{
-	/* The YubiKey extensions come together: a card that names its serial also sets its retries. */
-	return t->yubikey;
-}
-
 static CK_RV no_command(const struct token *t)
 {
 	log_msg(LL_WARNING, "the card in %s has no command to set its retry counters", t->reader);
@@ -99,7 +93,7 @@ static CK_RV set_retries(struct token *t, struct retries_args *a)
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!card_can_set_retries(t))
+	if (!card_has_yubikey_commands(t))
 		return no_command(t);
 	if (t->login != CKU_USER)
 		return CKR_USER_NOT_LOGGED_IN;
@@ -124,12 +118,11 @@ CK_RV card_set_retries(struct token *t, void *ss, CK_ULONG user_tries, CK_ULONG 
 	struct retries_args a = { t, (uint8_t)user_tries, (uint8_t)so_tries, false };
 	CK_RV rv;
 
-	if (user_tries < 1 || user_tries > TRIES_MAX || so_tries < 1 || so_tries > TRIES_MAX)
+	/* The core refused 0 and read-only sessions (vendor.c); a PIV counter holds at most 255. */
+	if (user_tries > TRIES_MAX || so_tries > TRIES_MAX)
 		return CKR_ARGUMENTS_BAD;
 	rv = card_enter(t, ss);
 	if (rv != CKR_OK)
 		return rv;
-	if (!card_session_rw(ss))
-		return card_leave(t, CKR_SESSION_READ_ONLY);
 	return card_leave(t, set_retries(t, &a));
 }

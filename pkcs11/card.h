@@ -49,6 +49,14 @@ struct card_key {
 	int pin_policy;          /* PIV_PIN_POLICY_*, -1 when the card did not say */
 	int touch_policy;
 	int origin;              /* 1 generated on the card, 2 imported, -1 unknown */
+	/*
+	 * The card was asked about the key (GET METADATA), or has nothing more
+	 * to say of it. False for a key listed from its slot's certificate on a
+	 * card that answers GET METADATA: its policies and origin, and whether
+	 * the slot holds that key at all, are asked once something needs them
+	 * (card_describe_key).
+	 */
+	bool described;
 	bool cert_read;          /* the certificate object was read (cert stays empty when there is none) */
 	struct cr_bytes cert;    /* DER certificate, empty if none */
 	struct cr_bytes spki;    /* the key's SubjectPublicKeyInfo (metadata, else the certificate's) */
@@ -228,8 +236,27 @@ bool card_deletes_keys(const struct token *t);
 CK_RV card_load_objects(struct token *t);
 void card_free_objects(struct token *t);
 void card_key_clear(struct card_key *k);
-/* keys[] -> objs[]; objects the card cannot describe are left out with a log line. */
+/*
+ * keys[] -> objs[], session objects (derived keys) kept; objects the card
+ * cannot describe are left out with a log line.
+ */
 CK_RV card_build_objects(struct token *t);
+/* Frees the card's own objects, keeping the session objects. */
+void card_drop_card_objects(struct token *t);
+/*
+ * Asks the card about a key listed from its certificate (one GET METADATA):
+ * its policies and origin go into its objects. When the slot turns out to
+ * hold another key, or none, the slot's objects are made again from what the
+ * card says, under new handles, and the caller gets CKR_KEY_HANDLE_INVALID.
+ * CKR_OK at once for a key already described.
+ */
+CK_RV card_describe_key(struct token *t, struct card_key *k);
+/* Whether two SubjectPublicKeyInfos hold the same key, however each is encoded. */
+bool card_same_public_key(const struct cr_bytes *a, const struct cr_bytes *b);
+/* Whether a template names an attribute only the card's description of a key gives. */
+bool card_needs_description(const CK_ATTRIBUTE *tmpl, CK_ULONG count);
+/* card_describe_key for every key not yet described; another key found in a slot is not an error here. */
+CK_RV card_describe_keys(struct token *t);
 struct card_key *card_key_of_slot(struct token *t, uint8_t slot);
 struct card_obj *card_obj_find(struct token *t, token_ref ref);
 /* Adds an object made of l (which it takes, also on failure); owner: the session of a session object, else 0. */

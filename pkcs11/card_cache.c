@@ -55,6 +55,9 @@ enum {
 	TAG_HASH = 0xFE,
 };
 
+/* TAG_HAS_KEY: 0 no key, 1 a key the card described, this for a key known from its certificate only. */
+enum { KEY_NOT_DESCRIBED = 2 };
+
 static bool cache_path(const struct token *t, char *out, size_t size)
 {
 	if (t->conf->cache_dir[0] == '\0' || t->serial_text[0] == '\0')
@@ -163,9 +166,11 @@ static bool parse_key(struct token *t, const uint8_t *p, size_t n)
 		switch (tag) {
 		case TAG_SLOT: break;
 		case TAG_HAS_KEY:
-			ok = len == 1 && v[0] <= 1;
-			if (ok)
-				k->has_key = v[0] == 1;
+			ok = len == 1 && v[0] <= KEY_NOT_DESCRIBED;
+			if (ok) {
+				k->has_key = v[0] != 0;
+				k->described = v[0] != KEY_NOT_DESCRIBED;
+			}
 			break;
 		case TAG_ALG:
 			ok = len == 1;
@@ -267,7 +272,7 @@ bool card_cache_load(struct token *t)
 static void put_key(struct buf *b, const struct card_key *k)
 {
 	uint8_t pol[3] = { (uint8_t)(k->pin_policy + 1), (uint8_t)(k->touch_policy + 1), (uint8_t)(k->origin + 1) };
-	uint8_t has = k->has_key;
+	uint8_t has = !k->has_key ? 0 : k->described ? 1 : KEY_NOT_DESCRIBED;
 	size_t mark;
 
 	if (!k->has_key && k->cert.len == 0)

@@ -377,7 +377,10 @@ static CK_RV ready_to_write(struct token *t, const void *ss)
 	if (t->login != CKU_USER)
 		return CKR_USER_NOT_LOGGED_IN;
 	rv = card_ready(t);
-	return rv == CKR_OK ? card_load_objects(t) : rv;
+	if (rv == CKR_OK)
+		rv = card_load_objects(t);
+	/* Whether a slot is free, and which key a certificate is for, is the card's word, not a certificate's. */
+	return rv == CKR_OK ? card_describe_keys(t) : rv;
 }
 
 typedef int key_writer(struct token *t, struct card_key *k, const struct key_request *r, void *ctx);
@@ -586,11 +589,6 @@ static CK_RV create_private_key(struct token *t, const struct attr_list *l, cons
 
 /* ---- C_CreateObject: a certificate ---- */
 
-static bool same_bytes(const struct cr_bytes *a, const struct cr_bytes *b)
-{
-	return a->len == b->len && a->len > 0 && memcmp(a->data, b->data, a->len) == 0;
-}
-
 /* The slot CKA_ID names, else the one whose key the certificate certifies. */
 static CK_RV certificate_slot(struct token *t, const struct attr_list *l, const struct cr_cert *c,
 			      struct card_key **out)
@@ -608,7 +606,7 @@ static CK_RV certificate_slot(struct token *t, const struct attr_list *l, const 
 	if (rv != CKR_OK || id >= 0)
 		return rv;
 	for (int i = 0; i < CARD_KEY_SLOTS; i++) {
-		if (t->keys[i].has_key && same_bytes(&t->keys[i].spki, &c->key.spki)) {
+		if (t->keys[i].has_key && card_same_public_key(&t->keys[i].spki, &c->key.spki)) {
 			*out = &t->keys[i];
 			return CKR_OK;
 		}

@@ -263,6 +263,7 @@ static int key_from_metadata(struct token *t, struct card_key *k)
 	if (rc != PIV_OK || md.alg < 0)
 		return rc;
 	k->has_key = true;
+	k->described = true;
 	k->alg = (uint8_t)md.alg;
 	k->pin_policy = md.pin_policy;
 	k->touch_policy = md.touch_policy;
@@ -294,16 +295,39 @@ static void key_from_cert(struct card_key *k)
 	cr_cert_clear(&c);
 }
 
+/*
+ * The slots a CA's enrolment fills (PIV authentication, digital signature)
+ * and the retired slots the key history counts as holding certificates:
+ * there the certificate is read first and names the key, whose metadata
+ * waits until something needs it (card_describe_key), so a listing costs
+ * one APDU per such slot. Elsewhere GET METADATA first says whether there
+ * is a key at all, which for an empty slot is the only read.
+ */
+static bool certificate_first(uint8_t slot)
+{
+	return slot == PIV_SLOT_AUTH || slot == PIV_SLOT_SIGN || (slot >= 0x82 && slot <= 0x95);
+}
+
 static int read_slot(struct token *t, struct card_key *k)
 {
 	int rc = PIV_OK;
 
+	if (t->metadata == 1 && certificate_first(k->slot)) {
+		rc = card_read_cert(t, k);
+		if (rc == PIV_OK && !k->has_key)
+			key_from_cert(k);
+		if (rc == PIV_OK && !k->has_key)
+			rc = key_from_metadata(t, k); /* no usable certificate: a key made but not yet certified? */
+		return rc;
+	}
 	if (t->metadata != 0 && !k->has_key)
 		rc = key_from_metadata(t, k);
 	if (rc == PIV_OK && (t->metadata == 0 || k->has_key))
 		rc = card_read_cert(t, k);
-	if (rc == PIV_OK && t->metadata == 0 && !k->has_key)
+	if (rc == PIV_OK && t->metadata == 0 && !k->has_key) {
 		key_from_cert(k);
+		k->described = true; /* the certificate is all such a card says */
+	}
 	return rc;
 }
 
@@ -394,12 +418,154 @@ static int key_unchanged(struct token *t, struct card_key *k, bool *same)
 	return rc;
 }
 
+static bool same_pubkey_values(const struct cr_pubkey *a, const struct cr_pubkey *b)
+{
+	if (a->type != b->type)
+		return false;
+	if (a->type == CR_KEY_RSA)
+		return same_bytes(&a->modulus, &b->modulus) && same_bytes(&a->exponent, &b->exponent);
+	return a->curve == b->curve && same_bytes(&a->ec_point, &b->ec_point);
+}
+
+bool card_same_public_key(const struct cr_bytes *a, const struct cr_bytes *b)
+{
+	struct cr_pubkey ka, kb;
+	bool same;
+
+	if (same_bytes(a, b))
+		return true;
+	/* A certificate may encode the key otherwise than the card (RSA parameters left out): compare the values. */
+	if (cr_spki_parse(a->data, a->len, &ka) != 0)
+		return false;
+	if (cr_spki_parse(b->data, b->len, &kb) != 0) {
+		cr_pubkey_clear(&ka);
+		return false;
+	}
+	same = same_pubkey_values(&ka, &kb);
+	cr_pubkey_clear(&ka);
+	cr_pubkey_clear(&kb);
+	return same;
+}
+
+static bool undescribed(const struct token *t, const struct card_key *k)
+{
+	return t->metadata == 1 && k->has_key && !k->described;
+}
+
+/* The metadata of k's slot, read again after another program reset the card. */
+static int read_description(struct token *t, struct card_key *k, struct piv_metadata *md, struct cr_bytes *spki,
+			    CK_RV *rv)
+{
+	int rc = PIV_E_CARD_RESET;
+
+	*rv = CKR_OK;
+	for (int attempt = 0; attempt < 2 && rc == PIV_E_CARD_RESET && *rv == CKR_OK; attempt++) {
+		card_drop_context_auth(t); /* any command between a PIN-always VERIFY and its use spoils it */
+		rc = read_key_metadata(t, k, md, spki);
+		if (rc == PIV_E_CARD_RESET)
+			*rv = card_after_reset(t, false);
+	}
+	if (*rv == CKR_OK && rc != PIV_OK) {
+		*rv = card_rv(rc);
+		if (*rv == CKR_DEVICE_REMOVED)
+			card_watch_locked(t);
+	}
+	return rc;
+}
+
+/* Another program changed the card since the cache was written: whatever it lists may be old. */
+static CK_RV cache_was_stale(struct token *t, const struct card_key *k)
+{
+	log_msg(LL_WARNING, "the key in slot %02X of the card in %s is not the one listed: listing the card again",
+		k->slot, t->reader);
+	card_token_replaced(t);
+	return CKR_KEY_HANDLE_INVALID;
+}
+
+/* The slot holds another key than its certificate names, or none: its objects are made again from the card's word. */
+static CK_RV key_not_the_listed_one(struct token *t, struct card_key *k, const struct piv_metadata *md,
+				    struct cr_bytes *spki)
+{
+	CK_RV rv;
+
+	log_msg(LL_WARNING, "slot %02X of the card in %s holds %s: its objects are made again from the card's metadata",
+		k->slot, t->reader, md->alg < 0 ? "no key for its certificate" : "another key than its certificate names");
+	k->has_key = md->alg >= 0;
+	k->alg = md->alg >= 0 ? (uint8_t)md->alg : 0;
+	k->pin_policy = md->pin_policy;
+	k->touch_policy = md->touch_policy;
+	k->origin = md->origin;
+	card_bytes_free(&k->spki);
+	k->spki = *spki;
+	*spki = (struct cr_bytes){ NULL, 0 };
+	k->described = true;
+	card_slot_rewritten(t, k->slot, true, false);
+	rv = card_build_objects(t);
+	card_cache_store(t);
+	return rv == CKR_OK ? CKR_KEY_HANDLE_INVALID : rv;
+}
+
+CK_RV card_describe_key(struct token *t, struct card_key *k)
+{
+	struct cr_bytes spki = { NULL, 0 };
+	struct piv_metadata md;
+	CK_RV rv;
+
+	if (!undescribed(t, k))
+		return CKR_OK;
+	rv = card_ready(t);
+	if (rv == CKR_OK)
+		read_description(t, k, &md, &spki, &rv);
+	if (rv != CKR_OK)
+		goto out;
+	if (md.alg < 0 || md.alg != k->alg || !card_same_public_key(&spki, &k->spki)) {
+		rv = t->from_cache ? cache_was_stale(t, k) : key_not_the_listed_one(t, k, &md, &spki);
+		goto out;
+	}
+	k->described = true;
+	k->pin_policy = md.pin_policy;
+	k->touch_policy = md.touch_policy;
+	k->origin = md.origin;
+	k->confirmed = true; /* the card was just asked: as good as card_confirm_key's read */
+	rv = card_build_objects(t);
+	card_cache_store(t);
+out:
+	card_bytes_free(&spki);
+	return rv;
+}
+
+CK_RV card_describe_keys(struct token *t)
+{
+	CK_RV rv = CKR_OK;
+
+	for (int i = 0; i < CARD_KEY_SLOTS && (rv == CKR_OK || rv == CKR_KEY_HANDLE_INVALID); i++)
+		rv = card_describe_key(t, &t->keys[i]);
+	return rv == CKR_KEY_HANDLE_INVALID ? CKR_OK : rv;
+}
+
+bool card_needs_description(const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+{
+	for (CK_ULONG i = 0; i < count; i++)
+		switch (tmpl[i].type) {
+		case CKA_LOCAL:
+		case CKA_ALWAYS_SENSITIVE:
+		case CKA_NEVER_EXTRACTABLE:
+		case CKA_ALWAYS_AUTHENTICATE:
+			return true;
+		default:
+			break;
+		}
+	return false;
+}
+
 CK_RV card_confirm_key(struct token *t, struct card_key *k)
 {
 	bool same = false;
 	CK_RV rv;
 	int rc;
 
+	if (undescribed(t, k))
+		return card_describe_key(t, k); /* the one read describes and confirms */
 	if (!t->from_cache || k->confirmed)
 		return CKR_OK;
 	card_drop_context_auth(t);
@@ -412,12 +578,8 @@ CK_RV card_confirm_key(struct token *t, struct card_key *k)
 			card_watch_locked(t);
 		return rv;
 	}
-	if (!same) {
-		log_msg(LL_WARNING, "the key in slot %02X of the card in %s is not the one listed: listing the card again",
-			k->slot, t->reader);
-		card_token_replaced(t);
-		return CKR_KEY_HANDLE_INVALID;
-	}
+	if (!same)
+		return cache_was_stale(t, k);
 	k->confirmed = true;
 	return CKR_OK;
 }
@@ -742,15 +904,39 @@ static CK_RV add_slot_objects(struct token *t, const struct card_key *k)
 	return rv;
 }
 
-CK_RV card_build_objects(struct token *t)
+void card_drop_card_objects(struct token *t)
 {
-	CK_RV rv = CKR_OK;
+	size_t n = 0;
 
 	for (size_t i = 0; i < t->nobjs; i++)
-		attrs_free(&t->objs[i].attrs);
-	t->nobjs = 0;
+		if (t->objs[i].owner != 0)
+			t->objs[n++] = t->objs[i];
+		else
+			attrs_free(&t->objs[i].attrs);
+	t->nobjs = n;
+}
+
+CK_RV card_build_objects(struct token *t)
+{
+	struct card_obj *kept;
+	size_t nkept;
+	CK_RV rv = CKR_OK;
+
+	card_drop_card_objects(t);
+	kept = t->objs;
+	nkept = t->nobjs;
+	t->objs = NULL;
+	t->nobjs = t->capobjs = 0;
+	t->built = false;
 	for (int i = 0; i < CARD_KEY_SLOTS && rv == CKR_OK; i++)
 		rv = add_slot_objects(t, &t->keys[i]);
+	for (size_t i = 0; i < nkept; i++) {
+		if (rv == CKR_OK)
+			rv = card_obj_add(t, kept[i].ref, kept[i].slot, kept[i].owner, &kept[i].attrs);
+		else
+			attrs_free(&kept[i].attrs);
+	}
+	free(kept);
 	t->built = rv == CKR_OK;
 	return rv;
 }

@@ -649,6 +649,8 @@ static CK_RV card_find(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK_U
 	rv = card_load_objects(t);
 	if (rv == CKR_OK && attest)
 		rv = card_attest_load(t);
+	if (rv == CKR_OK && card_needs_description(tmpl, count))
+		rv = card_describe_keys(t);
 	if (rv == CKR_OK)
 		rv = attrs_from_template(&want, tmpl, count);
 	if (rv == CKR_OK && (list = malloc((t->nobjs + 1) * sizeof(*list))) == NULL)
@@ -678,15 +680,45 @@ static struct card_obj *visible_object(struct token *t, const struct card_sess *
 	return o != NULL && card_obj_visible(t, o, s->id) ? o : NULL;
 }
 
+/* The card's key behind a key object of a slot, NULL for any other object. */
+static struct card_key *key_of_object(struct token *t, const struct card_obj *o)
+{
+	CK_ULONG cls = 0;
+
+	if (o->owner != 0 || !attrs_get_ulong(&o->attrs, CKA_CLASS, &cls) ||
+	    (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY))
+		return NULL;
+	return card_key_of_slot(t, o->slot);
+}
+
+/* Asks the card about the object's key first when the template wants what only the card says of it. */
+static CK_RV described_object(struct token *t, const struct card_sess *s, token_ref ref, const CK_ATTRIBUTE *tmpl,
+			      CK_ULONG count, struct card_obj **out)
+{
+	struct card_obj *o = visible_object(t, s, ref);
+	struct card_key *k = o != NULL ? key_of_object(t, o) : NULL;
+	CK_RV rv;
+
+	if (k != NULL && card_needs_description(tmpl, count)) {
+		rv = card_describe_key(t, k);
+		if (rv != CKR_OK)
+			return rv == CKR_KEY_HANDLE_INVALID ? CKR_OBJECT_HANDLE_INVALID : rv;
+		o = visible_object(t, s, ref); /* the objects were made again */
+	}
+	*out = o;
+	return o != NULL ? CKR_OK : CKR_OBJECT_HANDLE_INVALID;
+}
+
 static CK_RV card_get_attributes(struct token *t, void *ss, token_ref obj, CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
-	struct card_obj *o;
+	struct card_obj *o = NULL;
 	CK_RV rv = enter(t, ss);
 
 	if (rv != CKR_OK)
 		return rv;
-	o = visible_object(t, ss, obj);
-	rv = o == NULL ? CKR_OBJECT_HANDLE_INVALID : attrs_get_value(&o->attrs, tmpl, count, attrs_key_secret, NULL);
+	rv = described_object(t, ss, obj, tmpl, count, &o);
+	if (rv == CKR_OK)
+		rv = attrs_get_value(&o->attrs, tmpl, count, attrs_key_secret, NULL);
 	return leave(t, rv);
 }
 
@@ -792,9 +824,14 @@ static CK_RV card_op_init(struct token *t, void *ss, enum token_op op, const CK_
 		rv = key_shape(k, &p->out_len, &p->curve);
 	if (rv == CKR_OK)
 		rv = card_ready(t);
-	/* A key listed from the cache is checked on the card once per login, here and not in C_Sign. */
+	/*
+	 * A key listed from the cache, or from its certificate, is checked on
+	 * the card once per login, here and not in C_Sign.
+	 */
 	if (rv == CKR_OK)
 		rv = card_confirm_key(t, k);
+	if (rv == CKR_OK && (o = visible_object(t, s, key)) == NULL) /* the objects may have been made again */
+		rv = CKR_KEY_HANDLE_INVALID;
 	if (rv != CKR_OK)
 		return leave(t, rv);
 	attrs_get_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, &always);

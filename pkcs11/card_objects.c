@@ -729,16 +729,24 @@ static CK_RV add_certificate(struct token *t, const struct card_key *k)
 
 /*
  * What the slot is for: signing (9A, 9C, 9E) or key management (9D,
- * retired); 9A does both. An Ed25519 key can only sign and an X25519 key
- * can only agree keys: each does its one thing in whatever slot it is, or
- * it would be of no use at all (the card itself does not tie algorithms to
- * slots).
+ * retired); 9A does both. A key-management key also signs while it has no
+ * certificate, since the request for one (PKCS#10) is signed with it, and
+ * where its certificate's keyUsage says it signs. An Ed25519 key can only
+ * sign and an X25519 key can only agree keys: each does its one thing in
+ * whatever slot it is, or it would be of no use at all (the card itself
+ * does not tie algorithms to slots).
  */
 struct usage {
 	bool sign, decrypt, derive;
 };
 
-static struct usage slot_usage(uint8_t slot, CK_KEY_TYPE type)
+static bool certificate_lets_sign(const struct cr_cert *c)
+{
+	return c == NULL ||
+	       (c->has_key_usage && (c->key_usage & (CR_KU_DIGITAL_SIGNATURE | CR_KU_NON_REPUDIATION)) != 0);
+}
+
+static struct usage slot_usage(uint8_t slot, CK_KEY_TYPE type, const struct cr_cert *c)
 {
 	bool keymgmt = slot == PIV_SLOT_KEYMGMT || (slot >= 0x82 && slot <= 0x95);
 	bool both = slot == PIV_SLOT_AUTH;
@@ -748,7 +756,7 @@ static struct usage slot_usage(uint8_t slot, CK_KEY_TYPE type)
 	if (type == CKK_EC_MONTGOMERY)
 		return (struct usage){ .derive = true };
 	return (struct usage){
-		.sign = !keymgmt,
+		.sign = !keymgmt || certificate_lets_sign(c),
 		.decrypt = type == CKK_RSA && (keymgmt || both),
 		.derive = type == CKK_EC && (keymgmt || both),
 	};
@@ -838,9 +846,11 @@ static bool key_type_of(const struct cr_pubkey *pk, CK_KEY_TYPE *type)
 }
 
 static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struct cr_pubkey *pk, CK_KEY_TYPE type,
-			  const struct cr_bytes *subject)
+			  const struct cr_cert *c)
 {
-	struct usage u = slot_usage(k->slot, type);
+	static const struct cr_bytes no_subject = { NULL, 0 };
+	const struct cr_bytes *subject = c != NULL ? &c->subject : &no_subject;
+	struct usage u = slot_usage(k->slot, type, c);
 	bool generated = k->origin == 1;
 	struct builder b;
 	CK_RV rv;
@@ -883,7 +893,6 @@ static CK_RV add_key_pair(struct token *t, const struct card_key *k, const struc
 
 static CK_RV add_slot_objects(struct token *t, const struct card_key *k)
 {
-	struct cr_bytes none = { NULL, 0 };
 	struct cr_pubkey pk;
 	CK_KEY_TYPE type;
 	struct cr_cert c;
@@ -895,7 +904,7 @@ static CK_RV add_slot_objects(struct token *t, const struct card_key *k)
 			log_msg(LL_WARNING, "key in slot %02X of the card in %s is not supported: not shown", k->slot,
 				t->reader);
 		} else {
-			rv = add_key_pair(t, k, &pk, type, have_cert ? &c.subject : &none);
+			rv = add_key_pair(t, k, &pk, type, have_cert ? &c : NULL);
 		}
 		cr_pubkey_clear(&pk);
 	}

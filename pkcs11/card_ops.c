@@ -1131,6 +1131,27 @@ static bool peer_point(const CK_ECDH1_DERIVE_PARAMS *p, enum cr_curve curve, con
 }
 
 /* The key type of a private key, for the checks of usable_key(); 0 when the object has none. */
+/* The only input of a key agreement the caller chose is the peer's key. */
+static CK_RV peer_refused(const struct token *t, const struct card_key *k)
+{
+	log_msg(LL_WARNING, "key %02X of the card in %s cannot agree a secret with that peer key (not on the curve, "
+		"or of small order)", k->slot, t->reader);
+	return CKR_MECHANISM_PARAM_INVALID;
+}
+
+/*
+ * An X25519 peer key of small order makes every secret zero (RFC 7748,
+ * section 6.1): such a "secret" is known to all, so it is refused.
+ */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
 static CK_KEY_TYPE key_type_of_object(struct token *t, const struct card_sess *s, token_ref ref)
 {
 	struct card_obj *o = visible_object(t, s, ref);
@@ -1236,10 +1257,14 @@ static CK_RV card_derive_key(struct token *t, void *ss, const CK_MECHANISM *mech
 	card_drop_context_auth(t);
 	shape.slot = k->slot;
 	rc = piv_ecdh(&t->piv, k->alg, k->slot, point, point_len, secret, sizeof(secret), &len);
-	if (rc != PIV_OK)
+	if (rc == PIV_E_BAD_DATA)
+		rv = peer_refused(t, k);
+	else if (rc != PIV_OK)
 		rv = key_failure(t, k, &shape, rc);
 	else if (len != shape.out_len / 2)
 		rv = bad_answer(t, k, "a shared secret of the wrong size");
+	else if (all_zero(secret, len))
+		rv = peer_refused(t, k);
 	else
 		rv = store_secret(t, s, tmpl, count, secret, len, key);
 	cr_wipe(secret, sizeof(secret));

@@ -481,11 +481,13 @@ START_TEST(test_objects_of_inventory)
 	ck_assert(flag(obj(t, CKO_PRIVATE_KEY, 1), CKA_DERIVE));
 	ck_assert(flag(obj(t, CKO_PRIVATE_KEY, 2), CKA_SIGN));
 	ck_assert(!flag(obj(t, CKO_PRIVATE_KEY, 2), CKA_DECRYPT));
-	ck_assert(!flag(obj(t, CKO_PRIVATE_KEY, 3), CKA_SIGN));
 	ck_assert(flag(obj(t, CKO_PRIVATE_KEY, 3), CKA_DECRYPT));
 	ck_assert(flag(obj(t, CKO_PUBLIC_KEY, 3), CKA_ENCRYPT));
 	ck_assert(flag(obj(t, CKO_PRIVATE_KEY, 5), CKA_DERIVE));
-	ck_assert(!flag(obj(t, CKO_PRIVATE_KEY, 5), CKA_SIGN));
+	/* Key-management keys without a certificate also sign: the request for one is signed with them. */
+	ck_assert(flag(obj(t, CKO_PRIVATE_KEY, 3), CKA_SIGN));
+	ck_assert(flag(obj(t, CKO_PRIVATE_KEY, 5), CKA_SIGN));
+	ck_assert(!flag(obj(t, CKO_PRIVATE_KEY, 2), CKA_DERIVE));
 	free_token(t);
 }
 END_TEST
@@ -527,6 +529,8 @@ START_TEST(test_cache_round_trip)
 	t->metadata = 1;
 	put_key(t, 0x9A, ec_key, PIV_ALG_ECCP256, PIV_PIN_POLICY_ONCE, 1, true);
 	put_key(t, 0x9C, rsa_key, PIV_ALG_RSA2048, PIV_PIN_POLICY_ALWAYS, 2, true);
+	card_key_of_slot(t, 0x9C)->described = true;
+	card_key_of_slot(t, 0x9A)->pin_policy = -1; /* listed from its certificate only */
 	memcpy(t->puk, "87654321", 8);
 	t->puk_len = 8;
 	card_cache_store(t);
@@ -550,6 +554,11 @@ START_TEST(test_cache_round_trip)
 	ck_assert_uint_eq(b->cert.len, a->cert.len);
 	ck_assert_mem_eq(b->cert.data, a->cert.data, a->cert.len);
 	ck_assert_mem_eq(b->spki.data, a->spki.data, a->spki.len);
+	ck_assert(b->described);
+	/* a key known from its certificate only is asked about on the card after the cache too */
+	ck_assert(card_key_of_slot(u, 0x9A)->has_key);
+	ck_assert(!card_key_of_slot(u, 0x9A)->described);
+	ck_assert_int_eq(card_key_of_slot(u, 0x9A)->pin_policy, -1);
 	ck_assert(!card_key_of_slot(u, 0x9D)->has_key);
 	free(path);
 	free_token(t);

@@ -86,8 +86,10 @@ int fail_rv(CK_RV rv, const char *doing)
 	case CKR_FUNCTION_NOT_SUPPORTED:
 	case CKR_ACTION_PROHIBITED:
 	case CKR_KEY_SIZE_RANGE:
-	case CKR_KEY_FUNCTION_NOT_PERMITTED:
 		return fail(EXIT_UNSUPPORTED, "%s: the token cannot do this (%s)", doing, ckr_name(rv));
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+		return fail(EXIT_UNSUPPORTED, "%s: this key is not for that; its certificate or its slot says what it is "
+					      "for (%s)", doing, ckr_name(rv));
 	case CKR_TOKEN_WRITE_PROTECTED:
 		return fail(EXIT_UNSUPPORTED, "%s: the token is write-protected", doing);
 	default:

@@ -157,6 +157,12 @@ secret=$(openssl pkeyutl -derive -inkey "$work/peer.key" -peerkey "$work/x.pub" 
 [ ${#secret} = 64 ] || fail "openssl derive"
 drive init slots open login:user:"$pin" xderive:07:"$(raw_public "$work/peer.key")" finalize
 check "the new X25519 key derives openssl's secret" "xderive: CKR_OK $secret" "$(printf '%s\n' "$out" | grep '^xderive')"
+# a peer key of small order (u = 0, u = 1) gives a secret everyone knows: refused, the session goes on
+drive init slots open login:user:"$pin" xderive:07:"$(printf '%064d' 0)" xderive:07:"01$(printf '%062d' 0)" \
+	xderive:07:"$(raw_public "$work/peer.key")" finalize
+check "small-order X25519 peer keys refused" \
+	"xderive: CKR_MECHANISM_PARAM_INVALID xderive: CKR_MECHANISM_PARAM_INVALID xderive: CKR_OK $secret" \
+	"$(printf '%s\n' "$out" | grep '^xderive' | xargs)"
 check_match "the card holds the Ed25519 key" "^0101E0.*030101" "$(card_metadata 83)"
 check_match "the card holds the X25519 key" "^0101E1.*030101" "$(card_metadata 84)"
 expect "a slot holding an Ed25519 key is not taken" init slots open login:user:"$pin" gen:p256:06 \

@@ -176,5 +176,18 @@ tool status --token "$card" --json
 [ "$(json_get 'len([c for c in j["slots"][0]["certificates"] if c["id"] == "03"]), len([k for k in j["slots"][0]["keys"] if k["id"] == "03"])')" = \
 	"(0, 0)" ] || fail "9D is empty after delete: $out"
 [ "$(piv_apdu 00F7009D | tail -n 1)" = 6A88 ] || fail "the card itself still holds a key in 9D"
+# ---- a key-management key signs its own request; then its certificate says what it is for ----
+tool keygen --type p256 --token "$card" --id 9d --pin-file pin
+expect_rc 0 "keygen P-256 into 9D"
+tool csr --token "$card" --id 9d --subject "/CN=Card User encryption" --out 9d.csr --pin-file pin
+expect_rc 0 "csr with the new 9D key (no certificate yet)"
+openssl req -in 9d.csr -noout -verify 2>/dev/null || fail "openssl req -verify: the 9D request"
+printf 'keyUsage = critical, keyAgreement\n' > 9d.ext
+openssl x509 -req -in 9d.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile 9d.ext -out 9d.pem 2>/dev/null
+tool import-cert 9d.pem --token "$card" --pin-file pin
+expect_rc 0 "import-cert into 9D"
+tool sign doc.txt --token "$card" --id 9d --pin-file pin --out doc.9d.sig
+expect_rc 9 "a key certified for key agreement only does not sign"
+expect_in 'this key is not for that' err "the refusal says why"
 tool_no_secrets_shown
 echo "tool card: all good"

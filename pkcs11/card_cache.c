@@ -31,6 +31,7 @@
 
 #include "apdu/tlv.h"
 #include "crypto/digest.h"
+#include "pkcs11/files.h"
 #include "pkcs11/log.h"
 
 static const char magic[] = "signet card cache 1\n";
@@ -65,53 +66,16 @@ static bool cache_path(const struct token *t, char *out, size_t size)
 	return snprintf(out, size, "%s/card-%s.cache", t->conf->cache_dir, t->serial_text) < (int)size;
 }
 
-static bool ensure_dir(const char *path)
-{
-	char buf[CONFIG_PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return false;
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return false;
-		*p = '/';
-	}
-	return mkdir(buf, 0700) == 0 || errno == EEXIST;
-}
-
 /* ---- reading ---- */
 
 /* The whole file, if it is ours: a regular file of this user that nobody else can write. */
 static bool read_file(const char *path, uint8_t **data, size_t *len)
 {
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	*data = NULL;
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0 ||
-	    st.st_size <= 0 || st.st_size > CACHE_MAX) {
+	if (files_read_private(path, CACHE_MAX, data, len))
+		return true;
+	if (errno != ENOENT)
 		log_msg(LL_INFO, "card cache %s ignored: not a private file of this user", path);
-		close(fd);
-		return false;
-	}
-	*data = malloc((size_t)st.st_size);
-	while (*data != NULL && got < (size_t)st.st_size && (n = read(fd, *data + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	if (*data == NULL || got != (size_t)st.st_size) {
-		free(*data);
-		*data = NULL;
-		return false;
-	}
-	*len = got;
-	return true;
+	return false;
 }
 
 static bool hash_of(const uint8_t *p, size_t n, uint8_t out[HASH_LEN])
@@ -312,46 +276,24 @@ static void encode(const struct token *t, struct buf *b)
 	tlv_put(b, TAG_HASH, hash, sizeof(hash));
 }
 
-static bool write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 void card_cache_store(struct token *t)
 {
-	char path[CONFIG_PATH_MAX + 64], tmp[CONFIG_PATH_MAX + 96];
+	char path[CONFIG_PATH_MAX + 64];
 	struct buf b;
-	bool ok;
-	int fd;
+	int err;
 
 	if (!cache_path(t, path, sizeof(path)))
 		return;
-	if (!ensure_dir(t->conf->cache_dir)) {
-		log_msg(LL_INFO, "card cache directory %s cannot be made: %s", t->conf->cache_dir, strerror(errno));
+	if ((err = files_make_dir(t->conf->cache_dir)) != 0) {
+		log_msg(LL_INFO, "card cache directory %s cannot be made: %s", t->conf->cache_dir, strerror(err));
 		return;
 	}
 	buf_init(&b);
 	encode(t, &b);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	ok = buf_ok(&b) && fd >= 0 && write_all(fd, b.d, b.len);
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	if (ok && rename(tmp, path) != 0)
-		ok = false;
-	if (!ok) {
-		if (fd >= 0)
-			unlink(tmp);
+	if (!buf_ok(&b))
+		log_msg(LL_INFO, "card cache %s not written: out of memory", path);
+	else if (!files_replace(path, b.d, b.len))
 		log_msg(LL_INFO, "card cache %s not written: %s", path, strerror(errno));
-	}
 	buf_free(&b);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pkcs11/files.h"
 #include "pkcs11/log.h"
 
 /*
@@ -122,28 +123,12 @@ size_t pin_store_file_stem(const CK_UTF8CHAR serial[16], char out[PIN_STORE_STEM
 /* mkdir -p with 0700 for every directory created; existing ones are left as they are. */
 static CK_RV make_directories(const char *path)
 {
-	size_t len = strlen(path);
-	char *buf = malloc(len + 1);
-	CK_RV rv = CKR_OK;
+	int err = files_make_dir(path);
 
-	if (buf == NULL)
-		return CKR_HOST_MEMORY;
-	memcpy(buf, path, len + 1);
-	for (size_t i = 1; i <= len && rv == CKR_OK; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		if (buf[i - 1] == '/')
-			continue; /* "//" or a trailing '/' */
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-			log_msg(LL_ERROR, "PIN counter directory %s: cannot create %s: %s", path, buf,
-				strerror(errno));
-			rv = CKR_GENERAL_ERROR;
-		}
-		buf[i] = path[i];
-	}
-	free(buf);
-	return rv;
+	if (err == 0)
+		return CKR_OK;
+	log_msg(LL_ERROR, "PIN counter directory %s cannot be created: %s", path, strerror(err));
+	return CKR_GENERAL_ERROR;
 }
 
 static CK_RV open_directory(const char *path, int *fd_out)

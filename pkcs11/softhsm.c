@@ -13,9 +13,11 @@
 
 #include "crypto/wipe.h"
 #include "pkcs11/config.h"
+#include "pkcs11/files.h"
 #include "pkcs11/lock.h"
 #include "pkcs11/log.h"
 #include "pkcs11/slot.h"
+#include "pkcs11/softhsm_files.h"
 #include "pkcs11/pin_policy.h"
 #include "pkcs11/key_policy.h"
 
@@ -61,42 +63,22 @@ static CK_RV check_template_size(const CK_ATTRIBUTE *t, CK_ULONG n)
 
 /* ---- configuration of SoftHSM itself ---- */
 
-static CK_RV ensure_dir(const char *path)
-{
-	char buf[CONFIG_PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return CKR_GENERAL_ERROR;
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			goto fail;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		goto fail;
-	return CKR_OK;
-fail:
-	log_msg(LL_ERROR, "cannot create directory %s: %s", buf, strerror(errno));
-	return CKR_GENERAL_ERROR;
-}
-
 /* Writes <state_dir>/softhsm2.conf once, pointing at <state_dir>/tokens. */
 static CK_RV default_softhsm_conf(const char *state_dir, char *out, size_t size)
 {
 	char tokens[CONFIG_PATH_MAX];
 	FILE *f;
-	int fd;
+	int fd, err;
 
 	if (snprintf(out, size, "%s/softhsm2.conf", state_dir) >= (int)size ||
 	    snprintf(tokens, sizeof(tokens), "%s/tokens", state_dir) >= (int)sizeof(tokens))
 		return CKR_GENERAL_ERROR;
 	if (access(out, R_OK) == 0)
 		return CKR_OK;
-	if (ensure_dir(tokens) != CKR_OK)
+	if ((err = files_make_dir(tokens)) != 0) {
+		log_msg(LL_ERROR, "cannot create directory %s: %s", tokens, strerror(err));
 		return CKR_GENERAL_ERROR;
+	}
 	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno == EEXIST ? CKR_OK : CKR_GENERAL_ERROR;
@@ -144,6 +126,7 @@ static CK_RV initialize_softhsm(void)
 		set_env = true;
 		setenv("SOFTHSM2_CONF", conf_path, 1);
 	}
+	shf_prepare(set_env ? conf_path : getenv("SOFTHSM2_CONF"), sh.conf->state_dir);
 	rv = sh.f->C_Initialize(&args);
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		/* Another user in this process initialised our copy while signet was finalised: start it afresh. */
@@ -513,6 +496,7 @@ static CK_RV sh_init_token(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
 	rv = pin_policy_init_token(t->policy, pin, len, send_init_token, &a);
+	shf_keep();
 	if (rv == CKR_OK)
 		refresh_slots();
 	return rv;
@@ -578,6 +562,7 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
 	rv = pin_policy_login(t->policy, who, pin, len, send_login, &a);
+	shf_keep(); /* SoftHSM rewrote the token file, whatever the answer */
 	/*
 	 * A login that fails here (SoftHSM accepted the PIN but the policy
 	 * could not record it, say) must not leave SoftHSM logged in: the core
@@ -615,7 +600,10 @@ static CK_RV sh_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_U
 {
 	struct init_pin_args a = { ((struct sess *)ss)->real, pin, len };
 
-	return pin_policy_init_pin(t->policy, len, send_init_pin, &a);
+	CK_RV rv = pin_policy_init_pin(t->policy, len, send_init_pin, &a);
+
+	shf_keep();
+	return rv;
 }
 
 struct set_pin_args {
@@ -645,8 +633,10 @@ static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, C
 	if (rv != CKR_OK)
 		return rv;
 	/* C_SetPIN changes the SO PIN in an SO session, otherwise the user PIN. */
-	return pin_policy_set_pin(t->policy, info.state == CKS_RW_SO_FUNCTIONS ? PIN_SO : PIN_USER, old_pin, old_len,
-				  new_pin, new_len, send_set_pin, &a);
+	rv = pin_policy_set_pin(t->policy, info.state == CKS_RW_SO_FUNCTIONS ? PIN_SO : PIN_USER, old_pin, old_len,
+				new_pin, new_len, send_set_pin, &a);
+	shf_keep();
+	return rv;
 }
 
 /* ---- objects ---- */

@@ -1399,57 +1399,36 @@ static void login_until_killed(int ready_fd, const char *pin)
 
 #define KILLED_LOGINS 30
 
-/*
- * SoftHSM rewrites its token file in place (truncate, then write) on every
- * login; a process killed between the two leaves it empty and the token
- * gone. That is SoftHSM's own weakness, not what these tests are about:
- * they put the file back as it was, so that the next process finds the
- * token and the counters can be judged.
- */
-struct token_file {
-	char path[4200];
-	char *bytes;
-	size_t len;
-};
-
-static void keep_token_file(struct token_file *tf)
+/* The token file SoftHSM keeps for the one token of the test. */
+static void token_file_path(char *out, size_t size)
 {
 	char pattern[4200];
-	FILE *in;
 	glob_t g;
-	long n;
 
 	snprintf(pattern, sizeof(pattern), "%s/tokens/*/token.object", dir);
 	ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
 	ck_assert_uint_eq(g.gl_pathc, 1);
-	snprintf(tf->path, sizeof(tf->path), "%s", g.gl_pathv[0]);
+	snprintf(out, size, "%s", g.gl_pathv[0]);
 	globfree(&g);
-	in = fopen(tf->path, "rb");
-	ck_assert_ptr_nonnull(in);
-	ck_assert_int_eq(fseek(in, 0, SEEK_END), 0);
-	n = ftell(in);
-	ck_assert_int_gt(n, 0);
-	rewind(in);
-	tf->len = (size_t)n;
-	tf->bytes = malloc(tf->len);
-	ck_assert_ptr_nonnull(tf->bytes);
-	ck_assert_uint_eq(fread(tf->bytes, 1, tf->len, in), tf->len);
-	fclose(in);
 }
 
-/* Puts the token file back when a kill cut it short. */
-static void restore_token_file(const struct token_file *tf)
+/* What a process killed while SoftHSM rewrote the token file leaves: its first keep bytes. */
+static void cut_token_file(long keep)
 {
-	struct stat sb;
-	FILE *out;
+	char path[4200];
 
-	ck_assert_int_eq(stat(tf->path, &sb), 0);
-	if ((size_t)sb.st_size == tf->len)
-		return;
-	out = fopen(tf->path, "wb");
-	ck_assert_ptr_nonnull(out);
-	ck_assert_uint_eq(fwrite(tf->bytes, 1, tf->len, out), tf->len);
-	ck_assert_int_eq(fclose(out), 0);
+	token_file_path(path, sizeof(path));
+	ck_assert_int_eq(truncate(path, keep), 0);
+}
+
+static long token_file_size(void)
+{
+	char path[4200];
+	struct stat st;
+
+	token_file_path(path, sizeof(path));
+	ck_assert_int_eq(stat(path, &st), 0);
+	return (long)st.st_size;
 }
 
 /*
@@ -1461,13 +1440,11 @@ START_TEST(killed_right_pin_logins_cost_nothing)
 {
 	uint32_t rnd = 0x2545f491;
 	int in_flight = 0, status;
-	struct token_file tf;
 	char pins[4096];
 
 	change_to_user_pin();
 	counter_file(pins, sizeof(pins));
 	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
-	keep_token_file(&tf);
 	for (int i = 0; i < KILLED_LOGINS; i++) {
 		int ready[2];
 		char c = 0, *text;
@@ -1493,9 +1470,8 @@ START_TEST(killed_right_pin_logins_cost_nothing)
 		text = tu_read_file(pins);
 		in_flight += strstr(text, "pending=") != NULL;
 		free(text);
-		restore_token_file(&tf);
+		/* a kill that cut the token file short is mended by the next process's C_Initialize */
 	}
-	free(tf.bytes);
 	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
 	slot = sf_initialised_slot(f);
 	ck_assert_int_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED), 0);
@@ -1660,6 +1636,89 @@ START_TEST(read_only_state_directory_is_logged)
 }
 END_TEST
 
+/* C_Initialize with stderr captured into dir/stderr; returns what was logged. */
+static char *initialize_logged(void)
+{
+	char errpath[4200];
+	int saved;
+
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	saved = tu_capture_stderr(errpath);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	tu_restore_stderr(saved);
+	return tu_read_file(errpath);
+}
+
+/*
+ * A process killed while SoftHSM rewrote the token file (cut to nothing,
+ * or to a part of it): the next C_Initialize puts back the copy signet
+ * kept, with a log line, and the token opens with the PIN as it was last
+ * changed, its key still there and signing.
+ */
+START_TEST(token_file_cut_short_is_put_back)
+{
+	static const long cuts[] = { 0, 8, 100, -1 };
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE private_key = { CKA_CLASS, &cls, sizeof(cls) };
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_BYTE hash[32] = { 7 }, sig[128];
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	CK_ULONG sig_len, n;
+	long whole;
+	char *log;
+
+	change_to_user_pin();
+	h = open_rw();
+	ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)), CKR_OK);
+	gen_ec_key(h, NULL);
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	write_configs("log_level = warning\n");
+	whole = token_file_size();
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		cut_token_file(cuts[i] >= 0 ? cuts[i] : whole - 1);
+		log = initialize_logged();
+		ck_assert_msg(strstr(log, "was cut short") != NULL && strstr(log, "put back") != NULL, "log: %s", log);
+		free(log);
+		ck_assert_int_eq(token_file_size(), whole);
+		slot = sf_initialised_slot(f);
+		h = open_rw();
+		ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)ADMIN_PIN, strlen(ADMIN_PIN)),
+				 CKR_PIN_INCORRECT);
+		ck_assert_int_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN)), CKR_OK);
+		ck_assert_int_eq(f->C_FindObjectsInit(h, &private_key, 1), CKR_OK);
+		ck_assert_int_eq(f->C_FindObjects(h, &key, 1, &n), CKR_OK);
+		ck_assert_int_eq(f->C_FindObjectsFinal(h), CKR_OK);
+		ck_assert_uint_eq(n, 1);
+		sig_len = sizeof(sig);
+		ck_assert_int_eq(f->C_SignInit(h, &ecdsa, key), CKR_OK);
+		ck_assert_int_eq(f->C_Sign(h, hash, sizeof(hash), sig, &sig_len), CKR_OK);
+		ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	}
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+}
+END_TEST
+
+/* Without a copy (signet's state directory lost too), the cut file is named in an error line, not guessed at. */
+START_TEST(token_file_cut_short_without_copy_is_reported)
+{
+	char copies[4200], cmd[4300];
+	char *log;
+
+	change_to_user_pin();
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	write_configs("log_level = warning\n");
+	snprintf(copies, sizeof(copies), "%s/state/softhsm-copies", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", copies);
+	ck_assert_int_eq(system(cmd), 0);
+	cut_token_file(0);
+	log = initialize_logged();
+	ck_assert_msg(strstr(log, "signet has no copy of it") != NULL, "log: %s", log);
+	free(log);
+	ck_assert_int_eq(token_file_size(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("softhsm");
@@ -1722,6 +1781,8 @@ int main(void)
 	tcase_add_test(store, corrupt_counter_file_is_logged);
 	tcase_add_test(store, directory_in_place_of_the_counter_file_is_logged);
 	tcase_add_test(store, read_only_state_directory_is_logged);
+	tcase_add_test(store, token_file_cut_short_is_put_back);
+	tcase_add_test(store, token_file_cut_short_without_copy_is_reported);
 	suite_add_tcase(s, store);
 	return tu_run_suite(s);
 }

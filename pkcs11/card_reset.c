@@ -2,9 +2,14 @@
  * C_InitToken on a card: the YubiKey RESET (INS FB), which erases every
  * key and certificate and gives the card back its default PIN, PUK and
  * management key. The card performs it only once both its PIN and its PUK
- * are blocked; signet never blocks them itself (that is signet-tool's
+ * are blocked. signet does not block them on its own (that is signet-tool's
  * procedure, with the user's confirmation), so here it reads the counters
- * without spending a try and refuses while either has tries left.
+ * without spending a try and refuses while either has tries left, with one
+ * exception: a card that allows more tries than [policy], whose PIN and PUK
+ * signet's policy already holds locked. Such a token is as blocked as it
+ * can be for every program that uses signet, so the card is made to agree
+ * (wrong values nobody chose, until its counters say blocked) and takes the
+ * reset; nothing is opened by that, since the reset erases every key.
  *
  * The SO PIN argument: PKCS#11 checks it against the SO PIN when a token
  * is re-initialised, and makes it the SO PIN of a token initialised for the
@@ -23,6 +28,8 @@
 
 #include <string.h>
 
+#include "crypto/random.h"
+#include "crypto/wipe.h"
 #include "pkcs11/log.h"
 
 static const CK_UTF8CHAR factory_puk[] = "12345678";
@@ -36,6 +43,69 @@ static void log_needs_blocked(const struct token *t, const char *which)
 		t->reader, which);
 }
 
+/* Whether signet's policy holds who's PIN locked, whatever the card itself still allows. */
+static bool policy_locked(struct token *t, enum pin_who who)
+{
+	long left = -1, max = -1;
+
+	return pin_policy_tries(t->pin.policy, who, &left, &max) == CKR_OK && left == 0;
+}
+
+/* Eight random digits: a value nobody chose, so no PIN anyone typed is ever sent again. */
+static bool random_digits(uint8_t out[8])
+{
+	if (cr_random(out, 8) != 0)
+		return false;
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)('0' + out[i] % 10);
+	return true;
+}
+
+/* Wrong values to the PIN (VERIFY) or the PUK (CHANGE REFERENCE DATA) until the card says blocked. */
+static CK_RV block_on_card(struct token *t, uint8_t ref)
+{
+	uint8_t a[8], b[8];
+	int tries = -1, rc = PIV_E_PIN_INCORRECT;
+
+	/* A retry counter holds at most 255 tries. */
+	for (int sent = 0; sent < 256 && (rc == PIV_E_PIN_INCORRECT || rc == PIV_OK); sent++) {
+		if (!random_digits(a) || !random_digits(b)) {
+			rc = PIV_E_NOMEM;
+			break;
+		}
+		rc = ref == PIV_REF_PIN ? piv_verify(&t->piv, ref, a, sizeof(a), &tries)
+					: piv_change_reference(&t->piv, ref, a, sizeof(a), b, sizeof(b), &tries);
+		if (rc == PIV_E_PIN_INCORRECT && tries == 0)
+			rc = PIV_E_PIN_BLOCKED;
+	}
+	cr_wipe(a, sizeof(a));
+	cr_wipe(b, sizeof(b));
+	if (rc == PIV_E_PIN_BLOCKED)
+		return CKR_OK;
+	log_msg(LL_WARNING, "the card in %s did not block its %s for the reset: %s", t->reader,
+		ref == PIV_REF_PIN ? "PIN" : "PUK", piv_rc_name(rc));
+	return rc == PIV_E_PIN_INCORRECT || rc == PIV_OK ? CKR_FUNCTION_FAILED : card_rv(rc);
+}
+
+/* signet's policy locked both, the card allows more: the card is made to agree (see the top of the file). */
+static CK_RV block_what_the_policy_locked(struct token *t)
+{
+	const struct card_pin_counter *pin = &t->pin.counter[PIN_USER], *puk = &t->pin.counter[PIN_SO];
+	CK_RV rv = CKR_OK;
+
+	if ((pin->left == 0 && puk->left <= 0) || !policy_locked(t, PIN_USER) || !policy_locked(t, PIN_SO))
+		return CKR_OK;
+	log_msg(LL_WARNING, "the card in %s allows more tries than signet's policy, which holds its PIN and PUK "
+		"locked: blocking them on the card for the reset", t->reader);
+	if (pin->left != 0)
+		rv = block_on_card(t, PIV_REF_PIN);
+	if (rv == CKR_OK && puk->left != 0)
+		rv = block_on_card(t, PIV_REF_PUK);
+	if (rv == CKR_OK)
+		rv = card_refresh_status(t, true);
+	return rv == CKR_OK ? card_read_puk_status(t) : rv;
+}
+
 /* Whether the card's counters allow the reset, read without spending a try. */
 static CK_RV check_both_blocked(struct token *t)
 {
@@ -44,6 +114,8 @@ static CK_RV check_both_blocked(struct token *t)
 
 	if (rv == CKR_OK)
 		rv = card_read_puk_status(t);
+	if (rv == CKR_OK)
+		rv = block_what_the_policy_locked(t);
 	if (rv != CKR_OK)
 		return rv;
 	if (pin->left != 0) {

@@ -113,3 +113,30 @@ logout: CKR_OK
 flags: CKR_OK USER_PIN_TO_BE_CHANGED
 finalize: CKR_OK
 EOF
+
+# ---- a card that allows more tries than the policy: signet's locks are enough for the reset ----
+check_rc "card set to 6 PIN and 8 PUK tries" 0 piv -a verify-pin -P "$pin" -a pin-retries --pin-retries 6 --puk-retries 8
+expect "locked by signet's policy: 3 wrong PINs, 5 wrong PUKs" init slots open \
+	login:so:11111111 login:so:22222222 login:so:33333333 login:so:44444444 login:so:55555555 \
+	login:user:111111 login:user:222222 login:user:333333 flags finalize <<EOF
+init: CKR_OK
+slots: CKR_OK 1
+open: CKR_OK
+login: CKR_PIN_INCORRECT
+login: CKR_PIN_INCORRECT
+login: CKR_PIN_INCORRECT
+login: CKR_PIN_INCORRECT
+login: CKR_PIN_INCORRECT
+login: CKR_PIN_INCORRECT
+login: CKR_PIN_INCORRECT
+login: CKR_PIN_INCORRECT
+flags: CKR_OK USER_PIN_COUNT_LOW USER_PIN_LOCKED USER_PIN_TO_BE_CHANGED SO_PIN_COUNT_LOW SO_PIN_LOCKED
+finalize: CKR_OK
+EOF
+# GET METADATA: ... 06 02 <total> <left>
+check "the card itself: 3 of 6 PIN tries left" "06 03" "$(metadata 80 | cut -c17-20 | sed 's/../& /')"
+check "the card itself: 3 of 8 PUK tries left" "08 03" "$(metadata 81 | cut -c17-20 | sed 's/../& /')"
+init_token 87654321 || fail "reset of a card locked by signet's policy only: $out"
+check_match "the log says the card was made to block them" "blocking them on the card for the reset" "$out"
+check "factory PIN after the reset" "01 01 FF 05 01 01 06 02 03 03 90 00" "$(metadata 80 | sed 's/../& /g; s/ $//')"
+check "the SO PIN given is the PUK again" "01 01 FF 05 01 00 06 02 05 05 90 00" "$(metadata 81 | sed 's/../& /g; s/ $//')"

@@ -287,6 +287,9 @@ static int identify_once(struct token *t)
 		return rc;
 	if ((!card_cache_load(t) || !t->have_version) && (rc = read_version(t)) != PIV_OK)
 		return rc;
+	/* GET METADATA came with YubiKey 5.3: older ones and other cards are not asked for it. */
+	if (t->metadata < 0 && (!t->yubikey || !card_version_at_least(t, 5, 3)))
+		t->metadata = 0;
 	rc = read_pin_status(t);
 	if (rc == PIV_OK)
 		note_status_time(t);

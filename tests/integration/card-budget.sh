@@ -16,6 +16,7 @@
 #   a PIN-always key: C_Login(CKU_CONTEXT_SPECIFIC) + C_Sign 2
 #   a browser-like flow: 12 cold (the 9A key's metadata read once, for its
 #     CKA_ALWAYS_AUTHENTICATE, also confirms it), 6 warm
+#   a plain PIV card, never seen: first C_GetTokenInfo 4, its listing 5 more
 set -u
 . "$(dirname "$0")/../lib/card-harness.sh"
 . "$(dirname "$0")/../lib/card-p11.sh"
@@ -91,3 +92,14 @@ sig_p11 --login --pin "$SIGNET_TEST_PIN" -O > "$work/objects" 2>&1 || fail "pkcs
 check "three objects per key" 6 "$(grep -c '^  ID:' "$work/objects")"
 check_match "9C wants the PIN for every signature" \
 	"Access: +always authenticate, sensitive, always sensitive, never extractable, local" "$(cat "$work/objects")"
+
+# ---- a plain PIV card (no YubiKey instructions): not asked for what only a YubiKey has ----
+"$SIGNET_CARDSIM_CTL" restart --plain-piv
+echo "$sel" | apdu > /dev/null # the new simulator's APDU counter starts from its state file: one APDU writes it
+rm -rf "$work/cache"
+drive mark init slots token apdus open find:cert attr:value find:pub apdus finalize
+# select, GET SERIAL (refused), the CHUID for the serial, the PIN counter (empty VERIFY)
+check "plain card, first token info" "apdus: CKR_OK 4" "$(apdus_at 1)"
+# the four certificates (the keys are known from them) and the key history
+check "plain card, listing" "apdus: CKR_OK 5" "$(apdus_at 2)"
+check_match "plain card: its certificates and public keys" "find: CKR_OK 2.*find: CKR_OK 2" "$(echo $out)"

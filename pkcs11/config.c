@@ -94,7 +94,7 @@ void config_wipe(struct config *c)
 	cr_wipe(c->management_key, sizeof(c->management_key));
 }
 
-static char *trim(char *s)
+char *config_trim(char *s)
 {
 	char *end;
 
@@ -263,17 +263,17 @@ static const char *parse_line(struct config *c, char *line, char *section, size_
 	const struct key_spec *k;
 
 	strip_comment(line);
-	s = trim(line);
+	s = config_trim(line);
 	*what = "-";
 	if (*s == '\0')
 		return NULL;
 	if (*s == '[') {
 		char *close = strchr(s, ']');
 
-		if (close == NULL || trim(close + 1)[0] != '\0')
+		if (close == NULL || config_trim(close + 1)[0] != '\0')
 			return "malformed section header";
 		*close = '\0';
-		s = trim(s + 1);
+		s = config_trim(s + 1);
 		*what = shown_name(s);
 		if (!known_section(s))
 			return "unknown section";
@@ -284,8 +284,8 @@ static const char *parse_line(struct config *c, char *line, char *section, size_
 	if (eq == NULL)
 		return "expected key = value"; /* no text of such a line is logged: it may be all value */
 	*eq = '\0';
-	key = trim(s);
-	value = trim(eq + 1);
+	key = config_trim(s);
+	value = config_trim(eq + 1);
 	*what = shown_name(key);
 	if (section[0] == '\0')
 		return "key outside any section";

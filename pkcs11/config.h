@@ -51,6 +51,9 @@ const char *config_default_path(void);
  */
 CK_RV config_load(struct config *c, const char *path);
 
+/* s without the blanks (and line end) around it, in place. */
+char *config_trim(char *s);
+
 /* Wipes the management key held in the configuration. */
 void config_wipe(struct config *c);
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pkcs11/config.h"
 #include "pkcs11/cryptoki.h"
 #include "pkcs11/files.h"
 #include "pkcs11/log.h"
@@ -119,18 +120,6 @@ static enum shape read_token_file(const char *path, uint8_t **data, size_t *len)
 
 /* ---- the configuration SoftHSM reads ---- */
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	return s;
-}
-
 /* directories.tokendir, and whether the store is the file one (the default). */
 static bool read_softhsm_conf(const char *path, char *tokens, size_t size, bool *file_store)
 {
@@ -147,8 +136,8 @@ static bool read_softhsm_conf(const char *path, char *tokens, size_t size, bool 
 		if (line[0] == '#' || eq == NULL)
 			continue;
 		*eq = '\0';
-		key = trim(line);
-		value = trim(eq + 1);
+		key = config_trim(line);
+		value = config_trim(eq + 1);
 		if (strcmp(key, "directories.tokendir") == 0)
 			found = snprintf(tokens, size, "%s", value) < (int)size;
 		else if (strcmp(key, "objectstore.backend") == 0)

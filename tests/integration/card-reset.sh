@@ -24,6 +24,20 @@ init_token() { # so-pin; pkcs11-tool's output in $out
 	out=$(run_client pkcs11-tool --module "$module" --init-token --label ignored --so-pin "$1" 2>&1)
 }
 
+# Five wrong PUKs and three wrong PINs through signet; then the token's flags are those given.
+lock_through_signet() { # name flags
+	expect "$1" init slots open \
+		login:so:11111111 login:so:22222222 login:so:33333333 login:so:44444444 login:so:55555555 \
+		login:user:111111 login:user:222222 login:user:333333 flags finalize <<EOF
+init: CKR_OK
+slots: CKR_OK 1
+open: CKR_OK
+$(for _ in 1 2 3 4 5 6 7 8; do echo "login: CKR_PIN_INCORRECT"; done)
+flags: CKR_OK $2
+finalize: CKR_OK
+EOF
+}
+
 # ---- a bare PIV card has no reset ----
 "$SIGNET_CARDSIM_CTL" restart --plain-piv
 check "the bare card has no YubiKey instructions" "6D00 6D00 6D00" "$(printf '00FB0000\n00FD0000\n00F8000000\n' | card_apdus | xargs)"
@@ -82,23 +96,8 @@ finalize: CKR_OK
 EOF
 
 # ---- blocked through signet (its counters remember the SO lock for ever); a new PUK ----
-expect "five wrong PUKs and three wrong PINs through signet" init slots open \
-	login:so:11111111 login:so:22222222 login:so:33333333 login:so:44444444 login:so:55555555 \
-	login:user:111111 login:user:222222 login:user:333333 flags finalize <<EOF
-init: CKR_OK
-slots: CKR_OK 1
-open: CKR_OK
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-flags: CKR_OK USER_PIN_COUNT_LOW USER_PIN_LOCKED SO_PIN_COUNT_LOW SO_PIN_LOCKED
-finalize: CKR_OK
-EOF
+lock_through_signet "five wrong PUKs and three wrong PINs through signet" \
+	"USER_PIN_COUNT_LOW USER_PIN_LOCKED SO_PIN_COUNT_LOW SO_PIN_LOCKED"
 init_token 1234 && fail "an SO PIN PIV cannot carry: $out"
 check_match "a short SO PIN is refused" "CKR_PIN_LEN_RANGE" "$out"
 init_token 87654321 || fail "reset with a new PUK: $out"
@@ -116,23 +115,8 @@ EOF
 
 # ---- a card that allows more tries than the policy: signet's locks are enough for the reset ----
 check_rc "card set to 6 PIN and 8 PUK tries" 0 piv -a verify-pin -P "$pin" -a pin-retries --pin-retries 6 --puk-retries 8
-expect "locked by signet's policy: 3 wrong PINs, 5 wrong PUKs" init slots open \
-	login:so:11111111 login:so:22222222 login:so:33333333 login:so:44444444 login:so:55555555 \
-	login:user:111111 login:user:222222 login:user:333333 flags finalize <<EOF
-init: CKR_OK
-slots: CKR_OK 1
-open: CKR_OK
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-login: CKR_PIN_INCORRECT
-flags: CKR_OK USER_PIN_COUNT_LOW USER_PIN_LOCKED USER_PIN_TO_BE_CHANGED SO_PIN_COUNT_LOW SO_PIN_LOCKED
-finalize: CKR_OK
-EOF
+lock_through_signet "locked by signet's policy: 3 wrong PINs, 5 wrong PUKs" \
+	"USER_PIN_COUNT_LOW USER_PIN_LOCKED USER_PIN_TO_BE_CHANGED SO_PIN_COUNT_LOW SO_PIN_LOCKED"
 # GET METADATA: ... 06 02 <total> <left>
 check "the card itself: 3 of 6 PIN tries left" "06 03" "$(metadata 80 | cut -c17-20 | sed 's/../& /')"
 check "the card itself: 3 of 8 PUK tries left" "08 03" "$(metadata 81 | cut -c17-20 | sed 's/../& /')"

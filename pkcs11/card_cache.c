@@ -16,7 +16,9 @@
  * asked once whether it still holds that key (card_confirm_key), and a
  * changed key makes the card a new token whose objects are read again; a
  * signature or decryption from the card is also checked against the listed
- * public key. So a stale listing can only show an old certificate, never
+ * public key. A key the listing knew from its certificate only has its
+ * policies asked of the card when they are first wanted, which is such a
+ * check too. So a stale listing can only show an old certificate, never
  * have an old key's name put on a new key's signature.
  */
 #include "pkcs11/card.h"

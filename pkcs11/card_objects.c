@@ -518,6 +518,10 @@ CK_RV card_describe_key(struct token *t, struct card_key *k)
 		read_description(t, k, &md, &spki, &rv);
 	if (rv != CKR_OK)
 		goto out;
+	if (t->metadata != 1) { /* the card does not answer GET METADATA after all: the certificate says it all */
+		k->described = true;
+		goto out;
+	}
 	if (md.alg < 0 || md.alg != k->alg || !card_same_public_key(&spki, &k->spki)) {
 		rv = t->from_cache ? cache_was_stale(t, k) : key_not_the_listed_one(t, k, &md, &spki);
 		goto out;

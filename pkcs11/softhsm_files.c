@@ -249,6 +249,39 @@ static void each_token(void (*fn)(const char *token))
 	closedir(d);
 }
 
+/* FNV-1a of a path: a short name for it. */
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* A copy whose token is gone (deleted with softhsm2-util, say) goes too: it holds that token's PIN records. */
+static void drop_orphan_copies(void)
+{
+	char token[PATH_MAX], copy[PATH_MAX];
+	DIR *d = opendir(shf.copies);
+	struct dirent *e;
+	struct stat st;
+	size_t n;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (e->d_name[0] == '.' || n <= 7 || strcmp(e->d_name + n - 7, ".object") != 0 ||
+		    snprintf(token, sizeof(token), "%s/%.*s", shf.tokens, (int)(n - 7), e->d_name) >= (int)sizeof(token) ||
+		    !path_in(copy, sizeof(copy), shf.copies, e->d_name, ""))
+			continue;
+		if (lstat(token, &st) != 0 && errno == ENOENT && unlink(copy) == 0)
+			log_msg(LL_INFO, "SoftHSM token %s is gone: its copy %s is removed", token, copy);
+	}
+	closedir(d);
+}
+
 void shf_prepare(const char *softhsm_conf, const char *state_dir)
 {
 	bool file_store;
@@ -262,15 +295,18 @@ void shf_prepare(const char *softhsm_conf, const char *state_dir)
 	}
 	if (!file_store)
 		return; /* the database store writes in transactions of its own */
-	if (snprintf(shf.copies, sizeof(shf.copies), "%s/softhsm-copies", state_dir) >= (int)sizeof(shf.copies) ||
+	/* One directory of copies per token directory: another configuration's tokens are not this one's orphans. */
+	if (snprintf(shf.copies, sizeof(shf.copies), "%s/softhsm-copies/%016llx", state_dir,
+		     (unsigned long long)name_hash(shf.tokens)) >= (int)sizeof(shf.copies) ||
 	    (err = files_make_dir(shf.copies)) != 0) {
-		log_msg(LL_WARNING, "cannot make %s/softhsm-copies (%s): SoftHSM's token files are not guarded",
-			state_dir, strerror(err));
+		log_msg(LL_WARNING, "cannot make %s (%s): SoftHSM's token files are not guarded", shf.copies,
+			strerror(err));
 		return;
 	}
 	shf.on = true;
 	each_token(mend_one);
 	each_token(keep_one);
+	drop_orphan_copies();
 }
 
 void shf_keep(void)

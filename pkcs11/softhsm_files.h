@@ -4,7 +4,8 @@
  * initialisation. A process killed in between leaves it cut short, and
  * with it the token's PIN records and the wrapped key that opens every
  * object on it: the token and its keys would be lost. signet keeps the
- * last whole token.object of each token under state_dir and, before its
+ * last whole token.object of each token under state_dir/softhsm-copies
+ * (one directory per token directory) and, before its
  * SoftHSM reads the tokens, puts that copy back in place of one that no
  * longer holds a whole token, under SoftHSM's own lock on the token.
  */

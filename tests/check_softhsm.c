@@ -1719,6 +1719,39 @@ START_TEST(token_file_cut_short_without_copy_is_reported)
 }
 END_TEST
 
+/* How many copies of token files signet keeps. */
+static size_t token_copies(void)
+{
+	char pattern[4200];
+	glob_t g;
+	size_t n;
+
+	snprintf(pattern, sizeof(pattern), "%s/state/softhsm-copies/*/*.object", dir);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return 0;
+	n = g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+
+/* A token deleted from SoftHSM's directory takes signet's copy of its file (and PIN records) with it. */
+START_TEST(copy_of_a_deleted_token_is_removed)
+{
+	char path[4200], cmd[4300];
+
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	ck_assert_uint_eq(token_copies(), 1);
+	ck_assert_int_eq(f->C_Finalize(NULL), CKR_OK);
+	token_file_path(path, sizeof(path));
+	*strrchr(path, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(f->C_Initialize(NULL), CKR_OK);
+	ck_assert_uint_eq(token_copies(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("softhsm");
@@ -1783,6 +1816,7 @@ int main(void)
 	tcase_add_test(store, read_only_state_directory_is_logged);
 	tcase_add_test(store, token_file_cut_short_is_put_back);
 	tcase_add_test(store, token_file_cut_short_without_copy_is_reported);
+	tcase_add_test(store, copy_of_a_deleted_token_is_removed);
 	suite_add_tcase(s, store);
 	return tu_run_suite(s);
 }

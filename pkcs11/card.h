@@ -295,6 +295,8 @@ bool card_attest_wanted(const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 bool card_attest_is(const struct card_obj *o);
 /* Reads the attestations not read yet (ATTEST per generated key, the intermediate) and adds their objects. */
 CK_RV card_attest_load(struct token *t);
+/* The objects of the attestations already read (no APDU); card_build_objects makes them again with the rest. */
+CK_RV card_attest_add_objects(struct token *t);
 
 /* ---- card_reset.c ---- */
 

@@ -196,7 +196,7 @@ static void slot_label_of(struct token *t, uint8_t slot, char *out, size_t size)
 	}
 }
 
-static CK_RV add_objects(struct token *t)
+CK_RV card_attest_add_objects(struct token *t)
 {
 	char label[96], slot_name[48];
 	CK_RV rv = add_certificate(t, ATTEST_REF(PIV_SLOT_ATTEST), PIV_SLOT_ATTEST, ATTEST_CA_ID, CA_LABEL,
@@ -235,5 +235,5 @@ CK_RV card_attest_load(struct token *t)
 	}
 	if (read_any)
 		card_cache_store(t);
-	return add_objects(t);
+	return card_attest_add_objects(t);
 }

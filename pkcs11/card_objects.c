@@ -498,6 +498,8 @@ static CK_RV key_not_the_listed_one(struct token *t, struct card_key *k, const s
 	card_bytes_free(&k->spki);
 	k->spki = *spki;
 	*spki = (struct cr_bytes){ NULL, 0 };
+	card_bytes_free(&k->attest); /* it attested the key the certificate named, if any */
+	k->attest_read = false;
 	k->described = true;
 	card_slot_rewritten(t, k->slot, true, false);
 	rv = card_build_objects(t);
@@ -943,6 +945,8 @@ CK_RV card_build_objects(struct token *t)
 	t->built = false;
 	for (int i = 0; i < CARD_KEY_SLOTS && rv == CKR_OK; i++)
 		rv = add_slot_objects(t, &t->keys[i]);
+	if (rv == CKR_OK)
+		rv = card_attest_add_objects(t); /* found only by searches that ask for them */
 	for (size_t i = 0; i < nkept; i++) {
 		if (rv == CKR_OK)
 			rv = card_obj_add(t, kept[i].ref, kept[i].slot, kept[i].owner, &kept[i].attrs);

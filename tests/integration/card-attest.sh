@@ -55,6 +55,22 @@ apdus: CKR_OK 0
 finalize: CKR_OK
 EOF
 
+# A handle to an attestation stays valid when a key's metadata, asked for later, remakes the objects.
+rm -rf "$work/cache"
+expect "an attestation handle outlives the objects made again" init slots open find:attest:01 keep \
+	find:pub:01 attr:local use attr:label finalize <<EOF
+init: CKR_OK
+slots: CKR_OK 1
+open: CKR_OK
+find: CKR_OK 1
+keep: CKR_OK
+find: CKR_OK 1
+attr: CKR_OK true
+use: CKR_OK
+attr: CKR_OK Attestation of PIV Authentication
+finalize: CKR_OK
+EOF
+
 # The card's attestation certificate, read without signet.
 piv -a read-certificate -s f9 > "$work/ca.pem" 2> /dev/null || fail "read the F9 certificate"
 for id in 01 02; do

@@ -380,6 +380,15 @@ static void refresh_slots(void)
 	lock_give(sh.lock);
 }
 
+/* SoftHSM rewrote token files: signet's copies follow them, one thread at a time. */
+static void keep_token_copies(void)
+{
+	if (lock_take(sh.lock) != CKR_OK)
+		return;
+	shf_keep();
+	lock_give(sh.lock);
+}
+
 static CK_RV softhsm_start(const struct config *conf)
 {
 	CK_RV rv;
@@ -496,7 +505,7 @@ static CK_RV sh_init_token(struct token *t, const CK_UTF8CHAR *pin, CK_ULONG len
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
 	rv = pin_policy_init_token(t->policy, pin, len, send_init_token, &a);
-	shf_keep();
+	keep_token_copies();
 	if (rv == CKR_OK)
 		refresh_slots();
 	return rv;
@@ -562,7 +571,7 @@ static CK_RV sh_login(struct token *t, void *ss, CK_USER_TYPE who, const CK_UTF8
 	if (len > MAX_VALUE_LEN)
 		return CKR_HOST_MEMORY;
 	rv = pin_policy_login(t->policy, who, pin, len, send_login, &a);
-	shf_keep(); /* SoftHSM rewrote the token file, whatever the answer */
+	keep_token_copies(); /* SoftHSM rewrote the token file, whatever the answer */
 	/*
 	 * A login that fails here (SoftHSM accepted the PIN but the policy
 	 * could not record it, say) must not leave SoftHSM logged in: the core
@@ -602,7 +611,7 @@ static CK_RV sh_init_pin(struct token *t, void *ss, const CK_UTF8CHAR *pin, CK_U
 
 	CK_RV rv = pin_policy_init_pin(t->policy, len, send_init_pin, &a);
 
-	shf_keep();
+	keep_token_copies();
 	return rv;
 }
 
@@ -635,7 +644,7 @@ static CK_RV sh_set_pin(struct token *t, void *ss, const CK_UTF8CHAR *old_pin, C
 	/* C_SetPIN changes the SO PIN in an SO session, otherwise the user PIN. */
 	rv = pin_policy_set_pin(t->policy, info.state == CKS_RW_SO_FUNCTIONS ? PIN_SO : PIN_USER, old_pin, old_len,
 				new_pin, new_len, send_set_pin, &a);
-	shf_keep();
+	keep_token_copies();
 	return rv;
 }
 

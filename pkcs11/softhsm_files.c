@@ -32,6 +32,7 @@
 
 static struct {
 	bool on;
+	bool keep_failed;        /* said once: a copy could not be written */
 	char tokens[PATH_MAX];
 	char copies[PATH_MAX];
 } shf;
@@ -167,8 +168,10 @@ static void keep_one(const char *token)
 	if (read_token_file(path, &now, &now_len) == WHOLE &&
 	    (!files_read_private(copy, TOKEN_FILE_MAX, &kept, &kept_len) || kept_len != now_len ||
 	     memcmp(kept, now, now_len) != 0) &&
-	    !files_replace(copy, now, now_len))
+	    !files_replace(copy, now, now_len) && !shf.keep_failed) {
+		shf.keep_failed = true; /* once: every login would say it again */
 		log_msg(LL_WARNING, "cannot keep a copy of SoftHSM token file %s in %s: %s", path, copy, strerror(errno));
+	}
 	free(now);
 	free(kept);
 }

@@ -213,6 +213,8 @@ bool card_left_or_reset(struct token *t, int rc, CK_RV *rv);
 void card_drop_context_auth(struct token *t);
 /* The card no longer holds our login: state, PUK and key confirmations go. */
 void card_forget_login(struct token *t);
+/* card_forget_login, and the core hears of it (slot_login_lost) once the lock is released. */
+void card_login_lost(struct token *t);
 /* Forgets everything known about the card in the reader (it left). */
 void card_forget(struct token *t, bool quietly);
 /* Reads the PIN counter again when the last reading is older than a second. */

@@ -193,8 +193,7 @@ static CK_RV store_unreadable(struct token *t, int rc)
 	if (rc == PIV_E_SECURITY) {
 		log_msg(LL_INFO, "the card in %s no longer holds the login: its PIN-protected store is closed",
 			t->reader);
-		card_forget_login(t);
-		t->pending |= CARD_EVENT_LOGIN_LOST;
+		card_login_lost(t);
 		return CKR_USER_NOT_LOGGED_IN;
 	}
 	if (rc == PIV_E_MALFORMED)

@@ -157,13 +157,17 @@ static int read_all(struct token *t, bool *read_any)
 		struct card_key *k = &t->keys[i];
 
 		if (attestable(t, k) && !k->attest_read) {
-			rc = read_attestation(t, k);
+			if (!*read_any)
+				card_drop_context_auth(t); /* a command between a PIN-always VERIFY and its use spoils it */
 			*read_any = true;
+			rc = read_attestation(t, k);
 		}
 	}
 	if (rc == PIV_OK && !t->attest_ca_read && t->yubikey) {
-		rc = read_attest_ca(t);
+		if (!*read_any)
+			card_drop_context_auth(t);
 		*read_any = true;
+		rc = read_attest_ca(t);
 	}
 	return rc;
 }
@@ -222,7 +226,6 @@ CK_RV card_attest_load(struct token *t)
 	CK_RV rv;
 
 	for (int attempt = 0; attempt < 2 && rc == PIV_E_CARD_RESET; attempt++) {
-		card_drop_context_auth(t); /* any command between a PIN-always VERIFY and its use spoils it */
 		rc = read_all(t, &read_any);
 		if (rc == PIV_E_CARD_RESET && (rv = card_after_reset(t, false)) != CKR_OK)
 			return rv;

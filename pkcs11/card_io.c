@@ -152,6 +152,12 @@ void card_token_replaced(struct token *t)
 	t->pending |= CARD_EVENT_CHANGED;
 }
 
+void card_login_lost(struct token *t)
+{
+	card_forget_login(t);
+	t->pending |= CARD_EVENT_LOGIN_LOST;
+}
+
 void card_forget(struct token *t, bool quietly)
 {
 	card_forget_login(t);
@@ -238,8 +244,7 @@ static int read_pin_status(struct token *t)
 		card_pin_note(&t->pin, PIN_USER, t->pin.counter[PIN_USER].max, -1, -1);
 	/* Someone logged the card out under us (VERIFY FF by another program). */
 	if (!verified && t->login == CKU_USER) {
-		card_forget_login(t);
-		t->pending |= CARD_EVENT_LOGIN_LOST;
+		card_login_lost(t);
 	}
 	return PIV_OK;
 }
@@ -282,11 +287,18 @@ static int read_version(struct token *t)
 static int identify_once(struct token *t)
 {
 	int rc = read_serial(t);
+	bool cached;
 
 	if (rc != PIV_OK)
 		return rc;
-	if ((!card_cache_load(t) || !t->have_version) && (rc = read_version(t)) != PIV_OK)
-		return rc;
+	cached = card_cache_load(t);
+	if (!cached || !t->have_version) {
+		rc = read_version(t);
+		if (rc != PIV_OK)
+			return rc;
+		if (cached) /* a cache of an older release: it keeps the version from now on */
+			card_cache_store(t);
+	}
 	/* GET METADATA came with YubiKey 5.3: older ones and other cards are not asked for it. */
 	if (t->metadata < 0 && (!t->yubikey || !card_version_at_least(t, 5, 3)))
 		t->metadata = 0;
@@ -347,8 +359,7 @@ CK_RV card_after_reset(struct token *t, bool needs_login)
 		return CKR_DEVICE_REMOVED;
 	if (t->login != NO_CARD_LOGIN) {
 		log_msg(LL_INFO, "the card in %s was reset by another program: logged out", t->reader);
-		card_forget_login(t);
-		t->pending |= CARD_EVENT_LOGIN_LOST;
+		card_login_lost(t);
 	}
 	memcpy(before, t->serial_text, sizeof(before));
 	for (int attempt = 0; attempt < 2 && rc == PIV_E_CARD_RESET; attempt++)

@@ -324,20 +324,7 @@ static CK_RV write_failed(struct token *t, const struct card_key *k, const char 
  */
 static CK_RV relist(struct token *t, struct card_key *k)
 {
-	struct card_obj *kept = NULL;
-	size_t nkept = 0, n = 0;
-	CK_RV rv = CKR_OK, add_rv;
-
-	for (size_t i = 0; i < t->nobjs; i++)
-		nkept += t->objs[i].owner != 0;
-	if (nkept > 0 && (kept = malloc(nkept * sizeof(*kept))) == NULL)
-		return CKR_HOST_MEMORY;
-	for (size_t i = 0; i < t->nobjs; i++)
-		if (t->objs[i].owner != 0)
-			kept[n++] = t->objs[i];
-		else
-			attrs_free(&t->objs[i].attrs);
-	t->nobjs = 0;
+	card_drop_card_objects(t); /* the session objects stay: card_build_objects keeps them */
 	if (t->from_cache) {
 		for (int i = 0; i < CARD_KEY_SLOTS; i++)
 			card_key_clear(&t->keys[i]);
@@ -345,14 +332,7 @@ static CK_RV relist(struct token *t, struct card_key *k)
 		card_key_clear(k);
 	}
 	t->inventory = t->built = false;
-	rv = card_load_objects(t);
-	for (size_t i = 0; i < n; i++) {
-		add_rv = card_obj_add(t, kept[i].ref, kept[i].slot, kept[i].owner, &kept[i].attrs);
-		if (rv == CKR_OK)
-			rv = add_rv;
-	}
-	free(kept);
-	return rv;
+	return card_load_objects(t);
 }
 
 /* The card object of a slot with that class, 0 when there is none. */
@@ -749,14 +729,6 @@ CK_RV card_create_object(struct token *t, void *ss, const CK_ATTRIBUTE *tmpl, CK
 
 /* ---- C_DestroyObject ---- */
 
-/* The version is known once the card is identified; asked here when an older cache lacked it. */
-static bool deletes_keys(struct token *t)
-{
-	if (t->yubikey && !t->have_version && piv_get_version(&t->piv, t->version) == PIV_OK)
-		t->have_version = true;
-	return card_deletes_keys(t);
-}
-
 static CK_RV destroy_card_object(struct token *t, const struct card_obj *o)
 {
 	struct card_key *k = card_key_of_slot(t, o->slot);
@@ -772,7 +744,7 @@ static CK_RV destroy_card_object(struct token *t, const struct card_obj *o)
 			"not destroyed alone", k->slot, t->reader);
 		return CKR_ACTION_PROHIBITED;
 	}
-	if (cls == CKO_PRIVATE_KEY && !deletes_keys(t)) {
+	if (cls == CKO_PRIVATE_KEY && !card_deletes_keys(t)) {
 		log_msg(LL_WARNING, "the card in %s cannot delete the key in slot %02X (a YubiKey 5.7 can); "
 			"a new key replaces it (CKA_SIGNET_REPLACE)", t->reader, k->slot);
 		return CKR_ACTION_PROHIBITED;

@@ -231,8 +231,11 @@ static int spki_from_card(uint8_t alg, const uint8_t *p, size_t n, struct cr_byt
 static int read_key_metadata(struct token *t, struct card_key *k, struct piv_metadata *md, struct cr_bytes *spki)
 {
 	uint8_t buf[CARD_METADATA_MAX];
-	int rc = piv_get_metadata(&t->piv, k->slot, buf, sizeof(buf), md);
+	int rc;
 
+	/* What a card that says nothing leaves: no key, no policy, no origin. */
+	*md = (struct piv_metadata){ .alg = -1, .pin_policy = -1, .touch_policy = -1, .origin = -1 };
+	rc = piv_get_metadata(&t->piv, k->slot, buf, sizeof(buf), md);
 	if (rc == PIV_E_NOT_FOUND) {
 		md->alg = -1;
 		return PIV_OK;
@@ -408,7 +411,8 @@ static int key_unchanged(struct token *t, struct card_key *k, bool *same)
 
 	if (t->metadata == 1) {
 		rc = read_key_metadata(t, k, &md, &spki);
-		*same = rc == PIV_OK && md.alg == k->alg && md.pin_policy == k->pin_policy && same_bytes(&spki, &k->spki);
+		*same = rc == PIV_OK && md.alg == k->alg && md.pin_policy == k->pin_policy &&
+			card_same_public_key(&spki, &k->spki);
 		card_bytes_free(&spki);
 		return rc;
 	}
@@ -483,31 +487,28 @@ static CK_RV cache_was_stale(struct token *t, const struct card_key *k)
 }
 
 /* The slot holds another key than its certificate names, or none: its objects are made again from the card's word. */
-static CK_RV key_not_the_listed_one(struct token *t, struct card_key *k, const struct piv_metadata *md,
-				    struct cr_bytes *spki)
+/* The slot holds another key than its certificate names, or none: k takes the card's word, under new handles. */
+static void key_not_the_listed_one(struct token *t, struct card_key *k, const struct piv_metadata *md,
+				   struct cr_bytes *spki)
 {
-	CK_RV rv;
-
 	log_msg(LL_WARNING, "slot %02X of the card in %s holds %s: its objects are made again from the card's metadata",
 		k->slot, t->reader, md->alg < 0 ? "no key for its certificate" : "another key than its certificate names");
 	k->has_key = md->alg >= 0;
 	k->alg = md->alg >= 0 ? (uint8_t)md->alg : 0;
-	k->pin_policy = md->pin_policy;
-	k->touch_policy = md->touch_policy;
-	k->origin = md->origin;
 	card_bytes_free(&k->spki);
 	k->spki = *spki;
 	*spki = (struct cr_bytes){ NULL, 0 };
 	card_bytes_free(&k->attest); /* it attested the key the certificate named, if any */
 	k->attest_read = false;
-	k->described = true;
 	card_slot_rewritten(t, k->slot, true, false);
-	rv = card_build_objects(t);
-	card_cache_store(t);
-	return rv == CKR_OK ? CKR_KEY_HANDLE_INVALID : rv;
 }
 
-CK_RV card_describe_key(struct token *t, struct card_key *k)
+/*
+ * One GET METADATA for k, into k; *changed when k is to be shown otherwise.
+ * CKR_KEY_HANDLE_INVALID when the slot turned out to hold another key, or a
+ * listing from the cache turned out stale (then the card is a new token).
+ */
+static CK_RV describe_one(struct token *t, struct card_key *k, bool *changed)
 {
 	struct cr_bytes spki = { NULL, 0 };
 	struct piv_metadata md;
@@ -520,33 +521,57 @@ CK_RV card_describe_key(struct token *t, struct card_key *k)
 		read_description(t, k, &md, &spki, &rv);
 	if (rv != CKR_OK)
 		goto out;
-	if (t->metadata != 1) { /* the card does not answer GET METADATA after all: the certificate says it all */
-		k->described = true;
-		goto out;
-	}
-	if (md.alg < 0 || md.alg != k->alg || !card_same_public_key(&spki, &k->spki)) {
-		rv = t->from_cache ? cache_was_stale(t, k) : key_not_the_listed_one(t, k, &md, &spki);
-		goto out;
-	}
 	k->described = true;
+	if (t->metadata != 1) /* the card does not answer GET METADATA after all: the certificate says it all */
+		goto out;
+	if (md.alg < 0 || md.alg != k->alg || !card_same_public_key(&spki, &k->spki)) {
+		if (t->from_cache) {
+			k->described = false;
+			rv = cache_was_stale(t, k);
+			goto out;
+		}
+		key_not_the_listed_one(t, k, &md, &spki);
+		rv = CKR_KEY_HANDLE_INVALID;
+	} else {
+		k->confirmed = true; /* the card was just asked: as good as card_confirm_key's read */
+	}
 	k->pin_policy = md.pin_policy;
 	k->touch_policy = md.touch_policy;
 	k->origin = md.origin;
-	k->confirmed = true; /* the card was just asked: as good as card_confirm_key's read */
-	rv = card_build_objects(t);
-	card_cache_store(t);
+	*changed = true;
 out:
 	card_bytes_free(&spki);
 	return rv;
 }
 
+/* keys[] changed: the objects are made again and the cache follows. */
+static CK_RV rebuilt(struct token *t, CK_RV rv)
+{
+	CK_RV built = card_build_objects(t);
+
+	card_cache_store(t);
+	return built != CKR_OK ? built : rv;
+}
+
+CK_RV card_describe_key(struct token *t, struct card_key *k)
+{
+	bool changed = false;
+	CK_RV rv = describe_one(t, k, &changed);
+
+	return changed ? rebuilt(t, rv) : rv;
+}
+
 CK_RV card_describe_keys(struct token *t)
 {
+	bool changed = false;
 	CK_RV rv = CKR_OK;
 
 	for (int i = 0; i < CARD_KEY_SLOTS && (rv == CKR_OK || rv == CKR_KEY_HANDLE_INVALID); i++)
-		rv = card_describe_key(t, &t->keys[i]);
-	return rv == CKR_KEY_HANDLE_INVALID ? CKR_OK : rv;
+		rv = describe_one(t, &t->keys[i], &changed);
+	/* A slot found changed is not an error here; a listing found stale is: the card is a new token. */
+	if (rv == CKR_KEY_HANDLE_INVALID)
+		rv = t->inventory ? CKR_OK : CKR_DEVICE_REMOVED;
+	return changed && t->inventory ? rebuilt(t, rv) : rv;
 }
 
 bool card_needs_description(const CK_ATTRIBUTE *tmpl, CK_ULONG count)

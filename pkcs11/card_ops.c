@@ -863,8 +863,7 @@ static CK_RV key_failure(struct token *t, const struct card_key *k, const struct
 			return CKR_FUNCTION_REJECTED;
 		}
 		log_msg(LL_INFO, "the card in %s no longer holds the login", t->reader);
-		card_forget_login(t);
-		t->pending |= CARD_EVENT_LOGIN_LOST;
+		card_login_lost(t);
 		return CKR_USER_NOT_LOGGED_IN;
 	case PIV_E_NOT_FOUND:
 		log_msg(LL_WARNING, "the key in slot %02X is no longer on the card in %s", k->slot, t->reader);

@@ -133,7 +133,7 @@ static CK_RV check_both_blocked(struct token *t)
 /*
  * The policy's pin_send: the RESET itself. While the policy judges, a card
  * change noticed on the way must not reach it (it holds its own lock):
- * card_leave delivers it afterwards.
+ * reset_card holds it back, card_init_token delivers it afterwards.
  */
 static CK_RV send_reset(void *ctx)
 {
@@ -141,11 +141,8 @@ static CK_RV send_reset(void *ctx)
 	int rc = piv_reset(&t->piv);
 
 	if (rc == PIV_E_CARD_RESET) {
-		CK_RV rv;
+		CK_RV rv = card_after_reset(t, false);
 
-		t->pin.sending = true;
-		rv = card_after_reset(t, false);
-		t->pin.sending = false;
 		if (rv != CKR_OK)
 			return rv;
 		rc = piv_reset(&t->piv);
@@ -199,8 +196,11 @@ static CK_RV reset_card(struct token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_
 	}
 	card_drop_context_auth(t);
 	rv = check_both_blocked(t);
+	/* A card change noticed on the way reaches the policy after it has finished (card_init_token). */
+	t->pin.sending = true;
 	if (rv == CKR_OK)
 		rv = pin_policy_token_reset(t->pin.policy, send_reset, t);
+	t->pin.sending = false;
 	if (rv == CKR_OK) {
 		log_msg(LL_WARNING, "the card in %s was reset: keys and certificates erased, PIN and management key "
 			"are the factory ones", t->reader);

@@ -44,8 +44,7 @@ static CK_RV command_failed(struct token *t, int rc)
 		/* The management key was just taken: what the card misses is the verified PIN. */
 		log_msg(LL_INFO, "the card in %s no longer holds the login: its retry counters were not set",
 			t->reader);
-		card_forget_login(t);
-		t->pending |= CARD_EVENT_LOGIN_LOST;
+		card_login_lost(t);
 		return CKR_USER_NOT_LOGGED_IN;
 	case PIV_E_NOT_SUPPORTED:
 		return no_command(t);
@@ -103,8 +102,7 @@ static CK_RV set_retries(struct token *t, struct retries_args *a)
 	t->pin.sending = false;
 	/* Whatever signet failed to record afterwards, the card has replaced the PIN of the login. */
 	if (a->done) {
-		card_forget_login(t);
-		t->pending |= CARD_EVENT_LOGIN_LOST;
+		card_login_lost(t);
 	}
 	if (rv != CKR_OK)
 		return rv;

@@ -33,7 +33,8 @@ bool files_read_private(const char *path, size_t max, uint8_t **data, size_t *le
 	struct stat st;
 	ssize_t n = 0;
 	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put in the file's place must not hold the caller up before fstat says what it is. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
 	*data = NULL;
 	*len = 0;
@@ -46,8 +47,14 @@ bool files_read_private(const char *path, size_t max, uint8_t **data, size_t *le
 		return false;
 	}
 	*data = malloc((size_t)st.st_size);
-	while (*data != NULL && got < (size_t)st.st_size && (n = read(fd, *data + got, (size_t)st.st_size - got)) > 0)
+	while (*data != NULL && got < (size_t)st.st_size) {
+		n = read(fd, *data + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
 		got += (size_t)n;
+	}
 	close(fd);
 	if (*data == NULL || got != (size_t)st.st_size) {
 		free(*data);
@@ -58,17 +65,23 @@ bool files_read_private(const char *path, size_t max, uint8_t **data, size_t *le
 	return true;
 }
 
-static bool write_all(int fd, const uint8_t *p, size_t n)
+bool files_write_all(int fd, const void *data, size_t len)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+	const uint8_t *p = data;
 
-		if (w < 0 && errno == EINTR)
+	while (len > 0) {
+		ssize_t put = write(fd, p, len);
+
+		if (put < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (put < 0)
 			return false;
-		p += w;
-		n -= (size_t)w;
+		if (put == 0) {
+			errno = ENOSPC;
+			return false;
+		}
+		p += put;
+		len -= (size_t)put;
 	}
 	return true;
 }
@@ -87,7 +100,7 @@ bool files_replace(const char *path, const void *data, size_t len)
 	if (fd < 0)
 		return false;
 	/* fsync first: after a crash the new name must not point at a file the disk never got. */
-	ok = write_all(fd, data, len) && fsync(fd) == 0;
+	ok = files_write_all(fd, data, len) && fsync(fd) == 0;
 	err = errno;
 	if (close(fd) != 0 && ok) {
 		ok = false;

@@ -21,6 +21,9 @@ int files_make_dir(const char *path);
  */
 bool files_read_private(const char *path, size_t max, uint8_t **data, size_t *len);
 
+/* Writes all of data to fd, again after EINTR; false with errno set (ENOSPC when nothing more goes). */
+bool files_write_all(int fd, const void *data, size_t len);
+
 /*
  * Replaces the file at path with data, mode 0600: written under another
  * name in the same directory, then renamed over it, so that a reader, or

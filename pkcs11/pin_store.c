@@ -470,26 +470,6 @@ static int format_record(const struct record *rec, const char *stem, char *buf, 
 	return n >= 0 && (size_t)n < cap ? n : -1;
 }
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t put;
-
-	while (len > 0) {
-		put = write(fd, buf, len);
-		if (put < 0 && errno == EINTR)
-			continue;
-		if (put < 0)
-			return false;
-		if (put == 0) {
-			errno = ENOSPC;
-			return false;
-		}
-		buf += put;
-		len -= (size_t)put;
-	}
-	return true;
-}
-
 /* Writes and syncs the temporary file; false with errno set. */
 static bool write_temp(const struct pin_store *s, const char *text, size_t len)
 {
@@ -499,7 +479,7 @@ static bool write_temp(const struct pin_store *s, const char *text, size_t len)
 
 	if (fd < 0)
 		return false;
-	ok = write_all(fd, text, len) && fsync(fd) == 0;
+	ok = files_write_all(fd, text, len) && fsync(fd) == 0;
 	err = errno;
 	if (close(fd) != 0 && ok) {
 		ok = false;

@@ -155,25 +155,37 @@ static bool path_in(char *out, size_t size, const char *dir, const char *name, c
 	return snprintf(out, size, "%s/%s%s", dir, name, suffix) < (int)size;
 }
 
-/* Keeps a copy of a token's whole file, when it differs from the one kept. */
-static void keep_one(const char *token)
+/* Paths of a token's file and of signet's copy of it. */
+static bool token_paths(const char *token, char path[PATH_MAX], char copy[PATH_MAX])
 {
-	char path[PATH_MAX], copy[PATH_MAX];
-	uint8_t *now = NULL, *kept = NULL;
-	size_t now_len = 0, kept_len = 0;
+	return path_in(path, PATH_MAX, shf.tokens, token, "/token.object") &&
+	       path_in(copy, PATH_MAX, shf.copies, token, ".object");
+}
 
-	if (!path_in(path, sizeof(path), shf.tokens, token, "/token.object") ||
-	    !path_in(copy, sizeof(copy), shf.copies, token, ".object"))
-		return;
-	if (read_token_file(path, &now, &now_len) == WHOLE &&
-	    (!files_read_private(copy, TOKEN_FILE_MAX, &kept, &kept_len) || kept_len != now_len ||
+/* Keeps now, a token's whole file, as its copy when it differs from the one kept. */
+static void keep_bytes(const char *path, const char *copy, const uint8_t *now, size_t now_len)
+{
+	uint8_t *kept = NULL;
+	size_t kept_len = 0;
+
+	if ((!files_read_private(copy, TOKEN_FILE_MAX, &kept, &kept_len) || kept_len != now_len ||
 	     memcmp(kept, now, now_len) != 0) &&
 	    !files_replace(copy, now, now_len) && !shf.keep_failed) {
 		shf.keep_failed = true; /* once: every login would say it again */
 		log_msg(LL_WARNING, "cannot keep a copy of SoftHSM token file %s in %s: %s", path, copy, strerror(errno));
 	}
-	free(now);
 	free(kept);
+}
+
+static void keep_one(const char *token)
+{
+	char path[PATH_MAX], copy[PATH_MAX];
+	uint8_t *now = NULL;
+	size_t now_len = 0;
+
+	if (token_paths(token, path, copy) && read_token_file(path, &now, &now_len) == WHOLE)
+		keep_bytes(path, copy, now, now_len);
+	free(now);
 }
 
 /* SoftHSM's lock on the token (token.lock), as another process's SoftHSM sees it: -1 if not had in time. */
@@ -197,32 +209,21 @@ static int lock_token(const char *token)
 	return fd;
 }
 
-/* Puts the kept copy back in place of a token file a killed process cut short. */
-static void mend_one(const char *token)
+/* Puts the kept copy back in place of a token file that looked cut short. */
+static void mend(const char *token, const char *path, const char *copy)
 {
-	char path[PATH_MAX], copy[PATH_MAX];
 	uint8_t *now = NULL, *kept = NULL;
 	size_t now_len = 0, kept_len = 0;
-	int lock;
-
-	if (!path_in(path, sizeof(path), shf.tokens, token, "/token.object") ||
-	    !path_in(copy, sizeof(copy), shf.copies, token, ".object"))
-		return;
-	if (read_token_file(path, &now, &now_len) != CUT)
-		goto out;
-	free(now);
-	now = NULL;
 	/* Cut short, or being written by another process right now: only its lock tells. */
-	lock = lock_token(token);
+	int lock = lock_token(token);
+
 	if (lock < 0) {
 		log_msg(LL_WARNING, "SoftHSM token file %s looks cut short, but its lock was not had: left as it is",
 			path);
-		goto out;
+		return;
 	}
-	if (read_token_file(path, &now, &now_len) != CUT) {
-		close(lock);
+	if (read_token_file(path, &now, &now_len) != CUT)
 		goto out;
-	}
 	if (!files_read_private(copy, TOKEN_FILE_MAX, &kept, &kept_len) || shape_of(kept, kept_len) != WHOLE)
 		log_msg(LL_ERROR, "SoftHSM token file %s was cut short (a process killed while SoftHSM wrote it) and "
 			"signet has no copy of it: the token cannot be opened", path);
@@ -232,10 +233,28 @@ static void mend_one(const char *token)
 	else
 		log_msg(LL_WARNING, "SoftHSM token file %s was cut short (a process killed while SoftHSM wrote it): "
 			"put back from the copy kept in %s", path, copy);
-	close(lock); /* nothing of SoftHSM runs in this process yet, so no lock of its own goes with it */
 out:
+	close(lock); /* nothing of SoftHSM runs in this process yet, so no lock of its own goes with it */
 	free(now);
 	free(kept);
+}
+
+/* At load, one read of each token file: a file cut short is mended, a whole one kept. */
+static void prepare_one(const char *token)
+{
+	char path[PATH_MAX], copy[PATH_MAX];
+	uint8_t *now = NULL;
+	size_t now_len = 0;
+	enum shape shape;
+
+	if (!token_paths(token, path, copy))
+		return;
+	shape = read_token_file(path, &now, &now_len);
+	if (shape == CUT)
+		mend(token, path, copy);
+	else if (shape == WHOLE)
+		keep_bytes(path, copy, now, now_len);
+	free(now);
 }
 
 /* Calls fn for each token directory. */
@@ -307,8 +326,7 @@ void shf_prepare(const char *softhsm_conf, const char *state_dir)
 		return;
 	}
 	shf.on = true;
-	each_token(mend_one);
-	each_token(keep_one);
+	each_token(prepare_one);
 	drop_orphan_copies();
 }
 

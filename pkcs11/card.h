@@ -280,6 +280,12 @@ void card_bytes_free(struct cr_bytes *b);
 bool card_obj_visible(const struct token *t, const struct card_obj *o, unsigned long session);
 /* Whether the key in a slot is still the one listed; a key replaced since the listing makes a new token. */
 CK_RV card_confirm_key(struct token *t, struct card_key *k);
+/*
+ * The key history object's counts of retired keys with their certificate
+ * on the card and off it: 0 and 0 when the card has none; PIV_E_MALFORMED
+ * (counts 0) for one that cannot be read.
+ */
+int card_key_history(struct token *t, int *on_card, int *off_card);
 /* Reads the certificate of a slot from the card into k (left empty when there is none or it is unusable). */
 int card_read_cert(struct token *t, struct card_key *k);
 /* signet changed a slot's key and/or certificate: handles to the old objects must not reach the new ones. */

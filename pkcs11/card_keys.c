@@ -31,7 +31,6 @@
 #include "pkcs11/log.h"
 
 #define GENERATE_MAX 1536
-#define HISTORY_MAX 64
 #define RETIRED_SLOTS 20
 
 /* What the caller asked of a new key. */
@@ -258,27 +257,26 @@ static int taken_on_card(struct token *t, const struct card_key *k, bool *taken)
 /* A retired slot is listed only as far as the key history object counts it (card_objects.c). */
 static int count_retired(struct token *t, uint8_t slot)
 {
-	uint8_t buf[HISTORY_MAX];
-	int index = card_key_index(slot) - 4, on_card = 0, off_card = 0, rc;
-	size_t len = 0;
+	int index = card_key_index(slot) - 4, on_card, off_card, rc;
+	uint8_t on, off;
 	struct buf b;
 
 	if (index < 0)
 		return PIV_OK;
-	rc = piv_get_data(&t->piv, PIV_OBJ_KEY_HISTORY, buf, sizeof(buf), &len);
-	if (rc == PIV_OK && piv_parse_key_history(buf, len, &on_card, &off_card) != PIV_OK)
-		on_card = off_card = 0; /* malformed: written anew */
-	else if (rc != PIV_OK && rc != PIV_E_NOT_FOUND)
+	rc = card_key_history(t, &on_card, &off_card);
+	if (rc != PIV_OK && rc != PIV_E_MALFORMED) /* a malformed one is written anew */
 		return rc;
 	if (on_card > index)
 		return PIV_OK;
 	on_card = index + 1;
 	if (on_card + off_card > RETIRED_SLOTS)
 		off_card = RETIRED_SLOTS - on_card;
+	on = (uint8_t)on_card;
+	off = (uint8_t)off_card;
 	buf_init(&b);
-	buf_put_u8(&b, 0xC1), buf_put_u8(&b, 1), buf_put_u8(&b, (uint8_t)on_card);
-	buf_put_u8(&b, 0xC2), buf_put_u8(&b, 1), buf_put_u8(&b, (uint8_t)off_card);
-	buf_put_u8(&b, 0xFE), buf_put_u8(&b, 0);
+	tlv_put(&b, 0xC1, &on, 1);
+	tlv_put(&b, 0xC2, &off, 1);
+	tlv_put(&b, 0xFE, NULL, 0);
 	rc = buf_ok(&b) ? piv_put_data(&t->piv, PIV_OBJ_KEY_HISTORY, b.d, b.len) : PIV_E_NOMEM;
 	buf_free(&b);
 	return rc;

@@ -334,19 +334,30 @@ static int read_slot(struct token *t, struct card_key *k)
 	return rc;
 }
 
-/* Retired slots are read only as far as the key history object says they are used. */
-static int read_retired(struct token *t)
+int card_key_history(struct token *t, int *on_card, int *off_card)
 {
+	/* C1, C2, an F3 URL of up to 118 bytes, FE: well inside this. */
 	uint8_t buf[256];
 	size_t len = 0;
 	int rc = piv_get_data(&t->piv, PIV_OBJ_KEY_HISTORY, buf, sizeof(buf), &len);
-	int on_card, off_card;
 
+	*on_card = *off_card = 0;
 	if (rc == PIV_E_NOT_FOUND)
 		return PIV_OK;
-	if (rc != PIV_OK)
-		return rc;
-	if (piv_parse_key_history(buf, len, &on_card, &off_card) != PIV_OK) {
+	if (rc == PIV_OK && piv_parse_key_history(buf, len, on_card, off_card) != PIV_OK) {
+		*on_card = *off_card = 0;
+		return PIV_E_MALFORMED;
+	}
+	return rc;
+}
+
+/* Retired slots are read only as far as the key history object says they are used. */
+static int read_retired(struct token *t)
+{
+	int on_card, off_card;
+	int rc = card_key_history(t, &on_card, &off_card);
+
+	if (rc == PIV_E_MALFORMED) {
 		log_msg(LL_WARNING, "key history object on the card in %s is malformed: retired keys not shown",
 			t->reader);
 		return PIV_OK;
